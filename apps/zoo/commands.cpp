@@ -1,0 +1,376 @@
+#include "apps/zoo/commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include "data/datasets.h"
+#include "lib/bench/bench.h"
+#include "lib/core/checkpoint.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/core/runtime.h"
+#include "lib/export/torchscript.h"
+#include "lib/tasks/classify.h"
+#include "lib/train/optim.h"
+#include "lib/train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo::cli {
+
+namespace {
+
+std::vector<OptionSpec> train_options() {
+  return {
+      {"task", nullptr, "", "classify | translate | lm | caption | detect | clip | ssl", Kind::Value, "TASK"},
+      {"model", nullptr, "", "model name (see zoo models)", Kind::Value, "NAME"},
+      {"data", nullptr, "", "data in the task's real format, or synth:NAME (default: the task's synthetic set)", Kind::Value, "PATH"},
+      {"out", nullptr, "", "run folder (default: runs/<task>-<model>-<timestamp>)", Kind::Value, "DIR"},
+      {"resume", nullptr, false, "continue the run in --out from its last.ckpt", Kind::Flag},
+      {"init", nullptr, "", "start from the weights of this checkpoint (a differently sized head is re-initialised)", Kind::Value, "CKPT"},
+      {"epochs", 10, 0, "training epochs", Kind::Value, "N"},
+      {"steps", 0, 0, "stop after this many optimizer steps (0: --epochs decides)", Kind::Value, "N"},
+      {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
+      {"lr", nullptr, 0.1, "peak learning rate [default: 0.1 for sgd, 1e-3 for adam/adamw]", Kind::Value, "LR"},
+      {"opt", "sgd", "", "sgd | adam | adamw", Kind::Value, "NAME"},
+      {"momentum", 0.9, 0.9, "SGD momentum", Kind::Value, "M"},
+      {"nesterov", nullptr, false, "Nesterov momentum for SGD", Kind::Flag},
+      {"weight-decay", nullptr, 0.1, "weight decay [default: 5e-4 sgd, 0 adam, 0.05 adamw]", Kind::Value, "WD"},
+      {"sched", "cosine", "", "none | step | cosine | noam", Kind::Value, "NAME"},
+      {"warmup-steps", 0, 0, "linear warm-up steps (noam: steps to its peak)", Kind::Value, "N"},
+      {"min-lr", 0.0, 0.0, "cosine schedule's final learning rate", Kind::Value, "LR"},
+      {"decay-epochs", 30.0, 0.0, "step schedule: epochs between decays", Kind::Value, "E"},
+      {"decay-rate", 0.1, 0.0, "step schedule: factor at each decay", Kind::Value, "F"},
+      {"clip-grad", 0.0, 0.0, "clip the global gradient norm to this (0: off)", Kind::Value, "NORM"},
+      {"label-smoothing", 0.0, 0.0, "label smoothing of the cross-entropy", Kind::Value, "EPS"},
+      {"eval-every", 0, 0, "evaluate every N steps (0: at the end of every epoch)", Kind::Value, "N"},
+      {"workers", 2, 0, "data loader threads (0: load in the training thread)", Kind::Value, "N"},
+      {"set", nullptr, Json::array(), "model option key=value (repeatable); unknown keys list the valid ones", Kind::List, "KEY=VALUE"},
+      {"val-fraction", 0.1, 0.0, "share of a single image-folder tree held out for validation", Kind::Value, "F"},
+      {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},
+      {"json", nullptr, false, "print a JSON summary on stdout", Kind::Flag},
+  };
+}
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buf;
+}
+
+torch::Device setup_runtime(const Options& o) {
+  set_threads(static_cast<int>(o.get_int("threads")));
+  seed_everything(static_cast<uint64_t>(o.get_int("seed")));
+  return parse_device(o.get_string("device"));
+}
+
+std::string require(const Options& o, const std::string& key) {
+  if (!o.has(key) || o.get_string(key).empty()) throw UsageError("missing --" + [&] {
+    std::string flag = key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
+  }());
+  return o.get_string(key);
+}
+
+// Rebuilds the task and model a checkpoint describes, with its weights, on `device`.
+std::unique_ptr<Task> task_from_checkpoint(const std::string& path, torch::Device device) {
+  CheckpointReader reader(path);
+  auto task = Registry::instance().create_task(reader.meta().at("task").get<std::string>());
+  task->setup_from_meta(reader.meta(), device);
+  load_state_dict(*task->model(), reader.weights(), path);
+  return task;
+}
+
+void print_json(const Json& j) { std::printf("%s\n", j.dump().c_str()); }
+
+int cmd_models(const Options& o) {
+  const std::string task = o.has("task") ? o.get_string("task") : "";
+  auto models = Registry::instance().models(task);
+  if (o.get_bool("json")) {
+    Json list = Json::array();
+    for (const auto* m : models)
+      list.push_back({{"name", m->name}, {"task", m->task}, {"family", m->family}, {"params", m->params},
+                      {"description", m->description}, {"defaults", m->defaults}});
+    print_json(list);
+    return 0;
+  }
+  std::printf("%-16s %-9s %14s  %s\n", "model", "task", "params", "description");
+  for (const auto* m : models) {
+    std::printf("%-16s %-9s %14lld  %s\n", m->name.c_str(), m->task.c_str(), (long long)m->params, m->description.c_str());
+    std::string defaults;
+    for (auto it = m->defaults.begin(); it != m->defaults.end(); ++it)
+      defaults += (defaults.empty() ? "" : " ") + it.key() + "=" + (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    std::printf("%-16s %-9s %14s  options: %s\n", "", "", "", defaults.c_str());
+  }
+  for (const auto* t : Registry::instance().tasks())
+    if (!t->create && (task.empty() || task == t->name)) std::printf("(task %s: not available yet)\n", t->name.c_str());
+  return 0;
+}
+
+int cmd_train(const Command& cmd) {
+  Json base = Json::object();
+  Json first = cmd.resolve();
+  if (first.at("resume").get<bool>()) {
+    // A resumed run starts from its own config.json; options given now override it.
+    if (first.at("out").is_null()) throw UsageError("--resume needs --out DIR, the run folder to continue");
+    const fs::path config = fs::path(first.at("out").get<std::string>()) / "config.json";
+    std::ifstream in(config);
+    if (!in) throw Error("--resume: cannot read " + config.string());
+    try {
+      base = Json::parse(in);
+    } catch (const std::exception& e) {
+      throw Error("--resume: " + config.string() + " is not valid JSON");
+    }
+  }
+  Json resolved = cmd.resolve(base);
+  resolved["resume"] = first.at("resume");
+  Options o(resolved);
+  const std::string task_name = require(o, "task");
+  const std::string model = require(o, "model");
+  auto task = Registry::instance().create_task(task_name);
+  const auto& spec = Registry::instance().model(model);
+  if (spec.task != task_name) throw UsageError("model " + model + " is for task " + spec.task + ", not " + task_name);
+  // Options whose defaults depend on others are fixed now, so config.json replays exactly.
+  const std::string opt = o.get_string("opt");
+  if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");
+  if (!o.has("lr")) o.json()["lr"] = default_lr(opt);
+  if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
+  if (!o.has("data")) o.json()["data"] = "synth:shapes";
+  if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
+  for (const char* key : {"epochs", "steps", "batch_size", "warmup_steps", "eval_every", "workers", "synth_size"}) {
+    if (o.get_int(key) < 0) throw UsageError(std::string("invalid --") + key + ": expected 0 or more");
+  }
+  const torch::Device device = setup_runtime(o);
+  task->setup_training(o, device);
+  Trainer trainer(*task, o);
+  TrainSummary summary = trainer.fit();
+  const fs::path out = summary.out_dir;
+  if (o.get_bool("json")) {
+    print_json({{"task", task_name}, {"model", model}, {"out", out.string()}, {"steps", summary.steps}, {"seconds", summary.seconds},
+                {"best_checkpoint", (out / "best.ckpt").string()}, {"last_checkpoint", (out / "last.ckpt").string()},
+                {"metrics", summary.last_metrics}, {"best_metrics", summary.best_metrics}});
+  } else {
+    std::printf("run folder: %s\nbest checkpoint: %s\nlast checkpoint: %s\nmetrics: %s\n", out.c_str(), (out / "best.ckpt").c_str(),
+                (out / "last.ckpt").c_str(), summary.best_metrics.dump().c_str());
+  }
+  return 0;
+}
+
+int cmd_eval(const Options& o) {
+  const torch::Device device = setup_runtime(o);
+  const std::string checkpoint = require(o, "checkpoint");
+  auto task = task_from_checkpoint(checkpoint, device);
+  task->set_loader(o.get_int("batch_size"), static_cast<int>(o.get_int("workers")));
+  const std::string split = o.get_string("split");
+  Json result = task->evaluate(split, o.has("data") ? o.get_string("data") : "");
+  Json out = {{"task", task->name()}, {"model", task->meta().at("model")}, {"split", split},
+              {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
+  if (o.get_bool("json")) {
+    print_json(out);
+  } else {
+    std::printf("%s %s on %s (%lld examples)\n", out["task"].get<std::string>().c_str(), out["model"].get<std::string>().c_str(),
+                split.c_str(), (long long)out["examples"].get<int64_t>());
+    for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-8s %.4f\n", it.key().c_str(), it.value().get<double>());
+  }
+  return 0;
+}
+
+int cmd_predict(const Options& o) {
+  const torch::Device device = setup_runtime(o);
+  const bool has_ckpt = o.has("checkpoint") && !o.get_string("checkpoint").empty();
+  const bool has_ts = o.has("torchscript") && !o.get_string("torchscript").empty();
+  if (has_ckpt == has_ts) throw UsageError("give exactly one of --checkpoint and --torchscript");
+  std::vector<std::string> inputs = o.json().at("input").get<std::vector<std::string>>();
+  if (inputs.empty()) throw UsageError("missing --input (image paths, a sentence or a prompt)");
+  std::unique_ptr<Task> task;
+  if (has_ckpt) {
+    task = task_from_checkpoint(o.get_string("checkpoint"), device);
+  } else {
+    Json meta;
+    auto module = load_torchscript(o.get_string("torchscript"), device, &meta);
+    task = Registry::instance().create_task(meta.at("task").get<std::string>());
+    task->setup_from_meta(meta, device, /*build_model=*/false);
+    task->use_torchscript(module);
+  }
+  task->set_loader(o.get_int("batch_size"), 0);
+  Json result = task->predict(inputs, o);
+  if (o.get_bool("json")) {
+    print_json(result);
+    return 0;
+  }
+  for (const auto& p : result.at("predictions")) {
+    std::printf("%s\n", p.at("input").get<std::string>().c_str());
+    for (const auto& t : p.at("top"))
+      std::printf("  %-20s %6.2f%%\n", t.at("class").get<std::string>().c_str(), 100.0 * t.at("prob").get<double>());
+  }
+  return 0;
+}
+
+int cmd_export(const Options& o) {
+  set_threads(static_cast<int>(o.get_int("threads")));
+  const std::string checkpoint = require(o, "checkpoint"), out = require(o, "out");
+  auto task = task_from_checkpoint(checkpoint, torch::kCPU);
+  task->export_torchscript(out);
+  std::printf("exported %s to %s\n", checkpoint.c_str(), out.c_str());
+  return 0;
+}
+
+int cmd_visualize(const Options& o) {
+  const torch::Device device = setup_runtime(o);
+  auto task = task_from_checkpoint(require(o, "checkpoint"), device);
+  task->visualize(require(o, "input"), require(o, "out"));
+  std::printf("wrote %s\n", o.get_string("out").c_str());
+  return 0;
+}
+
+// Reads a state_dict saved by Python's torch.save(model.state_dict(), f).
+NamedTensors read_state_dict(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read state_dict " + path);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue value;
+  try {
+    value = torch::jit::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    throw Error(path + " is not a state_dict saved by torch.save: " + first_line(e.what_without_backtrace()));
+  }
+  if (!value.isGenericDict()) throw Error(path + " does not hold a dict of tensors (save model.state_dict(), not the model)");
+  NamedTensors out;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor()) throw Error(path + " holds a non-tensor entry; expected a state_dict");
+    out[entry.key().toStringRef()] = entry.value().toTensor();
+  }
+  return out;
+}
+
+int cmd_import(const Options& o) {
+  set_threads(static_cast<int>(o.get_int("threads")));
+  const std::string from = o.get_string("from");
+  if (from != "torchvision") throw UsageError("invalid --from '" + from + "': expected torchvision");
+  const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
+  const ModelSpec& spec = Registry::instance().model(model);
+  if (spec.task != "classify") throw UsageError("--from torchvision imports classifiers; " + model + " is a " + spec.task + " model");
+  NamedTensors tensors = read_state_dict(path);
+  Json options = apply_overrides(spec.defaults, o.json().at("set").get<std::vector<std::string>>(), "model " + model);
+  // The head's size and GoogLeNet's side classifiers follow the file, as torchvision built it.
+  for (const char* head : {"fc.weight", "classifier.6.weight"})
+    if (tensors.count(head)) options["num_classes"] = tensors.at(head).size(0);
+  if (options.contains("aux_logits") && tensors.count("aux1.fc2.weight")) options["aux_logits"] = true;
+  const int64_t num_classes = options.at("num_classes").get<int64_t>();
+  std::vector<std::string> classes;
+  for (int64_t i = 0; i < num_classes; ++i) classes.push_back(std::to_string(i));
+  Json meta = {{"task", "classify"}, {"model", model}, {"model_options", options}, {"classes", classes},
+               {"preprocess", data::Preprocess::from_json(options).to_json()},
+               {"data", {{"path", ""}, {"seed", 0}, {"synth_size", 0}, {"val_fraction", 0.1}}},
+               {"imported_from", {{"format", "torchvision"}, {"file", fs::absolute(path).string()}}}};
+  ClassifyTask task;
+  task.setup_from_meta(meta, torch::kCPU);
+  load_state_dict(*task.model(), tensors, path);
+  save_checkpoint(out, {meta, state_dict(*task.model()), nullptr, false});
+  std::printf("imported %s (%zu tensors) into %s\n", path.c_str(), tensors.size(), out.c_str());
+  return 0;
+}
+
+int cmd_data_synth(const Options& o) {
+  const std::string kind = o.get_string("kind"), out = require(o, "out");
+  const int64_t n = o.get_int("n");
+  const int image_size = static_cast<int>(o.get_int("image_size"));
+  const uint64_t seed = static_cast<uint64_t>(o.get_int("seed"));
+  if (kind != "shapes") throw UsageError("invalid --kind '" + kind + "': expected shapes");
+  if (n <= 0) throw UsageError("invalid --n: expected a positive integer");
+  // The same streams synth:shapes uses in memory for this seed.
+  data::write_image_folder(data::SynthShapes(n, image_size, mix_seed(seed, 11)), (fs::path(out) / "train").string());
+  data::write_image_folder(data::SynthShapes(std::max<int64_t>(64, n / 4), image_size, mix_seed(seed, 12)), (fs::path(out) / "val").string());
+  std::printf("wrote %lld training and %lld validation images (%s, %dx%d) to %s/{train,val}/<class>/\n", (long long)n,
+              (long long)std::max<int64_t>(64, n / 4), kind.c_str(), image_size, image_size, out.c_str());
+  return 0;
+}
+
+int cmd_bench(const Options& o) {
+  const torch::Device device = setup_runtime(o);
+  std::string names = o.get_string("config");
+  auto results = run_benchmarks(names, device, o);
+  for (const auto& r : results) {
+    if (o.get_bool("json")) {
+      print_json(r);
+    } else {
+      std::printf("%-16s %10.1f %s/s  %9.1f ms/step  peak RSS %.0f MB  (%s)\n", r.at("config").get<std::string>().c_str(),
+                  r.at("per_s").get<double>(), r.at("unit").get<std::string>().c_str(), r.at("step_ms").get<double>(),
+                  r.at("peak_rss_mb").get<double>(), r.at("device").get<std::string>().c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Commands make_commands(CLI::App& app) {
+  Commands c;
+  c.models = std::make_unique<Command>(app, "models", "list every registered model", std::vector<OptionSpec>{
+      {"task", nullptr, "", "only the models of this task", Kind::Value, "TASK"},
+      {"json", nullptr, false, "print JSON", Kind::Flag}});
+  c.train = std::make_unique<Command>(app, "train", "train a model; writes a run folder", train_options());
+  c.eval = std::make_unique<Command>(app, "eval", "evaluate a checkpoint", std::vector<OptionSpec>{
+      {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
+      {"data", nullptr, "", "data to evaluate on (default: the data it was trained on)", Kind::Value, "PATH"},
+      {"split", "val", "", "train | val | test", Kind::Value, "SPLIT"},
+      {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
+      {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
+      {"json", nullptr, false, "print one JSON document", Kind::Flag}});
+  c.predict = std::make_unique<Command>(app, "predict", "run a model on inputs", std::vector<OptionSpec>{
+      {"checkpoint", nullptr, "", "a checkpoint", Kind::Value, "CKPT"},
+      {"torchscript", nullptr, "", "an exported TorchScript file", Kind::Value, "FILE.pt"},
+      {"input", nullptr, Json::array(), "inputs: image paths, a sentence or a prompt", Kind::List, "X"},
+      {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
+      {"batch-size", 64, 0, "inputs per batch", Kind::Value, "N"},
+      {"json", nullptr, false, "print one JSON document", Kind::Flag}});
+  c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load", std::vector<OptionSpec>{
+      {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
+      {"out", nullptr, "", "the TorchScript file to write", Kind::Value, "FILE.pt"}});
+  c.visualize = std::make_unique<Command>(app, "visualize", "write a model's attention maps for one input as PNG", std::vector<OptionSpec>{
+      {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
+      {"input", nullptr, "", "one input", Kind::Value, "X"},
+      {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"}});
+  c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision", Kind::Value, "SOURCE"},
+      {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
+      {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f)", Kind::Value, "FILE"},
+      {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},
+      {"set", nullptr, Json::array(), "model option key=value (repeatable)", Kind::List, "KEY=VALUE"}});
+  c.data = std::make_unique<Command>(app, "data", "data set tools", std::vector<OptionSpec>{});
+  c.data->app()->require_subcommand(1);
+  c.data_synth = std::make_unique<Command>(*c.data->app(), "synth", "write a built-in synthetic data set in its task's real format", std::vector<OptionSpec>{
+      {"kind", "shapes", "", "shapes (image classification)", Kind::Value, "KIND"},
+      {"out", nullptr, "", "folder to write", Kind::Value, "DIR"},
+      {"n", 1000, 0, "training examples (validation: a quarter, at least 64)", Kind::Value, "N"},
+      {"image-size", 64, 0, "image side in pixels", Kind::Value, "PX"}});
+  c.bench = std::make_unique<Command>(app, "bench", "time training steps of named benchmark configurations", std::vector<OptionSpec>{
+      {"config", "all", "", "comma-separated configuration names, or all: " + benchmark_names(), Kind::Value, "NAME,..."},
+      {"data", nullptr, "", "image folder for loader_folder (default: ../shared/data/tiny_coco)", Kind::Value, "DIR"},
+      {"warmup", 2, 0, "untimed steps first", Kind::Value, "N"},
+      {"steps", 5, 0, "timed steps", Kind::Value, "N"},
+      {"json", nullptr, false, "one JSON object per line", Kind::Flag}});
+  return c;
+}
+
+int run_command(const Commands& c, CLI::App& app) {
+  if (c.models->parsed()) return cmd_models(Options(c.models->resolve()));
+  if (c.train->parsed()) return cmd_train(*c.train);
+  if (c.eval->parsed()) return cmd_eval(Options(c.eval->resolve()));
+  if (c.predict->parsed()) return cmd_predict(Options(c.predict->resolve()));
+  if (c.export_->parsed()) return cmd_export(Options(c.export_->resolve()));
+  if (c.visualize->parsed()) return cmd_visualize(Options(c.visualize->resolve()));
+  if (c.import->parsed()) return cmd_import(Options(c.import->resolve()));
+  if (c.data_synth->parsed()) return cmd_data_synth(Options(c.data_synth->resolve()));
+  if (c.bench->parsed()) return cmd_bench(Options(c.bench->resolve()));
+  throw UsageError("no command given; see zoo --help");
+}
+
+}  // namespace zoo::cli

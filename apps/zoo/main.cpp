@@ -1,0 +1,148 @@
+// zoo: one binary for every model, task and device (CLI.md is the contract).
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "apps/zoo/cli.h"
+#include "apps/zoo/commands.h"
+#include "lib/core/error.h"
+
+namespace zoo::cli {
+
+std::string key_of(const std::string& flag) {
+  std::string key = flag;
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+std::vector<OptionSpec> common_options() {
+  return {
+      {"device", "auto", "", "auto | cpu | cuda | cuda:N (auto: CUDA when available, else CPU)", Kind::Value, "DEVICE"},
+      {"threads", 0, 0, "intra-op threads (0: every core this process may use)", Kind::Value, "N"},
+      {"seed", 0, 0, "random seed", Kind::Value, "N"},
+      {"config", nullptr, "", "JSON file of options (keys as the long flags, - or _); flags given win", Kind::Value, "FILE.json"},
+  };
+}
+
+Command::Command(CLI::App& parent, const std::string& name, const std::string& description, std::vector<OptionSpec> specs)
+    : app_(parent.add_subcommand(name, description)), specs_(std::move(specs)) {
+  for (const auto& extra : common_options()) specs_.push_back(extra);
+  for (const auto& spec : specs_) {
+    const std::string flag = "--" + spec.flag;
+    std::string help = spec.help;
+    if (!spec.default_value.is_null() && spec.kind == Kind::Value)
+      help += " [default: " + (spec.default_value.is_string() ? spec.default_value.get<std::string>() : spec.default_value.dump()) + "]";
+    if (spec.kind == Kind::Flag) {
+      app_->add_flag(flag, flags_[spec.flag], help);
+    } else if (spec.kind == Kind::List) {
+      app_->add_option(flag, lists_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
+    } else {
+      app_->add_option(flag, values_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
+    }
+  }
+}
+
+bool Command::given(const std::string& flag) const { return app_->get_option("--" + flag)->count() > 0; }
+
+Json Command::resolve(const Json& base) const {
+  Json out = Json::object();
+  std::map<std::string, const OptionSpec*> by_key;
+  for (const auto& spec : specs_) {
+    out[key_of(spec.flag)] = spec.kind == Kind::Flag ? Json(false) : spec.kind == Kind::List ? Json::array() : spec.default_value;
+    by_key[key_of(spec.flag)] = &spec;
+  }
+  for (auto it = base.begin(); it != base.end(); ++it)
+    if (by_key.count(it.key())) out[it.key()] = it.value();
+
+  // --config FILE: any option, command-line flags win.
+  const std::string config_path = values_.count("config") ? values_.at("config") : "";
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in) throw Error("cannot read config file " + config_path);
+    Json file;
+    try {
+      file = Json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error("config file " + config_path + " is not valid JSON: " + first_line(e.what()));
+    }
+    if (!file.is_object()) throw UsageError("config file " + config_path + " must hold a JSON object");
+    for (auto it = file.begin(); it != file.end(); ++it) {
+      const std::string key = key_of(it.key());
+      if (key == "config") continue;
+      if (!by_key.count(key)) throw UsageError("unknown option '" + it.key() + "' in config file " + config_path + " for " + app_->get_name());
+      const OptionSpec& spec = *by_key.at(key);
+      Json value = it.value();
+      if (spec.kind == Kind::List && value.is_object()) {  // "set": {"hidden": 512} -> ["hidden=512"]
+        Json list = Json::array();
+        for (auto kv = value.begin(); kv != value.end(); ++kv)
+          list.push_back(kv.key() + "=" + (kv.value().is_string() ? kv.value().get<std::string>() : kv.value().dump()));
+        value = list;
+      } else if (spec.kind == Kind::List && value.is_string()) {
+        value = Json::array({value});
+      }
+      if (spec.kind == Kind::Value && value.is_string() && !spec.like.is_string()) value = convert_like(spec.like, value.get<std::string>(), it.key());
+      out[key] = value;
+    }
+  }
+  for (const auto& spec : specs_) {
+    if (!given(spec.flag)) continue;
+    const std::string key = key_of(spec.flag);
+    if (spec.kind == Kind::Flag) out[key] = flags_.at(spec.flag);
+    else if (spec.kind == Kind::List) out[key] = lists_.at(spec.flag);
+    else out[key] = convert_like(spec.like, values_.at(spec.flag), "--" + spec.flag);
+  }
+  out.erase("config");
+  return out;
+}
+
+}  // namespace zoo::cli
+
+int main(int argc, char** argv) {
+  using namespace zoo;
+  CLI::App app{"zoo: train, evaluate, export and inspect the attention-era model zoo"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every command");
+  std::string command = "zoo";
+  try {
+    auto commands = cli::make_commands(app);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      std::printf("%s", app.help(app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name()).c_str());
+      return 0;
+    } catch (const CLI::CallForAllHelp&) {
+      std::printf("%s", app.help("", CLI::AppFormatMode::All).c_str());
+      return 0;
+    } catch (const CLI::ParseError& e) {
+      std::string where = "zoo";
+      for (auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+      // CLI11's messages are one line; point at --help for the rest.
+      std::fprintf(stderr, "%s: error: %s (see %s --help)\n", where.c_str(), first_line(e.what()).c_str(), where.c_str());
+      return 2;
+    }
+    for (auto* sub : app.get_subcommands()) {
+      command = "zoo " + sub->get_name();
+      for (auto* nested : sub->get_subcommands()) command += " " + nested->get_name();
+    }
+    return cli::run_command(commands, app);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what()).c_str());
+    return 2;
+  } catch (const Interrupted&) {
+    return 130;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what()).c_str());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what_without_backtrace()).c_str());
+    return 1;
+  } catch (const cv::Exception& e) {
+    std::fprintf(stderr, "%s: error: OpenCV: %s\n", command.c_str(), first_line(e.what()).c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what()).c_str());
+    return 1;
+  }
+}

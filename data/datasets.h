@@ -1,0 +1,78 @@
+// Labelled image datasets: torchvision ImageFolder semantics on disk, and the built-in
+// synthetic shapes generated in memory.
+#pragma once
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace zoo::data {
+
+class ImageDataset {
+ public:
+  virtual ~ImageDataset() = default;
+  virtual int64_t size() const = 0;
+  virtual int64_t label(int64_t index) const = 0;
+  virtual cv::Mat image(int64_t index) const = 0;  // RGB uint8
+  virtual const std::vector<std::string>& classes() const = 0;
+  virtual std::string describe(int64_t index) const = 0;  // a file path, or "synth:shapes#i"
+};
+
+// Extensions ImageFolder accepts, compared case-insensitively (torchvision's IMG_EXTENSIONS).
+bool is_image_file(const std::string& path);
+
+// DIR/<class>/**/<image>: classes are the sorted sub-folder names (index = position),
+// samples are walked recursively (following links) in sorted order. Error when DIR is missing,
+// has no class folders, or a class folder holds no image.
+class ImageFolder : public ImageDataset {
+ public:
+  explicit ImageFolder(const std::string& root);
+  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
+  int64_t label(int64_t index) const override { return labels_.at(index); }
+  cv::Mat image(int64_t index) const override;
+  const std::vector<std::string>& classes() const override { return classes_; }
+  std::string describe(int64_t index) const override { return paths_.at(index); }
+  const std::string& path(int64_t index) const { return paths_.at(index); }
+
+ private:
+  std::vector<std::string> classes_, paths_;
+  std::vector<int64_t> labels_;
+};
+
+// A view of some samples of another dataset (a held-out split of a single folder tree).
+class Subset : public ImageDataset {
+ public:
+  Subset(std::shared_ptr<const ImageDataset> base, std::vector<int64_t> indices)
+      : base_(std::move(base)), indices_(std::move(indices)) {}
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  int64_t label(int64_t i) const override { return base_->label(indices_.at(i)); }
+  cv::Mat image(int64_t i) const override { return base_->image(indices_.at(i)); }
+  const std::vector<std::string>& classes() const override { return base_->classes(); }
+  std::string describe(int64_t i) const override { return base_->describe(indices_.at(i)); }
+
+ private:
+  std::shared_ptr<const ImageDataset> base_;
+  std::vector<int64_t> indices_;
+};
+
+// synth:shapes: one coloured shape per image on a noisy background; the class is the shape.
+// Image i is a pure function of (seed, i), so the set is the same on every run and machine.
+class SynthShapes : public ImageDataset {
+ public:
+  static const std::vector<std::string>& shape_names();  // circle, square, triangle, star, hexagon, cross
+  SynthShapes(int64_t size, int image_size, uint64_t seed);
+  int64_t size() const override { return size_; }
+  int64_t label(int64_t index) const override;
+  cv::Mat image(int64_t index) const override;
+  const std::vector<std::string>& classes() const override { return shape_names(); }
+  std::string describe(int64_t index) const override { return "synth:shapes#" + std::to_string(index); }
+
+ private:
+  int64_t size_;
+  int image_size_;
+  uint64_t seed_;
+};
+
+// Writes a dataset as an image-folder tree DIR/<class>/<index>.png.
+void write_image_folder(const ImageDataset& dataset, const std::string& dir);
+
+}  // namespace zoo::data

@@ -1,0 +1,50 @@
+// Images for the dataset layer: OpenCV decoding and the torchvision-style transforms.
+// Images are RGB uint8 cv::Mat (HWC) until to_tensor turns them into normalised CHW floats.
+#pragma once
+#include <torch/torch.h>
+
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "lib/core/runtime.h"
+
+namespace zoo::data {
+
+// Decodes any format OpenCV reads (jpg, png, bmp, webp, ...) to 3-channel RGB; grey and
+// alpha images are converted. Error naming the file when it cannot be read or decoded.
+cv::Mat read_image(const std::string& path);
+void write_image(const std::string& path, const cv::Mat& rgb);
+
+// torchvision Resize(size): the shorter side becomes `size`, the aspect ratio is kept.
+cv::Mat resize_shorter(const cv::Mat& img, int size);
+cv::Mat resize_exact(const cv::Mat& img, int height, int width);
+// torchvision CenterCrop: pads with zeros where the image is smaller than the crop.
+cv::Mat center_crop(const cv::Mat& img, int height, int width);
+// torchvision RandomResizedCrop(size, scale, ratio): 10 tries for a crop of the sampled area
+// and log-uniform aspect ratio, else a center crop of the clamped ratio; then resized.
+cv::Mat random_resized_crop(const cv::Mat& img, int height, int width, Rng& rng,
+                            double scale_min = 0.08, double scale_max = 1.0,
+                            double ratio_min = 3.0 / 4.0, double ratio_max = 4.0 / 3.0);
+// torchvision RandomCrop(size, padding): zero padding on every side, then a random window.
+cv::Mat pad_random_crop(const cv::Mat& img, int height, int width, int padding, Rng& rng);
+cv::Mat hflip(const cv::Mat& img);
+
+// HWC uint8 RGB -> CHW float32, (x / 255 - mean) / std per channel.
+torch::Tensor to_tensor(const cv::Mat& rgb, const std::vector<double>& mean, const std::vector<double>& std);
+
+// The preprocessing of a classifier, stored in checkpoints and exported files.
+struct Preprocess {
+  int input_size = 224;           // side of the square the model sees
+  double crop_pct = 0.875;        // eval: resize the shorter side to input_size / crop_pct, center crop
+  std::string train_aug = "rrc";  // "rrc": random resized crop + flip; "crop": pad-4 random crop + flip; "none"
+  std::vector<double> mean{0.485, 0.456, 0.406};
+  std::vector<double> std{0.229, 0.224, 0.225};
+
+  torch::Tensor train(const cv::Mat& rgb, Rng& rng) const;
+  torch::Tensor eval(const cv::Mat& rgb) const;
+  nlohmann::json to_json() const;
+  static Preprocess from_json(const nlohmann::json& j);
+};
+
+}  // namespace zoo::data

@@ -1,0 +1,159 @@
+#include "lib/bench/bench.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "data/datasets.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/core/runtime.h"
+#include "models/vision/resnet.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace zoo {
+
+namespace {
+
+void synchronize(torch::Device device) {
+#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#else
+  if (device.is_cuda()) torch::cuda::synchronize();
+#endif
+}
+
+Json result(const std::string& config, const std::string& unit, double units_per_step, double seconds, int64_t steps,
+            torch::Device device, Json settings) {
+  const double step_s = seconds / static_cast<double>(steps);
+  Json r = {{"config", config}, {"unit", unit}, {"per_s", units_per_step / step_s}, {"step_ms", 1000.0 * step_s},
+            {"peak_rss_mb", peak_rss_mb()}, {"device", device.str()}, {"threads", torch::get_num_threads()}, {"steps", steps}};
+  for (auto it = settings.begin(); it != settings.end(); ++it) r[it.key()] = it.value();
+  return r;
+}
+
+// resnet18_64: torchvision-layout ResNet-18, 10 classes, random 64x64 inputs, batch 64; one
+// step = forward + cross-entropy + backward + SGD(lr 0.1, momentum 0.9, wd 5e-4) step.
+Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps) {
+  models::ResNetConfig config;
+  config.num_classes = 10;
+  auto model = std::make_shared<models::ResNetImpl>(config);
+  model->to(device);
+  model->train();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-4));
+  const int64_t batch = 64;
+  auto images = torch::randn({batch, 3, 64, 64}).to(device);
+  auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
+  auto step = [&] {
+    sgd.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+    loss.backward();
+    sgd.step();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step();
+  synchronize(device);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  synchronize(device);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return result("resnet18_64", "images", batch, seconds, steps, device, {{"batch", batch}, {"input", "3x64x64"}});
+}
+
+// loader_folder: the image-folder loader decoding real JPEGs with random-resized-crop 224 +
+// flip + normalise, batch 64, one worker per core; a step is one batch.
+Json bench_loader_folder(const std::string& data_dir, int64_t warmup, int64_t steps) {
+  std::string root = data_dir;
+  fs::path temp;
+  if (root.empty()) {
+    // tiny_coco's 50 photographs are a flat folder: link them into a one-class image folder.
+    const std::string coco = find_shared_data("tiny_coco/train2017");
+    if (coco.empty()) throw Error("loader_folder needs real images: give --data DIR (an image folder) or run beside ../shared/data");
+    temp = fs::temp_directory_path() / ("zoo-bench-" + std::to_string(::getpid()));
+    fs::create_directories(temp / "coco");
+    for (const auto& entry : fs::directory_iterator(coco))
+      if (data::is_image_file(entry.path().string())) fs::create_symlink(fs::absolute(entry.path()), temp / "coco" / entry.path().filename());
+    root = temp.string();
+  }
+  // The links must outlive the loader (images are decoded lazily); removed on every exit path.
+  struct RemoveOnExit {
+    fs::path path;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } cleanup{temp};
+  auto folder = std::make_shared<data::ImageFolder>(root);
+  const int workers = available_cores();
+  const int64_t batch = 64;
+  data::Preprocess preprocess;  // 224, ImageNet mean/std, random resized crop + flip
+  auto make_batch = [&](int64_t b) {
+    std::vector<torch::Tensor> images;
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t index = (b * batch + i) % folder->size();
+      Rng rng(mix_seed(0, static_cast<uint64_t>(b), static_cast<uint64_t>(i)));
+      images.push_back(preprocess.train(folder->image(index), rng));
+    }
+    return Batch{{data::stack_samples(images)}, batch};
+  };
+  data::PrefetchLoader loader(0, warmup + steps, make_batch, workers);
+  for (int64_t i = 0; i < warmup; ++i) loader.next();
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) loader.next();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return result("loader_folder", "images", batch, seconds, steps, torch::kCPU,
+                {{"batch", batch}, {"workers", workers}, {"images_in_folder", folder->size()}, {"transform", "rrc224+flip+normalize"}});
+}
+
+}  // namespace
+
+std::string benchmark_names() { return "resnet18_64, loader_folder"; }
+
+double peak_rss_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+std::string find_shared_data(const std::string& relative) {
+  std::vector<fs::path> roots;
+  if (const char* env = std::getenv("ZOO_SHARED_DATA")) roots.emplace_back(env);
+  for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
+    roots.push_back(dir / ".." / "shared" / "data");
+    roots.push_back(dir / "shared" / "data");
+    if (dir == dir.root_path()) break;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
+      roots.push_back(dir / ".." / "shared" / "data");
+  for (const auto& root : roots)
+    if (fs::exists(root / relative, ec)) return (root / relative).lexically_normal().string();
+  return "";
+}
+
+std::vector<Json> run_benchmarks(const std::string& names, torch::Device device, const Options& options) {
+  std::vector<std::string> wanted;
+  std::stringstream in(names == "all" ? "resnet18_64,loader_folder" : names);
+  for (std::string name; std::getline(in, name, ',');)
+    if (!name.empty()) wanted.push_back(name);
+  const int64_t warmup = options.get_int("warmup"), steps = options.get_int("steps");
+  if (warmup < 0 || steps <= 0) throw UsageError("invalid --warmup/--steps: expected warmup >= 0 and steps > 0");
+  for (const auto& name : wanted)
+    if (name != "resnet18_64" && name != "loader_folder") throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
+  std::vector<Json> out;
+  for (const auto& name : wanted) {
+    if (name == "resnet18_64") out.push_back(bench_resnet18_64(device, warmup, steps));
+    if (name == "loader_folder") out.push_back(bench_loader_folder(options.has("data") ? options.get_string("data") : "", warmup, steps));
+  }
+  return out;
+}
+
+}  // namespace zoo

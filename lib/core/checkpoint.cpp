@@ -1,0 +1,138 @@
+#include "lib/core/checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "lib/core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+NamedTensors state_dict(const torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) out[item.key()] = item.value();
+  for (const auto& item : module.named_buffers(/*recurse=*/true)) out[item.key()] = item.value();
+  return out;
+}
+
+static std::string shape_str(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+std::vector<std::string> load_state_dict(torch::nn::Module& module, const NamedTensors& tensors,
+                                         const std::string& source,
+                                         const std::vector<std::string>& skippable_prefixes) {
+  auto skippable = [&](const std::string& name) {
+    for (const auto& p : skippable_prefixes)
+      if (name.rfind(p, 0) == 0) return true;
+    return false;
+  };
+  NamedTensors own = state_dict(module);
+  for (const auto& [name, tensor] : tensors)
+    if (!own.count(name)) throw Error(source + ": unexpected tensor '" + name + "' (the model has no such parameter or buffer)");
+  std::vector<std::string> skipped;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : own) {
+    auto found = tensors.find(name);
+    if (found == tensors.end()) throw Error(source + ": missing tensor '" + name + "' " + shape_str(target));
+    const torch::Tensor& value = found->second;
+    if (value.sizes() != target.sizes()) {
+      if (skippable(name)) {
+        skipped.push_back(name);
+        continue;
+      }
+      throw Error(source + ": tensor '" + name + "' has shape " + shape_str(value) + ", the model expects " +
+                  shape_str(target));
+    }
+    target.copy_(value.to(target.dtype()));
+  }
+  return skipped;
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write " + tmp);
+    out << text;
+    out.flush();
+    if (!out) throw Error("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error("cannot write " + path + ": " + ec.message());
+}
+
+void save_checkpoint(const std::string& path, const CheckpointContent& content) {
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(content.meta.dump()));
+  c10::Dict<std::string, at::Tensor> weights;
+  for (const auto& [name, tensor] : content.weights) weights.insert(name, tensor.detach().to(torch::kCPU));
+  archive.write("weights", c10::IValue(weights));
+  if (content.optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    content.optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  if (content.save_rng) archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    archive.save_to(tmp);
+  } catch (const c10::Error& e) {
+    throw Error("cannot write checkpoint " + path + ": " + first_line(e.what_without_backtrace()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);  // atomic on one file system: readers see the old or the new file
+  if (ec) throw Error("cannot write checkpoint " + path + ": " + ec.message());
+}
+
+CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
+  if (!fs::exists(path)) throw Error("checkpoint not found: " + path);
+  if (fs::is_directory(path)) throw Error("checkpoint " + path + " is a directory (expected a .ckpt file)");
+  try {
+    archive_.load_from(path);
+    c10::IValue meta;
+    if (!archive_.try_read("meta", meta) || !meta.isString()) throw Error("not a zoo checkpoint: " + path);
+    meta_ = Json::parse(meta.toStringRef());
+    c10::IValue weights;
+    if (!archive_.try_read("weights", weights) || !weights.isGenericDict()) throw Error("not a zoo checkpoint (no weights): " + path);
+    for (const auto& entry : weights.toGenericDict()) weights_[entry.key().toStringRef()] = entry.value().toTensor();
+    torch::serialize::InputArchive nested;
+    has_optimizer_ = archive_.try_read("optimizer", nested);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Error("corrupt or unreadable checkpoint " + path + ": " + first_line(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error("corrupt or unreadable checkpoint " + path + ": " + first_line(e.what()));
+  }
+  if (!meta_.is_object() || !meta_.contains("task") || !meta_.contains("model"))
+    throw Error("not a zoo checkpoint (meta lacks task/model): " + path);
+}
+
+void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive nested;
+  if (!archive_.try_read("optimizer", nested)) throw Error(path_ + " holds no optimizer state (a best.ckpt?); resume from last.ckpt");
+  try {
+    optimizer.load(nested);
+  } catch (const c10::Error& e) {
+    throw Error("cannot restore optimizer state from " + path_ + ": " + first_line(e.what_without_backtrace()));
+  }
+}
+
+void CheckpointReader::restore_rng() {
+  torch::Tensor state;
+  if (archive_.try_read("rng", state)) {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
+  }
+}
+
+}  // namespace zoo

@@ -1,0 +1,43 @@
+// Options as a flat JSON object with typed, validated access. Every value that reaches a
+// command (defaults, --config file, flags, --set) ends up here, so config.json can replay it.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace zoo {
+
+using Json = nlohmann::json;
+
+class Options {
+ public:
+  // `what` names the options in messages: "option" (--name) or "model option" (--set name=).
+  explicit Options(Json values = Json::object(), std::string what = "option");
+
+  bool has(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_double(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  std::string get_string(const std::string& key) const;
+  std::vector<double> get_doubles(const std::string& key) const;
+
+  const Json& json() const { return values_; }
+  Json& json() { return values_; }
+
+ private:
+  const Json& at(const std::string& key) const;
+  [[noreturn]] void bad_value(const std::string& key, const char* expected) const;
+  Json values_;
+  std::string what_;
+};
+
+// Parses "key=value" pairs (from --set) over `defaults`: each value is converted to the JSON
+// type of its default (int, float, bool, string, list of numbers as "a,b,c"). An unknown key
+// is a UsageError that lists the valid ones.
+Json apply_overrides(const Json& defaults, const std::vector<std::string>& assignments,
+                     const std::string& owner);
+
+// Converts one textual value to the JSON type of `like`; throws UsageError naming `key`.
+Json convert_like(const Json& like, const std::string& text, const std::string& key);
+
+}  // namespace zoo

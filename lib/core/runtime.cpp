@@ -1,0 +1,93 @@
+#include "lib/core/runtime.h"
+
+#include <sched.h>
+
+#include <cmath>
+#include <opencv2/core.hpp>
+
+#include "lib/core/error.h"
+
+namespace zoo {
+
+torch::Device parse_device(const std::string& spec) {
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (spec.size() > 5) {
+      const std::string digits = spec.substr(5);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError("invalid --device '" + spec + "': expected auto, cpu, cuda or cuda:N");
+      index = std::stoi(digits);
+    }
+    if (!torch::cuda::is_available())
+      throw UsageError("--device " + spec + ": CUDA is not available on this machine (use --device cpu or auto)");
+    const int count = static_cast<int>(torch::cuda::device_count());
+    if (index >= count)
+      throw UsageError("--device " + spec + ": this machine has " + std::to_string(count) + " CUDA device(s)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw UsageError("invalid --device '" + spec + "': expected auto, cpu, cuda or cuda:N");
+}
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return 1;
+}
+
+void set_threads(int threads) {
+  if (threads < 0) throw UsageError("invalid --threads " + std::to_string(threads) + ": expected 0 or more");
+  torch::set_num_threads(threads == 0 ? available_cores() : threads);
+  static bool interop_set = false;  // LibTorch allows setting it once, before any inter-op work
+  if (!interop_set) {
+    interop_set = true;
+    try {
+      torch::set_num_interop_threads(1);
+    } catch (const c10::Error&) {
+    }
+  }
+  cv::setNumThreads(0);
+}
+
+void seed_everything(uint64_t seed) {
+  torch::manual_seed(seed);
+  if (torch::cuda::is_available()) torch::cuda::manual_seed_all(seed);
+}
+
+uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
+  auto splitmix = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  return splitmix(splitmix(splitmix(a) ^ b) ^ c);
+}
+
+uint64_t Rng::next_u64() {
+  state_ += 0x9E3779B97F4A7C15ull;
+  uint64_t z = state_;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double Rng::uniform(double lo, double hi) {
+  const double unit = static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+  return lo + (hi - lo) * unit;
+}
+
+int64_t Rng::randint(int64_t lo, int64_t hi_exclusive) {
+  if (hi_exclusive <= lo) return lo;
+  return lo + static_cast<int64_t>(next_u64() % static_cast<uint64_t>(hi_exclusive - lo));
+}
+
+double Rng::normal() {
+  // Box-Muller; u1 in (0, 1] so the log is finite.
+  const double u1 = 1.0 - uniform(), u2 = uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+}  // namespace zoo

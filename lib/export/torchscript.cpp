@@ -1,0 +1,90 @@
+#include "lib/export/torchscript.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+
+#include "lib/core/error.h"
+
+namespace zoo {
+
+namespace {
+
+// Registers every parameter, buffer and child of `source` on `target`, recursively. The
+// tensors are shared, not copied: the tracer recognises them and emits attribute reads.
+void mirror(const torch::nn::Module& source, torch::jit::Module& target,
+            const std::shared_ptr<torch::jit::CompilationUnit>& unit) {
+  for (const auto& p : source.named_parameters(/*recurse=*/false)) target.register_parameter(p.key(), p.value(), false);
+  for (const auto& b : source.named_buffers(/*recurse=*/false)) target.register_buffer(b.key(), b.value());
+  for (const auto& child : source.named_children()) {
+    torch::jit::Module sub(c10::QualifiedName("__torch__.zoo." + child.value()->name()), unit, /*shouldMangle=*/true);
+    mirror(*child.value(), sub, unit);
+    target.register_module(child.key(), sub);
+  }
+}
+
+}  // namespace
+
+torch::jit::Module trace_module(torch::nn::Module& module, const std::string& type_name,
+                                const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& forward,
+                                const std::vector<torch::Tensor>& example_inputs, const std::string& method) {
+  module.eval();
+  auto unit = std::make_shared<torch::jit::CompilationUnit>();
+  torch::jit::Module scripted(c10::QualifiedName("__torch__.zoo." + type_name), unit, /*shouldMangle=*/true);
+  mirror(module, scripted, unit);
+
+  torch::jit::Stack inputs;
+  for (const auto& t : example_inputs) inputs.emplace_back(t);
+  auto traced = torch::jit::tracer::trace(
+      inputs,
+      [&](torch::jit::Stack stack) -> torch::jit::Stack {
+        std::vector<torch::Tensor> args;
+        for (auto& v : stack) args.push_back(v.toTensor());
+        return {forward(args)};
+      },
+      [](const torch::autograd::Variable&) { return std::string(); },
+      /*strict=*/false, /*force_outplace=*/false, &scripted);
+  auto graph = traced.first->graph;
+  torch::jit::EliminateDeadCode(graph);
+  auto fn = scripted._ivalue()->compilation_unit()->create_function(method, graph);
+  scripted.type()->addMethod(fn);
+  return scripted;
+}
+
+void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta) {
+  torch::jit::ExtraFilesMap extra{{kExportMetaFile, meta.dump()}};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    module.save(tmp, extra);
+  } catch (const c10::Error& e) {
+    throw Error("cannot write " + path + ": " + first_line(e.what_without_backtrace()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error("cannot write " + path + ": " + ec.message());
+}
+
+torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta) {
+  if (!std::filesystem::is_regular_file(path)) throw Error("TorchScript file not found: " + path);
+  torch::jit::ExtraFilesMap extra{{kExportMetaFile, ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device, extra);
+  } catch (const c10::Error& e) {
+    throw Error("cannot load TorchScript file " + path + ": " + first_line(e.what_without_backtrace()));
+  }
+  if (meta) {
+    if (extra[kExportMetaFile].empty()) throw Error(path + " was not exported by zoo (no " + kExportMetaFile + " inside)");
+    try {
+      *meta = Json::parse(extra[kExportMetaFile]);
+    } catch (const std::exception& e) {
+      throw Error(path + ": unreadable " + kExportMetaFile + ": " + first_line(e.what()));
+    }
+  }
+  module.eval();
+  return module;
+}
+
+}  // namespace zoo

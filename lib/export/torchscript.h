@@ -1,0 +1,31 @@
+// TorchScript export by tracing with the module as `self` (DESIGN.md, "Export and shapes"):
+// the C++ module's parameters and buffers become attributes of the scripted module under
+// their own names, so Python sees the usual state_dict, and the graph holds no weights.
+#pragma once
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/core/options.h"
+
+namespace zoo {
+
+// The extra file in every exported archive: the meta of the checkpoint it came from.
+inline constexpr const char* kExportMetaFile = "zoo.json";
+
+// Traces `forward` (which must use `module`'s parameters) on `example_inputs` into method
+// `method` of a new scripted module mirroring `module`'s hierarchy. Run in eval mode.
+torch::jit::Module trace_module(torch::nn::Module& module, const std::string& type_name,
+                                const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& forward,
+                                const std::vector<torch::Tensor>& example_inputs, const std::string& method = "forward");
+
+// Saves atomically with `meta` as the extra file zoo.json.
+void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta);
+
+// Loads an exported file onto `device`; fills `meta` from zoo.json. Error naming the file.
+torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta);
+
+}  // namespace zoo

@@ -1,0 +1,252 @@
+#include "lib/tasks/classify.h"
+
+#include <filesystem>
+
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/export/torchscript.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+namespace {
+
+constexpr const char* kSynthPrefix = "synth:";
+
+// The "set" option holds "key=value" strings (from the command line or a config file).
+std::vector<std::string> assignments(const Options& config) {
+  std::vector<std::string> out;
+  if (config.has("set"))
+    for (const auto& item : config.json().at("set")) out.push_back(item.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+void ClassifyTask::setup_training(const Options& config, torch::Device device) {
+  device_ = device;
+  model_name_ = config.get_string("model");
+  const ModelSpec& spec = Registry::instance().model(model_name_);
+  if (spec.task != name())
+    throw UsageError("model " + model_name_ + " is for task " + spec.task + ", not " + name());
+  model_options_ = apply_overrides(spec.defaults, assignments(config), "model " + model_name_);
+  preprocess_ = data::Preprocess::from_json(model_options_);
+  batch_size_ = config.get_int("batch_size");
+  workers_ = static_cast<int>(config.get_int("workers"));
+  seed_ = static_cast<uint64_t>(config.get_int("seed"));
+  label_smoothing_ = config.get_double("label_smoothing");
+  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
+  if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
+  const double val_fraction = config.get_double("val_fraction");
+  if (val_fraction <= 0 || val_fraction >= 1) throw UsageError("invalid --val-fraction: expected a value in (0, 1)");
+
+  std::string path = config.has("data") ? config.get_string("data") : "synth:shapes";
+  if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
+  data_ = {{"path", path}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}, {"val_fraction", val_fraction}};
+  train_set_ = open_split(path, "train");
+  val_set_ = open_split(path, "val");
+  classes_ = train_set_->classes();
+
+  // The head follows the data unless --set num_classes says otherwise, which must then agree.
+  const bool num_classes_set = model_options_.at("num_classes") != spec.defaults.at("num_classes");
+  const auto data_classes = static_cast<int64_t>(classes_.size());
+  if (num_classes_set && model_options_.at("num_classes").get<int64_t>() != data_classes)
+    throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " +
+                     std::to_string(data_classes) + " classes");
+  model_options_["num_classes"] = data_classes;
+  build_model(device);
+}
+
+void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
+  device_ = device;
+  try {
+    model_name_ = meta.at("model").get<std::string>();
+    model_options_ = meta.at("model_options");
+    classes_ = meta.at("classes").get<std::vector<std::string>>();
+    preprocess_ = data::Preprocess::from_json(meta.at("preprocess"));
+    data_ = meta.at("data");
+    seed_ = data_.at("seed").get<uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint meta is incomplete for task classify: " + first_line(e.what()));
+  }
+  if (build) build_model(device);
+}
+
+void ClassifyTask::build_model(torch::Device device) {
+  auto module = Registry::instance().create_model(model_name_, model_options_);
+  model_ = std::dynamic_pointer_cast<models::ImageClassifierImpl>(module);
+  if (!model_) throw Error("model " + model_name_ + " is not an image classifier");
+  model_->to(device);
+}
+
+void ClassifyTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
+
+Json ClassifyTask::meta() const {
+  return {{"task", name()},
+          {"model", model_name_},
+          {"model_options", model_options_},
+          {"classes", classes_},
+          {"preprocess", preprocess_.to_json()},
+          {"data", data_}};
+}
+
+std::vector<std::string> ClassifyTask::head_prefixes() const {
+  // The layers whose shape follows num_classes, in each family's naming.
+  return {"fc.", "classifier.6.", "aux1.fc2.", "aux2.fc2."};
+}
+
+std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& path, const std::string& split) const {
+  if (split != "train" && split != "val" && split != "test")
+    throw UsageError("invalid --split '" + split + "': expected train, val or test");
+  if (path.rfind(kSynthPrefix, 0) == 0) {
+    const std::string kind = path.substr(std::char_traits<char>::length(kSynthPrefix));
+    if (kind != "shapes") throw UsageError("unknown synthetic data set '" + path + "' for task classify; expected synth:shapes");
+    const int64_t n = data_.value("synth_size", int64_t{2048});
+    const uint64_t seed = data_.value("seed", uint64_t{0});
+    // Three disjoint, seed-determined streams of images.
+    if (split == "train") return std::make_shared<data::SynthShapes>(n, preprocess_.input_size, mix_seed(seed, 11));
+    const int64_t held_out = std::max<int64_t>(64, n / 4);
+    return std::make_shared<data::SynthShapes>(held_out, preprocess_.input_size, mix_seed(seed, split == "val" ? 12 : 13));
+  }
+  if (!fs::exists(path)) throw Error("data not found: " + path);
+  if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected an image-folder tree)");
+  const fs::path root(path);
+  std::shared_ptr<data::ImageDataset> dataset;
+  if (fs::is_directory(root / "train")) {
+    // A folder of split trees: train/, and val/ or test/ (each falls back to the other).
+    std::string dir = split;
+    if (split != "train" && !fs::is_directory(root / dir)) dir = split == "val" ? "test" : "val";
+    if (!fs::is_directory(root / dir))
+      throw Error("no '" + split + "' split in " + path + " (expected " + path + "/val or " + path + "/test)");
+    dataset = std::make_shared<data::ImageFolder>((root / dir).string());
+  } else {
+    // One tree: a fixed, seed-independent shuffle holds out the last val_fraction for val/test.
+    auto tree = std::make_shared<data::ImageFolder>(path);
+    const double fraction = data_.value("val_fraction", 0.1);
+    auto order = data::epoch_order(tree->size(), /*seed=*/0, /*epoch=*/0);
+    const auto held_out = std::max<int64_t>(1, static_cast<int64_t>(fraction * tree->size()));
+    if (tree->size() < 2) throw Error("image folder " + path + " holds a single image; nothing to hold out for validation");
+    std::vector<int64_t> indices = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
+                                                    : std::vector<int64_t>(order.end() - held_out, order.end());
+    std::sort(indices.begin(), indices.end());
+    dataset = std::make_shared<data::Subset>(tree, std::move(indices));
+  }
+  if (!classes_.empty() && dataset->classes() != classes_)
+    throw Error("the classes of " + path + " (" + split + ") differ from the model's " + std::to_string(classes_.size()) + " classes");
+  return dataset;
+}
+
+int64_t ClassifyTask::batches_per_epoch() const {
+  // Drop the last partial batch in training (BatchNorm needs more than one example), unless
+  // the whole set is smaller than one batch.
+  return std::max<int64_t>(1, train_set_->size() / batch_size_);
+}
+
+std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t first_batch) {
+  auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(train_set_->size(), seed_, epoch));
+  auto dataset = train_set_;
+  const int64_t batch_size = std::min<int64_t>(batch_size_, dataset->size());
+  const auto preprocess = preprocess_;
+  const uint64_t seed = seed_;
+  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch](int64_t b) {
+    std::vector<torch::Tensor> images;
+    std::vector<int64_t> labels;
+    for (int64_t i = b * batch_size; i < (b + 1) * batch_size; ++i) {
+      const int64_t index = (*order)[i];
+      // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
+      Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+      images.push_back(preprocess.train(dataset->image(index), rng));
+      labels.push_back(dataset->label(index));
+    }
+    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, batch_size};
+  };
+  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+}
+
+torch::Tensor ClassifyTask::loss(const Batch& batch) {
+  auto images = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
+  auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_);
+  torch::Tensor total;
+  for (const auto& [logits, weight] : model_->forward_train(images)) {
+    auto term = weight * torch::nn::functional::cross_entropy(logits, labels, options);
+    total = total.defined() ? total + term : term;
+  }
+  return total;
+}
+
+torch::Tensor ClassifyTask::logits(const torch::Tensor& images) {
+  if (scripted_) return scripted_->forward({images.to(device_)}).toTensor();
+  return model_->forward(images.to(device_));
+}
+
+Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
+  auto dataset = (data.empty() && split == "val" && val_set_) ? val_set_
+                 : open_split(data.empty() ? data_.at("path").get<std::string>()
+                                           : (data.rfind(kSynthPrefix, 0) == 0 ? data : fs::absolute(data).string()),
+                              split);
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t n = dataset->size(), batches = (n + batch_size_ - 1) / batch_size_;
+  const auto preprocess = preprocess_;
+  const int64_t batch_size = batch_size_;
+  auto make_batch = [dataset, preprocess, batch_size, n](int64_t b) {
+    std::vector<torch::Tensor> images;
+    std::vector<int64_t> labels;
+    for (int64_t i = b * batch_size; i < std::min(n, (b + 1) * batch_size); ++i) {
+      images.push_back(preprocess.eval(dataset->image(i)));
+      labels.push_back(dataset->label(i));
+    }
+    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
+  };
+  data::PrefetchLoader loader(0, batches, make_batch, workers_);
+  const int64_t k = std::min<int64_t>(5, static_cast<int64_t>(classes_.size()));
+  double loss_sum = 0;
+  int64_t top1 = 0, topk = 0;
+  while (auto batch = loader.next()) {
+    auto out = logits(batch->tensors[0]).to(torch::kCPU).to(torch::kFloat32);  // (B, C)
+    auto labels = batch->tensors[1];
+    loss_sum += torch::nn::functional::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    auto best = std::get<1>(out.topk(k, 1));                 // (B, k)
+    auto hit = best.eq(labels.unsqueeze(1));                 // (B, k)
+    top1 += hit.select(1, 0).sum().item<int64_t>();
+    topk += hit.any(1).sum().item<int64_t>();
+  }
+  return {{"examples", n},
+          {"metrics", {{"loss", loss_sum / n}, {"top1", 100.0 * top1 / n}, {"top5", 100.0 * topk / n}}}};
+}
+
+Json ClassifyTask::predict(const std::vector<std::string>& inputs, const Options& options) {
+  const int64_t k = std::min<int64_t>(options.get_int("topk"), static_cast<int64_t>(classes_.size()));
+  if (k <= 0) throw UsageError("invalid --topk: expected a positive integer");
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  Json predictions = Json::array();
+  for (size_t start = 0; start < inputs.size(); start += static_cast<size_t>(batch_size_)) {
+    const size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch_size_));
+    std::vector<torch::Tensor> images;
+    for (size_t i = start; i < end; ++i) images.push_back(preprocess_.eval(data::read_image(inputs[i])));
+    auto probs = torch::softmax(logits(data::stack_samples(images)).to(torch::kCPU).to(torch::kFloat32), 1);  // (B, C)
+    auto [p, idx] = probs.topk(k, 1);
+    for (size_t i = start; i < end; ++i) {
+      Json top = Json::array();
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t c = idx[i - start][j].item<int64_t>();
+        top.push_back({{"class", classes_.at(c)}, {"index", c}, {"prob", p[i - start][j].item<double>()}});
+      }
+      predictions.push_back({{"input", inputs[i]}, {"top", top}});
+    }
+  }
+  return {{"task", name()}, {"model", model_name_}, {"predictions", predictions}};
+}
+
+void ClassifyTask::export_torchscript(const std::string& path) {
+  model_->to(torch::kCPU);
+  auto example = torch::randn({2, 3, preprocess_.input_size, preprocess_.input_size});
+  auto scripted = trace_module(*model_, model_name_, [&](const std::vector<torch::Tensor>& in) { return model_->forward(in[0]); }, {example});
+  save_torchscript(scripted, path, meta());
+  model_->to(device_);
+}
+
+}  // namespace zoo

@@ -1,0 +1,58 @@
+// Image classification: cross-entropy training, top-1/top-5 evaluation, top-k prediction.
+#pragma once
+#include "data/datasets.h"
+#include "data/image.h"
+#include "lib/tasks/task.h"
+#include "models/vision/classifier.h"
+
+namespace zoo {
+
+class ClassifyTask : public Task {
+ public:
+  std::string name() const override { return "classify"; }
+  void setup_training(const Options& config, torch::Device device) override;
+  void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
+  void use_torchscript(torch::jit::Module module) override;
+  void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
+
+  std::shared_ptr<torch::nn::Module> model() const override { return model_; }
+  Json meta() const override;
+  std::vector<std::string> head_prefixes() const override;
+
+  int64_t batches_per_epoch() const override;
+  int64_t examples_per_epoch() const override { return train_set_->size(); }
+  std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) override;
+  torch::Tensor loss(const Batch& batch) override;
+  Json evaluate(const std::string& split, const std::string& data = "") override;
+  std::string main_metric() const override { return "top1"; }
+
+  Json predict(const std::vector<std::string>& inputs, const Options& options) override;
+  void export_torchscript(const std::string& path) override;
+
+  const std::vector<std::string>& classes() const { return classes_; }
+  const data::Preprocess& preprocess() const { return preprocess_; }
+
+  // The dataset behind --data and a split name: an image folder (tree, or train/val/test
+  // trees), or synth:shapes. Public for the tests and `zoo bench`.
+  std::shared_ptr<data::ImageDataset> open_split(const std::string& data, const std::string& split) const;
+
+ private:
+  void build_model(torch::Device device);
+  torch::Tensor logits(const torch::Tensor& images);  // through the C++ model or TorchScript
+
+  std::string model_name_;
+  Json model_options_;       // every model option in effect (registry defaults + --set)
+  data::Preprocess preprocess_;
+  std::vector<std::string> classes_;
+  Json data_;                // {"path", "synth_size", "seed", "val_fraction"}: what --data meant
+  int64_t batch_size_ = 64;
+  int workers_ = 0;
+  uint64_t seed_ = 0;
+  double label_smoothing_ = 0.0;
+  torch::Device device_{torch::kCPU};
+  std::shared_ptr<models::ImageClassifierImpl> model_;
+  std::optional<torch::jit::Module> scripted_;
+  std::shared_ptr<data::ImageDataset> train_set_, val_set_;
+};
+
+}  // namespace zoo

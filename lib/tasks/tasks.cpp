@@ -1,0 +1,24 @@
+// The task registry's entries; tasks whose issues have not landed answer "not available yet".
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/tasks/classify.h"
+
+namespace zoo {
+
+void Task::throw_not_available(const std::string& command) const {
+  throw UsageError(command + " is not available yet for task " + name());
+}
+
+void register_tasks(Registry& registry) {
+  registry.add_task({"classify", "image classification (cross-entropy; top-1/top-5 accuracy)",
+                     "an image-folder tree DIR/<class>/*.jpg, a folder with train/ and val/ (or test/) trees, or synth:shapes",
+                     [] { return std::make_unique<ClassifyTask>(); }});
+  registry.add_task({"translate", "sequence-to-sequence translation", "parallel text files PREFIX.SRC / PREFIX.TGT", nullptr});
+  registry.add_task({"lm", "language modelling", "a UTF-8 text file", nullptr});
+  registry.add_task({"caption", "image captioning", "COCO captions: --data IMAGES_DIR --ann captions_*.json", nullptr});
+  registry.add_task({"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", nullptr});
+  registry.add_task({"clip", "contrastive image-text pre-training", "COCO captions", nullptr});
+  registry.add_task({"ssl", "self-supervised image representation learning", "an image-folder tree", nullptr});
+}
+
+}  // namespace zoo

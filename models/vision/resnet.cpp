@@ -1,0 +1,113 @@
+#include "models/vision/resnet.h"
+
+namespace zoo::models {
+
+namespace {
+torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false));
+}
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
+    : conv1(register_module("conv1", conv3x3(inplanes, planes, stride))),
+      bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+      conv2(register_module("conv2", conv3x3(planes, planes))),
+      bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))) {
+  if (downsample_) downsample = register_module("downsample", downsample_);
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto identity = downsample ? downsample->forward(x) : x;
+  auto out = torch::relu(bn1(conv1(x)));  // (B, planes, H/stride, W/stride)
+  out = bn2(conv2(out));
+  // y = relu(F(x) + x): the block learns a residual on top of the identity.
+  return torch::relu(out + identity);
+}
+
+BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
+    : conv1(register_module("conv1", conv1x1(inplanes, planes))),
+      bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+      conv2(register_module("conv2", conv3x3(planes, planes, stride))),
+      bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))),
+      conv3(register_module("conv3", conv1x1(planes, planes * expansion))),
+      bn3(register_module("bn3", torch::nn::BatchNorm2d(planes * expansion))) {
+  if (downsample_) downsample = register_module("downsample", downsample_);
+}
+
+torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
+  auto identity = downsample ? downsample->forward(x) : x;
+  auto out = torch::relu(bn1(conv1(x)));  // (B, planes, H, W)
+  out = torch::relu(bn2(conv2(out)));     // (B, planes, H/stride, W/stride)
+  out = bn3(conv3(out));                  // (B, 4 planes, H/stride, W/stride)
+  return torch::relu(out + identity);
+}
+
+ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
+  conv1 = register_module("conv1", config.small_input
+      ? torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 3).stride(1).padding(1).bias(false))
+      : torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
+  maxpool = register_module("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
+  layer1 = register_module("layer1", make_layer(64, config.layers.at(0), 1));
+  layer2 = register_module("layer2", make_layer(128, config.layers.at(1), 2));
+  layer3 = register_module("layer3", make_layer(256, config.layers.at(2), 2));
+  layer4 = register_module("layer4", make_layer(512, config.layers.at(3), 2));
+  const int64_t expansion = config.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
+  fc = register_module("fc", torch::nn::Linear(512 * expansion, config.num_classes));
+
+  // torchvision's initialisation: He-normal (fan_out) convolutions, unit BatchNorm.
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(bn->weight);
+      torch::nn::init::zeros_(bn->bias);
+    }
+  }
+  // Optionally start each residual branch at zero so every block begins as the identity.
+  if (config.zero_init_residual) {
+    for (auto& module : modules(false)) {
+      if (auto* block = module->as<Bottleneck>()) torch::nn::init::zeros_(block->bn3->weight);
+      if (auto* block = module->as<BasicBlock>()) torch::nn::init::zeros_(block->bn2->weight);
+    }
+  }
+}
+
+torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t stride) {
+  const int64_t expansion = config_.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
+  torch::nn::Sequential downsample{nullptr};
+  if (stride != 1 || inplanes_ != planes * expansion) {
+    // The shortcut changes shape with the block: a strided 1x1 projection, as in the paper's option B.
+    downsample = torch::nn::Sequential(conv1x1(inplanes_, planes * expansion, stride),
+                                       torch::nn::BatchNorm2d(planes * expansion));
+  }
+  torch::nn::Sequential layer;
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t block_stride = i == 0 ? stride : 1;
+    auto block_downsample = i == 0 ? downsample : torch::nn::Sequential{nullptr};
+    if (config_.bottleneck) {
+      layer->push_back(Bottleneck(inplanes_, planes, block_stride, block_downsample));
+    } else {
+      layer->push_back(BasicBlock(inplanes_, planes, block_stride, block_downsample));
+    }
+    inplanes_ = planes * expansion;
+  }
+  return layer;
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
+  if (!config_.small_input) x = maxpool(x);  // (B, 64, H/4, W/4)
+  x = layer1->forward(x);  // (B, 64e, H/4, W/4)
+  x = layer2->forward(x);  // (B, 128e, H/8, W/8)
+  x = layer3->forward(x);  // (B, 256e, H/16, W/16)
+  x = layer4->forward(x);  // (B, 512e, H/32, W/32)
+  // Global average pool; flatten(1), not view(B, -1), so a trace keeps the batch size free.
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)
+  return fc(x);                                           // (B, num_classes)
+}
+
+}  // namespace zoo::models

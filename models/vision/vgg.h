@@ -1,0 +1,27 @@
+// VGG (Simonyan and Zisserman, 2014): only 3x3 convolutions (stride 1, pad 1) and 2x2 max-pools,
+// stacked 11 to 19 layers deep; "_bn" variants add BatchNorm after each convolution.
+// Names and counts match torchvision.models.vgg*.
+#pragma once
+#include "models/vision/classifier.h"
+
+namespace zoo::models {
+
+struct VggConfig {
+  int depth = 16;  // 11, 13, 16 or 19 weight layers
+  bool batch_norm = false;
+  int64_t num_classes = 1000;
+  double dropout = 0.5;
+};
+
+class VGGImpl : public ImageClassifierImpl {
+ public:
+  explicit VGGImpl(const VggConfig& config);
+  torch::Tensor forward(torch::Tensor x) override;
+
+  torch::nn::Sequential features{nullptr};
+  torch::nn::AdaptiveAvgPool2d avgpool{nullptr};
+  torch::nn::Sequential classifier{nullptr};
+};
+TORCH_MODULE(VGG);
+
+}  // namespace zoo::models

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End-to-end tests of the zoo command line (CLI.md): train, eval, predict, export, import,
+# data synth, bench, --config, --resume, --init, Ctrl-C, and the usage errors and exit codes.
+# Environment (set by ctest): ZOO (the binary), ZOO_WORK (scratch folder), ZOO_SHARED_DATA.
+set -u
+ZOO=${ZOO:?path of the zoo binary}
+PY=/usr/bin/python3
+W=${ZOO_WORK:-/tmp/zoo-work}/cli
+rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+# expect CODE PATTERN ARGS...: zoo exits with CODE and, on failure, prints exactly one line
+# on stderr that matches PATTERN.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  "$ZOO" "$@" > out.txt 2> err.txt
+  local rc=$?
+  local lines; lines=$(wc -l < err.txt)
+  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(head -c 300 err.txt)"; return; fi
+  if [[ $code -ne 0 ]] && { [[ $lines -ne 1 ]] || ! grep -qE -- "$pattern" err.txt; }; then
+    bad "zoo $* -> stderr not one line matching '$pattern': $(cat err.txt)"; return
+  fi
+  ok "zoo $* -> $code"
+}
+json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$3"; }
+
+TINY=(--task classify --model resnet18_cifar --synth-size 128 --batch-size 32 --workers 2)
+
+# --- models ---
+expect 0 "" models
+check "models lists all 16 classifiers" test "$(grep -cE '^(alexnet|vgg|googlenet|resnet)' out.txt)" -eq 16
+expect 0 "" models --json
+check "models --json has parameter counts" test "$(json x 'sum(1 for m in d if m["name"]=="resnet18" and m["params"]==11689512)' out.txt)" = 1
+
+# --- train on the built-in synthetic data ---
+expect 0 "" train "${TINY[@]}" --epochs 2 --out run1 --json
+cp out.txt train1.json
+for f in config.json last.ckpt best.ckpt metrics.jsonl train.log; do check "run folder has $f" test -s run1/$f; done
+check "metrics.jsonl has one line per epoch" test "$(wc -l < run1/metrics.jsonl)" -eq 2
+check "config.json records every option" test "$(json x 'd["lr"], d["weight_decay"], d["batch_size"], d["data"]' run1/config.json)" = "(0.1, 0.0005, 32, 'synth:shapes')"
+
+# --- eval reproduces the best validation numbers ---
+expect 0 "" eval --checkpoint run1/best.ckpt --json
+cp out.txt eval1.json
+check "eval --json has the contract's keys" test "$(json x 'sorted(d.keys())' eval1.json)" = "['examples', 'metrics', 'model', 'split', 'task']"
+best_top1=$(json x 'd["best_metrics"]["top1"]' train1.json)
+check "eval top1 equals training's best val top1" test "$(json x 'd["metrics"]["top1"]' eval1.json)" = "$best_top1"
+expect 0 "" eval --checkpoint run1/best.ckpt --split test --batch-size 7 --workers 0
+
+# --- data synth, predict, export, predict through TorchScript ---
+expect 0 "" data synth --kind shapes --out shapes --n 60 --image-size 32 --seed 3
+check "data synth writes train/ and val/ class folders" test "$(ls shapes/train | wc -l)" -eq 6 -a "$(ls shapes/val | wc -l)" -eq 6
+img1=$(ls shapes/val/star/*.png | head -1); img2=$(ls shapes/val/circle/*.png | head -1)
+expect 0 "" predict --checkpoint run1/best.ckpt --input "$img1" "$img2" --topk 3 --json
+cp out.txt pred_ckpt.json
+check "predict gives top-3 per input, sorted" test "$(json x 'all(len(p["top"])==3 and p["top"][0]["prob"]>=p["top"][1]["prob"] for p in d["predictions"]) and len(d["predictions"])==2' pred_ckpt.json)" = True
+expect 0 "" export --checkpoint run1/best.ckpt --out model.pt
+expect 0 "" predict --torchscript model.pt --input "$img1" "$img2" --topk 3 --json
+cp out.txt pred_ts.json
+check "TorchScript predictions equal the checkpoint's" $PY - <<'PY'
+import json
+a, b = json.load(open("pred_ckpt.json")), json.load(open("pred_ts.json"))
+for p, q in zip(a["predictions"], b["predictions"]):
+    assert [t["class"] for t in p["top"]] == [t["class"] for t in q["top"]]
+    assert all(abs(t["prob"] - u["prob"]) < 1e-5 for t, u in zip(p["top"], q["top"]))
+PY
+expect 0 "" predict --checkpoint run1/best.ckpt --input "$img1"
+check "plain predict prints class names" grep -qE '(circle|cross|hexagon|square|star|triangle) +[0-9.]+%' out.txt
+
+# --- train on an image folder written by data synth ---
+expect 0 "" train --task classify --model resnet18_cifar --data shapes --epochs 1 --batch-size 16 --out run_folder
+check "folder run trained on 60 images" grep -q "60 examples" run_folder/train.log
+expect 0 "" eval --checkpoint run_folder/last.ckpt --data shapes --split val --json
+check "eval on the folder's val split" test "$(json x 'd["examples"]' out.txt)" -eq 64
+
+# --- --config file, with flags winning ---
+cat > cfg.json <<'JSON'
+{"epochs": 1, "batch-size": 16, "synth_size": 64, "set": {"zero_init_residual": true}, "opt": "adamw"}
+JSON
+expect 0 "" train --config cfg.json --task classify --model resnet18_cifar --batch-size 32 --out run_cfg
+check "config file values apply, flags win" test "$(json x 'd["epochs"], d["batch_size"], d["set"], d["opt"], d["lr"], d["weight_decay"]' run_cfg/config.json)" = "(1, 32, ['zero_init_residual=true'], 'adamw', 0.001, 0.05)"
+expect 0 "" train --config run_cfg/config.json --out run_cfg2 --steps 1
+check "a run's config.json replays" test "$(json x 'd["opt"], d["synth_size"]' run_cfg2/config.json)" = "('adamw', 64)"
+
+# --- --resume continues exactly where a run stopped ---
+expect 0 "" train "${TINY[@]}" --steps 6 --eval-every 3 --out straight
+expect 0 "" train "${TINY[@]}" --steps 3 --eval-every 3 --out resumed
+expect 0 "" train --resume --out resumed --steps 6
+check "resume logged" grep -q "resumed" resumed/train.log
+check "resumed run ends at step 6" test "$(tail -1 resumed/metrics.jsonl | $PY -c 'import json,sys; print(json.load(sys.stdin)["step"])')" -eq 6
+check "resumed run matches an uninterrupted one" $PY - <<'PY'
+import json
+a = json.loads(open("straight/metrics.jsonl").read().splitlines()[-1])
+b = json.loads(open("resumed/metrics.jsonl").read().splitlines()[-1])
+assert abs(a["val_loss"] - b["val_loss"]) < 1e-4, (a, b)
+assert abs(a["train_loss"] - b["train_loss"]) < 1e-4, (a, b)
+PY
+
+# --- Ctrl-C writes last.ckpt, exits 130, and --resume continues ---
+"$ZOO" train "${TINY[@]}" --steps 400 --eval-every 1000 --out interrupted 2> sigint.err &
+pid=$!
+for _ in $(seq 1 600); do grep -q "step 2/" interrupted/train.log 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+check "Ctrl-C exits 130" test $? -eq 130
+check "Ctrl-C saved last.ckpt" test -s interrupted/last.ckpt
+expect 0 "" train --resume --out interrupted --steps 6 --eval-every 3
+check "interrupted run resumes" grep -q "resumed" interrupted/train.log
+
+# --- --init from another checkpoint; a differently sized head is re-initialised ---
+expect 0 "" train --task classify --model resnet18_cifar --data shapes --init run1/best.ckpt --steps 1 --batch-size 16 --out run_init
+check "init logged" grep -q "initialised from" run_init/train.log
+$PY - <<'PY'
+import torch, torchvision
+m = torchvision.models.resnet18(num_classes=1000)
+torch.save(m.state_dict(), "tv_resnet18.pt")
+PY
+expect 0 "" import --from torchvision --model resnet18 --state-dict tv_resnet18.pt --out tv.ckpt
+expect 0 "" train --task classify --model resnet18 --set input_size=32 --synth-size 64 --batch-size 16 --steps 1 --init tv.ckpt --out run_tv
+check "a 1000-class head is replaced for 6 classes" grep -q "kept new fc.weight" run_tv/train.log
+
+# --- bench ---
+expect 0 "" bench --config resnet18_64 --warmup 0 --steps 1 --json
+check "bench --json line has the contract's keys" test "$(json x 'all(k in d for k in ("config","unit","per_s","step_ms","peak_rss_mb"))' out.txt)" = True
+if [[ -d ${ZOO_SHARED_DATA:-/nonexistent}/tiny_coco ]]; then
+  expect 0 "" bench --config loader_folder --warmup 0 --steps 1 --json
+  check "loader_folder reports images/s" test "$(json x 'd["unit"]' out.txt)" = images
+fi
+
+# --- usage errors: exit 2, one line naming the culprit ---
+expect 2 "unknown model 'nosuch'" train --task classify --model nosuch
+expect 2 "bogus" train --bogus
+expect 2 "valid keys: .*num_classes" train "${TINY[@]}" --set nope=1
+expect 2 "epochs" train "${TINY[@]}" --epochs abc
+expect 2 "not available yet" train --task translate --model resnet18
+expect 2 "unknown task" train --task painting --model resnet18
+expect 2 "for task classify" visualize --checkpoint run1/best.ckpt --input "$img1" --out att.png
+expect 2 "split" eval --checkpoint run1/best.ckpt --split nope
+expect 2 "kind" data synth --kind nope --out x
+expect 2 "nope" bench --config nope
+expect 2 "missing --model" train --task classify
+expect 2 "exactly one" predict --input "$img1"
+expect 2 "" frobnicate
+echo '{"epochz": 3}' > typo.json
+expect 2 "epochz" train --config typo.json --task classify --model resnet18_cifar
+expect 2 "opt" train "${TINY[@]}" --opt lion
+if ! $PY -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  expect 2 "CUDA is not available" eval --checkpoint run1/best.ckpt --device cuda
+fi
+expect 0 "" train --help
+check "train --help lists the knobs" grep -q -- "--batch-size" out.txt
+
+# --- other failures: exit 1, one line naming the file ---
+expect 1 "missing.ckpt" eval --checkpoint missing.ckpt
+head -c 2000 run1/best.ckpt > truncated.ckpt
+expect 1 "truncated.ckpt" eval --checkpoint truncated.ckpt
+expect 1 "/nonexistent/data" train "${TINY[@]}" --data /nonexistent/data
+expect 1 "nothere.png" predict --checkpoint run1/best.ckpt --input nothere.png
+echo "not a picture" > fake.jpg
+expect 1 "fake.jpg" predict --checkpoint run1/best.ckpt --input fake.jpg
+expect 1 "nope.json" train --config nope.json --task classify --model resnet18_cifar
+echo '{"epochs": ' > broken.json
+expect 1 "broken.json" train --config broken.json --task classify --model resnet18_cifar
+expect 1 "not a state_dict|not a zoo|does not hold" import --from torchvision --model resnet18 --state-dict cfg.json --out x.ckpt
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,50 @@
+// Test helper: runs a zoo checkpoint (C++ model) or an exported TorchScript file (through
+// torch::jit::load) on an input tensor saved by Python's torch.save, and writes the output
+// with torch::pickle_save so Python's torch.load reads it.
+//   zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt
+#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/script.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "lib/core/checkpoint.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/export/torchscript.h"
+#include "lib/tasks/classify.h"
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt\n");
+    return 2;
+  }
+  try {
+    const std::string mode = argv[1], file = argv[2];
+    std::ifstream in(argv[3], std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    torch::Tensor input = torch::jit::pickle_load(bytes).toTensor();
+    torch::NoGradGuard no_grad;
+    torch::Tensor output;
+    if (mode == "--torchscript") {
+      auto module = torch::jit::load(file);
+      module.eval();
+      output = module.forward({input}).toTensor();
+    } else {
+      zoo::CheckpointReader reader(file);
+      zoo::ClassifyTask task;
+      task.setup_from_meta(reader.meta(), torch::kCPU);
+      zoo::load_state_dict(*task.model(), reader.weights(), file);
+      task.model()->eval();
+      output = std::dynamic_pointer_cast<zoo::models::ImageClassifierImpl>(task.model())->forward(input);
+    }
+    auto data = torch::jit::pickle_save(output.contiguous());
+    std::ofstream out(argv[4], std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    return out ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zoo_logits: %s\n", zoo::first_line(e.what()).c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,182 @@
+// Core library: options, registry, device parsing, checkpoints, schedules.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lib/core/checkpoint.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/core/runtime.h"
+#include "lib/tasks/task.h"
+#include "lib/train/optim.h"
+
+namespace fs = std::filesystem;
+using namespace zoo;
+
+TEST_CASE("apply_overrides converts to the default's type and rejects unknown keys", "[core]") {
+  Json defaults = {{"hidden", 256}, {"dropout", 0.1}, {"attention", "bahdanau"}, {"tied", false}, {"mean", {0.5, 0.5}}};
+  Json out = apply_overrides(defaults, {"hidden=512", "dropout=0.3", "tied=true", "mean=0.1,0.2", "attention=luong"}, "model m");
+  CHECK(out["hidden"] == 512);
+  CHECK(out["dropout"].get<double>() == Approx(0.3));
+  CHECK(out["tied"] == true);
+  CHECK(out["mean"][1].get<double>() == Approx(0.2));
+  CHECK(out["attention"] == "luong");
+  CHECK_THROWS_WITH(apply_overrides(defaults, {"hiden=3"}, "model m"), Catch::Contains("valid keys: attention, dropout, hidden"));
+  CHECK_THROWS_AS(apply_overrides(defaults, {"hidden=big"}, "model m"), UsageError);
+  CHECK_THROWS_AS(apply_overrides(defaults, {"hidden"}, "model m"), UsageError);
+  CHECK_THROWS_AS(apply_overrides(defaults, {"tied=maybe"}, "model m"), UsageError);
+}
+
+TEST_CASE("Options checks types and names the key", "[core]") {
+  Options o(Json{{"epochs", "3"}, {"lr", 0.5}, {"bad", "x"}, {"flag", true}});
+  CHECK(o.get_int("epochs") == 3);
+  CHECK(o.get_double("lr") == 0.5);
+  CHECK(o.get_bool("flag"));
+  CHECK_THROWS_WITH(o.get_int("bad"), Catch::Contains("'bad'"));
+  CHECK_THROWS_AS(o.get_int("missing"), UsageError);
+}
+
+TEST_CASE("the registry knows every classifier and rejects unknown names", "[core]") {
+  auto& registry = Registry::instance();
+  CHECK(registry.models("classify").size() == 16);
+  CHECK(registry.model("resnet50").params == 25557032);
+  CHECK_THROWS_WITH(registry.model("resnet9000"), Catch::Contains("unknown model 'resnet9000'"));
+  CHECK_THROWS_AS(registry.task("classification"), UsageError);
+  CHECK_THROWS_WITH(registry.create_task("translate"), Catch::Contains("not available yet"));
+  CHECK(registry.create_task("classify")->name() == "classify");
+}
+
+TEST_CASE("devices parse; CUDA where there is none is a usage error", "[core]") {
+  CHECK(parse_device("cpu").is_cpu());
+  CHECK_THROWS_AS(parse_device("tpu"), UsageError);
+  CHECK_THROWS_AS(parse_device("cuda:x"), UsageError);
+  if (!torch::cuda::is_available()) {
+    CHECK(parse_device("auto").is_cpu());
+    CHECK_THROWS_WITH(parse_device("cuda"), Catch::Contains("not available"));
+  } else {
+    CHECK(parse_device("cuda:0").is_cuda());
+    CHECK_THROWS_AS(parse_device("cuda:99"), UsageError);
+  }
+}
+
+TEST_CASE("Rng is deterministic and uniform draws stay in range", "[core]") {
+  Rng a(9), b(9);
+  for (int i = 0; i < 1000; ++i) {
+    const double u = a.uniform(2.0, 3.0);
+    REQUIRE(u == b.uniform(2.0, 3.0));
+    REQUIRE(u >= 2.0);
+    REQUIRE(u < 3.0);
+    const int64_t k = a.randint(0, 5);
+    b.randint(0, 5);
+    REQUIRE(k >= 0);
+    REQUIRE(k < 5);
+  }
+  CHECK(mix_seed(1, 2, 3) != mix_seed(1, 3, 2));
+}
+
+TEST_CASE("a checkpoint round-trips meta, weights and optimizer state atomically", "[core]") {
+  const fs::path dir = fs::temp_directory_path() / ("zoo-ckpt-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "a.ckpt").string();
+  torch::manual_seed(0);
+  torch::nn::Sequential model(torch::nn::Linear(4, 3), torch::nn::BatchNorm1d(3));
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  auto loss = model->forward(torch::randn({8, 4})).pow(2).sum();
+  loss.backward();
+  sgd.step();  // creates momentum buffers
+  Json meta = {{"task", "classify"}, {"model", "tiny"}, {"classes", {"a", "b", "c"}}};
+  save_checkpoint(path, {meta, state_dict(*model), &sgd, true});
+  for (const auto& entry : fs::directory_iterator(dir)) CHECK(entry.path().filename() == "a.ckpt");  // no temporary left
+
+  CheckpointReader reader(path);
+  CHECK(reader.meta() == meta);
+  CHECK(reader.has_training_state());
+  torch::nn::Sequential other(torch::nn::Linear(4, 3), torch::nn::BatchNorm1d(3));
+  load_state_dict(*other, reader.weights(), path);
+  for (const auto& [name, tensor] : state_dict(*model)) CHECK(torch::equal(tensor, state_dict(*other).at(name)));
+  torch::optim::SGD restored(other->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  reader.load_optimizer(restored);
+  // Same state: one more identical step gives identical weights.
+  auto x = torch::randn({8, 4});
+  for (auto* pair : {&model, &other}) {
+    auto* opt = pair == &model ? &sgd : &restored;
+    opt->zero_grad();
+    (*pair)->forward(x).pow(2).sum().backward();
+    opt->step();
+  }
+  CHECK(torch::allclose(model[0]->as<torch::nn::Linear>()->weight, other[0]->as<torch::nn::Linear>()->weight));
+
+  // Wrong shapes and missing tensors are named.
+  torch::nn::Sequential wrong(torch::nn::Linear(5, 3), torch::nn::BatchNorm1d(3));
+  CHECK_THROWS_WITH(load_state_dict(*wrong, reader.weights(), path), Catch::Contains("'0.weight' has shape [3, 4]"));
+  auto partial = reader.weights();
+  partial.erase("1.running_mean");
+  CHECK_THROWS_WITH(load_state_dict(*other, partial, path), Catch::Contains("missing tensor '1.running_mean'"));
+  auto extra = reader.weights();
+  extra["2.weight"] = torch::zeros({1});
+  CHECK_THROWS_WITH(load_state_dict(*other, extra, path), Catch::Contains("unexpected tensor '2.weight'"));
+  // A head of another size may be skipped when asked.
+  torch::nn::Sequential new_head(torch::nn::Linear(4, 3), torch::nn::BatchNorm1d(3));
+  auto reshaped = reader.weights();
+  reshaped["1.weight"] = torch::zeros({7});
+  CHECK(load_state_dict(*new_head, reshaped, path, {"1."}) == std::vector<std::string>{"1.weight"});
+
+  // A truncated file is a clear error, not a crash.
+  const std::string corrupt = (dir / "corrupt.ckpt").string();
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(corrupt, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  CHECK_THROWS_AS(CheckpointReader(corrupt), Error);
+  CHECK_THROWS_WITH(CheckpointReader((dir / "none.ckpt").string()), Catch::Contains("none.ckpt"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("learning-rate schedules", "[train]") {
+  ScheduleConfig s;
+  s.lr = 1.0;
+  s.total_steps = 100;
+  s.name = "none";
+  CHECK(lr_at(s, 50) == 1.0);
+  s.name = "cosine";
+  CHECK(lr_at(s, 0) == Approx(1.0));
+  CHECK(lr_at(s, 50) == Approx(0.5));
+  CHECK(lr_at(s, 100) == Approx(0.0).margin(1e-12));
+  s.min_lr = 0.1;
+  CHECK(lr_at(s, 100) == Approx(0.1));
+  s.warmup_steps = 10;
+  CHECK(lr_at(s, 0) == Approx(0.1));  // (0 + 1) / 10 of the peak
+  CHECK(lr_at(s, 9) == Approx(1.0));
+  s = ScheduleConfig{};
+  s.name = "step";
+  s.lr = 1.0;
+  s.steps_per_epoch = 10;
+  s.decay_epochs = 2;
+  s.decay_rate = 0.5;
+  CHECK(lr_at(s, 19) == Approx(1.0));
+  CHECK(lr_at(s, 20) == Approx(0.5));
+  CHECK(lr_at(s, 45) == Approx(0.25));
+  s.name = "noam";
+  s.warmup_steps = 100;
+  CHECK(lr_at(s, 99) == Approx(1.0));           // the peak at t = warmup
+  CHECK(lr_at(s, 399) == Approx(0.5));          // then 1/sqrt(t / warmup)
+  CHECK(lr_at(s, 49) == Approx(0.5));           // linear rise
+  s.name = "linear";
+  CHECK_THROWS_AS(lr_at(s, 0), UsageError);
+}
+
+TEST_CASE("optimizers are built by name", "[train]") {
+  torch::nn::Linear layer(2, 2);
+  OptimizerConfig c;
+  for (const char* name : {"sgd", "adam", "adamw"}) {
+    c.name = name;
+    c.lr = 0.01;
+    auto opt = make_optimizer(layer->parameters(), c);
+    set_lr(*opt, 0.5);
+    CHECK(opt->param_groups()[0].options().get_lr() == 0.5);
+  }
+  c.name = "lion";
+  CHECK_THROWS_AS(make_optimizer(layer->parameters(), c), UsageError);
+}

@@ -1,0 +1,81 @@
+// Every registered model: exact parameter count (torchvision's) and output shape.
+#include <catch2/catch.hpp>
+
+#include "lib/core/registry.h"
+#include "models/vision/classifier.h"
+#include "models/vision/googlenet.h"
+
+using namespace zoo;
+
+namespace {
+std::shared_ptr<models::ImageClassifierImpl> create(const std::string& name, const Json& options = Json::object()) {
+  auto module = Registry::instance().create_model(name, options);
+  auto classifier = std::dynamic_pointer_cast<models::ImageClassifierImpl>(module);
+  REQUIRE(classifier);
+  return classifier;
+}
+}  // namespace
+
+TEST_CASE("parameter counts match torchvision's", "[models]") {
+  // The counts the issue fixes, independent of the registry's own table.
+  const std::vector<std::pair<std::string, int64_t>> reference{
+      {"alexnet", 61100840}, {"vgg16", 138357544}, {"googlenet", 6624904}, {"resnet18", 11689512}, {"resnet50", 25557032}};
+  for (const auto& [name, params] : reference) {
+    INFO(name);
+    CHECK(count_parameters(*create(name)) == params);
+  }
+  // And every registry entry's stated count is what the model really has.
+  for (const auto* spec : Registry::instance().models("classify")) {
+    INFO(spec->name);
+    CHECK(count_parameters(*create(spec->name)) == spec->params);
+  }
+}
+
+TEST_CASE("every classifier maps (B, 3, H, W) to (B, num_classes)", "[models]") {
+  torch::NoGradGuard no_grad;
+  for (const auto* spec : Registry::instance().models("classify")) {
+    INFO(spec->name);
+    auto model = create(spec->name, {{"num_classes", 7}});
+    model->eval();
+    // Small inputs keep the test fast; the adaptive pools make every model size-agnostic.
+    const int64_t side = spec->name == "resnet18_cifar" ? 32 : 64;
+    auto out = model->forward(torch::randn({3, 3, side, side}));
+    CHECK(out.sizes() == torch::IntArrayRef({3, 7}));
+  }
+}
+
+TEST_CASE("torchvision submodule names", "[models]") {
+  auto names = [](const std::string& model) {
+    std::set<std::string> out;
+    for (const auto& p : create(model)->named_parameters()) out.insert(p.key());
+    return out;
+  };
+  auto resnet = names("resnet50");
+  CHECK(resnet.count("layer1.0.downsample.0.weight"));
+  CHECK(resnet.count("layer4.2.bn3.bias"));
+  CHECK(resnet.count("fc.weight"));
+  auto vgg = names("vgg11_bn");
+  CHECK(vgg.count("features.1.weight"));  // the BatchNorm after features.0
+  CHECK(vgg.count("classifier.6.bias"));
+  auto alexnet = names("alexnet");
+  CHECK(alexnet.count("features.10.weight"));
+  CHECK(alexnet.count("classifier.4.weight"));
+  auto googlenet = names("googlenet");
+  CHECK(googlenet.count("inception4e.branch4.1.bn.weight"));
+  CHECK_FALSE(googlenet.count("aux1.fc2.weight"));
+}
+
+TEST_CASE("GoogLeNet trains its auxiliary classifiers at weight 0.3 when asked", "[models]") {
+  auto model = create("googlenet", {{"aux_logits", true}, {"num_classes", 5}});
+  CHECK(count_parameters(*model) > 6624904);
+  model->train();
+  auto outputs = model->forward_train(torch::randn({2, 3, 96, 96}));
+  REQUIRE(outputs.size() == 3);
+  CHECK(outputs[1].second == Approx(0.3));
+  CHECK(outputs[2].first.sizes() == torch::IntArrayRef({2, 5}));
+  model->eval();
+  CHECK(model->forward_train(torch::randn({2, 3, 96, 96})).size() == 1);
+  auto plain = create("googlenet");
+  plain->train();
+  CHECK(plain->forward_train(torch::randn({2, 3, 64, 64})).size() == 1);
+}
