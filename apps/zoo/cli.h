@@ -41,6 +41,7 @@ class Command {
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> flags_;
   std::map<std::string, std::vector<std::string>> lists_;
+  bool config_file_option_ = false;  // --config is the JSON options file (not so for bench)
 };
 
 // Options every command takes (CLI.md): device, threads, seed, config.

@@ -5,8 +5,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include "data/datasets.h"
 #include "lib/bench/bench.h"
@@ -14,6 +12,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
+#include "lib/export/state_dict.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/classify.h"
 #include "lib/train/optim.h"
@@ -230,26 +229,6 @@ int cmd_visualize(const Options& o) {
   return 0;
 }
 
-// Reads a state_dict saved by Python's torch.save(model.state_dict(), f).
-NamedTensors read_state_dict(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read state_dict " + path);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  c10::IValue value;
-  try {
-    value = torch::jit::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw Error(path + " is not a state_dict saved by torch.save: " + first_line(e.what_without_backtrace()));
-  }
-  if (!value.isGenericDict()) throw Error(path + " does not hold a dict of tensors (save model.state_dict(), not the model)");
-  NamedTensors out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor()) throw Error(path + " holds a non-tensor entry; expected a state_dict");
-    out[entry.key().toStringRef()] = entry.value().toTensor();
-  }
-  return out;
-}
-
 int cmd_import(const Options& o) {
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string from = o.get_string("from");
@@ -257,7 +236,7 @@ int cmd_import(const Options& o) {
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = Registry::instance().model(model);
   if (spec.task != "classify") throw UsageError("--from torchvision imports classifiers; " + model + " is a " + spec.task + " model");
-  NamedTensors tensors = read_state_dict(path);
+  NamedTensors tensors = read_torch_state_dict(path);
   Json options = apply_overrides(spec.defaults, o.json().at("set").get<std::vector<std::string>>(), "model " + model);
   // The head's size and GoogLeNet's side classifiers follow the file, as torchvision built it.
   for (const char* head : {"fc.weight", "classifier.6.weight"})

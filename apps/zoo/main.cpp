@@ -28,7 +28,13 @@ std::vector<OptionSpec> common_options() {
 
 Command::Command(CLI::App& parent, const std::string& name, const std::string& description, std::vector<OptionSpec> specs)
     : app_(parent.add_subcommand(name, description)), specs_(std::move(specs)) {
-  for (const auto& extra : common_options()) specs_.push_back(extra);
+  // A command's own meaning of a common flag wins (bench --config names benchmarks, CLI.md).
+  for (const auto& extra : common_options()) {
+    const bool own = std::any_of(specs_.begin(), specs_.end(), [&](const OptionSpec& s) { return s.flag == extra.flag; });
+    if (own) continue;
+    if (extra.flag == "config") config_file_option_ = true;
+    specs_.push_back(extra);
+  }
   for (const auto& spec : specs_) {
     const std::string flag = "--" + spec.flag;
     std::string help = spec.help;
@@ -57,7 +63,7 @@ Json Command::resolve(const Json& base) const {
     if (by_key.count(it.key())) out[it.key()] = it.value();
 
   // --config FILE: any option, command-line flags win.
-  const std::string config_path = values_.count("config") ? values_.at("config") : "";
+  const std::string config_path = config_file_option_ && values_.count("config") ? values_.at("config") : "";
   if (!config_path.empty()) {
     std::ifstream in(config_path);
     if (!in) throw Error("cannot read config file " + config_path);
@@ -93,7 +99,7 @@ Json Command::resolve(const Json& base) const {
     else if (spec.kind == Kind::List) out[key] = lists_.at(spec.flag);
     else out[key] = convert_like(spec.like, values_.at(spec.flag), "--" + spec.flag);
   }
-  out.erase("config");
+  if (config_file_option_) out.erase("config");
   return out;
 }
 

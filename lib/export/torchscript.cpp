@@ -12,6 +12,17 @@ namespace zoo {
 
 namespace {
 
+// A TorchScript class name from a C++ module name: "torch::nn::Conv2dImpl" -> "Conv2d".
+std::string class_name(std::string name) {
+  const auto colon = name.rfind("::");
+  if (colon != std::string::npos) name = name.substr(colon + 2);
+  if (name.size() > 4 && name.compare(name.size() - 4, 4, "Impl") == 0) name.resize(name.size() - 4);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) name = "M" + name;
+  return name;
+}
+
 // Registers every parameter, buffer and child of `source` on `target`, recursively. The
 // tensors are shared, not copied: the tracer recognises them and emits attribute reads.
 void mirror(const torch::nn::Module& source, torch::jit::Module& target,
@@ -19,7 +30,7 @@ void mirror(const torch::nn::Module& source, torch::jit::Module& target,
   for (const auto& p : source.named_parameters(/*recurse=*/false)) target.register_parameter(p.key(), p.value(), false);
   for (const auto& b : source.named_buffers(/*recurse=*/false)) target.register_buffer(b.key(), b.value());
   for (const auto& child : source.named_children()) {
-    torch::jit::Module sub(c10::QualifiedName("__torch__.zoo." + child.value()->name()), unit, /*shouldMangle=*/true);
+    torch::jit::Module sub(c10::QualifiedName("__torch__.zoo." + class_name(child.value()->name())), unit, /*shouldMangle=*/true);
     mirror(*child.value(), sub, unit);
     target.register_module(child.key(), sub);
   }
@@ -32,7 +43,7 @@ torch::jit::Module trace_module(torch::nn::Module& module, const std::string& ty
                                 const std::vector<torch::Tensor>& example_inputs, const std::string& method) {
   module.eval();
   auto unit = std::make_shared<torch::jit::CompilationUnit>();
-  torch::jit::Module scripted(c10::QualifiedName("__torch__.zoo." + type_name), unit, /*shouldMangle=*/true);
+  torch::jit::Module scripted(c10::QualifiedName("__torch__.zoo." + class_name(type_name)), unit, /*shouldMangle=*/true);
   mirror(module, scripted, unit);
 
   torch::jit::Stack inputs;
