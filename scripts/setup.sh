@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs zoo's build and test dependencies from Debian's packages, idempotently (apt, as root
-# or through sudo), and points libblas.so.3 / liblapack.so.3 at OpenBLAS's OpenMP build, which
+# or through sudo), and points libblas.so.3, liblapack.so.3 and libopenblas.so.0 (LibTorch links
+# both) at OpenBLAS's OpenMP build, which
 # shares LibTorch's OpenMP threads instead of fighting them (see docs/PERFORMANCE.md).
 set -euo pipefail
 
@@ -31,7 +32,7 @@ if ((${#missing[@]})); then
 fi
 
 arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2> /dev/null || gcc -print-multiarch)
-for lib in libblas.so.3 liblapack.so.3; do
+for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
   want=/usr/lib/$arch/openblas-openmp/$lib
   current=$(update-alternatives --query "$lib-$arch" 2> /dev/null | sed -n 's/^Value: //p')
   if [[ -e $want && $current != "$want" ]]; then

@@ -8,6 +8,7 @@
 #include "apps/zoo/cli.h"
 #include "apps/zoo/commands.h"
 #include "lib/core/error.h"
+#include "lib/core/runtime.h"
 
 namespace zoo::cli {
 
@@ -107,6 +108,7 @@ Json Command::resolve(const Json& base) const {
 
 int main(int argc, char** argv) {
   using namespace zoo;
+  tune_allocator();
   CLI::App app{"zoo: train, evaluate, export and inspect the attention-era model zoo"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for every command");

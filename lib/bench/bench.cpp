@@ -111,9 +111,22 @@ Json bench_loader_folder(const std::string& data_dir, int64_t warmup, int64_t st
                 {{"batch", batch}, {"workers", workers}, {"images_in_folder", folder->size()}, {"transform", "rrc224+flip+normalize"}});
 }
 
+// gemm_2048: one float32 2048x2048x2048 matrix product, the BLAS ceiling training runs under.
+Json bench_gemm(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t n = 2048;
+  auto a = torch::randn({n, n}).to(device), b = torch::randn({n, n}).to(device);
+  for (int64_t i = 0; i < warmup; ++i) torch::mm(a, b);
+  synchronize(device);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) torch::mm(a, b);
+  synchronize(device);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return result("gemm_2048", "GFLOP", 2.0 * n * n * n / 1e9, seconds, steps, device, {{"shape", "2048x2048x2048"}});
+}
+
 }  // namespace
 
-std::string benchmark_names() { return "resnet18_64, loader_folder"; }
+std::string benchmark_names() { return "resnet18_64, loader_folder, gemm_2048"; }
 
 double peak_rss_mb() {
   struct rusage usage {};
@@ -141,16 +154,17 @@ std::string find_shared_data(const std::string& relative) {
 
 std::vector<Json> run_benchmarks(const std::string& names, torch::Device device, const Options& options) {
   std::vector<std::string> wanted;
-  std::stringstream in(names == "all" ? "resnet18_64,loader_folder" : names);
+  std::stringstream in(names == "all" ? "resnet18_64,loader_folder,gemm_2048" : names);
   for (std::string name; std::getline(in, name, ',');)
     if (!name.empty()) wanted.push_back(name);
   const int64_t warmup = options.get_int("warmup"), steps = options.get_int("steps");
   if (warmup < 0 || steps <= 0) throw UsageError("invalid --warmup/--steps: expected warmup >= 0 and steps > 0");
   for (const auto& name : wanted)
-    if (name != "resnet18_64" && name != "loader_folder") throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
+    if (name != "resnet18_64" && name != "loader_folder" && name != "gemm_2048") throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
   std::vector<Json> out;
   for (const auto& name : wanted) {
     if (name == "resnet18_64") out.push_back(bench_resnet18_64(device, warmup, steps));
+    if (name == "gemm_2048") out.push_back(bench_gemm(device, warmup, steps));
     if (name == "loader_folder") out.push_back(bench_loader_folder(options.has("data") ? options.get_string("data") : "", warmup, steps));
   }
   return out;

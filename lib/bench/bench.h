@@ -9,7 +9,7 @@
 
 namespace zoo {
 
-std::string benchmark_names();  // "resnet18_64, loader_folder"
+std::string benchmark_names();  // "resnet18_64, loader_folder, gemm_2048"
 
 // Runs the comma-separated configurations (or "all"); one JSON object per configuration with
 // config, unit, per_s, step_ms, peak_rss_mb and the settings that produced them. Options used:

@@ -1,6 +1,10 @@
 #include "lib/core/runtime.h"
 
 #include <sched.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <cstdlib>
 
 #include <cmath>
 #include <opencv2/core.hpp>
@@ -49,6 +53,17 @@ void set_threads(int threads) {
     }
   }
   cv::setNumThreads(0);
+}
+
+void tune_allocator() {
+#if defined(__GLIBC__)
+  const char* opt_out = std::getenv("ZOO_MALLOC_DEFAULTS");
+  if (opt_out && std::string(opt_out) == "1") return;
+  // Allocations up to 32 MB (glibc's maximum for this setting) come from the heap and are
+  // reused; larger ones are still mapped and unmapped. Freed heap memory is not trimmed.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 void seed_everything(uint64_t seed) {

@@ -24,7 +24,8 @@ for split in train test; do
   for dir in "$W/full/$split"/*/; do
     class=$(basename "$dir")
     mkdir -p "$W/subset/$split/$class"
-    ls "$dir" | sort | head -n "$n" | while read -r f; do ln -s "$dir$f" "$W/subset/$split/$class/$f"; done
+    files=("$dir"*.jpg)  # NNNN.jpg: glob order is numeric order
+    for f in "${files[@]:0:$n}"; do ln -s "$f" "$W/subset/$split/$class/"; done
   done
 done
 
