@@ -49,6 +49,7 @@ std::vector<OptionSpec> train_options() {
       {"label-smoothing", 0.0, 0.0, "label smoothing of the cross-entropy", Kind::Value, "EPS"},
       {"eval-every", 0, 0, "evaluate every N steps (0: at the end of every epoch)", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads (0: load in the training thread)", Kind::Value, "N"},
+      {"channels-last", nullptr, false, "train CNNs with NHWC tensors (faster with oneDNN on CPU, see docs/PERFORMANCE.md)", Kind::Flag},
       {"set", nullptr, Json::array(), "model option key=value (repeatable); unknown keys list the valid ones", Kind::List, "KEY=VALUE"},
       {"val-fraction", 0.1, 0.0, "share of a single image-folder tree held out for validation", Kind::Value, "F"},
       {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},

@@ -37,6 +37,7 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   workers_ = static_cast<int>(config.get_int("workers"));
   seed_ = static_cast<uint64_t>(config.get_int("seed"));
   label_smoothing_ = config.get_double("label_smoothing");
+  channels_last_ = config.get_bool("channels_last");
   if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
   if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
   const double val_fraction = config.get_double("val_fraction");
@@ -79,6 +80,11 @@ void ClassifyTask::build_model(torch::Device device) {
   model_ = std::dynamic_pointer_cast<models::ImageClassifierImpl>(module);
   if (!model_) throw Error("model " + model_name_ + " is not an image classifier");
   model_->to(device);
+  if (channels_last_) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
 }
 
 void ClassifyTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
@@ -167,6 +173,7 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
 
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
   auto images = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
+  if (channels_last_) images = images.contiguous(at::MemoryFormat::ChannelsLast);
   auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_);
   torch::Tensor total;
   for (const auto& [logits, weight] : model_->forward_train(images)) {
@@ -178,7 +185,9 @@ torch::Tensor ClassifyTask::loss(const Batch& batch) {
 
 torch::Tensor ClassifyTask::logits(const torch::Tensor& images) {
   if (scripted_) return scripted_->forward({images.to(device_)}).toTensor();
-  return model_->forward(images.to(device_));
+  auto input = images.to(device_);
+  if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+  return model_->forward(input);
 }
 
 Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {

@@ -49,6 +49,7 @@ class ClassifyTask : public Task {
   int workers_ = 0;
   uint64_t seed_ = 0;
   double label_smoothing_ = 0.0;
+  bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
   torch::Device device_{torch::kCPU};
   std::shared_ptr<models::ImageClassifierImpl> model_;
   std::optional<torch::jit::Module> scripted_;

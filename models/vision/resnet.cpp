@@ -21,10 +21,13 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride,
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   auto identity = downsample ? downsample->forward(x) : x;
-  auto out = torch::relu(bn1(conv1(x)));  // (B, planes, H/stride, W/stride)
+  // In-place ReLU and add, as torchvision: BatchNorm's backward does not need its output, and
+  // fewer large temporaries is measurably faster on CPU.
+  auto out = bn1(conv1(x)).relu_();  // (B, planes, H/stride, W/stride)
   out = bn2(conv2(out));
   // y = relu(F(x) + x): the block learns a residual on top of the identity.
-  return torch::relu(out + identity);
+  out += identity;
+  return out.relu_();
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
@@ -39,10 +42,11 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   auto identity = downsample ? downsample->forward(x) : x;
-  auto out = torch::relu(bn1(conv1(x)));  // (B, planes, H, W)
-  out = torch::relu(bn2(conv2(out)));     // (B, planes, H/stride, W/stride)
-  out = bn3(conv3(out));                  // (B, 4 planes, H/stride, W/stride)
-  return torch::relu(out + identity);
+  auto out = bn1(conv1(x)).relu_();  // (B, planes, H, W)
+  out = bn2(conv2(out)).relu_();     // (B, planes, H/stride, W/stride)
+  out = bn3(conv3(out));                   // (B, 4 planes, H/stride, W/stride)
+  out += identity;
+  return out.relu_();
 }
 
 ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
@@ -99,7 +103,7 @@ torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
+  x = bn1(conv1(x)).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
   if (!config_.small_input) x = maxpool(x);  // (B, 64, H/4, W/4)
   x = layer1->forward(x);  // (B, 64e, H/4, W/4)
   x = layer2->forward(x);  // (B, 128e, H/8, W/8)

@@ -31,7 +31,7 @@ done
 
 start=$(date +%s)
 "$ZOO" train --task classify --model resnet18_cifar --data "$W/subset" --epochs "$EPOCHS" --batch-size 128 \
-  --lr 0.1 --warmup-steps 20 --workers 2 --out "$W/run" --json > "$W/train.json"
+  --lr 0.1 --warmup-steps 20 --workers 2 --channels-last --out "$W/run" --json > "$W/train.json"
 "$ZOO" eval --checkpoint "$W/run/last.ckpt" --split test --json > "$W/eval.json"
 seconds=$(( $(date +%s) - start ))
 top1=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["top1"])' "$W/eval.json")
