@@ -33,7 +33,7 @@ std::vector<OptionSpec> train_options() {
       {"resume", nullptr, false, "continue the run in --out from its last.ckpt", Kind::Flag},
       {"init", nullptr, "", "start from the weights of this checkpoint (a differently sized head is re-initialised)", Kind::Value, "CKPT"},
       {"epochs", 10, 0, "training epochs", Kind::Value, "N"},
-      {"steps", 0, 0, "stop after this many optimizer steps (0: --epochs decides)", Kind::Value, "N"},
+      {"steps", 0, 0, "train this many optimizer steps, whatever --epochs says (0: --epochs decides)", Kind::Value, "N"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"lr", nullptr, 0.1, "peak learning rate [default: 0.1 for sgd, 1e-3 for adam/adamw]", Kind::Value, "LR"},
       {"opt", "sgd", "", "sgd | adam | adamw", Kind::Value, "NAME"},

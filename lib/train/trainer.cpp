@@ -132,7 +132,8 @@ TrainSummary Trainer::fit() {
   const int64_t per_epoch = task_.batches_per_epoch();
   const int64_t epochs = config_.get_int("epochs"), max_steps = config_.get_int("steps");
   if (epochs <= 0 && max_steps <= 0) throw UsageError("give --epochs or --steps a positive value");
-  const int64_t total = max_steps > 0 ? (epochs > 0 ? std::min(max_steps, epochs * per_epoch) : max_steps) : epochs * per_epoch;
+  // --steps, when given, decides alone; otherwise --epochs does.
+  const int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
   ScheduleConfig schedule;
   schedule.name = config_.get_string("sched");
   schedule.lr = opt.lr;

@@ -6,7 +6,7 @@ set -euo pipefail
 ZOO=${ZOO:?path of the zoo binary}
 SRC=${ZOO_SHARED_DATA:?}/cifar10.tar.gz
 W=${ZOO_WORK:-/tmp/zoo-work}/cifar10
-PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-500}   # 5,000 training images
+PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-300}   # 3,000 training images
 PER_CLASS_TEST=${CIFAR_PER_CLASS_TEST:-100}     # 1,000 test images
 EPOCHS=${CIFAR_EPOCHS:-4}
 CIFAR_BAR=${CIFAR_BAR:-35}
@@ -29,9 +29,10 @@ for split in train test; do
   done
 done
 
+rm -rf "$W/run"
 start=$(date +%s)
-"$ZOO" train --task classify --model resnet18_cifar --data "$W/subset" --epochs "$EPOCHS" --batch-size 128 \
-  --lr 0.1 --warmup-steps 20 --workers 2 --channels-last --out "$W/run" --json > "$W/train.json"
+"$ZOO" train --task classify --model resnet18_cifar --data "$W/subset" --epochs "$EPOCHS" --batch-size 64 \
+  --lr 0.05 --warmup-steps 20 --workers 2 --channels-last --out "$W/run" --json > "$W/train.json"
 "$ZOO" eval --checkpoint "$W/run/last.ckpt" --split test --json > "$W/eval.json"
 seconds=$(( $(date +%s) - start ))
 top1=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["top1"])' "$W/eval.json")

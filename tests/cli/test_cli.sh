@@ -5,6 +5,7 @@
 set -u
 ZOO=${ZOO:?path of the zoo binary}
 PY=/usr/bin/python3
+DOCS=$(cd "$(dirname "$0")/../../docs" && pwd)
 W=${ZOO_WORK:-/tmp/zoo-work}/cli
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 passed=0 failed=0
@@ -34,6 +35,13 @@ expect 0 "" models
 check "models lists all 16 classifiers" test "$(grep -cE '^(alexnet|vgg|googlenet|resnet)' out.txt)" -eq 16
 expect 0 "" models --json
 check "models --json has parameter counts" test "$(json x 'sum(1 for m in d if m["name"]=="resnet18" and m["params"]==11689512)' out.txt)" = 1
+
+check "docs/MODELS.md lists every model with its parameter count" $PY - "$DOCS/MODELS.md" out.txt <<'PY'
+import json, sys
+doc = open(sys.argv[1]).read()
+for m in json.load(open(sys.argv[2])):
+    assert f"| `{m['name']}` | {m['task']} | {m['params']:,} |" in doc, m["name"]
+PY
 
 # --- train on the built-in synthetic data ---
 expect 0 "" train "${TINY[@]}" --epochs 2 --out run1 --json
