@@ -66,6 +66,8 @@ std::string timestamp() {
 
 torch::Device setup_runtime(const Options& o) {
   set_threads(static_cast<int>(o.get_int("threads")));
+  const std::string warning = blas_warning();
+  if (!warning.empty()) std::fprintf(stderr, "zoo: warning: %s\n", warning.c_str());
   seed_everything(static_cast<uint64_t>(o.get_int("seed")));
   return parse_device(o.get_string("device"));
 }

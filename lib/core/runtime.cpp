@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 #include <cstdlib>
+#include <fstream>
 
 #include <cmath>
 #include <opencv2/core.hpp>
@@ -64,6 +65,18 @@ void tune_allocator() {
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
+}
+
+std::string blas_warning() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/blas/libblas.so") != std::string::npos)
+      return "LibTorch is using the reference BLAS (measured ~30x slower matrix products); run scripts/setup.sh to select OpenBLAS (OpenMP)";
+    if (line.find("openblas-pthread/") != std::string::npos)
+      return "LibTorch is using OpenBLAS's pthread build, which oversubscribes the cores next to LibTorch's OpenMP threads (measured ~3x slower); run scripts/setup.sh to select the OpenMP build";
+  }
+  return "";
 }
 
 void seed_everything(uint64_t seed) {

@@ -23,6 +23,11 @@ void set_threads(int threads);
 // fewer page faults, same peak RSS (docs/PERFORMANCE.md). ZOO_MALLOC_DEFAULTS=1 opts out.
 void tune_allocator();
 
+// A one-line warning when the BLAS this process loaded is one measured to be slow next to
+// LibTorch (reference BLAS ~30x, OpenBLAS's pthread build ~3x on GEMM-bound steps); empty
+// when it is fine or unknown. Reads /proc/self/maps.
+std::string blas_warning();
+
 // Seeds LibTorch's CPU (and CUDA) generators.
 void seed_everything(uint64_t seed);
 

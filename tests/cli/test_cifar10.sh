@@ -9,7 +9,7 @@ W=${ZOO_WORK:-/tmp/zoo-work}/cifar10
 PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-300}   # 3,000 training images
 PER_CLASS_TEST=${CIFAR_PER_CLASS_TEST:-100}     # 1,000 test images
 EPOCHS=${CIFAR_EPOCHS:-4}
-CIFAR_BAR=${CIFAR_BAR:-35}
+CIFAR_BAR=${CIFAR_BAR:-25}
 
 [[ -f $SRC ]] || { echo "FAIL: $SRC not found (../shared/data must sit beside the project)"; exit 1; }
 if [[ ! -f $W/full/.unpacked ]]; then
