@@ -55,18 +55,31 @@ std::vector<std::string> load_state_dict(torch::nn::Module& module, const NamedT
   return skipped;
 }
 
-void write_file_atomic(const std::string& path, const std::string& text) {
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write " + tmp);
-    out << text;
-    out.flush();
-    if (!out) throw Error("cannot write " + tmp);
+  try {
+    write(tmp);
+  } catch (const c10::Error& e) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error("cannot write " + path + ": " + first_line(e.what_without_backtrace()));
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
   }
   std::error_code ec;
-  fs::rename(tmp, path, ec);
+  fs::rename(tmp, path, ec);  // atomic on one file system
   if (ec) throw Error("cannot write " + path + ": " + ec.message());
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw Error("cannot write " + path);
+  });
 }
 
 void save_checkpoint(const std::string& path, const CheckpointContent& content) {
@@ -81,15 +94,7 @@ void save_checkpoint(const std::string& path, const CheckpointContent& content) 
     archive.write("optimizer", optimizer_archive);
   }
   if (content.save_rng) archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    throw Error("cannot write checkpoint " + path + ": " + first_line(e.what_without_backtrace()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomic on one file system: readers see the old or the new file
-  if (ec) throw Error("cannot write checkpoint " + path + ": " + ec.message());
+  write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {

@@ -8,6 +8,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -58,7 +59,11 @@ class CheckpointReader {
   bool has_optimizer_ = false;
 };
 
-// Writes `text` to `path` atomically (temporary file + rename).
+// Runs `write` on a temporary path beside `path`, then renames it over `path`: readers see the
+// old file or the new one, never half of one. Errors name `path`.
+void write_atomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
+
+// Writes `text` to `path` atomically.
 void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace zoo

@@ -1,11 +1,10 @@
 #include "lib/export/torchscript.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
+#include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 
 namespace zoo {
@@ -66,15 +65,7 @@ torch::jit::Module trace_module(torch::nn::Module& module, const std::string& ty
 
 void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta) {
   torch::jit::ExtraFilesMap extra{{kExportMetaFile, meta.dump()}};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    module.save(tmp, extra);
-  } catch (const c10::Error& e) {
-    throw Error("cannot write " + path + ": " + first_line(e.what_without_backtrace()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error("cannot write " + path + ": " + ec.message());
+  write_atomically(path, [&](const std::string& tmp) { module.save(tmp, extra); });
 }
 
 torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta) {
