@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs zoo's build and test dependencies from Debian's packages, idempotently (apt, as root
 # or through sudo), and points libblas.so.3, liblapack.so.3 and libopenblas.so.0 (LibTorch links
-# both) at OpenBLAS's OpenMP build, which
-# shares LibTorch's OpenMP threads instead of fighting them (see docs/PERFORMANCE.md).
+# both libraries) at OpenBLAS's OpenMP build, which shares LibTorch's OpenMP threads instead of
+# fighting them (measured in docs/PERFORMANCE.md).
 set -euo pipefail
 
 packages=(

@@ -1,11 +1,12 @@
 #include "lib/bench/bench.h"
 
-#include <sys/resource.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "data/datasets.h"
@@ -129,9 +130,20 @@ Json bench_gemm(torch::Device device, int64_t warmup, int64_t steps) {
 std::string benchmark_names() { return "resnet18_64, loader_folder, gemm_2048"; }
 
 double peak_rss_mb() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;  // Linux reports kilobytes
+  // VmHWM rather than getrusage's ru_maxrss: only VmHWM can be reset between configurations.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  return 0.0;
+}
+
+void reset_peak_rss() {
+  // Give freed heap back first (zoo raises glibc's trim threshold), then restart the
+  // high-water mark at the current RSS (Linux >= 4.0: "5" > /proc/self/clear_refs).
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 
 std::string find_shared_data(const std::string& relative) {
@@ -163,6 +175,7 @@ std::vector<Json> run_benchmarks(const std::string& names, torch::Device device,
     if (name != "resnet18_64" && name != "loader_folder" && name != "gemm_2048") throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
   std::vector<Json> out;
   for (const auto& name : wanted) {
+    reset_peak_rss();  // each configuration reports its own peak, not the run's so far
     if (name == "resnet18_64") out.push_back(bench_resnet18_64(device, warmup, steps));
     if (name == "gemm_2048") out.push_back(bench_gemm(device, warmup, steps));
     if (name == "loader_folder") out.push_back(bench_loader_folder(options.has("data") ? options.get_string("data") : "", warmup, steps));

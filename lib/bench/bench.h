@@ -18,6 +18,8 @@ std::vector<Json> run_benchmarks(const std::string& names, torch::Device device,
 
 // Peak resident set size of this process so far, in MB.
 double peak_rss_mb();
+// Restarts peak_rss_mb() at the current resident size (after returning free heap to the system).
+void reset_peak_rss();
 
 // Finds ../shared/data/<relative> from the working directory or the executable's folder
 // (or $ZOO_SHARED_DATA/<relative>); empty when absent.
