@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The two-minute tour: installs, builds, trains a classifier on the built-in synthetic shapes,
+# The tour: installs, builds, trains a classifier on the built-in synthetic shapes,
 # evaluates it, exports TorchScript and predicts with the exported file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,15 +9,19 @@ zoo=${ZOO_BUILD_DIR:-build}/zoo
 run=runs/demo
 rm -rf "$run"
 
-echo "== train resnet18_cifar on synth:shapes (32x32, 6 classes)"
-"$zoo" train --task classify --model resnet18_cifar --data synth:shapes --synth-size 1536 --epochs 4 \
-  --batch-size 64 --lr 0.05 --out "$run"
+# ResNet-18 at 64x64 (its ImageNet stem brings that to 16x16 at once, so a step is cheap), AdamW,
+# and pad-and-crop augmentation: random-resized crops of a small synthetic image often cut the
+# shape out. About 70% validation top-1 (chance: 17%) in 1.5 minutes on 2 cores.
+echo "== train resnet18 on synth:shapes (64x64, 6 classes)"
+"$zoo" train --task classify --model resnet18 --set input_size=64 --set train_aug=crop \
+  --data synth:shapes --synth-size 2048 --epochs 8 --batch-size 64 --opt adamw --lr 0.002 \
+  --warmup-steps 30 --out "$run"
 echo "== evaluate"
 "$zoo" eval --checkpoint "$run/best.ckpt"
 echo "== export TorchScript"
 "$zoo" export --checkpoint "$run/best.ckpt" --out "$run/model.pt"
 echo "== predict with the exported file"
-"$zoo" data synth --kind shapes --out "$run/samples" --n 6 --image-size 32 --seed 7 > /dev/null
+"$zoo" data synth --kind shapes --out "$run/samples" --n 6 --image-size 64 --seed 7 > /dev/null
 inputs=()
 for class in circle square star; do inputs+=("$(ls "$run/samples/val/$class"/*.png | head -1)"); done
 "$zoo" predict --torchscript "$run/model.pt" --input "${inputs[@]}" --topk 2
