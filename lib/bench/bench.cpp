@@ -23,12 +23,9 @@ namespace zoo {
 
 namespace {
 
+// Waits for queued GPU work so the clock measures it (a no-op on the CPU).
 void synchronize(torch::Device device) {
-#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
-#else
-  if (device.is_cuda()) torch::cuda::synchronize();
-#endif
 }
 
 Json result(const std::string& config, const std::string& unit, double units_per_step, double seconds, int64_t steps,
