@@ -10,6 +10,7 @@ packages=(
   libtorch-dev                                   # LibTorch 1.13.1 (CPU)
   libopencv-dev                                  # image decoding and transforms
   libcli11-dev nlohmann-json3-dev                # command line, JSON
+  libicu-dev                                     # Unicode lowercasing and character classes (word tokenizer)
   catch2                                         # unit tests (v2 API)
   libopenblas0-openmp                            # the BLAS behind LibTorch's GEMMs
   python3-torch python3-torchvision              # test oracles (/usr/bin/python3)

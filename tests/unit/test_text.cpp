@@ -107,3 +107,76 @@ TEST_CASE("corpus BLEU pools the statistics of its sentences", "[text][bleu]") {
   CHECK(pooled.score == Approx(100.0 * std::pow(0.9 * 7.0 / 8 * 5.0 / 6 * 3.0 / 4, 0.25)).epsilon(1e-12));
   CHECK_THROWS_AS(corpus_bleu({"a", "b"}, {{"a"}}), zoo::UsageError);
 }
+
+#include "lib/text/tokenizer.h"
+#include "lib/text/vocab.h"
+
+TEST_CASE("the character tokenizer splits code points and round-trips", "[text][tokenizer]") {
+  CharTokenizer chars;
+  const std::string text = "Männer 東京!";
+  const auto tokens = chars.tokenize(text);
+  CHECK(tokens == std::vector<std::string>{"M", "ä", "n", "n", "e", "r", " ", "東", "京", "!"});
+  CHECK(chars.detokenize(tokens) == text);
+  CHECK_THROWS_WITH(chars.tokenize("ok\xC3"), Catch::Contains("byte 2"));
+}
+
+TEST_CASE("the word tokenizer splits punctuation off words and its detokenizer undoes it", "[text][tokenizer]") {
+  WordTokenizer words;
+  const std::string sentence = "Zwei junge Männer, die draußen (im Park) spielen.";
+  const auto tokens = words.tokenize(sentence);
+  CHECK(tokens == std::vector<std::string>{"Zwei", "junge", "Männer", ",", "die", "draußen", "(", "im", "Park", ")", "spielen", "."});
+  CHECK(words.detokenize(tokens) == sentence);
+
+  // Apostrophes, hyphens and periods stay inside words and numbers.
+  CHECK(words.tokenize("Don't buy a 5-year-old car for $3.14!") ==
+        std::vector<std::string>{"Don't", "buy", "a", "5-year-old", "car", "for", "$", "3.14", "!"});
+  for (const std::string s : {"Don't buy a 5-year-old car for $3.14!", "Er sagte: \"Hallo, Welt!\" und ging.",
+                              "Un homme (en rouge) court... vite?", "¿Qué pasa? ¡Nada!", "Déjà vu: 100% sûr; «oui»."})
+    CHECK(words.detokenize(words.tokenize(s)) == s);
+}
+
+TEST_CASE("lowercasing is Unicode's full case mapping", "[text][tokenizer]") {
+  CHECK(lowercase("MÄNNER Straße ÉTÉ") == "männer straße été");
+  CHECK(lowercase("STRAẞE") == "straße");
+  CHECK(lowercase("ΟΔΟΣ") == "οδος");  // the last sigma becomes the final form ς
+  CHECK(lowercase("ΟΔΟΣ") != "οδοσ");
+  WordTokenizer lower(true);
+  CHECK(lower.tokenize("Zwei MÄNNER.") == std::vector<std::string>{"zwei", "männer", "."});
+  CHECK_THROWS_AS(lowercase("\xFF"), zoo::Error);
+}
+
+TEST_CASE("tokenizers serialise to JSON and back", "[text][tokenizer]") {
+  const auto word = tokenizer_from_json(WordTokenizer(true).to_json());
+  CHECK(word->tokenize("A b") == std::vector<std::string>{"a", "b"});
+  CHECK(tokenizer_from_json(CharTokenizer().to_json())->tokenize("ab").size() == 2);
+  CHECK_THROWS_WITH(tokenizer_from_json({{"kind", "bpe?"}}), Catch::Contains("unknown kind 'bpe?'"));
+  CHECK_THROWS_WITH(tokenizer_from_json({{"kind", "word"}}), Catch::Contains("lowercase"));
+}
+
+TEST_CASE("vocabularies keep specials first, then tokens by frequency, with limits", "[text][vocab]") {
+  const std::vector<std::vector<std::string>> corpus{{"a", "b", "a", "c"}, {"b", "a", "d", "<eos>"}};
+  const auto all = Vocab::build(corpus);
+  CHECK(all.size() == 8);
+  CHECK(all.token(0) == "<pad>");
+  CHECK(all.token(3) == "<eos>");
+  CHECK(all.token(4) == "a");  // 3 times
+  CHECK(all.token(5) == "b");  // 2 times
+  CHECK(all.token(6) == "c");  // 1 time, before "d" in byte order
+  CHECK(all.id("zzz") == Vocab::kUnk);
+
+  const auto frequent = Vocab::build(corpus, /*min_frequency=*/2);
+  CHECK(frequent.size() == 6);
+  CHECK(frequent.id("c") == Vocab::kUnk);
+  const auto capped = Vocab::build(corpus, 1, /*max_size=*/5);
+  CHECK(capped.size() == 5);
+  CHECK(capped.token(4) == "a");
+
+  CHECK(all.decode({Vocab::kBos, 4, 5, Vocab::kPad, 6, Vocab::kEos, 4}) == std::vector<std::string>{"a", "b", "c"});
+  CHECK(all.encode({"a", "q"}) == std::vector<int64_t>{4, Vocab::kUnk});
+  const auto restored = Vocab::from_json(all.to_json());
+  CHECK(restored.size() == all.size());
+  CHECK(restored.id("d") == all.id("d"));
+  CHECK_THROWS_WITH(Vocab::from_json(zoo::Json::array({"a", "b"})), Catch::Contains("<pad> <unk> <bos> <eos>"));
+  CHECK_THROWS_WITH(all.token(99), Catch::Contains("99"));
+  CHECK_THROWS_AS(Vocab::build(corpus, 0), zoo::UsageError);
+}

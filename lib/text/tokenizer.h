@@ -1,0 +1,52 @@
+// Tokenizers shared by the text tasks: characters and words. Each serialises to JSON so it
+// travels inside a checkpoint with its vocabulary.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/core/options.h"
+
+namespace zoo::text {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual std::vector<std::string> tokenize(std::string_view text) const = 0;  // throws zoo::Error on invalid UTF-8
+  virtual std::string detokenize(const std::vector<std::string>& tokens) const = 0;
+  virtual Json to_json() const = 0;  // {"kind": ..., options}
+};
+
+// Every Unicode code point is a token; detokenize concatenates.
+class CharTokenizer : public Tokenizer {
+ public:
+  std::vector<std::string> tokenize(std::string_view text) const override;
+  std::string detokenize(const std::vector<std::string>& tokens) const override;
+  Json to_json() const override { return {{"kind", "char"}}; }
+};
+
+// Words: runs of letters, digits and combining marks, which may hold an apostrophe, hyphen or
+// period between two such characters ("don't", "5-year-old", "3.14"); every other
+// non-space character is a token of its own. Lowercasing (optional) is Unicode's full case
+// mapping (ICU, root locale: "STRAẞE" -> "straße", "ΟΔΟΣ" -> "οδος" with a final sigma).
+// detokenize joins with spaces except before closing and after opening punctuation, and
+// pairs straight double quotes, so detokenize(tokenize(s)) == s for ordinarily spaced text.
+class WordTokenizer : public Tokenizer {
+ public:
+  explicit WordTokenizer(bool lowercase = false) : lowercase_(lowercase) {}
+  std::vector<std::string> tokenize(std::string_view text) const override;
+  std::string detokenize(const std::vector<std::string>& tokens) const override;
+  Json to_json() const override { return {{"kind", "word"}, {"lowercase", lowercase_}}; }
+
+ private:
+  bool lowercase_;
+};
+
+// Unicode full lowercasing of UTF-8 text (throws zoo::Error on invalid UTF-8).
+std::string lowercase(std::string_view text);
+
+// The tokenizer a to_json() object describes; errors name the bad key.
+std::unique_ptr<Tokenizer> tokenizer_from_json(const Json& j);
+
+}  // namespace zoo::text
