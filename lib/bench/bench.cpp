@@ -3,9 +3,11 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -122,9 +124,29 @@ Json bench_gemm(torch::Device device, int64_t warmup, int64_t steps) {
   return result("gemm_2048", "GFLOP", 2.0 * n * n * n / 1e9, seconds, steps, device, {{"shape", "2048x2048x2048"}});
 }
 
+// Every configuration, in the order "all" runs them.
+struct Benchmark {
+  const char* name;
+  std::function<Json(torch::Device, const Options&, int64_t warmup, int64_t steps)> run;
+};
+
+const std::vector<Benchmark>& benchmarks() {
+  static const std::vector<Benchmark> table{
+      {"resnet18_64", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_resnet18_64(d, w, s); }},
+      {"loader_folder",
+       [](torch::Device, const Options& o, int64_t w, int64_t s) { return bench_loader_folder(o.has("data") ? o.get_string("data") : "", w, s); }},
+      {"gemm_2048", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gemm(d, w, s); }},
+  };
+  return table;
+}
+
 }  // namespace
 
-std::string benchmark_names() { return "resnet18_64, loader_folder, gemm_2048"; }
+std::string benchmark_names() {
+  std::string names;
+  for (const auto& b : benchmarks()) names += (names.empty() ? "" : ", ") + std::string(b.name);
+  return names;
+}
 
 double peak_rss_mb() {
   // VmHWM rather than getrusage's ru_maxrss: only VmHWM can be reset between configurations.
@@ -162,20 +184,25 @@ std::string find_shared_data(const std::string& relative) {
 }
 
 std::vector<Json> run_benchmarks(const std::string& names, torch::Device device, const Options& options) {
-  std::vector<std::string> wanted;
-  std::stringstream in(names == "all" ? "resnet18_64,loader_folder,gemm_2048" : names);
-  for (std::string name; std::getline(in, name, ',');)
-    if (!name.empty()) wanted.push_back(name);
   const int64_t warmup = options.get_int("warmup"), steps = options.get_int("steps");
   if (warmup < 0 || steps <= 0) throw UsageError("invalid --warmup/--steps: expected warmup >= 0 and steps > 0");
-  for (const auto& name : wanted)
-    if (name != "resnet18_64" && name != "loader_folder" && name != "gemm_2048") throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
+  std::vector<const Benchmark*> wanted;
+  if (names == "all") {
+    for (const auto& b : benchmarks()) wanted.push_back(&b);
+  } else {
+    std::stringstream in(names);
+    for (std::string name; std::getline(in, name, ',');) {
+      if (name.empty()) continue;
+      const auto& table = benchmarks();
+      const auto found = std::find_if(table.begin(), table.end(), [&](const Benchmark& b) { return name == b.name; });
+      if (found == table.end()) throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
+      wanted.push_back(&*found);
+    }
+  }
   std::vector<Json> out;
-  for (const auto& name : wanted) {
+  for (const auto* b : wanted) {
     reset_peak_rss();  // each configuration reports its own peak, not the run's so far
-    if (name == "resnet18_64") out.push_back(bench_resnet18_64(device, warmup, steps));
-    if (name == "gemm_2048") out.push_back(bench_gemm(device, warmup, steps));
-    if (name == "loader_folder") out.push_back(bench_loader_folder(options.has("data") ? options.get_string("data") : "", warmup, steps));
+    out.push_back(b->run(device, options, warmup, steps));
   }
   return out;
 }

@@ -15,8 +15,6 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 // The characters 13a always splits off: { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * + : ; < = > ? @ /
 bool is_split_symbol(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -24,62 +22,70 @@ bool is_split_symbol(char c) {
          (u >= 0x3A && u <= 0x40) || u == 0x2F;
 }
 
-// The regular expressions of 13a, applied in order with re.sub's left-to-right,
-// non-overlapping matching. Working on bytes gives the same text as on code points: the
-// patterns only ever match ASCII characters next to one arbitrary character, and the bytes
-// of a multi-byte character are never ASCII.
-std::string apply_13a_rules(const std::string& in) {
-  std::string a;
-  // ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> " \1 "
-  for (char c : in) {
-    if (is_split_symbol(c)) a += ' ', a += c, a += ' ';
-    else a += c;
-  }
-  std::string b;
-  // ([^0-9])([\.,]) -> "\1 \2 "
-  for (size_t i = 0; i < a.size();) {
-    if (i + 1 < a.size() && !is_digit(a[i]) && (a[i + 1] == '.' || a[i + 1] == ',')) {
-      b += a[i], b += ' ', b += a[i + 1], b += ' ';
+// Inserts spaces around every pair (a, b) with first(a) and second(b), scanning left to right
+// without overlap as Python's re.sub does; `before` chooses " a b" over "a b ".
+template <class First, class Second>
+std::string space_pairs(const std::string& in, First first, Second second, bool before) {
+  std::string out;
+  for (size_t i = 0; i < in.size();) {
+    if (i + 1 < in.size() && first(in[i]) && second(in[i + 1])) {
+      if (before) out += ' ', out += in[i], out += ' ', out += in[i + 1];
+      else out += in[i], out += ' ', out += in[i + 1], out += ' ';
       i += 2;
     } else {
-      b += a[i++];
+      out += in[i++];
     }
   }
-  std::string c;
-  // ([\.,])([^0-9]) -> " \1 \2"
-  for (size_t i = 0; i < b.size();) {
-    if (i + 1 < b.size() && (b[i] == '.' || b[i] == ',') && !is_digit(b[i + 1])) {
-      c += ' ', c += b[i], c += ' ', c += b[i + 1];
-      i += 2;
-    } else {
-      c += b[i++];
-    }
-  }
-  std::string d;
-  // ([0-9])(-) -> "\1 \2 "
-  for (size_t i = 0; i < c.size();) {
-    if (i + 1 < c.size() && is_digit(c[i]) && c[i + 1] == '-') {
-      d += c[i], d += ' ', d += '-', d += ' ';
-      i += 2;
-    } else {
-      d += c[i++];
-    }
-  }
-  return d;
+  return out;
 }
 
-std::vector<std::string> bleu_tokens(std::string_view sentence) { return split_whitespace(tokenize_13a(rstrip_space(sentence))); }
+// The regular expressions of 13a, applied in order. Working on bytes gives the same text as
+// on code points: the patterns only ever match ASCII characters next to one arbitrary
+// character, and the bytes of a multi-byte character are never ASCII.
+std::string apply_13a_rules(const std::string& in) {
+  // ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> " \1 "
+  std::string split;
+  for (char c : in) {
+    if (is_split_symbol(c)) split += ' ', split += c, split += ' ';
+    else split += c;
+  }
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto not_digit = [&](char c) { return !digit(c); };
+  const auto period_or_comma = [](char c) { return c == '.' || c == ','; };
+  const auto dash = [](char c) { return c == '-'; };
+  std::string out = space_pairs(split, not_digit, period_or_comma, false);  // ([^0-9])([\.,]) -> "\1 \2 "
+  out = space_pairs(out, period_or_comma, not_digit, true);                 // ([\.,])([^0-9]) -> " \1 \2"
+  return space_pairs(out, digit, dash, false);                              // ([0-9])(-) -> "\1 \2 "
+}
 
-using NgramCounts = std::unordered_map<std::string, int64_t>;
+// 13a's tokens of one line (tokenize_13a joins them).
+std::vector<std::string> tokens_13a(std::string_view line) {
+  std::string s(line);
+  replace_all(s, "<skipped>", "");
+  replace_all(s, "-\n", "");
+  replace_all(s, "\n", " ");
+  if (s.find('&') != std::string::npos) {
+    replace_all(s, "&quot;", "\"");
+    replace_all(s, "&amp;", "&");
+    replace_all(s, "&lt;", "<");
+    replace_all(s, "&gt;", ">");
+  }
+  return split_whitespace(apply_13a_rules(" " + s + " "));
+}
 
-// Every n-gram of orders 1-4, keyed by its tokens joined with spaces.
+// What BLEU counts: sacreBLEU strips trailing whitespace before tokenizing.
+std::vector<std::string> bleu_tokens(std::string_view sentence) { return tokens_13a(rstrip_space(sentence)); }
+
+// counts[n - 1] maps every n-gram (tokens joined by spaces) to its number of occurrences.
+using NgramCounts = std::array<std::unordered_map<std::string, int64_t>, 4>;
+
 NgramCounts count_ngrams(const std::vector<std::string>& tokens) {
   NgramCounts counts;
   for (size_t n = 1; n <= 4; ++n)
     for (size_t start = 0; start + n <= tokens.size(); ++start) {
-      std::string key = std::to_string(n) + ":" + tokens[start];
+      std::string key = tokens[start];
       for (size_t k = 1; k < n; ++k) key += ' ', key += tokens[start + k];
-      ++counts[key];
+      ++counts[n - 1][key];
     }
   return counts;
 }
@@ -98,18 +104,8 @@ int64_t closest_reference_length(int64_t hypothesis_length, const std::vector<in
 }  // namespace
 
 std::string tokenize_13a(std::string_view line) {
-  std::string s(line);
-  replace_all(s, "<skipped>", "");
-  replace_all(s, "-\n", "");
-  replace_all(s, "\n", " ");
-  if (s.find('&') != std::string::npos) {
-    replace_all(s, "&quot;", "\"");
-    replace_all(s, "&amp;", "&");
-    replace_all(s, "&lt;", "<");
-    replace_all(s, "&gt;", ">");
-  }
   std::string joined;
-  for (const auto& token : split_whitespace(apply_13a_rules(" " + s + " "))) {
+  for (const auto& token : tokens_13a(line)) {
     if (!joined.empty()) joined += ' ';
     joined += token;
   }
@@ -132,20 +128,23 @@ BleuStats sentence_stats(std::string_view hypothesis, const std::vector<std::str
   for (const auto& reference : references) {
     const auto tokens = bleu_tokens(reference);
     reference_lengths.push_back(static_cast<int64_t>(tokens.size()));
-    for (const auto& [ngram, count] : count_ngrams(tokens)) {
-      auto& best = max_reference_counts[ngram];
-      best = std::max(best, count);
-    }
+    const auto counts = count_ngrams(tokens);
+    for (size_t n = 0; n < 4; ++n)
+      for (const auto& [ngram, count] : counts[n]) {
+        auto& best = max_reference_counts[n][ngram];
+        best = std::max(best, count);
+      }
   }
   BleuStats stats;
   stats.hypothesis_length = static_cast<int64_t>(hypothesis_tokens.size());
   stats.reference_length = closest_reference_length(stats.hypothesis_length, reference_lengths);
-  for (size_t n = 1; n <= 4; ++n)
-    stats.totals[n - 1] = std::max<int64_t>(0, stats.hypothesis_length - static_cast<int64_t>(n) + 1);
-  for (const auto& [ngram, count] : count_ngrams(hypothesis_tokens)) {
-    const size_t order = static_cast<size_t>(ngram[0] - '0');
-    const auto found = max_reference_counts.find(ngram);
-    if (found != max_reference_counts.end()) stats.matches[order - 1] += std::min(count, found->second);
+  const auto hypothesis_counts = count_ngrams(hypothesis_tokens);
+  for (size_t n = 0; n < 4; ++n) {
+    stats.totals[n] = std::max<int64_t>(0, stats.hypothesis_length - static_cast<int64_t>(n));
+    for (const auto& [ngram, count] : hypothesis_counts[n]) {
+      const auto found = max_reference_counts[n].find(ngram);
+      if (found != max_reference_counts[n].end()) stats.matches[n] += std::min(count, found->second);
+    }
   }
   return stats;
 }

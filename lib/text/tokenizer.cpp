@@ -33,15 +33,10 @@ bool attaches_right(const std::string& token) {  // no space after it
   return std::find(opening.begin(), opening.end(), token) != opening.end();
 }
 
-void check_utf8(std::string_view text) {
-  const size_t bad = find_invalid_utf8(text);
-  if (bad != std::string::npos) throw Error("invalid UTF-8 at byte " + std::to_string(bad));
-}
-
 }  // namespace
 
 std::string lowercase(std::string_view text) {
-  check_utf8(text);
+  require_utf8(text);
   std::string out;
   icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())))
       .toLower(icu::Locale::getRoot())

@@ -31,7 +31,23 @@ size_t decode_one(std::string_view s, size_t i, char32_t* out) {
   return length;
 }
 
+// decode_one for text already known or allowed to be malformed: a bad byte reads as U+FFFD
+// and is stepped over alone, so callers keep every byte and never stall.
+size_t decode_lenient(std::string_view s, size_t i, char32_t* out) {
+  const size_t n = decode_one(s, i, out);
+  if (n > 0) return n;
+  *out = 0xFFFD;
+  return 1;
+}
+
+[[noreturn]] void throw_invalid_utf8(size_t offset) { throw Error("invalid UTF-8 at byte " + std::to_string(offset)); }
+
 }  // namespace
+
+void require_utf8(std::string_view s) {
+  const size_t bad = find_invalid_utf8(s);
+  if (bad != std::string::npos) throw_invalid_utf8(bad);
+}
 
 size_t find_invalid_utf8(std::string_view s) {
   char32_t c;
@@ -49,7 +65,7 @@ std::vector<char32_t> decode_utf8(std::string_view s) {
   char32_t c;
   for (size_t i = 0; i < s.size();) {
     const size_t n = decode_one(s, i, &c);
-    if (n == 0) throw Error("invalid UTF-8 at byte " + std::to_string(i));
+    if (n == 0) throw_invalid_utf8(i);
     out.push_back(c);
     i += n;
   }
@@ -92,8 +108,7 @@ std::vector<std::string> split_whitespace(std::string_view s) {
   std::string word;
   char32_t c;
   for (size_t i = 0; i < s.size();) {
-    size_t n = decode_one(s, i, &c);
-    if (n == 0) n = 1, c = 0xFFFD;  // keep a stray byte inside its word rather than drop it
+    const size_t n = decode_lenient(s, i, &c);  // a stray byte stays inside its word
     if (is_space(c)) {
       if (!word.empty()) words.push_back(std::move(word)), word.clear();
     } else {
@@ -109,9 +124,7 @@ std::string_view rstrip_space(std::string_view s) {
   size_t end = 0;  // one past the last byte that is not whitespace
   char32_t c;
   for (size_t i = 0; i < s.size();) {
-    size_t n = decode_one(s, i, &c);
-    if (n == 0) n = 1, c = 0xFFFD;
-    i += n;
+    i += decode_lenient(s, i, &c);
     if (!is_space(c)) end = i;
   }
   return s.substr(0, end);

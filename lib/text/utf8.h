@@ -12,6 +12,9 @@ namespace zoo::text {
 // and code points above U+10FFFF included), or std::string::npos when `s` is valid.
 size_t find_invalid_utf8(std::string_view s);
 
+// Throws zoo::Error naming the byte offset of the first malformed byte, if any.
+void require_utf8(std::string_view s);
+
 // The code points of `s`; throws zoo::Error naming the byte offset when `s` is not valid UTF-8.
 std::vector<char32_t> decode_utf8(std::string_view s);
 

@@ -44,7 +44,7 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   auto identity = downsample ? downsample->forward(x) : x;
   auto out = bn1(conv1(x)).relu_();  // (B, planes, H, W)
   out = bn2(conv2(out)).relu_();     // (B, planes, H/stride, W/stride)
-  out = bn3(conv3(out));                   // (B, 4 planes, H/stride, W/stride)
+  out = bn3(conv3(out));             // (B, 4 planes, H/stride, W/stride)
   out += identity;
   return out.relu_();
 }
