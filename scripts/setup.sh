@@ -7,10 +7,14 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache       # toolchain; ccache + ninja keep rebuilds fast
+  pkg-config                                     # finds SentencePiece
   libtorch-dev                                   # LibTorch 1.13.1 (CPU)
   libopencv-dev                                  # image decoding and transforms
   libcli11-dev nlohmann-json3-dev                # command line, JSON
   libicu-dev                                     # Unicode lowercasing and character classes (word tokenizer)
+  libsentencepiece-dev                           # SentencePiece BPE / unigram (only with -DZOO_SENTENCEPIECE=ON, see CMakeLists.txt)
+  zlib1g-dev                                     # reading .gz text corpora
+  libfreetype-dev fonts-dejavu-core              # UTF-8 token labels on attention maps
   catch2                                         # unit tests (v2 API)
   libopenblas0-openmp                            # the BLAS behind LibTorch's GEMMs
   python3-torch python3-torchvision              # test oracles (/usr/bin/python3)

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data/datasets.h"
+#include "data/text_pairs.h"
 #include "lib/bench/bench.h"
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
@@ -51,7 +52,11 @@ std::vector<OptionSpec> train_options() {
       {"workers", 2, 0, "data loader threads (0: load in the training thread)", Kind::Value, "N"},
       {"channels-last", nullptr, false, "train CNNs with NHWC tensors (faster with oneDNN on CPU, see docs/PERFORMANCE.md)", Kind::Flag},
       {"set", nullptr, Json::array(), "model option key=value (repeatable); unknown keys list the valid ones", Kind::List, "KEY=VALUE"},
-      {"val-fraction", 0.1, 0.0, "share of a single image-folder tree held out for validation", Kind::Value, "F"},
+      {"val-fraction", 0.1, 0.0, "share of a single data set (image-folder tree, parallel files, TSV) held out for validation", Kind::Value, "F"},
+      {"src", nullptr, "", "translate: source language suffix of the parallel files (PREFIX.SRC)", Kind::Value, "LANG"},
+      {"tgt", nullptr, "", "translate: target language suffix of the parallel files (PREFIX.TGT)", Kind::Value, "LANG"},
+      {"max-len", 100, 0, "translate: drop training pairs with a side longer than this many tokens (0: keep all)", Kind::Value, "N"},
+      {"beam", 1, 0, "translate: beam size of the validation BLEU during training (1: greedy)", Kind::Value, "K"},
       {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"json", nullptr, false, "print a JSON summary on stdout", Kind::Flag},
   };
@@ -144,7 +149,7 @@ int cmd_train(const Command& cmd) {
   if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");
   if (!o.has("lr")) o.json()["lr"] = default_lr(opt);
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
-  if (!o.has("data")) o.json()["data"] = "synth:shapes";
+  if (!o.has("data")) o.json()["data"] = task_name == "translate" ? "synth:dates" : "synth:shapes";
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
   for (const char* key : {"epochs", "steps", "batch_size", "warmup_steps", "eval_every", "workers", "synth_size"}) {
     if (o.get_int(key) < 0) throw UsageError(std::string("invalid --") + key + ": expected 0 or more");
@@ -170,6 +175,7 @@ int cmd_eval(const Options& o) {
   const std::string checkpoint = require(o, "checkpoint");
   auto task = task_from_checkpoint(checkpoint, device);
   task->set_loader(o.get_int("batch_size"), static_cast<int>(o.get_int("workers")));
+  task->set_inference_options(o);
   const std::string split = o.get_string("split");
   Json result = task->evaluate(split, o.has("data") ? o.get_string("data") : "");
   Json out = {{"task", task->name()}, {"model", task->meta().at("model")}, {"split", split},
@@ -190,7 +196,11 @@ int cmd_predict(const Options& o) {
   const bool has_ts = o.has("torchscript") && !o.get_string("torchscript").empty();
   if (has_ckpt == has_ts) throw UsageError("give exactly one of --checkpoint and --torchscript");
   std::vector<std::string> inputs = o.json().at("input").get<std::vector<std::string>>();
-  if (inputs.empty()) throw UsageError("missing --input (image paths, a sentence or a prompt)");
+  if (o.has("input_file") && !o.get_string("input_file").empty()) {
+    auto lines = data::read_text_lines(o.get_string("input_file"));
+    inputs.insert(inputs.end(), lines.begin(), lines.end());
+  }
+  if (inputs.empty()) throw UsageError("missing --input or --input-file (image paths, sentences or a prompt)");
   std::unique_ptr<Task> task;
   if (has_ckpt) {
     task = task_from_checkpoint(o.get_string("checkpoint"), device);
@@ -202,12 +212,17 @@ int cmd_predict(const Options& o) {
     task->use_torchscript(module);
   }
   task->set_loader(o.get_int("batch_size"), 0);
+  task->set_inference_options(o);
   Json result = task->predict(inputs, o);
   if (o.get_bool("json")) {
     print_json(result);
     return 0;
   }
   for (const auto& p : result.at("predictions")) {
+    if (p.contains("output")) {  // text out: one line per input, in order
+      std::printf("%s\n", p.at("output").get<std::string>().c_str());
+      continue;
+    }
     std::printf("%s\n", p.at("input").get<std::string>().c_str());
     for (const auto& t : p.at("top"))
       std::printf("  %-20s %6.2f%%\n", t.at("class").get<std::string>().c_str(), 100.0 * t.at("prob").get<double>());
@@ -265,8 +280,19 @@ int cmd_data_synth(const Options& o) {
   const int64_t n = o.get_int("n");
   const int image_size = static_cast<int>(o.get_int("image_size"));
   const uint64_t seed = static_cast<uint64_t>(o.get_int("seed"));
-  if (kind != "shapes") throw UsageError("invalid --kind '" + kind + "': expected shapes");
+  if (kind != "shapes" && kind != "dates") throw UsageError("invalid --kind '" + kind + "': expected shapes or dates");
   if (n <= 0) throw UsageError("invalid --n: expected a positive integer");
+  if (kind == "dates") {
+    // The streams synth:dates uses in memory for this seed, as parallel files train/val/test.{human,iso}.
+    const int64_t held_out = std::max<int64_t>(64, n / 4);
+    data::write_parallel_files(data::synth_dates(n, mix_seed(seed, 21)), (fs::path(out) / "train").string(), "human", "iso");
+    data::write_parallel_files(data::synth_dates(held_out, mix_seed(seed, 22)), (fs::path(out) / "val").string(), "human", "iso");
+    data::write_parallel_files(data::synth_dates(held_out, mix_seed(seed, 23)), (fs::path(out) / "test").string(), "human", "iso");
+    std::printf("wrote %lld training, %lld validation and %lld test date pairs to %s/{train,val,test}.{human,iso} "
+                "(train with --data %s --src human --tgt iso)\n",
+                (long long)n, (long long)held_out, (long long)held_out, out.c_str(), out.c_str());
+    return 0;
+  }
   // The same streams synth:shapes uses in memory for this seed.
   data::write_image_folder(data::SynthShapes(n, image_size, mix_seed(seed, 11)), (fs::path(out) / "train").string());
   data::write_image_folder(data::SynthShapes(std::max<int64_t>(64, n / 4), image_size, mix_seed(seed, 12)), (fs::path(out) / "val").string());
@@ -305,12 +331,19 @@ Commands make_commands(CLI::App& app) {
       {"split", "val", "", "train | val | test", Kind::Value, "SPLIT"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
+      {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
+      {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
+      {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.predict = std::make_unique<Command>(app, "predict", "run a model on inputs", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "a checkpoint", Kind::Value, "CKPT"},
       {"torchscript", nullptr, "", "an exported TorchScript file", Kind::Value, "FILE.pt"},
       {"input", nullptr, Json::array(), "inputs: image paths, a sentence or a prompt", Kind::List, "X"},
+      {"input-file", nullptr, "", "inputs from a file, one per line (translate: sentences, output in the same order)", Kind::Value, "FILE"},
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
+      {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
+      {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
+      {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"batch-size", 64, 0, "inputs per batch", Kind::Value, "N"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load", std::vector<OptionSpec>{
@@ -329,7 +362,7 @@ Commands make_commands(CLI::App& app) {
   c.data = std::make_unique<Command>(app, "data", "data set tools", std::vector<OptionSpec>{});
   c.data->app()->require_subcommand(1);
   c.data_synth = std::make_unique<Command>(*c.data->app(), "synth", "write a built-in synthetic data set in its task's real format", std::vector<OptionSpec>{
-      {"kind", "shapes", "", "shapes (image classification)", Kind::Value, "KIND"},
+      {"kind", "shapes", "", "shapes (image classification) | dates (translation)", Kind::Value, "KIND"},
       {"out", nullptr, "", "folder to write", Kind::Value, "DIR"},
       {"n", 1000, 0, "training examples (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"image-size", 64, 0, "image side in pixels", Kind::Value, "PX"}});

@@ -13,6 +13,7 @@ Registry& Registry::instance() {
   std::call_once(once, [] {
     register_tasks(registry);
     register_vision_models(registry);
+    register_seq2seq_models(registry);
   });
   return registry;
 }

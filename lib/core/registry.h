@@ -56,6 +56,7 @@ class Registry {
 
 // One registration function per model family and one for the tasks.
 void register_vision_models(Registry& registry);
+void register_seq2seq_models(Registry& registry);
 void register_tasks(Registry& registry);
 
 int64_t count_parameters(const torch::nn::Module& module);

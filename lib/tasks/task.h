@@ -39,6 +39,8 @@ class Task {
   virtual void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) = 0;
   // Batch size and loader threads for evaluation and prediction outside training.
   virtual void set_loader(int64_t batch_size, int workers) = 0;
+  // Options of eval and predict beyond the loader (beam size, ...), before evaluate/predict.
+  virtual void set_inference_options(const Options& options) {}
   // Runs inference through an exported TorchScript module instead of the C++ model.
   virtual void use_torchscript(torch::jit::Module module) = 0;
 

@@ -2,6 +2,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/tasks/classify.h"
+#include "lib/tasks/translate.h"
 
 namespace zoo {
 
@@ -13,7 +14,10 @@ void register_tasks(Registry& registry) {
   registry.add_task({"classify", "image classification (cross-entropy; top-1/top-5 accuracy)",
                      "an image-folder tree DIR/<class>/*.jpg, a folder with train/ and val/ (or test/) trees, or synth:shapes",
                      [] { return std::make_unique<ClassifyTask>(); }});
-  registry.add_task({"translate", "sequence-to-sequence translation", "parallel text files PREFIX.SRC / PREFIX.TGT", nullptr});
+  registry.add_task({"translate", "sequence-to-sequence translation (token cross-entropy; BLEU, perplexity)",
+                     "parallel files PREFIX.SRC / PREFIX.TGT (plain or .gz) with --src/--tgt, a folder of train.* val.* test*.* such files, "
+                     "a TSV of source<TAB>target lines, or synth:dates",
+                     [] { return std::make_unique<TranslateTask>(); }});
   registry.add_task({"lm", "language modelling", "a UTF-8 text file", nullptr});
   registry.add_task({"caption", "image captioning", "COCO captions: --data IMAGES_DIR --ann captions_*.json", nullptr});
   registry.add_task({"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", nullptr});

@@ -7,6 +7,7 @@
 #include <unicode/unistr.h>
 
 #include "lib/core/error.h"
+#include "lib/text/sentencepiece.h"
 #include "lib/text/utf8.h"
 
 namespace zoo::text {
@@ -103,7 +104,11 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const Json& j) {
     if (!j.contains("lowercase") || !j["lowercase"].is_boolean()) throw Error("tokenizer: 'lowercase' must be true or false");
     return std::make_unique<WordTokenizer>(j["lowercase"].get<bool>());
   }
-  throw Error("tokenizer: unknown kind '" + kind + "' (expected char or word)");
+  if (kind == "sentencepiece") {
+    if (!j.contains("model") || !j["model"].is_string()) throw Error("tokenizer: 'model' must be a base64 string");
+    return std::make_unique<SentencePieceTokenizer>(base64_decode(j["model"].get<std::string>()), j.value("lowercase", false));
+  }
+  throw Error("tokenizer: unknown kind '" + kind + "' (expected char, word or sentencepiece)");
 }
 
 }  // namespace zoo::text

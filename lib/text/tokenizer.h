@@ -1,4 +1,4 @@
-// Tokenizers shared by the text tasks: characters and words. Each serialises to JSON so it
+// Tokenizers shared by the text tasks: characters and words (SentencePiece in sentencepiece.h). Each serialises to JSON so it
 // travels inside a checkpoint with its vocabulary.
 #pragma once
 #include <memory>
@@ -16,6 +16,8 @@ class Tokenizer {
   virtual std::vector<std::string> tokenize(std::string_view text) const = 0;  // throws zoo::Error on invalid UTF-8
   virtual std::string detokenize(const std::vector<std::string>& tokens) const = 0;
   virtual Json to_json() const = 0;  // {"kind": ..., options}
+  // Whether tokens are lowercased (then BLEU compares with lowercased references).
+  virtual bool lowercases() const { return false; }
 };
 
 // Every Unicode code point is a token; detokenize concatenates.
@@ -38,6 +40,7 @@ class WordTokenizer : public Tokenizer {
   std::vector<std::string> tokenize(std::string_view text) const override;
   std::string detokenize(const std::vector<std::string>& tokens) const override;
   Json to_json() const override { return {{"kind", "word"}, {"lowercase", lowercase_}}; }
+  bool lowercases() const override { return lowercase_; }
 
  private:
   bool lowercase_;

@@ -1,0 +1,363 @@
+#include "lib/tasks/translate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/core/runtime.h"
+#include "lib/export/torchscript.h"
+#include "lib/text/bleu.h"
+#include "lib/text/sentencepiece.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+namespace {
+
+constexpr const char* kSynthPrefix = "synth:";
+constexpr int64_t kBucketBatches = 64;  // batches whose sentences are sorted by length together
+
+std::vector<std::string> assignments(const Options& config) {
+  std::vector<std::string> out;
+  if (config.has("set"))
+    for (const auto& item : config.json().at("set")) out.push_back(item.get<std::string>());
+  return out;
+}
+
+std::string option_string(const Options& o, const std::string& key) { return o.has(key) ? o.get_string(key) : ""; }
+
+// A tokenizer of `kind` fitted to `sentences` (SentencePiece models are trained on them).
+std::unique_ptr<text::Tokenizer> make_tokenizer(const std::string& kind, bool lowercase, const std::vector<std::string>& sentences,
+                                                int64_t vocab_cap) {
+  if (kind == "char") return std::make_unique<text::CharTokenizer>();
+  if (kind == "word") return std::make_unique<text::WordTokenizer>(lowercase);
+  if (kind == "bpe" || kind == "unigram") {
+    // Our vocabulary adds <pad> <bos> <eos> to SentencePiece's pieces (its <unk> is ours).
+    return std::make_unique<text::SentencePieceTokenizer>(text::train_sentencepiece(sentences, kind, vocab_cap - 3, lowercase), lowercase);
+  }
+  throw UsageError("invalid tokenizer '" + kind + "': expected auto, char, word, bpe or unigram");
+}
+
+std::vector<std::vector<std::string>> tokenize_all(const text::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
+                                                   const std::vector<std::string>& origins) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(sentences.size());
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    try {
+      out.push_back(tokenizer.tokenize(sentences[i]));
+    } catch (const Error& e) {
+      throw Error((i < origins.size() ? origins[i] + ": " : "") + e.what());
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> with_eos(std::vector<int64_t> ids) {
+  ids.push_back(text::Vocab::kEos);
+  return ids;
+}
+
+}  // namespace
+
+void TranslateTask::setup_training(const Options& config, torch::Device device) {
+  device_ = device;
+  model_name_ = config.get_string("model");
+  const ModelSpec& spec = Registry::instance().model(model_name_);
+  if (spec.task != name()) throw UsageError("model " + model_name_ + " is for task " + spec.task + ", not " + name());
+  model_options_ = apply_overrides(spec.defaults, assignments(config), "model " + model_name_);
+  batch_size_ = config.get_int("batch_size");
+  workers_ = static_cast<int>(config.get_int("workers"));
+  seed_ = static_cast<uint64_t>(config.get_int("seed"));
+  label_smoothing_ = config.get_double("label_smoothing");
+  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
+  if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
+  const double val_fraction = config.get_double("val_fraction");
+  if (val_fraction <= 0 || val_fraction >= 1) throw UsageError("invalid --val-fraction: expected a value in (0, 1)");
+  const int64_t max_len = config.get_int("max_len");
+  if (max_len < 0) throw UsageError("invalid --max-len: expected 0 (no limit) or a positive token count");
+  set_inference_options(config);
+
+  std::string path = config.has("data") ? config.get_string("data") : "synth:dates";
+  if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
+  data_ = {{"path", path}, {"src", option_string(config, "src")}, {"tgt", option_string(config, "tgt")},
+           {"val_fraction", val_fraction}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}, {"max_len", max_len}};
+  const data::SentencePairs train = load_split(path, "train");
+  val_pairs_ = load_split(path, "val");
+  if (train.size() == 0) throw Error("no training sentence pairs in " + path);
+
+  // The tokenizers and vocabularies come from the training split only.
+  std::string kind = model_options_.at("tokenizer").get<std::string>();
+  if (kind == "auto") kind = path.rfind(kSynthPrefix, 0) == 0 ? "char" : "word";
+  model_options_["tokenizer"] = kind;
+  const bool lowercase = model_options_.at("lowercase").get<bool>();
+  const int64_t min_freq = kind == "bpe" || kind == "unigram" ? 1 : model_options_.at("min_freq").get<int64_t>();
+  const int64_t src_cap = model_options_.at("src_vocab").get<int64_t>(), tgt_cap = model_options_.at("tgt_vocab").get<int64_t>();
+  if (src_cap < 5 || tgt_cap < 5) throw UsageError("invalid src_vocab/tgt_vocab: expected at least 5 (4 special tokens and one more)");
+  if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
+  src_tokenizer_ = make_tokenizer(kind, lowercase, train.source, src_cap);
+  tgt_tokenizer_ = make_tokenizer(kind, lowercase, train.target, tgt_cap);
+  const auto src_tokens = tokenize_all(*src_tokenizer_, train.source, train.origin);
+  const auto tgt_tokens = tokenize_all(*tgt_tokenizer_, train.target, train.origin);
+  src_vocab_ = text::Vocab::build(src_tokens, min_freq, src_cap);
+  tgt_vocab_ = text::Vocab::build(tgt_tokens, min_freq, tgt_cap);
+  // The embedding and output layers follow the vocabularies (src_vocab/tgt_vocab are caps).
+  model_options_["src_vocab"] = src_vocab_.size();
+  model_options_["tgt_vocab"] = tgt_vocab_.size();
+
+  int64_t too_long = 0;
+  for (size_t i = 0; i < src_tokens.size(); ++i) {
+    if (max_len > 0 && (static_cast<int64_t>(src_tokens[i].size()) > max_len || static_cast<int64_t>(tgt_tokens[i].size()) > max_len)) {
+      ++too_long;
+      continue;
+    }
+    train_source_.push_back(with_eos(src_vocab_.encode(src_tokens[i])));
+    train_target_.push_back(with_eos(tgt_vocab_.encode(tgt_tokens[i])));
+  }
+  if (train_source_.empty()) throw UsageError("every training pair is longer than --max-len " + std::to_string(max_len) + " tokens");
+  std::fprintf(stderr, "translate: %zu training pairs (%lld longer than --max-len, %lld with an empty side skipped), %lld validation; "
+               "%s tokens, vocabularies %lld (source) and %lld (target)\n",
+               train_source_.size(), (long long)too_long, (long long)train.skipped_empty, (long long)val_pairs_->size(), kind.c_str(),
+               (long long)src_vocab_.size(), (long long)tgt_vocab_.size());
+  build_model(device);
+}
+
+void TranslateTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
+  device_ = device;
+  try {
+    model_name_ = meta.at("model").get<std::string>();
+    model_options_ = meta.at("model_options");
+    data_ = meta.at("data");
+    seed_ = data_.at("seed").get<uint64_t>();
+    src_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("source"));
+    tgt_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("target"));
+    src_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("source"));
+    tgt_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("target"));
+    if (meta.contains("search")) {
+      const Json& s = meta.at("search");
+      search_.length_penalty = s.at("length_penalty").get<double>();
+      search_.max_len_ratio = s.at("max_len_ratio").get<double>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint meta is incomplete for task translate: " + first_line(e.what()));
+  }
+  if (build) build_model(device);
+}
+
+void TranslateTask::set_inference_options(const Options& o) {
+  if (o.has("beam")) search_.beam = o.get_int("beam");
+  if (o.has("length_penalty")) search_.length_penalty = o.get_double("length_penalty");
+  if (o.has("max_len_ratio")) search_.max_len_ratio = o.get_double("max_len_ratio");
+  if (search_.beam < 1) throw UsageError("invalid --beam " + std::to_string(search_.beam) + ": expected 1 or more");
+  if (!(search_.max_len_ratio > 0)) throw UsageError("invalid --max-len-ratio: expected a positive number");
+  if (!std::isfinite(search_.length_penalty)) throw UsageError("invalid --length-penalty: expected a finite number");
+  search_.bos = text::Vocab::kBos, search_.eos = text::Vocab::kEos;
+}
+
+void TranslateTask::build_model(torch::Device device) {
+  auto module = Registry::instance().create_model(model_name_, model_options_);
+  model_ = std::dynamic_pointer_cast<models::TranslationModel>(module);
+  if (!model_) throw Error("model " + model_name_ + " is not a translation model");
+  model_->to(device);
+}
+
+void TranslateTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
+
+Json TranslateTask::meta() const {
+  return {{"task", name()},
+          {"model", model_name_},
+          {"model_options", model_options_},
+          {"tokenizers", {{"source", src_tokenizer_->to_json()}, {"target", tgt_tokenizer_->to_json()}}},
+          {"vocabularies", {{"source", src_vocab_.to_json()}, {"target", tgt_vocab_.to_json()}}},
+          {"search", {{"length_penalty", search_.length_penalty}, {"max_len_ratio", search_.max_len_ratio}}},
+          {"data", data_}};
+}
+
+data::SentencePairs TranslateTask::load_split(const std::string& path, const std::string& split) const {
+  return data::load_pairs(path, split, data_.value("src", ""), data_.value("tgt", ""), data_.value("val_fraction", 0.1),
+                          data_.value("synth_size", int64_t{2048}), data_.value("seed", uint64_t{0}));
+}
+
+std::vector<int64_t> TranslateTask::encode_source(const std::string& sentence) const {
+  return with_eos(src_vocab_.encode(src_tokenizer_->tokenize(sentence)));
+}
+
+Batch TranslateTask::collate(const std::vector<int64_t>& indices, const std::vector<std::vector<int64_t>>& source,
+                             const std::vector<std::vector<int64_t>>& target) const {
+  const auto n = static_cast<int64_t>(indices.size());
+  int64_t s = 1, t = 1;
+  for (int64_t i : indices) {
+    s = std::max<int64_t>(s, static_cast<int64_t>(source[i].size()));
+    if (!target.empty()) t = std::max<int64_t>(t, static_cast<int64_t>(target[i].size()));
+  }
+  auto src = torch::zeros({n, s}, torch::kInt64), lengths = torch::zeros({n}, torch::kInt64);
+  auto tgt_in = torch::zeros({n, t}, torch::kInt64), tgt_out = torch::zeros({n, t}, torch::kInt64);
+  auto src_a = src.accessor<int64_t, 2>(), in_a = tgt_in.accessor<int64_t, 2>(), out_a = tgt_out.accessor<int64_t, 2>();
+  auto len_a = lengths.accessor<int64_t, 1>();
+  for (int64_t b = 0; b < n; ++b) {
+    const auto& x = source[indices[b]];
+    for (size_t j = 0; j < x.size(); ++j) src_a[b][static_cast<int64_t>(j)] = x[j];
+    len_a[b] = static_cast<int64_t>(x.size());
+    if (target.empty()) continue;
+    // tgt_in = <bos> y_1 .. y_n, tgt_out = y_1 .. y_n <eos>
+    const auto& y = target[indices[b]];
+    for (size_t j = 0; j < y.size(); ++j) {
+      out_a[b][static_cast<int64_t>(j)] = y[j];
+      in_a[b][static_cast<int64_t>(j)] = j == 0 ? text::Vocab::kBos : y[j - 1];
+    }
+  }
+  return Batch{{src, lengths, tgt_in, tgt_out, torch::tensor(indices, torch::kInt64)}, n};
+}
+
+int64_t TranslateTask::batches_per_epoch() const {
+  return (static_cast<int64_t>(train_source_.size()) + batch_size_ - 1) / batch_size_;
+}
+
+std::unique_ptr<BatchStream> TranslateTask::train_batches(int64_t epoch, int64_t first_batch) {
+  // Shuffle, sort buckets of kBucketBatches batches by source length (little padding), cut into
+  // batches, shuffle the batches: all a function of (seed, epoch), so --resume finds its place.
+  const auto n = static_cast<int64_t>(train_source_.size());
+  auto order = data::epoch_order(n, seed_, epoch);
+  const int64_t bucket = batch_size_ * kBucketBatches;
+  for (int64_t start = 0; start < n; start += bucket) {
+    auto end = order.begin() + std::min(n, start + bucket);
+    std::stable_sort(order.begin() + start, end, [&](int64_t a, int64_t b) { return train_source_[a].size() < train_source_[b].size(); });
+  }
+  auto batches = std::make_shared<std::vector<std::vector<int64_t>>>();
+  for (int64_t start = 0; start < n; start += batch_size_)
+    batches->emplace_back(order.begin() + start, order.begin() + std::min(n, start + batch_size_));
+  const auto batch_order = data::epoch_order(static_cast<int64_t>(batches->size()), mix_seed(seed_, 31), epoch);
+  auto make_batch = [this, batches, batch_order](int64_t b) { return collate((*batches)[batch_order[b]], train_source_, train_target_); };
+  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+}
+
+torch::Tensor TranslateTask::loss(const Batch& batch) {
+  auto src = batch.tensors.at(0).to(device_), tgt_in = batch.tensors.at(2).to(device_), tgt_out = batch.tensors.at(3).to(device_);
+  auto logits = model_->forward(src, batch.tensors.at(1), tgt_in);  // (B, T, V)
+  auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(text::Vocab::kPad).label_smoothing(label_smoothing_);
+  return torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), options);
+}
+
+std::vector<torch::Tensor> TranslateTask::encode(const torch::Tensor& src, const torch::Tensor& lengths) {
+  if (!scripted_) return model_->encode(src.to(device_), lengths);
+  auto out = scripted_->get_method("encode")({src.to(device_), lengths.to(device_)}).toTuple();
+  std::vector<torch::Tensor> state;
+  for (const auto& v : out->elements()) state.push_back(v.toTensor());
+  return state;
+}
+
+nn::DecodeStep TranslateTask::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+  if (!scripted_) return model_->decode_step(tokens, state);
+  std::vector<c10::IValue> inputs{tokens};
+  for (const auto& s : state) inputs.emplace_back(s);
+  auto tuple = scripted_->get_method("decode_step")(inputs).toTuple();
+  const auto& out = tuple->elements();
+  // (log_probs, state..., attention)
+  nn::DecodeStep step;
+  step.log_probs = out[0].toTensor();
+  for (size_t i = 1; i + 1 < out.size(); ++i) step.state.push_back(out[i].toTensor());
+  step.attention = out[out.size() - 1].toTensor();
+  return step;
+}
+
+std::vector<TranslateTask::Translation> TranslateTask::translate(const std::vector<std::string>& sentences) {
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<int64_t>> source;
+  std::vector<std::vector<std::string>> source_tokens;
+  for (const auto& s : sentences) {
+    auto tokens = src_tokenizer_->tokenize(s);
+    source.push_back(with_eos(src_vocab_.encode(tokens)));
+    tokens.push_back("<eos>");
+    source_tokens.push_back(std::move(tokens));
+  }
+  std::vector<int64_t> order(sentences.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return source[a].size() < source[b].size(); });
+  std::vector<Translation> out(sentences.size());
+  const nn::StepFunction step = [this](const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) { return decode_step(tokens, state); };
+  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size_)) {
+    std::vector<int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                 order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + static_cast<size_t>(batch_size_))));
+    Batch batch = collate(indices, source, {});
+    std::vector<int64_t> lengths(batch.tensors[1].data_ptr<int64_t>(), batch.tensors[1].data_ptr<int64_t>() + batch.size);
+    auto hypotheses = nn::search(step, encode(batch.tensors[0], batch.tensors[1]), lengths, search_);
+    for (size_t b = 0; b < indices.size(); ++b) {
+      Translation& t = out[indices[b]];
+      for (int64_t id : hypotheses[b].tokens) t.tokens.push_back(tgt_vocab_.token(id));
+      t.text = tgt_tokenizer_->detokenize(t.tokens);
+      t.source_tokens = source_tokens[indices[b]];
+      t.log_prob = hypotheses[b].log_prob, t.score = hypotheses[b].score;
+      // Attention rows cover the padded source; keep this sentence's columns.
+      if (hypotheses[b].attention.defined()) t.attention = hypotheses[b].attention.narrow(1, 0, lengths[b]);
+    }
+  }
+  return out;
+}
+
+Json TranslateTask::evaluate(const std::string& split, const std::string& data) {
+  const data::SentencePairs pairs =
+      (data.empty() && split == "val" && val_pairs_) ? *val_pairs_
+      : load_split(data.empty() ? data_.at("path").get<std::string>() : (data.rfind(kSynthPrefix, 0) == 0 ? data : fs::absolute(data).string()), split);
+  if (pairs.size() == 0) throw Error("no sentence pairs in the " + split + " split");
+  model_->eval();
+  torch::NoGradGuard no_grad;
+
+  // Perplexity: teacher-forced cross-entropy per target token (<eos> included).
+  std::vector<std::vector<int64_t>> source, target;
+  const auto src_tokens = tokenize_all(*src_tokenizer_, pairs.source, pairs.origin);
+  const auto tgt_tokens = tokenize_all(*tgt_tokenizer_, pairs.target, pairs.origin);
+  for (size_t i = 0; i < src_tokens.size(); ++i) {
+    source.push_back(with_eos(src_vocab_.encode(src_tokens[i])));
+    target.push_back(with_eos(tgt_vocab_.encode(tgt_tokens[i])));
+  }
+  std::vector<int64_t> order(source.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return source[a].size() < source[b].size(); });
+  double nll = 0;
+  int64_t tokens = 0;
+  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size_)) {
+    std::vector<int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                 order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + static_cast<size_t>(batch_size_))));
+    Batch batch = collate(indices, source, target);
+    auto logits = model_->forward(batch.tensors[0].to(device_), batch.tensors[1], batch.tensors[2].to(device_)).to(torch::kCPU, torch::kFloat32);
+    auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(text::Vocab::kPad).reduction(torch::kSum);
+    nll += torch::nn::functional::cross_entropy(logits.flatten(0, 1), batch.tensors[3].flatten(), options).item<double>();
+    tokens += batch.tensors[3].ne(text::Vocab::kPad).sum().item<int64_t>();
+  }
+
+  // BLEU on detokenized output against the raw references (lowercased when the tokenizer
+  // lowercases: sacreBLEU's --lowercase).
+  const auto translations = translate(pairs.source);
+  std::vector<std::string> hypotheses, references;
+  int64_t exact = 0;
+  for (size_t i = 0; i < translations.size(); ++i) {
+    hypotheses.push_back(translations[i].text);
+    references.push_back(tgt_tokenizer_->lowercases() ? text::lowercase(pairs.target[i]) : pairs.target[i]);
+    exact += hypotheses.back() == references.back();
+  }
+  const text::BleuScore bleu = text::corpus_bleu(hypotheses, {references});
+  const double loss = nll / std::max<int64_t>(1, tokens);
+  return {{"examples", pairs.size()},
+          {"metrics", {{"bleu", bleu.score}, {"ppl", std::exp(loss)}, {"loss", loss}, {"exact", 100.0 * exact / pairs.size()}}},
+          {"bleu_signature", std::string("nrefs:1|case:") + (tgt_tokenizer_->lowercases() ? "lc" : "mixed") +
+                                 "|eff:no|tok:13a|smooth:exp|beam:" + std::to_string(search_.beam)}};
+}
+
+Json TranslateTask::predict(const std::vector<std::string>& inputs, const Options& options) {
+  const auto translations = translate(inputs);
+  Json predictions = Json::array();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    predictions.push_back({{"input", inputs[i]}, {"output", translations[i].text}, {"tokens", translations[i].tokens},
+                           {"log_prob", translations[i].log_prob}, {"score", translations[i].score}});
+  return {{"task", name()}, {"model", model_name_}, {"beam", search_.beam}, {"predictions", predictions}};
+}
+
+void TranslateTask::export_torchscript(const std::string& path) { throw_not_available("export"); }
+void TranslateTask::visualize(const std::string& input, const std::string& out_png) { throw_not_available("visualize"); }
+
+}  // namespace zoo
