@@ -242,6 +242,7 @@ int cmd_export(const Options& o) {
 int cmd_visualize(const Options& o) {
   const torch::Device device = setup_runtime(o);
   auto task = task_from_checkpoint(require(o, "checkpoint"), device);
+  task->set_inference_options(o);
   task->visualize(require(o, "input"), require(o, "out"));
   std::printf("wrote %s\n", o.get_string("out").c_str());
   return 0;
@@ -352,7 +353,8 @@ Commands make_commands(CLI::App& app) {
   c.visualize = std::make_unique<Command>(app, "visualize", "write a model's attention maps for one input as PNG", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"input", nullptr, "", "one input", Kind::Value, "X"},
-      {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"}});
+      {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
+      {"beam", 1, 0, "translate: beam size of the translation whose alignment is drawn", Kind::Value, "K"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
       {"from", "torchvision", "", "the naming the state_dict follows: torchvision", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},

@@ -37,14 +37,15 @@ void mirror(const torch::nn::Module& source, torch::jit::Module& target,
 
 }  // namespace
 
-torch::jit::Module trace_module(torch::nn::Module& module, const std::string& type_name,
-                                const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& forward,
-                                const std::vector<torch::Tensor>& example_inputs, const std::string& method) {
-  module.eval();
+torch::jit::Module mirror_module(torch::nn::Module& module, const std::string& type_name) {
   auto unit = std::make_shared<torch::jit::CompilationUnit>();
   torch::jit::Module scripted(c10::QualifiedName("__torch__.zoo." + class_name(type_name)), unit, /*shouldMangle=*/true);
   mirror(module, scripted, unit);
+  return scripted;
+}
 
+void add_traced_method(torch::jit::Module& scripted, const std::string& method, const TracedFunction& fn,
+                       const std::vector<torch::Tensor>& example_inputs) {
   torch::jit::Stack inputs;
   for (const auto& t : example_inputs) inputs.emplace_back(t);
   auto traced = torch::jit::tracer::trace(
@@ -52,19 +53,33 @@ torch::jit::Module trace_module(torch::nn::Module& module, const std::string& ty
       [&](torch::jit::Stack stack) -> torch::jit::Stack {
         std::vector<torch::Tensor> args;
         for (auto& v : stack) args.push_back(v.toTensor());
-        return {forward(args)};
+        auto outputs = fn(args);
+        if (outputs.size() == 1) return {outputs[0]};
+        std::vector<c10::IValue> elements(outputs.begin(), outputs.end());
+        return {c10::ivalue::Tuple::create(std::move(elements))};
       },
       [](const torch::autograd::Variable&) { return std::string(); },
       /*strict=*/false, /*force_outplace=*/false, &scripted);
   auto graph = traced.first->graph;
   torch::jit::EliminateDeadCode(graph);
-  auto fn = scripted._ivalue()->compilation_unit()->create_function(method, graph);
-  scripted.type()->addMethod(fn);
+  auto function = scripted._ivalue()->compilation_unit()->create_function(method, graph);
+  scripted.type()->addMethod(function);
+}
+
+torch::jit::Module trace_module(torch::nn::Module& module, const std::string& type_name,
+                                const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& forward,
+                                const std::vector<torch::Tensor>& example_inputs, const std::string& method) {
+  module.eval();
+  auto scripted = mirror_module(module, type_name);
+  add_traced_method(scripted, method, [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{forward(in)}; },
+                    example_inputs);
   return scripted;
 }
 
-void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta) {
+void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta,
+                      const std::map<std::string, std::string>& extra_files) {
   torch::jit::ExtraFilesMap extra{{kExportMetaFile, meta.dump()}};
+  for (const auto& [name, text] : extra_files) extra[name] = text;
   write_atomically(path, [&](const std::string& tmp) { module.save(tmp, extra); });
 }
 

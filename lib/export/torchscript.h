@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,25 @@ namespace zoo {
 // The extra file in every exported archive: the meta of the checkpoint it came from.
 inline constexpr const char* kExportMetaFile = "zoo.json";
 
+// A new scripted module mirroring `module`'s parameters, buffers and children (no methods yet).
+torch::jit::Module mirror_module(torch::nn::Module& module, const std::string& type_name);
+
+// Traces `fn` (which must use the mirrored module's parameters) on `example_inputs` into method
+// `method` of `scripted`; one output is returned as a tensor, several as a tuple. Put the C++
+// module in eval mode first.
+using TracedFunction = std::function<std::vector<torch::Tensor>(const std::vector<torch::Tensor>&)>;
+void add_traced_method(torch::jit::Module& scripted, const std::string& method, const TracedFunction& fn,
+                       const std::vector<torch::Tensor>& example_inputs);
+
 // Traces `forward` (which must use `module`'s parameters) on `example_inputs` into method
 // `method` of a new scripted module mirroring `module`'s hierarchy. Run in eval mode.
 torch::jit::Module trace_module(torch::nn::Module& module, const std::string& type_name,
                                 const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& forward,
                                 const std::vector<torch::Tensor>& example_inputs, const std::string& method = "forward");
 
-// Saves atomically with `meta` as the extra file zoo.json.
-void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta);
+// Saves atomically with `meta` as the extra file zoo.json, plus any `extra_files` (name -> text).
+void save_torchscript(torch::jit::Module& module, const std::string& path, const Json& meta,
+                      const std::map<std::string, std::string>& extra_files = {});
 
 // Loads an exported file onto `device`; fills `meta` from zoo.json. Error naming the file.
 torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta);

@@ -10,8 +10,11 @@
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/attention.h"
+#include "lib/nn/recurrent_cell.h"
 #include "lib/text/bleu.h"
 #include "lib/text/sentencepiece.h"
+#include "lib/viz/heatmap.h"
 
 namespace fs = std::filesystem;
 
@@ -81,6 +84,9 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   const int64_t max_len = config.get_int("max_len");
   if (max_len < 0) throw UsageError("invalid --max-len: expected 0 (no limit) or a positive token count");
   set_inference_options(config);
+  // Options whose mistakes should not wait for the data to load.
+  if (model_options_.contains("cell")) nn::parse_cell(model_options_.at("cell").get<std::string>());
+  if (model_options_.contains("attention")) nn::parse_attention(model_options_.at("attention").get<std::string>());
 
   std::string path = config.has("data") ? config.get_string("data") : "synth:dates";
   if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
@@ -357,7 +363,55 @@ Json TranslateTask::predict(const std::vector<std::string>& inputs, const Option
   return {{"task", name()}, {"model", model_name_}, {"beam", search_.beam}, {"predictions", predictions}};
 }
 
-void TranslateTask::export_torchscript(const std::string& path) { throw_not_available("export"); }
-void TranslateTask::visualize(const std::string& input, const std::string& out_png) { throw_not_available("visualize"); }
+void TranslateTask::export_torchscript(const std::string& path) {
+  // Two methods over the same weights: encode(src, src_lengths) -> state (8 tensors) and
+  // decode_step(tokens, *state) -> (log_probs, *state, attention). Traced on a batch of 3 with
+  // different lengths; the graphs take their sizes from the inputs, so any batch and length work.
+  model_->to(torch::kCPU);
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  auto scripted = mirror_module(*model_, model_name_);
+  auto src = torch::tensor({{5, 6, 7, 8, 3}, {9, 10, 3, 0, 0}, {11, 3, 0, 0, 0}}, torch::kInt64).clamp_max(src_vocab_.size() - 1);
+  auto lengths = torch::tensor({5, 3, 2}, torch::kInt64);
+  add_traced_method(scripted, "encode", [&](const std::vector<torch::Tensor>& in) { return model_->encode(in[0], in[1]); }, {src, lengths});
+  auto state = model_->encode(src, lengths);
+  std::vector<torch::Tensor> step_inputs{torch::full({3}, text::Vocab::kBos, torch::kInt64)};
+  step_inputs.insert(step_inputs.end(), state.begin(), state.end());
+  add_traced_method(
+      scripted, "decode_step",
+      [&](const std::vector<torch::Tensor>& in) {
+        auto step = model_->decode_step(in[0], std::vector<torch::Tensor>(in.begin() + 1, in.end()));
+        std::vector<torch::Tensor> out{step.log_probs};
+        out.insert(out.end(), step.state.begin(), step.state.end());
+        // Models without attention report zeros, so every export has the same signature.
+        out.push_back(step.attention.defined() ? step.attention : torch::zeros_like(in[3], torch::kFloat32));
+        return out;
+      },
+      step_inputs);
+  // The vocabularies also as plain files (one token per line, line number = id) for other tools.
+  auto lines = [](const text::Vocab& vocab) {
+    std::string text;
+    for (int64_t i = 0; i < vocab.size(); ++i) text += vocab.token(i) + "\n";
+    return text;
+  };
+  save_torchscript(scripted, path, meta(), {{"source_vocab.txt", lines(src_vocab_)}, {"target_vocab.txt", lines(tgt_vocab_)}});
+  model_->to(device_);
+}
+void TranslateTask::visualize(const std::string& input, const std::string& out_png) {
+  if (model_options_.value("attention", std::string("none")) == "none")
+    throw UsageError("model " + model_name_ + " has no attention to show: its decoder sees one context vector (train seq2seq_attn)");
+  const Translation t = translate({input}).at(0);
+  // Rows: the output tokens and <eos>; columns: the source tokens and <eos>.
+  // A space token (character models) is drawn as the open box U+2423.
+  auto visible = [](std::vector<std::string> tokens) {
+    for (auto& token : tokens)
+      if (token == " ") token = "\u2423";
+    return tokens;
+  };
+  std::vector<std::string> rows = visible(t.tokens);
+  rows.push_back("<eos>");
+  const std::string title = input + "  →  " + t.text;
+  viz::write_png(viz::heatmap(t.attention, rows, visible(t.source_tokens), title), out_png);
+}
 
 }  // namespace zoo

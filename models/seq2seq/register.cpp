@@ -34,7 +34,7 @@ void register_seq2seq_models(Registry& registry) {
                     {"cell", "gru"}, {"dropout", 0.3}, {"teacher_forcing", 1.0}};
   registry.add_model({"seq2seq", "translate", "seq2seq",
                       "RNN encoder-decoder without attention (Sutskever 2014; context=every_step: Cho 2014)",
-                      with(with(text_options(), rnn), {{"context", "final"}, {"reverse_source", false}}), 10009712,
+                      with(with(text_options(), rnn), {{"context", "final"}, {"reverse_source", false}}), 8896880,
                       [](const Options& o) {
                         auto c = rnn_config(o);
                         c.attention = "none";
@@ -46,7 +46,7 @@ void register_seq2seq_models(Registry& registry) {
                       "RNN encoder-decoder with attention: bahdanau, luong_dot/general/concat, scaled_dot or location",
                       with(with(text_options(), rnn), {{"attention", "bahdanau"}, {"attention_hidden", 512}, {"mixtures", 5},
                                                        {"input_feeding", true}}),
-                      0, [](const Options& o) {
+                      14816624, [](const Options& o) {
                         auto c = rnn_config(o);
                         c.attention = o.get_string("attention");
                         c.attention_hidden = o.get_int("attention_hidden");

@@ -100,10 +100,14 @@ std::vector<torch::Tensor> RnnSeq2SeqImpl::encode(const torch::Tensor& src, cons
   auto last = (lengths - 1).view({-1, 1, 1});                   // where each forward run ends
 
   auto run = [&](size_t index, const torch::Tensor& input) -> torch::Tensor {
+    // An explicit zero initial state (1, B, He) built from the input, not from its sizes, so the
+    // traced export keeps the batch dynamic.
+    auto h0 = torch::zeros_like(input.narrow(2, 0, 1).select(1, 0)).expand({-1, c.encoder_hidden}).unsqueeze(0).contiguous();
     auto module = encoder_->ptr(index);
-    if (auto gru = std::dynamic_pointer_cast<torch::nn::GRUImpl>(module)) return std::get<0>(gru->forward(input));
-    if (auto lstm = std::dynamic_pointer_cast<torch::nn::LSTMImpl>(module)) return std::get<0>(lstm->forward(input));
-    return std::get<0>(std::dynamic_pointer_cast<torch::nn::RNNImpl>(module)->forward(input));
+    if (auto gru = std::dynamic_pointer_cast<torch::nn::GRUImpl>(module)) return std::get<0>(gru->forward(input, h0));
+    if (auto lstm = std::dynamic_pointer_cast<torch::nn::LSTMImpl>(module))
+      return std::get<0>(lstm->forward(input, std::make_tuple(h0, h0)));
+    return std::get<0>(std::dynamic_pointer_cast<torch::nn::RNNImpl>(module)->forward(input, h0));
   };
   const int64_t directions = c.bidirectional ? 2 : 1;
   std::vector<torch::Tensor> finals;  // per layer (B, Dk): [h_fwd at len-1; h_bwd at 0]

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "lib/core/error.h"
+#include "lib/core/registry.h"
 #include "lib/nn/attention.h"
 #include "lib/nn/recurrent_cell.h"
 #include "lib/nn/search.h"
@@ -204,4 +205,24 @@ TEST_CASE("invalid seq2seq options are usage errors naming the option", "[seq2se
   CHECK_THROWS_WITH(models::RnnSeq2Seq(config), Catch::Contains("as wide as the encoder output"));
   config = tiny_config("nonsense");
   CHECK_THROWS_WITH(models::RnnSeq2Seq(config), Catch::Contains("bahdanau"));
+}
+
+TEST_CASE("the translation models' parameter counts match the counts worked out by hand", "[seq2seq][models]") {
+  // Defaults: vocabularies 8000/6000, embeddings 256, bidirectional GRU encoder 256 per direction,
+  // GRU decoder 512, additive attention 512 (the gru_bahdanau benchmark's model).
+  //   embeddings        8000*256 + 6000*256                                 = 3,584,000
+  //   encoder GRUs      2 * (3*256*(256+256) + 2*3*256)                     =   789,504
+  //   bridge            512*512 + 512                                       =   262,656
+  //   seq2seq_attn: decoder cell on [emb; c] 3*512*(768+512) + 2*3*512     = 1,969,152
+  //                 attention W 512*512, U 512*512+512, v 512               =   525,312
+  //                 output over [s; c; emb] 1280*6000 + 6000                = 7,686,000  -> 14,816,624
+  //   seq2seq:      decoder cell on emb 3*512*(256+512) + 2*3*512           = 1,182,720
+  //                 output over s 512*6000 + 6000                           = 3,078,000  ->  8,896,880
+  const std::map<std::string, int64_t> reference{{"seq2seq_attn", 14816624}, {"seq2seq", 8896880}};
+  for (const auto* spec : Registry::instance().models("translate")) {
+    CAPTURE(spec->name);
+    auto model = Registry::instance().create_model(spec->name, Json::object());
+    CHECK(count_parameters(*model) == spec->params);
+    if (reference.count(spec->name)) CHECK(count_parameters(*model) == reference.at(spec->name));
+  }
 }
