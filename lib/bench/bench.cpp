@@ -16,6 +16,8 @@
 #include "data/loader.h"
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
+#include "lib/core/registry.h"
+#include "models/seq2seq/rnn_seq2seq.h"
 #include "models/vision/resnet.h"
 
 namespace fs = std::filesystem;
@@ -28,6 +30,16 @@ namespace {
 // Waits for queued GPU work so the clock measures it (a no-op on the CPU).
 void synchronize(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+// Seconds for `steps` calls of `step` after `warmup` untimed ones, GPU work included.
+double time_steps(const std::function<void()>& step, int64_t warmup, int64_t steps, torch::Device device) {
+  for (int64_t i = 0; i < warmup; ++i) step();
+  synchronize(device);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  synchronize(device);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 Json result(const std::string& config, const std::string& unit, double units_per_step, double seconds, int64_t steps,
@@ -57,12 +69,7 @@ Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps) {
     loss.backward();
     sgd.step();
   };
-  for (int64_t i = 0; i < warmup; ++i) step();
-  synchronize(device);
-  const auto t0 = Clock::now();
-  for (int64_t i = 0; i < steps; ++i) step();
-  synchronize(device);
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double seconds = time_steps(step, warmup, steps, device);
   return result("resnet18_64", "images", batch, seconds, steps, device, {{"batch", batch}, {"input", "3x64x64"}});
 }
 
@@ -115,13 +122,39 @@ Json bench_loader_folder(const std::string& data_dir, int64_t warmup, int64_t st
 Json bench_gemm(torch::Device device, int64_t warmup, int64_t steps) {
   const int64_t n = 2048;
   auto a = torch::randn({n, n}).to(device), b = torch::randn({n, n}).to(device);
-  for (int64_t i = 0; i < warmup; ++i) torch::mm(a, b);
-  synchronize(device);
-  const auto t0 = Clock::now();
-  for (int64_t i = 0; i < steps; ++i) torch::mm(a, b);
-  synchronize(device);
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double seconds = time_steps([&] { torch::mm(a, b); }, warmup, steps, device);
   return result("gemm_2048", "GFLOP", 2.0 * n * n * n / 1e9, seconds, steps, device, {{"shape", "2048x2048x2048"}});
+}
+
+// gru_bahdanau: seq2seq_attn at its defaults (the model): vocabularies 8000/6000,
+// embeddings 256, bidirectional GRU encoder 256 per direction, GRU decoder 512 initialised by
+// tanh(W [h_fwd_last; h_bwd_first]), additive attention 512, decoder input [emb; c], output over
+// [s; c; emb]; no dropout. Batch 64, source and target length 24 (23 teacher-forced steps),
+// random ids; one step = forward + cross-entropy + backward + clip 1.0 + Adam(1e-3).
+Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 64, length = 24;
+  models::RnnSeq2SeqConfig config;
+  config.dropout = 0.0;
+  auto model = std::make_shared<models::RnnSeq2SeqImpl>(config);
+  model->to(device);
+  model->train();
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  // Ids from 4 up: no <pad>, so every position is real.
+  auto src = torch::randint(4, config.src_vocab, {batch, length}, torch::kInt64).to(device);
+  auto lengths = torch::full({batch}, length, torch::kInt64);
+  auto tgt = torch::randint(4, config.tgt_vocab, {batch, length}, torch::kInt64).to(device);
+  auto tgt_in = tgt.narrow(1, 0, length - 1), tgt_out = tgt.narrow(1, 1, length - 1);
+  auto step = [&] {
+    adam.zero_grad();
+    auto logits = model->forward(src, lengths, tgt_in);
+    auto loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten());
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    adam.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("gru_bahdanau", "sentences", batch, seconds, steps, device,
+                {{"batch", batch}, {"src_len", length}, {"tgt_steps", length - 1}, {"params", count_parameters(*model)}});
 }
 
 // Every configuration, in the order "all" runs them.
@@ -136,6 +169,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"loader_folder",
        [](torch::Device, const Options& o, int64_t w, int64_t s) { return bench_loader_folder(o.has("data") ? o.get_string("data") : "", w, s); }},
       {"gemm_2048", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gemm(d, w, s); }},
+      {"gru_bahdanau", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gru_bahdanau(d, w, s); }},
   };
   return table;
 }

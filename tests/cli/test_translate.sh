@@ -130,6 +130,10 @@ expect 0 "" train --task translate --model seq2seq --data gz/train --src human -
   --set embedding=8 --set encoder_hidden=8 --set hidden=8 --out gzrun
 check ".gz prefix files are read (held-out 10% of 256)" grep -q "231 training pairs" err.txt
 
+# --- bench: the issue's model, one step ---
+expect 0 "" bench --config gru_bahdanau --warmup 0 --steps 1 --json
+check "gru_bahdanau benchmarks the 14,816,624-parameter model in sentences" test "$(json x 'd["params"] == 14816624 and d["unit"] == "sentences" and d["per_s"] > 0' out.txt)" = True
+
 # --- usage errors and bad data ---
 expect 2 "attention" train --task translate --model seq2seq_attn --set attention=magic --epochs 1
 expect 2 "cell" train --task translate --model seq2seq_attn --set cell=transformer --epochs 1
