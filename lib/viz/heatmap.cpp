@@ -37,7 +37,8 @@ cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& ro
   const int title_height = title.empty() ? 0 : font.line_height() + kPad;
   const int left = kPad + row_label_width + kPad, top = kPad + title_height + column_label_height + kPad;
   const int bar_left = left + cols * kCell + 2 * kPad;
-  const int width = bar_left + kBarWidth + kPad + font.measure("0.5").width + kPad;
+  const int title_width = title.empty() ? 0 : kPad + font.measure(title).width + kPad;
+  const int width = std::max(bar_left + kBarWidth + kPad + font.measure("0.5").width + kPad, title_width);
   const int height = std::max(top + rows * kCell + kPad, top + 3 * kCell);
   cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   const cv::Scalar ink(0, 0, 0);
