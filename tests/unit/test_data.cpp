@@ -106,7 +106,7 @@ TEST_CASE("random_resized_crop is sized, seeded and varies with the seed", "[dat
   CHECK(cv::norm(x, z, cv::NORM_INF) > 0);
 }
 
-TEST_CASE("hflip mirrors columns; pad_random_crop stays in the padded window", "[data]") {
+TEST_CASE("hflip mirrors columns and pad_random_crop stays in the padded window", "[data]") {
   auto img = ramp(4, 5);
   auto flipped = hflip(img);
   CHECK(flipped.at<cv::Vec3b>(2, 0) == img.at<cv::Vec3b>(2, 4));

@@ -162,7 +162,7 @@ TEST_CASE("gradients reach every parameter of seq2seq_attn", "[seq2seq]") {
   }
 }
 
-TEST_CASE("beam search with beam 1 equals greedy search; wider beams find hypotheses at least as likely", "[search]") {
+TEST_CASE("beam search with beam 1 equals greedy search and wider beams find hypotheses at least as likely", "[search]") {
   torch::manual_seed(6);
   models::RnnSeq2Seq model(tiny_config("luong_general"));
   model->eval();

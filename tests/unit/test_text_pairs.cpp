@@ -45,7 +45,7 @@ TEST_CASE("text lines come from plain and gzip files alike, CRLF stripped, bad U
   CHECK_THROWS_AS(data::read_text_lines((dir / "cut.gz").string()), Error);
 }
 
-TEST_CASE("parallel data: prefix files, folders with splits, TSV; mismatches name both files", "[data][text]") {
+TEST_CASE("parallel data: prefix files, folders with splits, TSV, and mismatches that name both files", "[data][text]") {
   auto dir = scratch("pairs");
   write(dir / "train.de", "ein Hund\nzwei Katzen\n\ndrei Vögel\n");
   write_gz(dir / "train.en.gz", "a dog\ntwo cats\nnothing\nthree birds\n");
