@@ -93,13 +93,50 @@ void save_checkpoint(const std::string& path, const CheckpointContent& content) 
     content.optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
   }
-  if (content.save_rng) archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+  if (content.save_rng) {
+    archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+    // Dropout and other random ops on a GPU draw from that device's generator.
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i)
+      archive.write("rng_cuda" + std::to_string(i),
+                    at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i))).get_state());
+  }
   write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+// A zip archive ends with its end-of-central-directory record (22 bytes + comment), which says
+// where the central directory starts; a file cut short loses it, or keeps one that belongs to an
+// archive nested inside (the optimizer state), whose offsets then point past the end. LibTorch
+// 2.x's reader can crash on the latter, so such files are refused here first.
+std::string zip_damage(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "cannot open it";
+  const int64_t size = in.tellg();
+  constexpr int64_t kRecord = 22, kMaxComment = 65535;
+  if (size < kRecord) return "it is " + std::to_string(size) + " bytes, too short for a zip archive";
+  const int64_t tail_size = std::min<int64_t>(size, kRecord + kMaxComment);
+  std::string tail(static_cast<size_t>(tail_size), '\0');
+  in.seekg(size - tail_size);
+  in.read(tail.data(), tail_size);
+  auto u16 = [&](int64_t at) { return uint32_t(uint8_t(tail[at])) | uint32_t(uint8_t(tail[at + 1])) << 8; };
+  auto u32 = [&](int64_t at) { return u16(at) | u16(at + 2) << 16; };
+  for (int64_t at = tail_size - kRecord; at >= 0; --at) {
+    if (u32(at) != 0x06054b50u) continue;
+    if (at + kRecord + int64_t(u16(at + 20)) != tail_size) continue;  // its comment must end the file
+    const int64_t record_offset = size - tail_size + at;
+    const uint32_t directory_size = u32(at + 12), directory_offset = u32(at + 16);
+    if (directory_offset == 0xFFFFFFFFu) return "";  // zip64: the record before it holds the offsets
+    if (int64_t(directory_offset) + int64_t(directory_size) > record_offset)
+      return "its central directory points past the end of the file (truncated?)";
+    return "";
+  }
+  return "no end-of-archive record (truncated, or not a checkpoint)";
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   if (!fs::exists(path)) throw Error("checkpoint not found: " + path);
   if (fs::is_directory(path)) throw Error("checkpoint " + path + " is a directory (expected a .ckpt file)");
+  if (const std::string damage = zip_damage(path); !damage.empty())
+    throw Error("corrupt or unreadable checkpoint " + path + ": " + damage);
   try {
     archive_.load_from(path);
     c10::IValue meta;
@@ -135,6 +172,12 @@ void CheckpointReader::restore_rng() {
   torch::Tensor state;
   if (archive_.try_read("rng", state)) {
     at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
+  }
+  for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+    if (!archive_.try_read("rng_cuda" + std::to_string(i), state)) continue;
+    at::Generator generator = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);
   }

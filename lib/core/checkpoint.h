@@ -5,6 +5,7 @@
 //   weights    every parameter and buffer by its reference (torchvision) name
 //   optimizer  (last.ckpt only) the optimizer's state
 //   rng        (last.ckpt only) LibTorch's CPU generator state
+//   rng_cudaN  (last.ckpt only) each CUDA device's generator state
 #pragma once
 #include <torch/torch.h>
 
@@ -40,6 +41,10 @@ struct CheckpointContent {
 
 // Writes to a temporary file beside `path` and renames it over `path`.
 void save_checkpoint(const std::string& path, const CheckpointContent& content);
+
+// Why the zip archive at path (a checkpoint or TorchScript file) is damaged, or "" if its
+// end-of-archive record is intact and consistent.
+std::string zip_damage(const std::string& path);
 
 class CheckpointReader {
  public:

@@ -68,6 +68,9 @@ void tune_allocator() {
 }
 
 std::string blas_warning() {
+  // A LibTorch built with MKL (the CUDA wheels, most 2.x builds) links it statically: whatever
+  // libblas.so OpenCV loads next to it does not run LibTorch's matrix products.
+  if (at::hasMKL()) return "";
   std::ifstream maps("/proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) {

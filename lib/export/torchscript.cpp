@@ -85,6 +85,8 @@ void save_torchscript(torch::jit::Module& module, const std::string& path, const
 
 torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta) {
   if (!std::filesystem::is_regular_file(path)) throw Error("TorchScript file not found: " + path);
+  if (const std::string damage = zip_damage(path); !damage.empty())
+    throw Error("cannot load TorchScript file " + path + ": " + damage);
   torch::jit::ExtraFilesMap extra{{kExportMetaFile, ""}};
   torch::jit::Module module;
   try {

@@ -5,7 +5,7 @@
 # Environment (set by ctest): ZOO (the binary), ZOO_WORK (scratch folder), ZOO_SHARED_DATA.
 set -u
 ZOO=${ZOO:?path of the zoo binary}
-PY=/usr/bin/python3
+PY=${ZOO_PYTHON:-/usr/bin/python3}
 W=${ZOO_WORK:-/tmp/zoo-work}/translate
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 passed=0 failed=0

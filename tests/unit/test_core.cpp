@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"

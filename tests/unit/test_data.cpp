@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <opencv2/imgproc.hpp>
 
 #include "data/datasets.h"

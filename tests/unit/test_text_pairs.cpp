@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 #include <set>
+#include <unistd.h>
 
 #include "data/text_pairs.h"
 #include "lib/core/error.h"
