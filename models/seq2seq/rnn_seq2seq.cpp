@@ -92,7 +92,9 @@ RnnSeq2SeqImpl::RnnSeq2SeqImpl(RnnSeq2SeqConfig config) : config_(std::move(conf
 
 std::vector<torch::Tensor> RnnSeq2SeqImpl::encode(const torch::Tensor& src, const torch::Tensor& src_lengths) {
   const auto& c = config_;
-  auto lengths = src_lengths.to(src.device());
+  // to(src), not to(src.device()): a trace records the latter's device as a constant, and the
+  // exported encode would then move the lengths to the CPU on any device.
+  auto lengths = src_lengths.to(src);
   auto mask = src.ne(0);                  // (B, S): real tokens (id 0 is <pad>)
   auto positions = positions_of(src);     // (B, S)
   auto tokens = c.reverse_source ? reverse_within_length(src, positions, lengths) : src;
