@@ -60,6 +60,16 @@ check "predict --json has output and score" test "$(json x 'd["predictions"][0][
 expect 0 "" predict --checkpoint attn/best.ckpt --input-file dates.txt --beam 1
 cp out.txt greedy.txt
 
+# --- SentencePiece BPE and unigram: trained on the training split, carried by the checkpoint ---
+for kind in bpe unigram; do
+  expect 0 "" train --task translate --model seq2seq_attn --synth-size 512 --epochs 1 --batch-size 32 --workers 1 \
+    --set embedding=32 --set encoder_hidden=32 --set hidden=64 --set attention_hidden=32 \
+    --set tokenizer=$kind --set src_vocab=100 --set tgt_vocab=30 --out sp_$kind
+  check "$kind: the run logs its subword vocabularies" grep -qE "$kind tokens, vocabularies [0-9]+ \(source\)" err.txt
+  expect 0 "" predict --checkpoint sp_$kind/best.ckpt --input "3 March 2021"
+  check "$kind: predict detokenizes (no ▁ left in the output)" bash -c "test -s out.txt && ! grep -q '▁' out.txt"
+done
+
 # --- visualize ---
 expect 0 "" visualize --checkpoint attn/best.ckpt --input "Wednesday, March 3rd 2021" --out align.png
 check "alignment PNG has a sensible size" $PY - align.png <<'PY'
