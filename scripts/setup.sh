@@ -12,7 +12,7 @@ packages=(
   libopencv-dev                                  # image decoding and transforms
   libcli11-dev nlohmann-json3-dev                # command line, JSON
   libicu-dev                                     # Unicode lowercasing and character classes (word tokenizer)
-  libsentencepiece-dev                           # SentencePiece BPE / unigram (only with -DZOO_SENTENCEPIECE=ON, see CMakeLists.txt)
+  libsentencepiece-dev                           # SentencePiece BPE / unigram (the plug-in libzoo_sentencepiece.so)
   zlib1g-dev                                     # reading .gz text corpora
   libfreetype-dev fonts-dejavu-core              # UTF-8 token labels on attention maps
   catch2                                         # unit tests (v2 API)
