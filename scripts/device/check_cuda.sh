@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One call's worth of CUDA checks on a lent GPU machine (device tool): build against its PyTorch,
+# unit tests, `zoo bench` on CUDA, the CLI tests with --device auto (= cuda there), and a
+# backtrace of any crash (cuda-gdb, the only debugger there). Logs go to $OUT.
+#
+# Prepare here, once per session:
+#   echo /.gpu/ >> .git/info/exclude
+#   scripts/device/pack_sysroot.sh .gpu
+#   mkdir -p .gpu/data && cp -r ../shared/data/{multi30k,tiny_coco,cifar10.tar.gz,tinyshakespeare.txt} .gpu/data/
+# then run `bash scripts/device/check_cuda.sh` through the device tool with carry [".gpu"].
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/zoo-check}; mkdir -p "$out"
+mkdir -p ../shared && ln -sfn "$PWD/.gpu/data" ../shared/data
+{ nvidia-smi -L; python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'; } 2>&1 | tee "$out/env.txt"
+t0=$(date +%s)
+scripts/device/build_cuda.sh .gpu/sysroot.tar.xz build-cuda > "$out/build.log" 2>&1
+echo "build rc=$? in $(( $(date +%s) - t0 )) s"; grep -E "error:|FAILED" "$out/build.log" | head -20
+[[ -x build-cuda/zoo ]] || exit 1
+source /opt/zoo-sysroot/env.sh
+Z=$PWD/build-cuda/zoo
+# A crash prints its backtrace; anything else just runs.
+traced() { cuda-gdb -q -batch -ex run -ex bt --args "$@" 2>&1 | grep -E -A30 "received signal|^#[0-9]" | head -40; }
+build-cuda/tests/unit_tests > "$out/unit.log" 2>&1; rc=$?; echo "unit rc=$rc"; tail -3 "$out/unit.log"
+[[ $rc -ge 128 ]] && traced build-cuda/tests/unit_tests
+for config in resnet18_64 loader_folder gemm_2048 gru_bahdanau; do
+  "$Z" bench --config $config --device cuda --steps 20 --json >> "$out/bench.jsonl" 2> "$out/bench_$config.err"; rc=$?
+  echo "bench $config rc=$rc"; [[ $rc -ge 128 ]] && traced "$Z" bench --config $config --device cuda --steps 1
+done
+cat "$out/bench.jsonl"
+export ZOO=$Z ZOO_LOGITS=$PWD/build-cuda/tests/zoo_logits ZOO_SHARED_DATA=$PWD/../shared/data ZOO_PYTHON=$(command -v python3)
+for t in test_translate test_cli; do
+  t0=$(date +%s); ZOO_WORK=/tmp/zw-$t timeout 240 bash tests/cli/$t.sh > "$out/$t.log" 2>&1
+  echo "$t rc=$? in $(( $(date +%s) - t0 )) s"; grep FAIL "$out/$t.log" | cut -c1-300; tail -1 "$out/$t.log"
+done
