@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The tour: installs, builds, trains a classifier on the built-in synthetic shapes,
-# evaluates it, exports TorchScript and predicts with the exported file.
+# evaluates it, exports TorchScript and predicts with the exported file; then trains an attention
+# translator on synthetic dates, translates with beam search and draws an alignment map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh > /dev/null
 zoo=${ZOO_BUILD_DIR:-build}/zoo
 run=runs/demo
-rm -rf "$run"
+dates=runs/demo-dates
+rm -rf "$run" "$dates"
 
 # ResNet-18 at 64x64 (its ImageNet stem brings that to 16x16 at once, so a step is cheap), AdamW,
 # and pad-and-crop augmentation: random-resized crops of a small synthetic image often cut the
@@ -26,6 +28,17 @@ inputs=()
 for class in circle square star; do inputs+=("$(ls "$run/samples/val/$class"/*.png | head -1)"); done
 "$zoo" predict --torchscript "$run/model.pt" --input "${inputs[@]}" --topk 2
 
+# Dates written in a dozen human formats -> ISO 8601, characters in and out; a small Bahdanau
+# model gets ~92% of validation dates exactly right (BLEU 97) in 4 epochs, about two minutes on 2 cores.
+echo "== train seq2seq_attn (Bahdanau) on synth:dates"
+"$zoo" train --task translate --model seq2seq_attn --synth-size 4096 --epochs 4 --batch-size 32 \
+  --opt adam --lr 3e-3 --set embedding=64 --set encoder_hidden=64 --set hidden=128 \
+  --set attention_hidden=64 --set dropout=0.1 --out "$dates"
+echo "== translate with beam search"
+"$zoo" predict --checkpoint "$dates/best.ckpt" --beam 5 --input "Wednesday, March 3rd 2021" "07/04/76" "25 Dec 1999"
+echo "== alignment map"
+"$zoo" visualize --checkpoint "$dates/best.ckpt" --input "Wednesday, March 3rd 2021" --out "$dates/alignment.png"
+
 cat <<TXT
 
 Where everything went:
@@ -33,4 +46,5 @@ Where everything went:
   checkpoints     $run/best.ckpt, $run/last.ckpt
   TorchScript     $run/model.pt   (python3 -c "import torch; m = torch.jit.load('$run/model.pt')")
   sample images   $run/samples/{train,val}/<class>/
+  translator      $dates/ (best.ckpt), its alignment map $dates/alignment.png
 TXT
