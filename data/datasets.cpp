@@ -51,6 +51,26 @@ ImageFolder::ImageFolder(const std::string& root) {
 
 cv::Mat ImageFolder::image(int64_t index) const { return read_image(paths_.at(index)); }
 
+void BadSamples::record(const std::string& sample, const std::string& error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (seen_.insert(sample).second) notices_.push_back("--bad-samples skip: left out " + sample + " (" + error + ")");
+}
+
+std::vector<std::string> BadSamples::take_notices() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::exchange(notices_, {});
+}
+
+int64_t BadSamples::count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int64_t>(seen_.size());
+}
+
+std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value) {
+  if (value != "fail" && value != "skip") throw UsageError("invalid --bad-samples '" + value + "': expected fail or skip");
+  return std::make_shared<BadSamples>(value == "skip");
+}
+
 const std::vector<std::string>& SynthShapes::shape_names() {
   static const std::vector<std::string> names{"circle", "cross", "hexagon", "square", "star", "triangle"};
   return names;  // sorted, as an image folder written from it would list them

@@ -2,6 +2,9 @@
 // synthetic shapes generated in memory.
 #pragma once
 #include <opencv2/core.hpp>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +74,28 @@ class SynthShapes : public ImageDataset {
   int image_size_;
   uint64_t seed_;
 };
+
+// --bad-samples: whether an unreadable sample (a corrupt, truncated or empty file) stops the run
+// (fail) or is left out and counted (skip). Shared by the loader's worker threads.
+class BadSamples {
+ public:
+  explicit BadSamples(bool skip) : skip_(skip) {}
+  bool skip() const { return skip_; }
+  // Notes that `sample` failed with `error` (once per sample).
+  void record(const std::string& sample, const std::string& error);
+  // Log lines for the samples recorded since the last call.
+  std::vector<std::string> take_notices();
+  int64_t count() const;
+
+ private:
+  bool skip_;
+  mutable std::mutex mutex_;
+  std::set<std::string> seen_;
+  std::vector<std::string> notices_;
+};
+
+// "fail" or "skip" (--bad-samples) as a BadSamples policy; anything else is a UsageError.
+std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value);
 
 // Writes a dataset as an image-folder tree DIR/<class>/<index>.png.
 void write_image_folder(const ImageDataset& dataset, const std::string& dir);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -9,11 +11,45 @@
 
 namespace zoo::data {
 
+namespace {
+
+// Why the encoded image `bytes` is visibly cut short, or "". Decoders would otherwise return
+// the part they got (libjpeg fills the rest with grey) and print warnings of their own.
+std::string truncation(const std::vector<uchar>& bytes) {
+  const size_t n = bytes.size();
+  if (n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
+    // JPEG: inside entropy-coded data a 0xFF is always followed by 0x00 or a restart marker, so
+    // the first FF D9 after the last start-of-scan (FF DA) is the end-of-image marker.
+    size_t last_scan = std::string::npos;
+    for (size_t i = 0; i + 1 < n; ++i)
+      if (bytes[i] == 0xFF && bytes[i + 1] == 0xDA) last_scan = i;
+    if (last_scan == std::string::npos) return "a JPEG file without image data (no start-of-scan marker)";
+    for (size_t i = last_scan + 2; i + 1 < n; ++i)
+      if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9) return "";
+    return "a truncated JPEG file (no end-of-image marker after its last scan)";
+  }
+  static const uchar png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n >= 8 && std::equal(png_signature, png_signature + 8, bytes.begin())) {
+    // PNG: the IEND chunk (length 0, type, CRC: 12 bytes) ends the file.
+    static const uchar iend[4] = {'I', 'E', 'N', 'D'};
+    if (n < 8 + 12 || !std::equal(iend, iend + 4, bytes.end() - 8)) return "a truncated PNG file (no IEND chunk at its end)";
+  }
+  return "";
+}
+
+}  // namespace
+
 cv::Mat read_image(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw Error("cannot read image " + path + ": no such file");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error("cannot read image " + path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad() || !in.eof()) throw Error("cannot read image " + path);
+  if (bytes.empty()) throw Error("cannot decode image " + path + ": the file is empty (0 bytes)");
+  if (const std::string why = truncation(bytes); !why.empty()) throw Error("cannot decode image " + path + ": " + why);
   cv::Mat img;
   try {
-    img = cv::imread(path, cv::IMREAD_COLOR);
+    img = cv::imdecode(bytes, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw Error("cannot decode image " + path + ": " + first_line(e.what()));
   }

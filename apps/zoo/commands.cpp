@@ -50,6 +50,12 @@ std::vector<OptionSpec> train_options() {
       {"label-smoothing", 0.0, 0.0, "label smoothing of the cross-entropy", Kind::Value, "EPS"},
       {"eval-every", 0, 0, "evaluate every N steps (0: at the end of every epoch)", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads (0: load in the training thread)", Kind::Value, "N"},
+      {"save-every-steps", 0, 0, "also save last.ckpt every N steps (0: only at evaluations and on signals)", Kind::Value, "N"},
+      {"save-every-minutes", 10.0, 0.0, "also save last.ckpt when this many minutes passed since the last save (0: off)", Kind::Value, "MIN"},
+      {"keep-last", 2, 0, "step checkpoints kept in OUT/checkpoints (last.ckpt is the newest)", Kind::Value, "N"},
+      {"deterministic", nullptr, false, "deterministic algorithms only, one CPU thread unless --threads says otherwise: a resumed run ends bit for bit where an uninterrupted one does", Kind::Flag},
+      {"bad-samples", "fail", "", "an unreadable image (corrupt, truncated, empty): fail (naming it) | skip it, listed in train.log", Kind::Value, "ACTION"},
+      {"on-nan", "stop", "", "a non-finite loss or gradient: stop (with the step and its samples) | skip the step and count it", Kind::Value, "ACTION"},
       {"channels-last", nullptr, false, "train CNNs with NHWC tensors (faster with oneDNN on CPU, see docs/PERFORMANCE.md)", Kind::Flag},
       {"set", nullptr, Json::array(), "model option key=value (repeatable); unknown keys list the valid ones", Kind::List, "KEY=VALUE"},
       {"val-fraction", 0.1, 0.0, "share of a single data set (image-folder tree, parallel files, TSV) held out for validation", Kind::Value, "F"},
@@ -151,8 +157,34 @@ int cmd_train(const Command& cmd) {
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
   if (!o.has("data")) o.json()["data"] = task_name == "translate" ? "synth:dates" : "synth:shapes";
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
+  auto flag = [](std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    return "--" + key;
+  };
   for (const char* key : {"epochs", "steps", "batch_size", "warmup_steps", "eval_every", "workers", "synth_size"}) {
-    if (o.get_int(key) < 0) throw UsageError(std::string("invalid --") + key + ": expected 0 or more");
+    if (o.get_int(key) < 0) throw UsageError("invalid " + flag(key) + " " + std::to_string(o.get_int(key)) + ": expected 0 or more");
+  }
+  if (o.get_int("batch_size") == 0) throw UsageError("invalid --batch-size 0: expected a positive integer");
+  // Every number is checked before data is read; NaN fails each test (comparisons with it are false).
+  if (const double lr = o.get_double("lr"); !(lr > 0) || !std::isfinite(lr))
+    throw UsageError("invalid --lr " + format_value(lr) + ": expected a positive number");
+  for (const char* key : {"momentum", "weight_decay", "clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate"}) {
+    const double value = o.get_double(key);
+    if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected 0 or more");
+  }
+  for (const char* key : {"label_smoothing", "val_fraction"}) {
+    const double value = o.get_double(key);
+    if (!(value >= 0 && value < 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1)");
+  }
+  validate_loop_options(o);
+  data::bad_samples_policy(o.get_string("bad_samples"));  // validates it
+  // The run folder before any data is read: an unwritable --out fails at once.
+  std::error_code ec;
+  fs::create_directories(o.get_string("out"), ec);
+  if (ec) throw Error("cannot create run folder " + o.get_string("out") + ": " + ec.message());
+  if (o.get_bool("deterministic")) {
+    use_deterministic_algorithms();
+    if (!cmd.given("threads") && o.get_int("threads") == 0) o.json()["threads"] = 1;
   }
   const torch::Device device = setup_runtime(o);
   task->setup_training(o, device);
@@ -178,6 +210,7 @@ int cmd_eval(const Options& o) {
   task->set_inference_options(o);
   const std::string split = o.get_string("split");
   Json result = task->evaluate(split, o.has("data") ? o.get_string("data") : "");
+  for (const auto& notice : task->take_notices()) std::fprintf(stderr, "zoo eval: %s\n", notice.c_str());
   Json out = {{"task", task->name()}, {"model", task->meta().at("model")}, {"split", split},
               {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
   if (o.get_bool("json")) {
@@ -332,6 +365,7 @@ Commands make_commands(CLI::App& app) {
       {"split", "val", "", "train | val | test", Kind::Value, "SPLIT"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
+      {"bad-samples", "fail", "", "an unreadable image: fail (naming it) | leave it out of the metrics, listed on stderr", Kind::Value, "ACTION"},
       {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},

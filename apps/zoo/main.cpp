@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <opencv2/core.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -46,7 +47,10 @@ Command::Command(CLI::App& parent, const std::string& name, const std::string& d
     } else if (spec.kind == Kind::List) {
       app_->add_option(flag, lists_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
     } else {
-      app_->add_option(flag, values_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
+      // A flag given twice takes its last value, as a script appending to a base command expects.
+      app_->add_option(flag, values_[spec.flag], help)
+          ->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
   }
 }
@@ -109,6 +113,9 @@ Json Command::resolve(const Json& base) const {
 int main(int argc, char** argv) {
   using namespace zoo;
   tune_allocator();
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which is reported like a full
+  // disk, instead of killing the process in the middle of a save.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"zoo: train, evaluate, export and inspect the attention-era model zoo"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for every command");
@@ -138,8 +145,8 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what()).c_str());
     return 2;
-  } catch (const Interrupted&) {
-    return 130;
+  } catch (const Interrupted& e) {
+    return e.exit_code;
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", command.c_str(), first_line(e.what()).c_str());
     return 1;

@@ -1,11 +1,15 @@
-// Self-describing checkpoints (CLI.md, "The run folder"), written atomically.
+// Self-describing checkpoints (CLI.md, "The run folder"), written so that no reader ever sees
+// half of one, and sealed so that a damaged one is recognised (docs/RELIABILITY.md).
 //
-// A checkpoint is a LibTorch archive with:
+// A checkpoint is a LibTorch archive (a zip file) with:
 //   meta       the task's meta() plus training progress (step, epoch, batch, best metric, config)
 //   weights    every parameter and buffer by its reference (torchvision) name
 //   optimizer  (last.ckpt only) the optimizer's state
 //   rng        (last.ckpt only) LibTorch's CPU generator state
 //   rng_cudaN  (last.ckpt only) each CUDA device's generator state
+// and, as the zip archive's comment (the last bytes of the file), the seal
+//   "zoo-checkpoint FORMAT crc32 XXXXXXXX"
+// whose CRC-32 covers every byte before it. Format 1 files (no seal) still load.
 #pragma once
 #include <torch/torch.h>
 
@@ -39,11 +43,17 @@ struct CheckpointContent {
   bool save_rng = false;
 };
 
-// Writes to a temporary file beside `path` and renames it over `path`.
+// The checkpoint format this build writes, and the newest it reads.
+constexpr int kCheckpointFormat = 2;
+
+// Writes a sealed checkpoint to a temporary file beside `path`, syncs it, renames it over
+// `path` and syncs the folder. A failed write (a full disk) is an Error naming `path` and leaves
+// any previous file at `path` untouched.
 void save_checkpoint(const std::string& path, const CheckpointContent& content);
 
 // Why the zip archive at path (a checkpoint or TorchScript file) is damaged, or "" if its
-// end-of-archive record is intact and consistent.
+// end-of-archive record is intact and consistent and, where it carries a zoo seal, its CRC-32
+// matches and its format is one this build reads.
 std::string zip_damage(const std::string& path);
 
 class CheckpointReader {
@@ -64,9 +74,17 @@ class CheckpointReader {
   bool has_optimizer_ = false;
 };
 
-// Runs `write` on a temporary path beside `path`, then renames it over `path`: readers see the
-// old file or the new one, never half of one. Errors name `path`.
+// Runs `write` on a temporary path beside `path`, fsyncs it, renames it over `path` and fsyncs
+// the folder: readers, and the file system after a power cut, see the old file or the new one,
+// never half of one. Errors name `path`.
 void write_atomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
+
+// Points `link_path` at the same file as `path` (a hard link, a copy where links are not
+// supported), replacing it atomically.
+void link_atomically(const std::string& path, const std::string& link_path);
+
+// Removes temporary files a killed writer left in `dir` (NAME.tmp.PID of a process that is gone).
+void remove_stale_temporaries(const std::string& dir);
 
 // Writes `text` to `path` atomically.
 void write_file_atomic(const std::string& path, const std::string& text);

@@ -15,9 +15,10 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Thrown by the trainer after it saved last.ckpt on Ctrl-C: exit code 130.
+// Thrown by the trainer after it saved last.ckpt on SIGINT (exit code 130) or SIGTERM (143).
 struct Interrupted : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  Interrupted(const std::string& what, int exit_code) : std::runtime_error(what), exit_code(exit_code) {}
+  int exit_code;
 };
 
 // First line of an exception's message: LibTorch's messages carry a backtrace after it.

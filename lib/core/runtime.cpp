@@ -6,6 +6,9 @@
 #endif
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
 
 #include <cmath>
 #include <opencv2/core.hpp>
@@ -80,6 +83,29 @@ std::string blas_warning() {
       return "LibTorch is using OpenBLAS's pthread build, which oversubscribes the cores next to LibTorch's OpenMP threads (measured ~3x slower); run scripts/setup.sh to select the OpenMP build";
   }
   return "";
+}
+
+void use_deterministic_algorithms() {
+  // cuBLAS reuses workspaces nondeterministically unless told their size before it starts.
+  ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
+}
+
+bool fault_injected(const std::string& point) {
+  static std::mutex mutex;
+  static std::map<std::string, int64_t> calls;
+  const char* spec = std::getenv("ZOO_FAULT");
+  if (!spec || !*spec) return false;
+  std::lock_guard<std::mutex> lock(mutex);
+  const int64_t call = ++calls[point];
+  std::stringstream items(spec);
+  for (std::string item; std::getline(items, item, ',');) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos && item.substr(0, eq) == point && std::atoll(item.c_str() + eq + 1) == call) return true;
+  }
+  return false;
 }
 
 void seed_everything(uint64_t seed) {

@@ -28,6 +28,15 @@ void tune_allocator();
 // when it is fine or unknown. Reads /proc/self/maps.
 std::string blas_warning();
 
+// --deterministic: deterministic algorithms only (an op without one is an error naming it),
+// cuDNN without autotuning, cuBLAS with a fixed workspace. Call before the first CUDA use.
+void use_deterministic_algorithms();
+
+// Fault injection for the reliability tests (docs/RELIABILITY.md): ZOO_FAULT="POINT=N,..."
+// makes the N-th call of fault_injected(POINT) in this process return true; every other call,
+// and every call without ZOO_FAULT, returns false.
+bool fault_injected(const std::string& point);
+
 // Seeds LibTorch's CPU (and CUDA) generators.
 void seed_everything(uint64_t seed);
 

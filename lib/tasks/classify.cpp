@@ -38,6 +38,7 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   seed_ = static_cast<uint64_t>(config.get_int("seed"));
   label_smoothing_ = config.get_double("label_smoothing");
   channels_last_ = config.get_bool("channels_last");
+  bad_samples_ = data::bad_samples_policy(config.has("bad_samples") ? config.get_string("bad_samples") : "fail");
   if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
   if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
   const double val_fraction = config.get_double("val_fraction");
@@ -58,6 +59,10 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
                      std::to_string(data_classes) + " classes");
   model_options_["num_classes"] = data_classes;
   build_model(device);
+}
+
+void ClassifyTask::set_inference_options(const Options& options) {
+  if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
 }
 
 void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
@@ -156,17 +161,33 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
   const int64_t batch_size = std::min<int64_t>(batch_size_, dataset->size());
   const auto preprocess = preprocess_;
   const uint64_t seed = seed_;
-  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch](int64_t b) {
+  auto bad_samples = bad_samples_;
+  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples](int64_t b) {
     std::vector<torch::Tensor> images;
-    std::vector<int64_t> labels;
+    std::vector<int64_t> labels, ids;
     for (int64_t i = b * batch_size; i < (b + 1) * batch_size; ++i) {
-      const int64_t index = (*order)[i];
-      // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
-      Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-      images.push_back(preprocess.train(dataset->image(index), rng));
-      labels.push_back(dataset->label(index));
+      // With --bad-samples skip an unreadable image is replaced by the next readable one in the
+      // epoch's order: a choice that depends on the files alone, not on worker timing.
+      for (int64_t k = 0;; ++k) {
+        if (k == dataset->size()) throw Error("no image of the training set can be read (see the log for each)");
+        const int64_t index = (*order)[(i + k) % dataset->size()];
+        cv::Mat image;
+        try {
+          image = dataset->image(index);
+        } catch (const Error& e) {
+          if (!bad_samples->skip()) throw;
+          bad_samples->record(dataset->describe(index), e.what());
+          continue;
+        }
+        // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
+        Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+        images.push_back(preprocess.train(image, rng));
+        labels.push_back(dataset->label(index));
+        ids.push_back(index);
+        break;
+      }
     }
-    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, batch_size};
+    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, batch_size, ids};
   };
   return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
 }
@@ -200,20 +221,32 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
   const int64_t n = dataset->size(), batches = (n + batch_size_ - 1) / batch_size_;
   const auto preprocess = preprocess_;
   const int64_t batch_size = batch_size_;
-  auto make_batch = [dataset, preprocess, batch_size, n](int64_t b) {
+  auto bad_samples = bad_samples_;
+  auto make_batch = [dataset, preprocess, batch_size, n, bad_samples](int64_t b) {
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels;
     for (int64_t i = b * batch_size; i < std::min(n, (b + 1) * batch_size); ++i) {
-      images.push_back(preprocess.eval(dataset->image(i)));
+      cv::Mat image;
+      try {
+        image = dataset->image(i);
+      } catch (const Error& e) {
+        if (!bad_samples->skip()) throw;
+        bad_samples->record(dataset->describe(i), e.what());  // left out of the metrics
+        continue;
+      }
+      images.push_back(preprocess.eval(image));
       labels.push_back(dataset->label(i));
     }
+    if (images.empty()) return Batch{};
     return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
   };
   data::PrefetchLoader loader(0, batches, make_batch, workers_);
   const int64_t k = std::min<int64_t>(5, static_cast<int64_t>(classes_.size()));
   double loss_sum = 0;
-  int64_t top1 = 0, topk = 0;
+  int64_t top1 = 0, topk = 0, examples = 0;
   while (auto batch = loader.next()) {
+    if (batch->size == 0) continue;
+    examples += batch->size;
     auto out = logits(batch->tensors[0]).to(torch::kCPU).to(torch::kFloat32);  // (B, C)
     auto labels = batch->tensors[1];
     loss_sum += torch::nn::functional::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
@@ -222,8 +255,9 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
     top1 += hit.select(1, 0).sum().item<int64_t>();
     topk += hit.any(1).sum().item<int64_t>();
   }
-  return {{"examples", n},
-          {"metrics", {{"loss", loss_sum / n}, {"top1", 100.0 * top1 / n}, {"top5", 100.0 * topk / n}}}};
+  if (examples == 0) throw Error("no image of the " + split + " split can be read");
+  return {{"examples", examples},
+          {"metrics", {{"loss", loss_sum / examples}, {"top1", 100.0 * top1 / examples}, {"top5", 100.0 * topk / examples}}}};
 }
 
 Json ClassifyTask::predict(const std::vector<std::string>& inputs, const Options& options) {

@@ -21,6 +21,9 @@ class ClassifyTask : public Task {
 
   int64_t batches_per_epoch() const override;
   int64_t examples_per_epoch() const override { return train_set_->size(); }
+  std::string describe_sample(int64_t id) const override { return train_set_->describe(id); }
+  std::vector<std::string> take_notices() override { return bad_samples_->take_notices(); }
+  void set_inference_options(const Options& options) override;
   std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) override;
   torch::Tensor loss(const Batch& batch) override;
   Json evaluate(const std::string& split, const std::string& data = "") override;
@@ -54,6 +57,7 @@ class ClassifyTask : public Task {
   std::shared_ptr<models::ImageClassifierImpl> model_;
   std::optional<torch::jit::Module> scripted_;
   std::shared_ptr<data::ImageDataset> train_set_, val_set_;
+  std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");
 };
 
 }  // namespace zoo

@@ -18,6 +18,7 @@ namespace zoo {
 struct Batch {
   std::vector<torch::Tensor> tensors;
   int64_t size = 0;
+  std::vector<int64_t> ids;  // the training examples it holds (Task::describe_sample names them)
 };
 
 class BatchStream {
@@ -59,6 +60,11 @@ class Task {
   virtual std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) = 0;
   // The training loss of one batch, with the model in train mode.
   virtual torch::Tensor loss(const Batch& batch) = 0;
+  // Lines for the training log that the data side gathered since the last call (with
+  // --bad-samples skip: the samples it left out).
+  virtual std::vector<std::string> take_notices() { return {}; }
+  // Where training example `id` (a Batch::ids entry) came from, for messages: a file, FILE:LINE.
+  virtual std::string describe_sample(int64_t id) const { return "example " + std::to_string(id); }
   // Metrics on a split ("val", "train", "test"), with the model in eval mode: a JSON object
   // with "examples" and "metrics". `data` overrides the data the model was trained on.
   virtual Json evaluate(const std::string& split, const std::string& data = "") = 0;

@@ -123,6 +123,7 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
     }
     train_source_.push_back(with_eos(src_vocab_.encode(src_tokens[i])));
     train_target_.push_back(with_eos(tgt_vocab_.encode(tgt_tokens[i])));
+    train_origin_.push_back(i < train.origin.size() ? train.origin[i] : "pair " + std::to_string(i + 1));
   }
   if (train_source_.empty()) throw UsageError("every training pair is longer than --max-len " + std::to_string(max_len) + " tokens");
   std::fprintf(stderr, "translate: %zu training pairs (%lld longer than --max-len, %lld with an empty side skipped), %lld validation; "
@@ -216,7 +217,7 @@ Batch TranslateTask::collate(const std::vector<int64_t>& indices, const std::vec
       in_a[b][static_cast<int64_t>(j)] = j == 0 ? text::Vocab::kBos : y[j - 1];
     }
   }
-  return Batch{{src, lengths, tgt_in, tgt_out, torch::tensor(indices, torch::kInt64)}, n};
+  return Batch{{src, lengths, tgt_in, tgt_out, torch::tensor(indices, torch::kInt64)}, n, indices};
 }
 
 int64_t TranslateTask::batches_per_epoch() const {

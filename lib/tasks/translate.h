@@ -28,6 +28,7 @@ class TranslateTask : public Task {
 
   int64_t batches_per_epoch() const override;
   int64_t examples_per_epoch() const override { return static_cast<int64_t>(train_source_.size()); }
+  std::string describe_sample(int64_t id) const override { return train_origin_.at(static_cast<size_t>(id)); }
   std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) override;
   torch::Tensor loss(const Batch& batch) override;
   Json evaluate(const std::string& split, const std::string& data = "") override;
@@ -71,6 +72,7 @@ class TranslateTask : public Task {
   std::shared_ptr<models::TranslationModel> model_;
   std::optional<torch::jit::Module> scripted_;
   std::vector<std::vector<int64_t>> train_source_, train_target_;  // ids, <eos>-terminated
+  std::vector<std::string> train_origin_;                            // "FILE:LINE" of each pair
   std::optional<data::SentencePairs> val_pairs_;
 };
 

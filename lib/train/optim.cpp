@@ -1,10 +1,17 @@
 #include "lib/train/optim.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "lib/core/error.h"
 
 namespace zoo {
+
+std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
 
 double default_lr(const std::string& optimizer) { return optimizer == "sgd" ? 0.1 : 1e-3; }
 
@@ -15,8 +22,11 @@ double default_weight_decay(const std::string& optimizer) {
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& c) {
-  if (c.lr <= 0) throw UsageError("invalid --lr " + std::to_string(c.lr) + ": expected a positive number");
-  if (c.weight_decay < 0) throw UsageError("invalid --weight-decay: expected 0 or more");
+  // Written so that NaN fails them too.
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw UsageError("invalid --lr " + format_value(c.lr) + ": expected a positive number");
+  if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay))
+    throw UsageError("invalid --weight-decay " + format_value(c.weight_decay) + ": expected 0 or more");
+  if (!(c.momentum >= 0) || !std::isfinite(c.momentum)) throw UsageError("invalid --momentum " + format_value(c.momentum) + ": expected 0 or more");
   if (c.name == "sgd") {
     if (c.nesterov && c.momentum <= 0) throw UsageError("--nesterov needs --momentum > 0");
     return std::make_unique<torch::optim::SGD>(

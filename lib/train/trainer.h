@@ -1,6 +1,7 @@
 // The one training loop of every task (Lightning's Trainer): optimizer, schedule, clipping,
-// evaluation cadence, best/last checkpoints, metrics.jsonl, train.log, progress, --resume,
-// --init and Ctrl-C.
+// evaluation cadence, best/last/step checkpoints, metrics.jsonl, train.log, progress, --resume
+// (exact, falling back past damaged checkpoints), --init, SIGINT/SIGTERM and the non-finite
+// guard. docs/RELIABILITY.md says what it promises.
 #pragma once
 #include <string>
 
@@ -29,7 +30,13 @@ class Trainer {
   Options config_;
 };
 
-// Set by SIGINT while a Trainer runs; the loop saves last.ckpt and throws Interrupted.
+// Checks the loop's own options (--eval-every, --save-every-*, --keep-last, --on-nan): a
+// UsageError naming the first bad one. Trainer::fit calls it; `zoo train` calls it before it
+// reads any data.
+void validate_loop_options(const Options& config);
+
+// What SIGINT does while a Trainer runs: the loop finishes its step, saves last.ckpt and throws
+// Interrupted.
 void request_stop();
 
 }  // namespace zoo

@@ -3,30 +3,9 @@
 # data synth, bench, --config, --resume, --init, Ctrl-C, and the usage errors and exit codes.
 # Environment (set by ctest): ZOO (the binary), ZOO_WORK (scratch folder), ZOO_SHARED_DATA.
 set -u
-ZOO=${ZOO:?path of the zoo binary}
-PY=${ZOO_PYTHON:-/usr/bin/python3}
 DOCS=$(cd "$(dirname "$0")/../../docs" && pwd)
 W=${ZOO_WORK:-/tmp/zoo-work}/cli
-rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-
-# expect CODE PATTERN ARGS...: zoo exits with CODE and, on failure, prints exactly one line
-# on stderr that matches PATTERN.
-expect() {
-  local code=$1 pattern=$2; shift 2
-  "$ZOO" "$@" > out.txt 2> err.txt
-  local rc=$?
-  local lines; lines=$(wc -l < err.txt)
-  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(head -c 300 err.txt)"; return; fi
-  if [[ $code -ne 0 ]] && { [[ $lines -ne 1 ]] || ! grep -qE -- "$pattern" err.txt; }; then
-    bad "zoo $* -> stderr not one line matching '$pattern': $(cat err.txt)"; return
-  fi
-  ok "zoo $* -> $code"
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(($2))" "$3"; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TINY=(--task classify --model resnet18_cifar --synth-size 128 --batch-size 32 --workers 2)
 
@@ -177,5 +156,4 @@ echo '{"epochs": ' > broken.json
 expect 1 "broken.json" train --config broken.json --task classify --model resnet18_cifar
 expect 1 "cfg.json is not a zip-format torch.save file" import --from torchvision --model resnet18 --state-dict cfg.json --out x.ckpt
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -4,27 +4,8 @@
 # written by `zoo data synth --kind dates`, and the usage errors.
 # Environment (set by ctest): ZOO (the binary), ZOO_WORK (scratch folder), ZOO_SHARED_DATA.
 set -u
-ZOO=${ZOO:?path of the zoo binary}
-PY=${ZOO_PYTHON:-/usr/bin/python3}
 W=${ZOO_WORK:-/tmp/zoo-work}/translate
-rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-expect() {
-  local code=$1 pattern=$2; shift 2
-  "$ZOO" "$@" > out.txt 2> err.txt
-  local rc=$?
-  local lines; lines=$(wc -l < err.txt)
-  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(head -c 300 err.txt)"; return; fi
-  if [[ $code -ne 0 ]] && { [[ $lines -ne 1 ]] || ! grep -qE -- "$pattern" err.txt; }; then
-    bad "zoo $* -> stderr not one line matching '$pattern': $(cat err.txt)"; return
-  fi
-  ok "zoo $* -> $code"
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(($2))" "$3"; }
-ge() { $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$1" "$2"; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # A small model that learns dates in seconds: ~10 s per run on one core.
 SMALL=(--synth-size 4096 --epochs 4 --batch-size 32 --opt adam --lr 3e-3 --workers 1
@@ -163,5 +144,4 @@ expect 1 "bad.de:2: invalid UTF-8" train --task translate --model seq2seq --data
 expect 2 "beam" predict --checkpoint attn/best.ckpt --input "3 March 2021" --beam 0
 expect 1 "not found" predict --checkpoint attn/best.ckpt --input-file nope.txt
 
-echo "translate: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish translate

@@ -1,0 +1,33 @@
+# Helpers of the end-to-end CLI tests, sourced by each tests/cli/test_*.sh after it set $W (its
+# scratch folder). Environment (set by ctest): ZOO (the binary), ZOO_WORK (scratch root),
+# ZOO_SHARED_DATA; ZOO_PYTHON (default /usr/bin/python3, Debian's, with torch).
+ZOO=${ZOO:?path of the zoo binary}
+PY=${ZOO_PYTHON:-/usr/bin/python3}
+rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+# expect CODE PATTERN ARGS...: zoo exits with CODE and, on failure, prints exactly one line
+# on stderr that matches PATTERN.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  "$ZOO" "$@" > out.txt 2> err.txt
+  local rc=$?
+  local lines; lines=$(wc -l < err.txt)
+  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(head -c 300 err.txt)"; return; fi
+  if [[ $code -ne 0 ]] && { [[ $lines -ne 1 ]] || ! grep -qE -- "$pattern" err.txt; }; then
+    bad "zoo $* -> stderr not one line matching '$pattern': $(cat err.txt)"; return
+  fi
+  ok "zoo $* -> $code"
+}
+# json FILE EXPR: EXPR evaluated in Python on the JSON document d of FILE.
+json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(($2))" "$3"; }
+ge() { $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$1" "$2"; }
+
+# Prints the summary line and sets the exit status.
+finish() {
+  echo "${1:-}${1:+: }$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Training you can trust (docs/RELIABILITY.md): a run SIGKILLed at random moments, also in the
+# middle of a save, and resumed each time ends bit for bit where the uninterrupted run ends;
+# damaged checkpoints are named and skipped; SIGTERM and SIGINT save and exit 143 / 130; the
+# non-finite guard; a full disk during a save; bad options.
+set -u
+W=${ZOO_WORK:-/tmp/zoo-work}/reliability
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+WEIGHTS=${ZOO_WEIGHTS:?path of the zoo_weights test tool}
+
+# expect_last CODE PATTERN ARGS...: zoo exits with CODE and its last stderr line (after the
+# training log a failing run prints first) matches PATTERN and names the problem on one line.
+expect_last() {
+  local code=$1 pattern=$2; shift 2
+  "$ZOO" "$@" > out.txt 2> err.txt
+  local rc=$?
+  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(tail -c 300 err.txt)"; return; fi
+  if ! tail -n 1 err.txt | grep -qE -- "$pattern"; then bad "zoo $* -> last stderr line does not match '$pattern': $(tail -n 2 err.txt)"; return; fi
+  ok "zoo $* -> $code"
+}
+same_weights() { diff -q <("$WEIGHTS" "$1") <("$WEIGHTS" "$2") > /dev/null; }
+# metrics.jsonl without its timings.
+metrics() { $PY -c 'import json,sys
+for line in open(sys.argv[1]):
+    d = json.loads(line); [d.pop(k) for k in ("eval_seconds", "elapsed_seconds")]; print(json.dumps(d, sort_keys=True))' "$1"; }
+no_temporaries() { ! find "$1" -name '*.tmp.*' | grep -q .; }
+random_delay() { awk -v r=$RANDOM -v max="$1" 'BEGIN { printf "%.3f", max * r / 32767 }'; }
+# step_reached LOG N [FROM_LINE]: waits (up to 60 s) until LOG, after its line FROM_LINE, logs
+# training step N or a later one.
+step_reached() {
+  for _ in $(seq 1 600); do
+    tail -n +"$(( ${3:-0} + 1 ))" "$1" 2>/dev/null | awk -v n="$2" '
+      { for (i = 1; i < NF; i++) if ($i == "step" && $(i + 1) ~ /^[0-9]+\//) { split($(i + 1), a, "/"); if (a[1] + 0 >= n) found = 1 } }
+      END { exit !found }' && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# A tiny attention translator with dropout (so the RNG state matters) on synth:dates: 16 batches
+# an epoch, 120 steps (7.5 epochs, so runs end mid-epoch), validation every 40 steps, a checkpoint
+# every 6 steps, a cosine schedule, Adam (optimizer state), two loader threads; ~2 s on 2 cores.
+TINY=(--task translate --model seq2seq_attn --synth-size 512 --batch-size 32 --opt adam --lr 3e-3
+      --set embedding=16 --set encoder_hidden=16 --set hidden=32 --set attention_hidden=16 --set dropout=0.3
+      --steps 120 --eval-every 40 --save-every-steps 6 --deterministic --workers 2)
+
+expect 0 "" train "${TINY[@]}" --out straight
+check "checkpoints/ keeps the last 2 step checkpoints" test "$(ls straight/checkpoints | tr '\n' ' ')" = "step-00000114.ckpt step-00000120.ckpt "
+check "last.ckpt is the newest step checkpoint" test straight/last.ckpt -ef straight/checkpoints/step-00000120.ckpt
+expect 0 "" train "${TINY[@]}" --out straight2
+check "the same run twice gives the same weights, bit for bit" same_weights straight/last.ckpt straight2/last.ckpt
+
+# --- SIGKILL at random moments, resume, until the run completes ---
+# First a save killed halfway: the fault-injection point dies while writing the second checkpoint
+# (step 12), leaving a half-written temporary file.
+ZOO_FAULT=kill-during-save=2 "$ZOO" train "${TINY[@]}" --out killed > killed.out 2> killed.err
+check "a save killed halfway (exit 137)" test $? -eq 137
+check "  ... left a half-written temporary file" find killed/checkpoints -name 'step-00000012.ckpt.tmp.*' -size +0 | grep -q .
+check "  ... beside the intact step 6" test -f killed/checkpoints/step-00000006.ckpt
+RANDOM=${ZOO_TEST_SEED:-20261122}
+kills=1 finished=0
+for attempt in $(seq 1 40); do
+  from=$(wc -l < killed/train.log)
+  "$ZOO" train --resume --out killed >> killed.out 2>> killed.err &
+  pid=$!
+  step_reached killed/train.log 1 "$from"
+  # A random moment within the next 0.3 s (about 15 steps here), widening on slow machines.
+  sleep "$(random_delay "$(awk -v a="$attempt" 'BEGIN { print 0.3 * (1 + int(a / 10)) }')")"
+  kill -9 $pid 2> /dev/null && kills=$((kills + 1))
+  wait $pid
+  [[ $? -eq 0 ]] && { finished=1; break; }
+done
+resumed_at=$(grep -o '^resumed .* at step [0-9]*' killed/train.log | awk '{print $NF}' | tr '\n' ' ')
+echo "     $kills kills; resumed at steps $resumed_at"
+check "the killed run finished" test "$finished" -eq 1
+check "it was killed at least 4 times and resumed from at least 3 different steps" \
+  test "$kills" -ge 4 -a "$(echo $resumed_at | tr ' ' '\n' | sort -u | wc -l)" -ge 3
+check "no temporary file is left" no_temporaries killed
+check "the killed-and-resumed run ends with the uninterrupted run's weights, bit for bit" same_weights straight/last.ckpt killed/last.ckpt
+check "  ... and the same best.ckpt" same_weights straight/best.ckpt killed/best.ckpt
+check "  ... and the same metrics.jsonl (no evaluation twice)" diff <(metrics straight/metrics.jsonl) <(metrics killed/metrics.jsonl)
+
+# --- damaged checkpoints are named, and --resume falls back to the newest intact one ---
+cp -a straight damaged   # -a keeps last.ckpt a hard link of checkpoints/step-00000120.ckpt
+flip_byte() { $PY -c 'import os,sys
+f = open(sys.argv[1], "r+b"); f.seek(os.path.getsize(sys.argv[1]) // 2); b = f.read(1); f.seek(-1, 1); f.write(bytes([b[0] ^ 0xFF]))' "$1"; }
+flip_byte damaged/last.ckpt
+expect 1 "damaged/last.ckpt: its CRC-32 is [0-9a-f]{8}, its seal says [0-9a-f]{8} \(the file is damaged\)" eval --checkpoint damaged/last.ckpt
+expect 0 "" train --resume --out damaged
+check "--resume names the damaged checkpoint it skips" grep -q "skipping damaged/checkpoints/step-00000120.ckpt: .*CRC-32" damaged/train.log
+check "  ... resumes from the one before" grep -q "resumed damaged/checkpoints/step-00000114.ckpt at step 114" damaged/train.log
+check "  ... keeps the damaged one aside" test -f damaged/checkpoints/step-00000120.ckpt.corrupt
+check "  ... and still ends bit for bit where the uninterrupted run ends" same_weights straight/last.ckpt damaged/last.ckpt
+head -c 3000 straight/last.ckpt > truncated.ckpt
+expect 1 "truncated.ckpt" eval --checkpoint truncated.ckpt
+$PY - <<'PY'
+data = bytearray(open("straight/best.ckpt", "rb").read())
+at = data.rfind(b"zoo-checkpoint 2 ")
+data[at:at + 17] = b"zoo-checkpoint 9 "
+open("newer.ckpt", "wb").write(data)
+PY
+expect 1 "newer.ckpt: it was written by a newer zoo \(checkpoint format 9; this build reads formats up to 2\)" eval --checkpoint newer.ckpt
+expect 1 "best.ckpt: unexpected tensor '.*' \(the model has no such parameter or buffer\)" \
+  train --task classify --model resnet18_cifar --synth-size 64 --steps 1 --init straight/best.ckpt --out other_model
+expect_last 1 "best.ckpt: tensor '.*' has shape \[.*\], the model expects \[.*\]" \
+  train "${TINY[@]}" --set hidden=48 --steps 1 --init straight/best.ckpt --out other_shape
+mkdir -p empty_run && cp straight/config.json empty_run/
+expect 0 "" train --resume --out empty_run --steps 2 --eval-every 2
+check "--resume of a run killed before its first save starts at step 0" grep -q "nothing saved in empty_run yet; starting at step 0" empty_run/train.log
+
+# --- SIGTERM and SIGINT finish the step, save, and exit 143 / 130 ---
+"$ZOO" train "${TINY[@]}" --steps 100000 --save-every-steps 0 --out term 2> term.err &
+pid=$!
+step_reached term/train.log 3
+kill -TERM $pid
+wait $pid
+check "SIGTERM exits 143" test $? -eq 143
+stopped=$(grep -o "terminated at step [0-9]*" term/train.log | awk '{print $NF}')
+check "SIGTERM saved the step it finished (step $stopped)" grep -q "\"step\":$stopped," <("$WEIGHTS" term/last.ckpt)
+expect 0 "" train --resume --out term --steps $((stopped + 2)) --eval-every 1000
+check "the terminated run resumes" grep -q "resumed term/checkpoints/step-$(printf %08d "$stopped").ckpt at step $stopped" term/train.log
+
+"$ZOO" train "${TINY[@]}" --steps 100000 --save-every-steps 1 --out int2 2> int2.err &
+pid=$!
+step_reached int2/train.log 3
+kill -INT $pid; kill -INT $pid
+wait $pid
+check "a second SIGINT exits at once with 130" test $? -eq 130
+check "  ... leaving an intact last.ckpt" "$WEIGHTS" int2/last.ckpt > /dev/null
+expect 0 "" train --resume --out int2 --steps 30 --eval-every 1000
+check "  ... which --resume continues" grep -q "^resumed" int2/train.log
+check "  ... and no temporary file" no_temporaries int2
+
+# --- a non-finite loss stops the run naming the step and its samples, or is skipped ---
+ZOO_FAULT=nan-loss=5 expect_last 1 "the loss is nan at step 5 \(epoch 1, batch 5\), on synth:dates#[0-9]+, synth:dates#[0-9]+, .* and 28 more; training stopped" \
+  train "${TINY[@]}" --out nan_stop
+ZOO_FAULT=nan-loss=5,nan-loss=9 expect 0 "" train "${TINY[@]}" --on-nan skip --out nan_skip
+check "--on-nan skip counts what it skipped" grep -q -- "--on-nan skip: 2 of 120 steps skipped" nan_skip/train.log
+expect_last 1 "the (loss|gradient norm) is (nan|inf|-nan) at step [0-9]+ .*training stopped" \
+  train --task classify --model resnet18_cifar --synth-size 64 --batch-size 16 --steps 20 --opt sgd --lr 1e30 --out diverged
+expect 2 "invalid --on-nan 'maybe'" train "${TINY[@]}" --on-nan maybe --out x
+
+# --- a full disk during a save: a clear error, the last good checkpoint intact ---
+cp -a straight full
+"$WEIGHTS" full/last.ckpt > full_before.weights
+size_kb=$(( $(stat -c %s full/last.ckpt) / 1024 ))
+cat > limited.sh <<SH
+#!/usr/bin/env bash
+ulimit -f $((size_kb / 2))
+exec "$ZOO" "\$@"
+SH
+chmod +x limited.sh
+ZOO=./limited.sh expect_last 1 "cannot write full/.*\.ckpt: File too large" train --resume --out full --steps 126
+check "  ... the last good checkpoint is intact" diff full_before.weights <("$WEIGHTS" full/last.ckpt)
+check "  ... and no temporary file is left" no_temporaries full
+
+# --- options ---
+expect 2 "invalid --batch-size 0" train "${TINY[@]}" --batch-size 0 --out x
+expect 2 "invalid --lr -1" train "${TINY[@]}" --lr -1 --out x
+expect 2 "invalid --lr nan" train "${TINY[@]}" --lr nan --out x
+expect 2 "invalid --keep-last 0" train "${TINY[@]}" --keep-last 0 --out x
+expect 2 "invalid --save-every-steps" train "${TINY[@]}" --save-every-steps -3 --out x
+expect 2 "unknown option 'hiden'.*valid keys" train "${TINY[@]}" --set hiden=3 --out x
+expect 1 "cannot create run folder /proc/zoo-cannot-write" train "${TINY[@]}" --out /proc/zoo-cannot-write
+touch a_file
+expect 1 "cannot create run folder a_file/run" train "${TINY[@]}" --out a_file/run
+if ! nvidia-smi > /dev/null 2>&1; then
+  expect 2 "CUDA is not available" train "${TINY[@]}" --device cuda --out x
+fi
+
+finish reliability
