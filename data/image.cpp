@@ -3,7 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <cerrno>
+#include <cstring>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -42,9 +43,12 @@ std::string truncation(const std::vector<uchar>& bytes) {
 cv::Mat read_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error("cannot read image " + path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad() || !in.eof()) throw Error("cannot read image " + path);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+  if (size < 0) throw Error("cannot read image " + path + ": " + std::strerror(errno));
+  std::vector<uchar> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) throw Error("cannot read image " + path + ": read failed");
   if (bytes.empty()) throw Error("cannot decode image " + path + ": the file is empty (0 bytes)");
   if (const std::string why = truncation(bytes); !why.empty()) throw Error("cannot decode image " + path + ": " + why);
   cv::Mat img;

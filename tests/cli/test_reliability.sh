@@ -154,6 +154,54 @@ ZOO=./limited.sh expect_last 1 "cannot write full/.*\.ckpt: File too large" trai
 check "  ... the last good checkpoint is intact" diff full_before.weights <("$WEIGHTS" full/last.ckpt)
 check "  ... and no temporary file is left" no_temporaries full
 
+# --- image folders: corrupt, truncated, empty and non-image files; empty classes and sets ---
+expect 0 "" data synth --kind shapes --out imgs --n 48 --image-size 32 --seed 5
+$PY - <<'PY'
+import glob, io
+from PIL import Image
+png = sorted(glob.glob("imgs/train/square/*.png"))[0]
+jpeg = io.BytesIO(); Image.open(png).convert("RGB").save(jpeg, "JPEG", quality=90)
+open("imgs/train/circle/zero.png", "wb").close()                                  # zero bytes
+open("imgs/train/square/cut.png", "wb").write(open(png, "rb").read()[:300])       # truncated PNG
+open("imgs/train/star/cut.jpg", "wb").write(jpeg.getvalue()[:len(jpeg.getvalue()) * 2 // 3])  # truncated JPEG
+open("imgs/train/cross/text.jpg", "w").write("not an image\n")                    # not an image
+open("imgs/train/cross/README.txt", "w").write("ignored, as torchvision ignores it\n")
+PY
+SHAPES=(--task classify --model resnet18_cifar --data imgs --epochs 1 --batch-size 8 --workers 2)
+expect_last 1 "cannot decode image .*imgs/train/(circle/zero.png|square/cut.png|star/cut.jpg|cross/text.jpg)" train "${SHAPES[@]}" --out bad_fail
+expect 0 "" train "${SHAPES[@]}" --bad-samples skip --out bad_skip
+check "--bad-samples skip lists the empty file" grep -q "left out .*imgs/train/circle/zero.png (.*the file is empty (0 bytes))" bad_skip/train.log
+check "  ... the truncated PNG" grep -q "left out .*imgs/train/square/cut.png (.*a truncated PNG file" bad_skip/train.log
+check "  ... the truncated JPEG" grep -q "left out .*imgs/train/star/cut.jpg (.*a truncated JPEG file" bad_skip/train.log
+check "  ... the text file named .jpg" grep -q "left out .*imgs/train/cross/text.jpg (.*not an image OpenCV can read" bad_skip/train.log
+check "  ... each once" test "$(grep -c 'left out' bad_skip/train.log)" -eq 4
+check "  ... and ignores files that are not images by name" bash -c "! grep -q README bad_skip/train.log"
+cp imgs/train/circle/zero.png imgs/val/circle/zero.png
+expect 1 "cannot decode image .*imgs/val/circle/zero.png: the file is empty" eval --checkpoint bad_skip/best.ckpt
+expect 0 "" eval --checkpoint bad_skip/best.ckpt --bad-samples skip --json
+check "eval --bad-samples skip leaves the image out of the metrics" test "$(json x 'd["examples"]' out.txt)" -eq 64
+check "  ... and names it on stderr" grep -q "left out .*imgs/val/circle/zero.png" err.txt
+expect 2 "invalid --bad-samples 'ignore'" train "${SHAPES[@]}" --bad-samples ignore --out x
+mkdir -p imgs/train/empty_class
+expect 1 "class folder .*imgs/train/empty_class holds no image" train "${SHAPES[@]}" --out x
+mkdir -p no_classes
+expect 1 "no class folders in .*no_classes" train "${SHAPES[@]}" --data no_classes --out x
+
+# --- parallel text: uneven files, bad UTF-8, empty lines, a 10 MB line ---
+printf 'ein Haus\nzwei Katzen\ndrei\n' > uneven.de; printf 'a house\ntwo cats\n' > uneven.en
+TEXT=(--task translate --model seq2seq --src de --tgt en --steps 2 --batch-size 2 --val-fraction 0.34 --workers 0)
+expect 1 "uneven.de has 3 lines, .*uneven.en has 2" train "${TEXT[@]}" --data uneven --out x
+printf 'gut\n\xff\xfe kaputt\n' > utf.de; printf 'good\nbroken\n' > utf.en
+expect 1 "utf.de:2: invalid UTF-8" train "${TEXT[@]}" --data utf --out x
+printf 'ein Haus\n\nzwei Katzen\ndrei Hunde\n' > gaps.de; printf 'a house\nnothing\n\nthree dogs\n' > gaps.en
+expect_last 0 "" train "${TEXT[@]}" --data gaps --out gaps_run
+check "pairs with an empty side are skipped and counted" grep -q "2 with an empty side skipped" err.txt
+$PY -c 'open("long.de", "w").write("ein Haus\n" + "wort " * 2_000_000 + "\nzwei Katzen\ndrei Hunde\n"); open("long.en", "w").write("a house\nword\ntwo cats\nthree dogs\n")'
+expect_last 0 "" train "${TEXT[@]}" --data long --set tokenizer=word --out long_run
+check "a 10 MB line is dropped by --max-len and counted" grep -q "1 longer than --max-len" err.txt
+: > empty.de; : > empty.en
+expect 1 "empty" train "${TEXT[@]}" --data empty --out x
+
 # --- options ---
 expect 2 "invalid --batch-size 0" train "${TINY[@]}" --batch-size 0 --out x
 expect 2 "invalid --lr -1" train "${TINY[@]}" --lr -1 --out x

@@ -3,7 +3,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <iterator>
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
@@ -134,6 +138,90 @@ TEST_CASE("a checkpoint round-trips meta, weights and optimizer state atomically
   }
   CHECK_THROWS_AS(CheckpointReader(corrupt), Error);
   CHECK_THROWS_WITH(CheckpointReader((dir / "none.ckpt").string()), Catch::Contains("none.ckpt"));
+  fs::remove_all(dir);
+}
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+}  // namespace
+
+TEST_CASE("a sealed checkpoint detects any damaged byte, a newer format and a full disk", "[core]") {
+  const fs::path dir = fs::temp_directory_path() / ("zoo-seal-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "a.ckpt").string(), damaged = (dir / "damaged.ckpt").string();
+  torch::manual_seed(0);
+  torch::nn::Linear model(16, 8);
+  save_checkpoint(path, {{{"task", "classify"}, {"model", "tiny"}}, state_dict(*model), nullptr, false});
+  const std::string bytes = read_bytes(path);
+  const auto seal_at = bytes.rfind("zoo-checkpoint 2 crc32 ");
+  REQUIRE(seal_at != std::string::npos);
+  CHECK(seal_at + 31 == bytes.size());  // the seal is the file's last bytes: prefix + 8 hex digits
+  CHECK(zip_damage(path).empty());
+  CHECK(CheckpointReader(path).meta().at("model") == "tiny");
+
+  // One flipped bit anywhere before the seal: in a zip header, in tensor data, in the end record.
+  for (size_t at : {size_t{10}, bytes.size() / 2, seal_at - 5}) {
+    std::string copy = bytes;
+    copy[at] = static_cast<char>(copy[at] ^ 0x01);
+    write_bytes(damaged, copy);
+    INFO("flipped a bit of byte " << at);
+    // In the end record the structural check may speak first; elsewhere only the CRC can tell.
+    if (at < seal_at - 22) CHECK_THROWS_WITH(CheckpointReader(damaged), Catch::Contains("damaged.ckpt: its CRC-32 is") && Catch::Contains("the file is damaged"));
+    else CHECK_THROWS_WITH(CheckpointReader(damaged), Catch::Contains("damaged.ckpt"));
+  }
+  // Cut short anywhere.
+  for (size_t keep : {size_t{0}, size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+    write_bytes(damaged, bytes.substr(0, keep));
+    INFO("kept " << keep << " bytes");
+    CHECK_THROWS_AS(CheckpointReader(damaged), Error);
+  }
+  // A format from the future is refused by name, before LibTorch reads anything.
+  std::string newer = bytes;
+  newer[seal_at + 15] = '7';
+  write_bytes(damaged, newer);
+  CHECK_THROWS_WITH(CheckpointReader(damaged), Catch::Contains("newer zoo (checkpoint format 7; this build reads formats up to 2)"));
+
+  // A write that fails (here: a file-size limit, as a full disk) is an Error naming the file and
+  // leaves the previous checkpoint as it was, with no temporary file beside it.
+  auto* previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old_limit {};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  struct rlimit small = old_limit;
+  small.rlim_cur = bytes.size() / 2;
+  ::setrlimit(RLIMIT_FSIZE, &small);
+  torch::nn::Linear other(16, 8);
+  CHECK_THROWS_WITH(save_checkpoint(path, {{{"task", "classify"}, {"model", "tiny"}}, state_dict(*other), nullptr, false}),
+                    Catch::Contains("cannot write " + path + ": File too large"));
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, previous_handler);
+  CHECK(read_bytes(path) == bytes);
+  fs::remove(damaged);
+  for (const auto& entry : fs::directory_iterator(dir)) CHECK(entry.path().filename() == "a.ckpt");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("link_atomically and remove_stale_temporaries", "[core]") {
+  const fs::path dir = fs::temp_directory_path() / ("zoo-link-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  write_bytes((dir / "step-1.ckpt").string(), "one");
+  write_bytes((dir / "last.ckpt").string(), "old");
+  link_atomically((dir / "step-1.ckpt").string(), (dir / "last.ckpt").string());
+  CHECK(read_bytes((dir / "last.ckpt").string()) == "one");
+  CHECK(fs::equivalent(dir / "step-1.ckpt", dir / "last.ckpt"));
+  // A temporary file of a process that is gone goes; one of a living process (this one) stays.
+  write_bytes((dir / "a.ckpt.tmp.2147483646").string(), "torn");
+  const std::string own = "b.ckpt.tmp." + std::to_string(::getpid());
+  write_bytes((dir / own).string(), "being written");
+  remove_stale_temporaries(dir.string());
+  CHECK_FALSE(fs::exists(dir / "a.ckpt.tmp.2147483646"));
+  CHECK(fs::exists(dir / own));
   fs::remove_all(dir);
 }
 
