@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "lib/core/error.h"
-#include "lib/core/runtime.h"
+#include "lib/core/random.h"
 #include "lib/text/utf8.h"
 
 namespace fs = std::filesystem;

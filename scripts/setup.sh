@@ -16,6 +16,7 @@ packages=(
   zlib1g-dev                                     # reading .gz text corpora
   libfreetype-dev fonts-dejavu-core              # UTF-8 token labels on attention maps
   catch2                                         # unit tests (v2 API)
+  clang libclang-rt-14-dev                       # libFuzzer and the sanitizers (scripts/fuzz.sh)
   libopenblas0-openmp                            # the BLAS behind LibTorch's GEMMs
   python3-torch python3-torchvision              # test oracles (/usr/bin/python3)
 )

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <csignal>
@@ -154,81 +153,6 @@ void remove_stale_temporaries(const std::string& dir) {
   }
 }
 
-namespace {
-
-constexpr int64_t kEndRecordSize = 22;  // a zip archive's end-of-central-directory record, without comment
-constexpr uint32_t kEndRecordSignature = 0x06054b50u;
-const char* const kSealPrefix = "zoo-checkpoint ";
-
-// The byte sink LibTorch's archive writer streams into: it writes to `fd`, keeps a CRC-32 of
-// everything written, and holds back the last 22 bytes (the end record) so that seal() can set
-// the record's comment length before they reach the file. A write error (a full disk) is
-// remembered and reported by the caller with its errno; LibTorch is told every write succeeded,
-// because its zip writer, told otherwise, throws again from its destructor and aborts.
-class SealingWriter {
- public:
-  explicit SealingWriter(int fd) : fd_(fd), crc_(::crc32(0L, Z_NULL, 0)) {}
-
-  size_t write(const void* data, size_t size) {
-    if (error_) return size;
-    const char* bytes = static_cast<const char*>(data);
-    if (held_.size() + size <= static_cast<size_t>(kEndRecordSize)) {
-      held_.append(bytes, size);
-      return size;
-    }
-    // Everything but the newest 22 bytes can go out now.
-    const size_t from_held = std::min(held_.size(), held_.size() + size - kEndRecordSize);
-    put(held_.data(), from_held);
-    held_.erase(0, from_held);
-    const size_t keep = kEndRecordSize - held_.size();
-    put(bytes, size - keep);
-    held_.append(bytes + size - keep, keep);
-    return size;
-  }
-
-  // Writes the held end record with its comment length set, then the seal as the comment.
-  void seal(int format) {
-    if (error_) return;
-    auto u32 = [&](size_t at) { return uint32_t(uint8_t(held_[at])) | uint32_t(uint8_t(held_[at + 1])) << 8 |
-                                       uint32_t(uint8_t(held_[at + 2])) << 16 | uint32_t(uint8_t(held_[at + 3])) << 24; };
-    if (held_.size() != static_cast<size_t>(kEndRecordSize) || u32(0) != kEndRecordSignature || held_[20] != 0 || held_[21] != 0)
-      throw Error("LibTorch's archive writer did not end with a plain end-of-central-directory record");
-    const std::string prefix = kSealPrefix + std::to_string(format) + " crc32 ";
-    const size_t comment_size = prefix.size() + 8;
-    held_[20] = static_cast<char>(comment_size & 0xff), held_[21] = static_cast<char>(comment_size >> 8);
-    put(held_.data(), held_.size());
-    char hex[9];
-    std::snprintf(hex, sizeof(hex), "%08x", static_cast<unsigned>(crc_));
-    const std::string comment = prefix + hex;
-    put(comment.data(), comment.size());
-  }
-
-  int error() const { return error_; }
-  int64_t written() const { return written_; }
-
- private:
-  void put(const char* data, size_t size) {
-    if (error_ || size == 0) return;
-    crc_ = ::crc32_z(crc_, reinterpret_cast<const Bytef*>(data), size);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error_ = n < 0 ? errno : ENOSPC;
-        return;
-      }
-      data += n, size -= static_cast<size_t>(n), written_ += n;
-    }
-  }
-
-  int fd_;
-  uLong crc_;
-  std::string held_;
-  int error_ = 0;
-  int64_t written_ = 0;
-};
-
-}  // namespace
 
 void save_checkpoint(const std::string& path, const CheckpointContent& content) {
   torch::serialize::OutputArchive archive;
@@ -253,7 +177,7 @@ void save_checkpoint(const std::string& path, const CheckpointContent& content) 
   write_atomically(path, [&](const std::string& tmp) {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw Error("cannot write " + path + ": " + errno_text(errno));
-    SealingWriter writer(fd);
+    SealingWriter writer([fd](const char* data, size_t size) { return ::write(fd, data, size); });
     const bool kill_midway = fault_injected("kill-during-save");
     auto sink = [&](const void* data, size_t size) {
       const size_t n = writer.write(data, size);
@@ -274,61 +198,6 @@ void save_checkpoint(const std::string& path, const CheckpointContent& content) 
   });
 }
 
-// A zip archive ends with its end-of-central-directory record (22 bytes + comment), which says
-// where the central directory starts; a file cut short loses it, or keeps one that belongs to an
-// archive nested inside (the optimizer state), whose offsets then point past the end. LibTorch
-// 2.x's reader can crash on the latter, so such files are refused here first. A zoo seal in the
-// comment adds the CRC-32 of everything before it.
-std::string zip_damage(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return "cannot open it";
-  const int64_t size = in.tellg();
-  constexpr int64_t kMaxComment = 65535;
-  if (size < kEndRecordSize) return "it is " + std::to_string(size) + " bytes, too short for a zip archive";
-  const int64_t tail_size = std::min<int64_t>(size, kEndRecordSize + kMaxComment);
-  std::string tail(static_cast<size_t>(tail_size), '\0');
-  in.seekg(size - tail_size);
-  in.read(tail.data(), tail_size);
-  auto u16 = [&](int64_t at) { return uint32_t(uint8_t(tail[at])) | uint32_t(uint8_t(tail[at + 1])) << 8; };
-  auto u32 = [&](int64_t at) { return u16(at) | u16(at + 2) << 16; };
-  for (int64_t at = tail_size - kEndRecordSize; at >= 0; --at) {
-    if (u32(at) != kEndRecordSignature) continue;
-    const int64_t comment_size = u16(at + 20);
-    if (at + kEndRecordSize + comment_size != tail_size) continue;  // its comment must end the file
-    const int64_t record_offset = size - tail_size + at;
-    const uint32_t directory_size = u32(at + 12), directory_offset = u32(at + 16);
-    if (directory_offset != 0xFFFFFFFFu && int64_t(directory_offset) + int64_t(directory_size) > record_offset)
-      return "its central directory points past the end of the file (truncated?)";
-    const std::string comment = tail.substr(static_cast<size_t>(at + kEndRecordSize));
-    if (comment.rfind(kSealPrefix, 0) != 0) return "";  // no seal: a format-1 checkpoint or a TorchScript file
-    int format = 0;
-    unsigned expected = 0;
-    if (std::sscanf(comment.c_str() + std::strlen(kSealPrefix), "%d crc32 %8x", &format, &expected) != 2)
-      return "its seal '" + comment + "' is unreadable";
-    if (format > kCheckpointFormat)
-      return "it was written by a newer zoo (checkpoint format " + std::to_string(format) + "; this build reads formats up to " +
-             std::to_string(kCheckpointFormat) + ")";
-    // The CRC-32 of every byte before the comment.
-    in.clear();
-    in.seekg(0);
-    std::vector<char> buffer(1 << 20);
-    uLong crc = ::crc32(0L, Z_NULL, 0);
-    for (int64_t left = size - comment_size; left > 0;) {
-      const auto chunk = static_cast<std::streamsize>(std::min<int64_t>(left, static_cast<int64_t>(buffer.size())));
-      if (!in.read(buffer.data(), chunk)) return "cannot read it";
-      crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<size_t>(chunk));
-      left -= chunk;
-    }
-    if (static_cast<unsigned>(crc) != expected) {
-      char text[96];
-      std::snprintf(text, sizeof(text), "its CRC-32 is %08x, its seal says %08x (the file is damaged)", static_cast<unsigned>(crc), expected);
-      return text;
-    }
-    return "";
-  }
-  return "no end-of-archive record (truncated, or not a checkpoint)";
-}
-
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   if (!fs::exists(path)) throw Error("checkpoint not found: " + path);
   if (fs::is_directory(path)) throw Error("checkpoint " + path + " is a directory (expected a .ckpt file)");
@@ -339,7 +208,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
     archive_.load_from(path);
     c10::IValue meta;
     if (!archive_.try_read("meta", meta) || !meta.isString()) throw Error("not a zoo checkpoint: " + path);
-    meta_ = Json::parse(meta.toStringRef());
+    meta_ = parse_checkpoint_meta(meta.toStringRef(), path);
     c10::IValue weights;
     if (!archive_.try_read("weights", weights) || !weights.isGenericDict()) throw Error("not a zoo checkpoint (no weights): " + path);
     for (const auto& entry : weights.toGenericDict()) weights_[entry.key().toStringRef()] = entry.value().toTensor();
@@ -352,13 +221,6 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   } catch (const std::exception& e) {
     throw Error("corrupt or unreadable checkpoint " + path + ": " + first_line(e.what()));
   }
-  if (!meta_.is_object() || !meta_.contains("task") || !meta_.contains("model"))
-    throw Error("not a zoo checkpoint (meta lacks task/model): " + path);
-  const int format = meta_.contains("format") && meta_.at("format").is_number_integer() ? meta_.at("format").get<int>() : 1;
-  if (format > kCheckpointFormat)
-    throw Error("cannot read checkpoint " + path + ": it was written by a newer zoo (checkpoint format " + std::to_string(format) +
-                "; this build reads formats up to " + std::to_string(kCheckpointFormat) + ")");
-  meta_.erase("format");
 }
 
 void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {

@@ -7,9 +7,8 @@
 //   optimizer  (last.ckpt only) the optimizer's state
 //   rng        (last.ckpt only) LibTorch's CPU generator state
 //   rng_cudaN  (last.ckpt only) each CUDA device's generator state
-// and, as the zip archive's comment (the last bytes of the file), the seal
-//   "zoo-checkpoint FORMAT crc32 XXXXXXXX"
-// whose CRC-32 covers every byte before it. Format 1 files (no seal) still load.
+// and, as the zip archive's comment, the seal of lib/core/checkpoint_file.h. Format 1 files
+// (no seal) still load.
 #pragma once
 #include <torch/torch.h>
 
@@ -19,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/checkpoint_file.h"
 #include "lib/core/options.h"
 
 namespace zoo {
@@ -43,18 +43,10 @@ struct CheckpointContent {
   bool save_rng = false;
 };
 
-// The checkpoint format this build writes, and the newest it reads.
-constexpr int kCheckpointFormat = 2;
-
 // Writes a sealed checkpoint to a temporary file beside `path`, syncs it, renames it over
 // `path` and syncs the folder. A failed write (a full disk) is an Error naming `path` and leaves
 // any previous file at `path` untouched.
 void save_checkpoint(const std::string& path, const CheckpointContent& content);
-
-// Why the zip archive at path (a checkpoint or TorchScript file) is damaged, or "" if its
-// end-of-archive record is intact and consistent and, where it carries a zoo seal, its CRC-32
-// matches and its format is one this build reads.
-std::string zip_damage(const std::string& path);
 
 class CheckpointReader {
  public:

@@ -8,6 +8,7 @@
 namespace zoo {
 
 std::string format_value(double value) {
+  if (std::isnan(value)) return "nan";  // printf's "-nan" reads like a different thing
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
   return text;

@@ -395,66 +395,73 @@ TrainSummary Trainer::fit() {
            std::to_string(per_epoch) + " per epoch, " + std::to_string(task_.examples_per_epoch()) + " examples), run folder " + out);
   StopSignalScope stop_signals;
   const auto parameters = model->parameters();
-  while (state.step < total) {
-    auto batches = task_.train_batches(state.epoch, state.batch);
+  try {
     while (state.step < total) {
-      const auto t0 = Clock::now();
-      auto batch = batches->next();
-      if (!batch) break;
-      const double lr = lr_at(schedule, state.step);
-      set_lr(*optimizer, lr);
-      model->train();
-      auto loss = task_.loss(*batch);
-      double loss_value = loss.item<double>();
-      if (fault_injected("nan-loss")) loss_value = std::nan("");  // tests of --on-nan
-      std::string nonfinite;  // what went wrong, if anything did
-      if (!std::isfinite(loss_value)) {
-        nonfinite = "the loss is " + format_value(loss_value);
-      } else {
-        optimizer->zero_grad();
-        loss.backward();
-        const double norm = clip > 0 ? torch::nn::utils::clip_grad_norm_(parameters, clip) : gradient_norm(parameters);
-        if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
+      auto batches = task_.train_batches(state.epoch, state.batch);
+      while (state.step < total) {
+        const auto t0 = Clock::now();
+        auto batch = batches->next();
+        if (!batch) break;
+        const double lr = lr_at(schedule, state.step);
+        set_lr(*optimizer, lr);
+        model->train();
+        auto loss = task_.loss(*batch);
+        double loss_value = loss.item<double>();
+        if (fault_injected("nan-loss")) loss_value = std::nan("");  // tests of --on-nan
+        std::string nonfinite;  // what went wrong, if anything did
+        if (!std::isfinite(loss_value)) {
+          nonfinite = "the loss is " + format_value(loss_value);
+        } else {
+          optimizer->zero_grad();
+          loss.backward();
+          const double norm = clip > 0 ? torch::nn::utils::clip_grad_norm_(parameters, clip) : gradient_norm(parameters);
+          if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
+        }
+        ++state.step, ++state.batch;
+        if (!nonfinite.empty()) {
+          const std::string where = "step " + std::to_string(state.step) + " (epoch " + std::to_string(state.epoch + 1) + ", batch " +
+                                    std::to_string(state.batch) + ")";
+          progress.break_line();
+          if (on_nan == "stop")
+            throw Error(nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; training stopped, " +
+                        (fs::exists(last_path) ? last_path + " holds the last good state" : std::string("nothing was saved yet")) +
+                        " (lower --lr, set --clip-grad, or pass --on-nan skip)");
+          optimizer->zero_grad();
+          ++state.nonfinite_skipped;
+          log.line("--on-nan skip: " + nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; step skipped (" +
+                   std::to_string(state.nonfinite_skipped) + " so far)");
+        } else {
+          optimizer->step();
+          state.loss_sum += loss_value, ++state.loss_count;
+        }
+        for (const auto& notice : task_.take_notices()) {
+          progress.break_line();
+          log.line(notice);
+        }
+        progress.step(state.step, state.epoch, state.batch, loss_value, lr, batch->size, std::chrono::duration<double>(Clock::now() - t0).count());
+        if (const int signal = g_stop_signal.load()) {
+          progress.break_line();
+          save_last();
+          log.line(std::string(signal == SIGTERM ? "terminated" : "interrupted") + " at step " + std::to_string(state.step) + "; saved " +
+                   last_path + " (continue with --resume --out " + out + ")");
+          throw Interrupted("interrupted", 128 + signal);
+        }
+        if (eval_every > 0 && state.step % eval_every == 0) evaluate();
+        else if (save_every_steps > 0 && state.step % save_every_steps == 0) save_last();
+        else if (save_every_minutes > 0 && std::chrono::duration<double>(Clock::now() - last_save).count() >= 60 * save_every_minutes) save_last();
       }
-      ++state.step, ++state.batch;
-      if (!nonfinite.empty()) {
-        const std::string where = "step " + std::to_string(state.step) + " (epoch " + std::to_string(state.epoch + 1) + ", batch " +
-                                  std::to_string(state.batch) + ")";
-        progress.break_line();
-        if (on_nan == "stop")
-          throw Error(nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; training stopped, " +
-                      (fs::exists(last_path) ? last_path + " holds the last good state" : std::string("nothing was saved yet")) +
-                      " (lower --lr, set --clip-grad, or pass --on-nan skip)");
-        optimizer->zero_grad();
-        ++state.nonfinite_skipped;
-        log.line("--on-nan skip: " + nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; step skipped (" +
-                 std::to_string(state.nonfinite_skipped) + " so far)");
-      } else {
-        optimizer->step();
-        state.loss_sum += loss_value, ++state.loss_count;
+      if (state.batch >= per_epoch) {
+        ++state.epoch, state.batch = 0;
+        if (eval_every == 0 && state.last_eval_step != state.step) evaluate();
       }
-      for (const auto& notice : task_.take_notices()) {
-        progress.break_line();
-        log.line(notice);
-      }
-      progress.step(state.step, state.epoch, state.batch, loss_value, lr, batch->size, std::chrono::duration<double>(Clock::now() - t0).count());
-      if (const int signal = g_stop_signal.load()) {
-        progress.break_line();
-        save_last();
-        log.line(std::string(signal == SIGTERM ? "terminated" : "interrupted") + " at step " + std::to_string(state.step) + "; saved " +
-                 last_path + " (continue with --resume --out " + out + ")");
-        throw Interrupted("interrupted", 128 + signal);
-      }
-      if (eval_every > 0 && state.step % eval_every == 0) evaluate();
-      else if (save_every_steps > 0 && state.step % save_every_steps == 0) save_last();
-      else if (save_every_minutes > 0 && std::chrono::duration<double>(Clock::now() - last_save).count() >= 60 * save_every_minutes) save_last();
     }
-    if (state.batch >= per_epoch) {
-      ++state.epoch, state.batch = 0;
-      if (eval_every == 0 && state.last_eval_step != state.step) evaluate();
-    }
+    if (state.last_eval_step != state.step) evaluate();
+  } catch (const Error& e) {
+    // What stopped the run ends its log too (stderr gets it from main, once).
+    progress.break_line();
+    log.line("error: " + first_line(e.what()), /*to_stderr=*/false);
+    throw;
   }
-  if (state.last_eval_step != state.step) evaluate();
   progress.break_line();
   TrainSummary summary;
   summary.steps = state.step;
