@@ -80,6 +80,19 @@ check "the killed-and-resumed run ends with the uninterrupted run's weights, bit
 check "  ... and the same best.ckpt" same_weights straight/best.ckpt killed/best.ckpt
 check "  ... and the same metrics.jsonl (no evaluation twice)" diff <(metrics straight/metrics.jsonl) <(metrics killed/metrics.jsonl)
 
+# The same for image classification: BatchNorm statistics, SGD momentum, random crops and flips.
+CLS=(--task classify --model resnet18_cifar --synth-size 96 --batch-size 16 --steps 14 --eval-every 7
+     --save-every-steps 2 --deterministic --workers 2 --opt sgd --lr 0.05)
+expect 0 "" train "${CLS[@]}" --out cls_straight
+"$ZOO" train "${CLS[@]}" --out cls_killed > /dev/null 2>&1 &
+pid=$!
+step_reached cls_killed/train.log 5
+kill -9 $pid 2> /dev/null
+wait $pid
+expect 0 "" train --resume --out cls_killed
+check "a classifier killed at step $(grep -o '^resumed .* at step [0-9]*' cls_killed/train.log | awk '{print $NF}') and resumed" grep -q "^resumed" cls_killed/train.log
+check "  ... ends with the uninterrupted run's weights and BatchNorm statistics, bit for bit" same_weights cls_straight/last.ckpt cls_killed/last.ckpt
+
 # --- damaged checkpoints are named, and --resume falls back to the newest intact one ---
 cp -a straight damaged   # -a keeps last.ckpt a hard link of checkpoints/step-00000120.ckpt
 flip_byte() { $PY -c 'import os,sys
