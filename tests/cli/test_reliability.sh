@@ -93,6 +93,11 @@ expect 0 "" train --resume --out cls_killed
 check "a classifier killed at step $(grep -o '^resumed .* at step [0-9]*' cls_killed/train.log | awk '{print $NF}') and resumed" grep -q "^resumed" cls_killed/train.log
 check "  ... ends with the uninterrupted run's weights and BatchNorm statistics, bit for bit" same_weights cls_straight/last.ckpt cls_killed/last.ckpt
 
+# Time-based saves: every 0.12 s here (--save-every-minutes 0.002), with evaluations and step
+# saves off, a 40-step run leaves several step checkpoints.
+expect 0 "" train "${TINY[@]}" --steps 40 --eval-every 1000 --save-every-steps 0 --save-every-minutes 0.002 --keep-last 100 --out timed
+check "--save-every-minutes saves between evaluations ($(ls timed/checkpoints | wc -l) step checkpoints)" test "$(ls timed/checkpoints | wc -l)" -ge 3
+
 # --- damaged checkpoints are named, and --resume falls back to the newest intact one ---
 cp -a straight damaged   # -a keeps last.ckpt a hard link of checkpoints/step-00000120.ckpt
 flip_byte() { $PY -c 'import os,sys
