@@ -106,6 +106,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const Json& j) {
   }
   if (kind == "sentencepiece") {
     if (!j.contains("model") || !j["model"].is_string()) throw Error("tokenizer: 'model' must be a base64 string");
+    if (j.contains("lowercase") && !j["lowercase"].is_boolean()) throw Error("tokenizer: 'lowercase' must be true or false");
     return std::make_unique<SentencePieceTokenizer>(base64_decode(j["model"].get<std::string>()), j.value("lowercase", false));
   }
   throw Error("tokenizer: unknown kind '" + kind + "' (expected char, word or sentencepiece)");
