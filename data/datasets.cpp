@@ -66,6 +66,16 @@ int64_t BadSamples::count() const {
   return static_cast<int64_t>(seen_.size());
 }
 
+std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples) {
+  try {
+    return dataset.image(index);
+  } catch (const Error& e) {
+    if (!bad_samples.skip()) throw;
+    bad_samples.record(dataset.describe(index), e.what());
+    return std::nullopt;
+  }
+}
+
 std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value) {
   if (value != "fail" && value != "skip") throw UsageError("invalid --bad-samples '" + value + "': expected fail or skip");
   return std::make_shared<BadSamples>(value == "skip");

@@ -4,6 +4,7 @@
 #include <opencv2/core.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -93,6 +94,10 @@ class BadSamples {
   std::set<std::string> seen_;
   std::vector<std::string> notices_;
 };
+
+// Image `index` of `dataset`, or nullopt when it cannot be read and `bad_samples` says skip (the
+// sample is then recorded); with fail, the read's Error.
+std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples);
 
 // "fail" or "skip" (--bad-samples) as a BadSamples policy; anything else is a UsageError.
 std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value);

@@ -166,9 +166,8 @@ int cmd_train(const Command& cmd) {
   }
   if (o.get_int("batch_size") == 0) throw UsageError("invalid --batch-size 0: expected a positive integer");
   // Every number is checked before data is read; NaN fails each test (comparisons with it are false).
-  if (const double lr = o.get_double("lr"); !(lr > 0) || !std::isfinite(lr))
-    throw UsageError("invalid --lr " + format_value(lr) + ": expected a positive number");
-  for (const char* key : {"momentum", "weight_decay", "clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate"}) {
+  optimizer_config(o);
+  for (const char* key : {"clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate"}) {
     const double value = o.get_double(key);
     if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected 0 or more");
   }

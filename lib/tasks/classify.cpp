@@ -171,17 +171,11 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
       for (int64_t k = 0;; ++k) {
         if (k == dataset->size()) throw Error("no image of the training set can be read (see the log for each)");
         const int64_t index = (*order)[(i + k) % dataset->size()];
-        cv::Mat image;
-        try {
-          image = dataset->image(index);
-        } catch (const Error& e) {
-          if (!bad_samples->skip()) throw;
-          bad_samples->record(dataset->describe(index), e.what());
-          continue;
-        }
+        auto image = data::image_or_skip(*dataset, index, *bad_samples);
+        if (!image) continue;
         // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
         Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-        images.push_back(preprocess.train(image, rng));
+        images.push_back(preprocess.train(*image, rng));
         labels.push_back(dataset->label(index));
         ids.push_back(index);
         break;
@@ -226,15 +220,9 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels;
     for (int64_t i = b * batch_size; i < std::min(n, (b + 1) * batch_size); ++i) {
-      cv::Mat image;
-      try {
-        image = dataset->image(i);
-      } catch (const Error& e) {
-        if (!bad_samples->skip()) throw;
-        bad_samples->record(dataset->describe(i), e.what());  // left out of the metrics
-        continue;
-      }
-      images.push_back(preprocess.eval(image));
+      auto image = data::image_or_skip(*dataset, i, *bad_samples);
+      if (!image) continue;  // left out of the metrics
+      images.push_back(preprocess.eval(*image));
       labels.push_back(dataset->label(i));
     }
     if (images.empty()) return Batch{};

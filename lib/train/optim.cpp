@@ -22,12 +22,31 @@ double default_weight_decay(const std::string& optimizer) {
   return 0.0;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& c) {
+namespace {
+
+void check(const OptimizerConfig& c) {
   // Written so that NaN fails them too.
   if (!(c.lr > 0) || !std::isfinite(c.lr)) throw UsageError("invalid --lr " + format_value(c.lr) + ": expected a positive number");
   if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay))
     throw UsageError("invalid --weight-decay " + format_value(c.weight_decay) + ": expected 0 or more");
   if (!(c.momentum >= 0) || !std::isfinite(c.momentum)) throw UsageError("invalid --momentum " + format_value(c.momentum) + ": expected 0 or more");
+}
+
+}  // namespace
+
+OptimizerConfig optimizer_config(const Options& config) {
+  OptimizerConfig c;
+  c.name = config.get_string("opt");
+  c.lr = config.get_double("lr");
+  c.momentum = config.get_double("momentum");
+  c.nesterov = config.get_bool("nesterov");
+  c.weight_decay = config.get_double("weight_decay");
+  check(c);
+  return c;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& c) {
+  check(c);
   if (c.name == "sgd") {
     if (c.nesterov && c.momentum <= 0) throw UsageError("--nesterov needs --momentum > 0");
     return std::make_unique<torch::optim::SGD>(

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "lib/core/options.h"
+
 namespace zoo {
 
 struct OptimizerConfig {
@@ -21,6 +23,10 @@ std::string format_value(double value);
 
 double default_lr(const std::string& optimizer);
 double default_weight_decay(const std::string& optimizer);
+
+// The optimizer options of a train config (--opt, --lr, --momentum, --nesterov, --weight-decay),
+// checked: a UsageError names the first bad one (NaN included).
+OptimizerConfig optimizer_config(const Options& config);
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& config);
 void set_lr(torch::optim::Optimizer& optimizer, double lr);

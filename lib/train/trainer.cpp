@@ -219,12 +219,7 @@ TrainSummary Trainer::fit() {
   const std::string metrics_path = (fs::path(out) / "metrics.jsonl").string();
 
   auto model = task_.model();
-  OptimizerConfig opt;
-  opt.name = config_.get_string("opt");
-  opt.lr = config_.get_double("lr");
-  opt.momentum = config_.get_double("momentum");
-  opt.nesterov = config_.get_bool("nesterov");
-  opt.weight_decay = config_.get_double("weight_decay");
+  const OptimizerConfig opt = optimizer_config(config_);
   auto optimizer = make_optimizer(model->parameters(), opt);
 
   const int64_t per_epoch = task_.batches_per_epoch();
