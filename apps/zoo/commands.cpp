@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data/datasets.h"
+#include "data/text_corpus.h"
 #include "data/text_pairs.h"
 #include "lib/bench/bench.h"
 #include "lib/core/checkpoint.h"
@@ -155,7 +156,7 @@ int cmd_train(const Command& cmd) {
   if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");
   if (!o.has("lr")) o.json()["lr"] = default_lr(opt);
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
-  if (!o.has("data")) o.json()["data"] = task_name == "translate" ? "synth:dates" : "synth:shapes";
+  if (!o.has("data")) o.json()["data"] = task_name == "translate" ? "synth:dates" : task_name == "lm" ? "synth:additions" : "synth:shapes";
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
   auto flag = [](std::string key) {
     std::replace(key.begin(), key.end(), '_', '-');
@@ -228,11 +229,12 @@ int cmd_predict(const Options& o) {
   const bool has_ts = o.has("torchscript") && !o.get_string("torchscript").empty();
   if (has_ckpt == has_ts) throw UsageError("give exactly one of --checkpoint and --torchscript");
   std::vector<std::string> inputs = o.json().at("input").get<std::vector<std::string>>();
+  for (const auto& prompt : o.json().at("prompt").get<std::vector<std::string>>()) inputs.push_back(prompt);
   if (o.has("input_file") && !o.get_string("input_file").empty()) {
     auto lines = data::read_text_lines(o.get_string("input_file"));
     inputs.insert(inputs.end(), lines.begin(), lines.end());
   }
-  if (inputs.empty()) throw UsageError("missing --input or --input-file (image paths, sentences or a prompt)");
+  if (inputs.empty()) throw UsageError("missing --input, --prompt or --input-file (image paths, sentences or a prompt)");
   std::unique_ptr<Task> task;
   if (has_ckpt) {
     task = task_from_checkpoint(o.get_string("checkpoint"), device);
@@ -313,8 +315,22 @@ int cmd_data_synth(const Options& o) {
   const int64_t n = o.get_int("n");
   const int image_size = static_cast<int>(o.get_int("image_size"));
   const uint64_t seed = static_cast<uint64_t>(o.get_int("seed"));
-  if (kind != "shapes" && kind != "dates") throw UsageError("invalid --kind '" + kind + "': expected shapes or dates");
+  if (kind != "shapes" && kind != "dates" && kind != "additions") throw UsageError("invalid --kind '" + kind + "': expected shapes, dates or additions");
   if (n <= 0) throw UsageError("invalid --n: expected a positive integer");
+  if (kind == "additions") {
+    // synth:additions's training lines, then its validation lines (held out from the end).
+    const auto train = data::load_text("synth:additions", "train", 0.0, n, seed), val = data::load_text("synth:additions", "val", 0.0, n, seed);
+    const auto held_out = static_cast<int64_t>(val.lines.size());
+    std::string text;
+    for (const auto* part : {&train.lines, &val.lines})
+      for (const auto& line : *part) text += line + "\n";
+    fs::create_directories(out);
+    write_file_atomic((fs::path(out) / "additions.txt").string(), text);
+    std::printf("wrote %lld lines of sums to %s/additions.txt: synth:additions's %lld training lines, then its %lld validation lines "
+                "(train with --data %s/additions.txt --val-fraction 0.2)\n",
+                (long long)(n + held_out), out.c_str(), (long long)n, (long long)held_out, out.c_str());
+    return 0;
+  }
   if (kind == "dates") {
     // The streams synth:dates uses in memory for this seed, as parallel files train/val/test.{human,iso}.
     const int64_t held_out = std::max<int64_t>(64, n / 4);
@@ -373,11 +389,16 @@ Commands make_commands(CLI::App& app) {
       {"checkpoint", nullptr, "", "a checkpoint", Kind::Value, "CKPT"},
       {"torchscript", nullptr, "", "an exported TorchScript file", Kind::Value, "FILE.pt"},
       {"input", nullptr, Json::array(), "inputs: image paths, a sentence or a prompt", Kind::List, "X"},
+      {"prompt", nullptr, Json::array(), "lm: a text to continue (repeatable; \"\" starts from nothing)", Kind::List, "TEXT"},
       {"input-file", nullptr, "", "inputs from a file, one per line (translate: sentences, output in the same order)", Kind::Value, "FILE"},
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
       {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
+      {"max-new-tokens", 200, 0, "lm: tokens to generate after each prompt", Kind::Value, "N"},
+      {"temperature", 1.0, 0.0, "lm: divide the logits by this before sampling (0: greedy)", Kind::Value, "T"},
+      {"top-k", 0, 0, "lm: sample from the K most likely tokens only (0: all)", Kind::Value, "K"},
+      {"top-p", 1.0, 0.0, "lm: sample from the smallest set of tokens whose probability reaches P (1: all)", Kind::Value, "P"},
       {"batch-size", 64, 0, "inputs per batch", Kind::Value, "N"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load", std::vector<OptionSpec>{
@@ -387,7 +408,10 @@ Commands make_commands(CLI::App& app) {
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"input", nullptr, "", "one input", Kind::Value, "X"},
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
-      {"beam", 1, 0, "translate: beam size of the translation whose alignment is drawn", Kind::Value, "K"}});
+      {"beam", 1, 0, "translate: beam size of the translation whose alignment is drawn", Kind::Value, "K"},
+      {"layer", -1, 0, "char_rnn: the layer whose units are drawn (-1: the last)", Kind::Value, "L"},
+      {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
+      {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
       {"from", "torchvision", "", "the naming the state_dict follows: torchvision", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
@@ -397,7 +421,7 @@ Commands make_commands(CLI::App& app) {
   c.data = std::make_unique<Command>(app, "data", "data set tools", std::vector<OptionSpec>{});
   c.data->app()->require_subcommand(1);
   c.data_synth = std::make_unique<Command>(*c.data->app(), "synth", "write a built-in synthetic data set in its task's real format", std::vector<OptionSpec>{
-      {"kind", "shapes", "", "shapes (image classification) | dates (translation)", Kind::Value, "KIND"},
+      {"kind", "shapes", "", "shapes (image classification) | dates (translation) | additions (language modelling)", Kind::Value, "KIND"},
       {"out", nullptr, "", "folder to write", Kind::Value, "DIR"},
       {"n", 1000, 0, "training examples (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"image-size", 64, 0, "image side in pixels", Kind::Value, "PX"}});

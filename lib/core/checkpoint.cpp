@@ -174,6 +174,11 @@ void save_checkpoint(const std::string& path, const CheckpointContent& content) 
       archive.write("rng_cuda" + std::to_string(i),
                     at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i))).get_state());
   }
+  if (!content.task_state.empty()) {
+    c10::Dict<std::string, at::Tensor> task_state;
+    for (const auto& [name, tensor] : content.task_state) task_state.insert(name, tensor.detach().to(torch::kCPU));
+    archive.write("task_state", c10::IValue(task_state));
+  }
   write_atomically(path, [&](const std::string& tmp) {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw Error("cannot write " + path + ": " + errno_text(errno));
@@ -212,6 +217,9 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
     c10::IValue weights;
     if (!archive_.try_read("weights", weights) || !weights.isGenericDict()) throw Error("not a zoo checkpoint (no weights): " + path);
     for (const auto& entry : weights.toGenericDict()) weights_[entry.key().toStringRef()] = entry.value().toTensor();
+    c10::IValue task_state;
+    if (archive_.try_read("task_state", task_state) && task_state.isGenericDict())
+      for (const auto& entry : task_state.toGenericDict()) task_state_[entry.key().toStringRef()] = entry.value().toTensor();
     torch::serialize::InputArchive nested;
     has_optimizer_ = archive_.try_read("optimizer", nested);
   } catch (const Error&) {

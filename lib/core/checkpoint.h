@@ -7,6 +7,8 @@
 //   optimizer  (last.ckpt only) the optimizer's state
 //   rng        (last.ckpt only) LibTorch's CPU generator state
 //   rng_cudaN  (last.ckpt only) each CUDA device's generator state
+//   task_state (last.ckpt only, when the task has one) what the task carries from batch to
+//              batch: a recurrent language model's hidden state under truncated BPTT
 // and, as the zip archive's comment, the seal of lib/core/checkpoint_file.h. Format 1 files
 // (no seal) still load.
 #pragma once
@@ -41,6 +43,7 @@ struct CheckpointContent {
   NamedTensors weights;
   torch::optim::Optimizer* optimizer = nullptr;  // saved when set
   bool save_rng = false;
+  NamedTensors task_state;  // saved when not empty
 };
 
 // Writes a sealed checkpoint to a temporary file beside `path`, syncs it, renames it over
@@ -53,6 +56,7 @@ class CheckpointReader {
   explicit CheckpointReader(const std::string& path);  // Error naming the file if unreadable
   const Json& meta() const { return meta_; }
   const NamedTensors& weights() const { return weights_; }
+  const NamedTensors& task_state() const { return task_state_; }
   bool has_training_state() const { return has_optimizer_; }
   void load_optimizer(torch::optim::Optimizer& optimizer);
   void restore_rng();
@@ -62,7 +66,7 @@ class CheckpointReader {
   std::string path_;
   torch::serialize::InputArchive archive_;
   Json meta_;
-  NamedTensors weights_;
+  NamedTensors weights_, task_state_;
   bool has_optimizer_ = false;
 };
 

@@ -14,6 +14,7 @@ Registry& Registry::instance() {
     register_tasks(registry);
     register_vision_models(registry);
     register_seq2seq_models(registry);
+    register_lm_models(registry);
   });
   return registry;
 }
@@ -54,6 +55,16 @@ std::vector<const TaskSpec*> Registry::tasks() const {
   std::vector<const TaskSpec*> out;
   for (const auto& t : tasks_) out.push_back(&t);
   return out;
+}
+
+Json Registry::model_options(const Options& config, const std::string& task) const {
+  const std::string name = config.get_string("model");
+  const ModelSpec& spec = model(name);
+  if (spec.task != task) throw UsageError("model " + name + " is for task " + spec.task + ", not " + task);
+  std::vector<std::string> assignments;  // "key=value" strings, from the command line or a config file
+  if (config.has("set"))
+    for (const auto& item : config.json().at("set")) assignments.push_back(item.get<std::string>());
+  return apply_overrides(spec.defaults, assignments, "model " + name);
 }
 
 std::shared_ptr<torch::nn::Module> Registry::create_model(const std::string& name, const Json& options) const {

@@ -45,6 +45,9 @@ class Registry {
   std::vector<const ModelSpec*> models(const std::string& task = "") const;
   std::vector<const TaskSpec*> tasks() const;
 
+  // The options of the model config["model"] for `task`: its defaults with config["set"]'s
+  // key=value assignments applied. UsageError for an unknown model or key, or another task's model.
+  Json model_options(const Options& config, const std::string& task) const;
   // Builds a model with its defaults overridden by `options` (already validated keys).
   std::shared_ptr<torch::nn::Module> create_model(const std::string& name, const Json& options) const;
   std::unique_ptr<Task> create_task(const std::string& name) const;
@@ -57,6 +60,7 @@ class Registry {
 // One registration function per model family and one for the tasks.
 void register_vision_models(Registry& registry);
 void register_seq2seq_models(Registry& registry);
+void register_lm_models(Registry& registry);
 void register_tasks(Registry& registry);
 
 int64_t count_parameters(const torch::nn::Module& module);

@@ -32,18 +32,25 @@ torch::Tensor RecurrentCellImpl::project_input(const torch::Tensor& x, int64_t o
 }
 
 CellState RecurrentCellImpl::step(const torch::Tensor& projected_input, const CellState& state) const {
+  return cell_step(kind_, projected_input, state, weight_hh, bias_hh);
+}
+
+CellState cell_step(CellKind kind, const torch::Tensor& projected_input, const CellState& state, const torch::Tensor& weight_hh,
+                    const torch::Tensor& bias_hh, CellGates* gates) {
   auto hidden = torch::addmm(bias_hh, state.h, weight_hh.t());  // W_hh h + b_hh, (B, G*H)
-  switch (kind_) {
+  switch (kind) {
     case CellKind::Rnn:
-      // h_t = tanh(W_xh x_t + W_hh h_{t-1})
+      // h_t = tanh(W_hh h_{t-1} + W_xh x_t)
       return {torch::tanh(projected_input + hidden), {}};
     case CellKind::Gru: {
       auto x = projected_input.chunk(3, 1), h = hidden.chunk(3, 1);  // [r, z, n] parts
-      // r = sigma(W_ir x + W_hr h),  z = sigma(W_iz x + W_hz h)
+      // r_t = sigma(W_r x_t + U_r h_{t-1} + b_r),  z_t = sigma(W_z x_t + U_z h_{t-1} + b_z)
       auto r = torch::sigmoid(x[0] + h[0]), z = torch::sigmoid(x[1] + h[1]);
-      // n = tanh(W_in x + r * (W_hn h))
+      // n_t = tanh(W_h x_t + r_t * (U_h h_{t-1}) + b_h): the seeds' candidate h^_t (PyTorch
+      // applies r after U_h's product, Cho et al. before it)
       auto n = torch::tanh(x[2] + r * h[2]);
-      // h_t = (1 - z) * n + z * h_{t-1}
+      if (gates) gates->named = {{"r", r}, {"z", z}, {"n", n}};
+      // h_t = (1 - z_t) * n_t + z_t * h_{t-1}: PyTorch's z is the seeds' 1 - z_t
       return {n + z * (state.h - n), {}};
     }
     case CellKind::Lstm: {
@@ -51,6 +58,7 @@ CellState RecurrentCellImpl::step(const torch::Tensor& projected_input, const Ce
       auto i = torch::sigmoid(g[0]), f = torch::sigmoid(g[1]), cand = torch::tanh(g[2]), o = torch::sigmoid(g[3]);
       // c_t = f * c_{t-1} + i * g
       auto c = f * state.c + i * cand;
+      if (gates) gates->named = {{"i", i}, {"f", f}, {"o", o}, {"g", cand}};
       // h_t = o * tanh(c_t)
       return {o * torch::tanh(c), c};
     }

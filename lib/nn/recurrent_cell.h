@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace zoo::nn {
 
@@ -19,6 +21,18 @@ struct CellState {
   torch::Tensor h;  // (B, H)
   torch::Tensor c;  // (B, H) LSTM memory cell; undefined for rnn and gru
 };
+
+// The gate activations of one step, each (B, H), for looking inside (zoo visualize): the LSTM's
+// i, f, o, g; the GRU's r, z, n (PyTorch's z, which keeps the old state: the seeds' 1 - z_t).
+struct CellGates {
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+};
+
+// One step of a `kind` cell given the projected input W_ih x + b_ih (B, G*H) and the recurrent
+// weights: the equations of the seeds, written once for RecurrentCell and the char-RNN language
+// model. Fills `gates` when given.
+CellState cell_step(CellKind kind, const torch::Tensor& projected_input, const CellState& state, const torch::Tensor& weight_hh,
+                    const torch::Tensor& bias_hh, CellGates* gates = nullptr);
 
 class RecurrentCellImpl : public torch::nn::Module {
  public:

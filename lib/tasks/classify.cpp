@@ -15,23 +15,12 @@ namespace {
 
 constexpr const char* kSynthPrefix = "synth:";
 
-// The "set" option holds "key=value" strings (from the command line or a config file).
-std::vector<std::string> assignments(const Options& config) {
-  std::vector<std::string> out;
-  if (config.has("set"))
-    for (const auto& item : config.json().at("set")) out.push_back(item.get<std::string>());
-  return out;
-}
-
 }  // namespace
 
 void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   device_ = device;
   model_name_ = config.get_string("model");
-  const ModelSpec& spec = Registry::instance().model(model_name_);
-  if (spec.task != name())
-    throw UsageError("model " + model_name_ + " is for task " + spec.task + ", not " + name());
-  model_options_ = apply_overrides(spec.defaults, assignments(config), "model " + model_name_);
+  model_options_ = Registry::instance().model_options(config, name());
   preprocess_ = data::Preprocess::from_json(model_options_);
   batch_size_ = config.get_int("batch_size");
   workers_ = static_cast<int>(config.get_int("workers"));
@@ -52,7 +41,7 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   classes_ = train_set_->classes();
 
   // The head follows the data unless --set num_classes says otherwise, which must then agree.
-  const bool num_classes_set = model_options_.at("num_classes") != spec.defaults.at("num_classes");
+  const bool num_classes_set = model_options_.at("num_classes") != Registry::instance().model(model_name_).defaults.at("num_classes");
   const auto data_classes = static_cast<int64_t>(classes_.size());
   if (num_classes_set && model_options_.at("num_classes").get<int64_t>() != data_classes)
     throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " +

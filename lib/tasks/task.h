@@ -5,6 +5,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,11 @@ class Task {
   virtual std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) = 0;
   // The training loss of one batch, with the model in train mode.
   virtual torch::Tensor loss(const Batch& batch) = 0;
+  // What the task carries from one batch to the next (a recurrent language model's hidden state
+  // under truncated BPTT): saved in last.ckpt and handed back on --resume, so a resumed run
+  // continues exactly. Most tasks carry nothing.
+  virtual std::map<std::string, torch::Tensor> training_state() const { return {}; }
+  virtual void restore_training_state(const std::map<std::string, torch::Tensor>& state) {}
   // Lines for the training log that the data side gathered since the last call (with
   // --bad-samples skip: the samples it left out).
   virtual std::vector<std::string> take_notices() { return {}; }

@@ -2,6 +2,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/tasks/classify.h"
+#include "lib/tasks/lm.h"
 #include "lib/tasks/translate.h"
 
 namespace zoo {
@@ -18,7 +19,9 @@ void register_tasks(Registry& registry) {
                      "parallel files PREFIX.SRC / PREFIX.TGT (plain or .gz) with --src/--tgt, a folder of train.* val.* test*.* such files, "
                      "a TSV of source<TAB>target lines, or synth:dates",
                      [] { return std::make_unique<TranslateTask>(); }});
-  registry.add_task({"lm", "language modelling", "a UTF-8 text file", nullptr});
+  registry.add_task({"lm", "language modelling (next-token cross-entropy; loss in nats per token, bits per character, perplexity)",
+                     "a UTF-8 text file (plain or .gz) or a folder of them, the last --val-fraction held out; or synth:additions",
+                     [] { return std::make_unique<LmTask>(); }});
   registry.add_task({"caption", "image captioning", "COCO captions: --data IMAGES_DIR --ann captions_*.json", nullptr});
   registry.add_task({"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", nullptr});
   registry.add_task({"clip", "contrastive image-text pre-training", "COCO captions", nullptr});

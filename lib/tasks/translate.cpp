@@ -25,26 +25,7 @@ namespace {
 constexpr const char* kSynthPrefix = "synth:";
 constexpr int64_t kBucketBatches = 64;  // batches whose sentences are sorted by length together
 
-std::vector<std::string> assignments(const Options& config) {
-  std::vector<std::string> out;
-  if (config.has("set"))
-    for (const auto& item : config.json().at("set")) out.push_back(item.get<std::string>());
-  return out;
-}
-
 std::string option_string(const Options& o, const std::string& key) { return o.has(key) ? o.get_string(key) : ""; }
-
-// A tokenizer of `kind` fitted to `sentences` (SentencePiece models are trained on them).
-std::unique_ptr<text::Tokenizer> make_tokenizer(const std::string& kind, bool lowercase, const std::vector<std::string>& sentences,
-                                                int64_t vocab_cap) {
-  if (kind == "char") return std::make_unique<text::CharTokenizer>();
-  if (kind == "word") return std::make_unique<text::WordTokenizer>(lowercase);
-  if (kind == "bpe" || kind == "unigram") {
-    // Our vocabulary adds <pad> <bos> <eos> to SentencePiece's pieces (its <unk> is ours).
-    return std::make_unique<text::SentencePieceTokenizer>(text::train_sentencepiece(sentences, kind, vocab_cap - 3, lowercase), lowercase);
-  }
-  throw UsageError("invalid tokenizer '" + kind + "': expected auto, char, word, bpe or unigram");
-}
 
 std::vector<std::vector<std::string>> tokenize_all(const text::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
                                                    const std::vector<std::string>& origins) {
@@ -70,9 +51,7 @@ std::vector<int64_t> with_eos(std::vector<int64_t> ids) {
 void TranslateTask::setup_training(const Options& config, torch::Device device) {
   device_ = device;
   model_name_ = config.get_string("model");
-  const ModelSpec& spec = Registry::instance().model(model_name_);
-  if (spec.task != name()) throw UsageError("model " + model_name_ + " is for task " + spec.task + ", not " + name());
-  model_options_ = apply_overrides(spec.defaults, assignments(config), "model " + model_name_);
+  model_options_ = Registry::instance().model_options(config, name());
   batch_size_ = config.get_int("batch_size");
   workers_ = static_cast<int>(config.get_int("workers"));
   seed_ = static_cast<uint64_t>(config.get_int("seed"));
@@ -105,8 +84,8 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   const int64_t src_cap = model_options_.at("src_vocab").get<int64_t>(), tgt_cap = model_options_.at("tgt_vocab").get<int64_t>();
   if (src_cap < 5 || tgt_cap < 5) throw UsageError("invalid src_vocab/tgt_vocab: expected at least 5 (4 special tokens and one more)");
   if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
-  src_tokenizer_ = make_tokenizer(kind, lowercase, train.source, src_cap);
-  tgt_tokenizer_ = make_tokenizer(kind, lowercase, train.target, tgt_cap);
+  src_tokenizer_ = text::make_tokenizer(kind, lowercase, train.source, src_cap);
+  tgt_tokenizer_ = text::make_tokenizer(kind, lowercase, train.target, tgt_cap);
   const auto src_tokens = tokenize_all(*src_tokenizer_, train.source, train.origin);
   const auto tgt_tokens = tokenize_all(*tgt_tokenizer_, train.target, train.origin);
   src_vocab_ = text::Vocab::build(src_tokens, min_freq, src_cap);

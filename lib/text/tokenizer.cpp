@@ -96,6 +96,15 @@ std::string WordTokenizer::detokenize(const std::vector<std::string>& tokens) co
   return out;
 }
 
+std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, bool lowercase, const std::vector<std::string>& sentences,
+                                          int64_t vocab_cap) {
+  if (kind == "char") return std::make_unique<CharTokenizer>();
+  if (kind == "word") return std::make_unique<WordTokenizer>(lowercase);
+  if (kind == "bpe" || kind == "unigram")
+    return std::make_unique<SentencePieceTokenizer>(train_sentencepiece(sentences, kind, vocab_cap - 3, lowercase), lowercase);
+  throw UsageError("invalid tokenizer '" + kind + "': expected auto, char, word, bpe or unigram");
+}
+
 std::unique_ptr<Tokenizer> tokenizer_from_json(const Json& j) {
   if (!j.is_object() || !j.contains("kind") || !j["kind"].is_string()) throw Error("tokenizer: expected an object with a string 'kind'");
   const auto kind = j["kind"].get<std::string>();

@@ -49,6 +49,12 @@ class WordTokenizer : public Tokenizer {
 // Unicode full lowercasing of UTF-8 text (throws zoo::Error on invalid UTF-8).
 std::string lowercase(std::string_view text);
 
+// A tokenizer of `kind` ("char", "word", "bpe" or "unigram") for `sentences`: SentencePiece
+// models are trained on them, with vocab_cap - 3 pieces (a Vocab adds <pad> <bos> <eos>; its
+// <unk> is SentencePiece's). UsageError for an unknown kind.
+std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, bool lowercase, const std::vector<std::string>& sentences,
+                                          int64_t vocab_cap);
+
 // The tokenizer a to_json() object describes; errors name the bad key.
 std::unique_ptr<Tokenizer> tokenizer_from_json(const Json& j);
 

@@ -278,6 +278,7 @@ TrainSummary Trainer::fit() {
       load_state_dict(*model, reader->weights(), reader->path());
       reader->load_optimizer(*optimizer);
       reader->restore_rng();
+      task_.restore_training_state(reader->task_state());
       const Json& progress = meta.at("progress");
       state.step = progress.at("step");
       state.epoch = progress.at("epoch");
@@ -332,7 +333,7 @@ TrainSummary Trainer::fit() {
     // Written whole under its own name, then last.ckpt points at it; the previous ones stay
     // until --keep-last newer ones exist.
     const std::string step_path = (checkpoints_dir / step_checkpoint_name(state.step)).string();
-    save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model), optimizer.get(), true});
+    save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model), optimizer.get(), true, task_.training_state()});
     link_atomically(step_path, last_path);
     const auto saved = step_checkpoints(checkpoints_dir);
     for (size_t i = static_cast<size_t>(keep_last); i < saved.size(); ++i) fs::remove(saved[i].second, ec);

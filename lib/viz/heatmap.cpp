@@ -3,6 +3,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/viz/text.h"
@@ -19,6 +22,28 @@ cv::Vec3b colour_of(double weight) {
   cv::Mat out;
   cv::applyColorMap(one, out, cv::COLORMAP_VIRIDIS);
   return out.at<cv::Vec3b>(0, 0);
+}
+
+// A vertical viridis bar from 1 (top) to 0 (bottom) with ticks 0, 0.5 and 1 on its right.
+void draw_colour_bar(cv::Mat& image, const TextRenderer& font, int bar_left, int bar_top, int bar_height) {
+  const cv::Scalar ink(0, 0, 0);
+  for (int y = 0; y < bar_height; ++y) {
+    const cv::Vec3b colour = colour_of(1.0 - static_cast<double>(y) / (bar_height - 1));
+    cv::line(image, {bar_left, bar_top + y}, {bar_left + kBarWidth - 1, bar_top + y}, cv::Scalar(colour[0], colour[1], colour[2]));
+  }
+  cv::rectangle(image, cv::Rect(bar_left, bar_top, kBarWidth, bar_height), ink);
+  for (const auto& [value, text] : {std::pair{1.0, "1"}, {0.5, "0.5"}, {0.0, "0"}}) {
+    const int y = bar_top + static_cast<int>((1.0 - value) * (bar_height - 1));
+    cv::line(image, {bar_left + kBarWidth, y}, {bar_left + kBarWidth + 3, y}, ink);
+    font.draw(image, text, {bar_left + kBarWidth + 5, std::clamp(y - font.line_height() / 2, 0, image.rows - font.line_height())}, ink);
+  }
+}
+
+// Blue (-1) through white (0) to red (+1), BGR.
+cv::Scalar diverging_colour(double value) {
+  const double v = std::clamp(value, -1.0, 1.0);
+  const double fade = 255.0 * (1.0 - std::abs(v));
+  return v >= 0 ? cv::Scalar(fade, fade, 255) : cv::Scalar(255, fade, fade);
 }
 
 }  // namespace
@@ -59,17 +84,104 @@ cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& ro
     const cv::Size size = font.measure(column_labels[c]);
     font.draw(image, column_labels[c], {left + c * kCell + (kCell - size.height) / 2, top - kPad - size.width}, ink, /*vertical=*/true);
   }
-  // Colour bar: 1 at the top, 0 at the bottom, beside the matrix.
-  const int bar_top = top, bar_height = std::max(3 * kCell, rows * kCell);
-  for (int y = 0; y < bar_height; ++y) {
-    const cv::Vec3b colour = colour_of(1.0 - static_cast<double>(y) / (bar_height - 1));
-    cv::line(image, {bar_left, bar_top + y}, {bar_left + kBarWidth - 1, bar_top + y}, cv::Scalar(colour[0], colour[1], colour[2]));
+  draw_colour_bar(image, font, bar_left, top, std::max(3 * kCell, rows * kCell));
+  return image;
+}
+
+cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& tokens, const std::string& title) {
+  if (maps.empty()) throw Error("attention grid: no attention maps");
+  const int layers = static_cast<int>(maps.size()), heads = static_cast<int>(maps[0].size(0)), length = static_cast<int>(maps[0].size(1));
+  if (length != static_cast<int>(tokens.size()))
+    throw Error("attention grid: " + std::to_string(length) + " positions but " + std::to_string(tokens.size()) + " token labels");
+  const int cell = std::clamp(360 / std::max(1, length), 2, 18), tile = length * cell, gap = 14;
+  TextRenderer font(14), small(std::clamp(cell - 3, 8, 14));
+  const bool show_tokens = cell >= 9;
+  int label_width = 0;
+  if (show_tokens)
+    for (const auto& t : tokens) label_width = std::max(label_width, small.measure(t).width);
+  const int title_height = title.empty() ? 0 : font.line_height() + kPad;
+  const int layer_label_width = font.measure("layer " + std::to_string(layers - 1)).width;
+  const int left = kPad + layer_label_width + kPad + (show_tokens ? label_width + 4 : 0);
+  const int header_top = kPad + title_height, top = header_top + font.line_height() + (show_tokens ? label_width + 4 : 0) + 4;
+  const int bar_left = left + heads * (tile + gap) + kPad;
+  const int width = std::max(bar_left + kBarWidth + kPad + font.measure("0.5").width + kPad, title.empty() ? 0 : 2 * kPad + font.measure(title).width);
+  const int height = top + layers * (tile + gap) + kPad;
+  cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(0, 0, 0);
+  if (!title.empty()) font.draw(image, title, {kPad, kPad}, ink);
+  for (int h = 0; h < heads; ++h) {
+    const std::string name = "head " + std::to_string(h);
+    font.draw(image, name, {left + h * (tile + gap) + std::max(0, (tile - font.measure(name).width) / 2), header_top}, ink);
   }
-  cv::rectangle(image, cv::Rect(bar_left, bar_top, kBarWidth, bar_height), ink);
-  for (const auto& [value, text] : {std::pair{1.0, "1"}, {0.5, "0.5"}, {0.0, "0"}}) {
-    const int y = bar_top + static_cast<int>((1.0 - value) * (bar_height - 1));
-    cv::line(image, {bar_left + kBarWidth, y}, {bar_left + kBarWidth + 3, y}, ink);
-    font.draw(image, text, {bar_left + kBarWidth + 5, std::clamp(y - font.line_height() / 2, 0, height - font.line_height())}, ink);
+  for (int l = 0; l < layers; ++l) {
+    auto w = maps[static_cast<size_t>(l)].detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    const auto* data = w.data_ptr<double>();
+    const int tile_top = top + l * (tile + gap);
+    font.draw(image, "layer " + std::to_string(l), {kPad, tile_top + std::max(0, (tile - font.line_height()) / 2)}, ink);
+    for (int h = 0; h < heads; ++h)
+      for (int r = 0; r < length; ++r)
+        for (int c = 0; c < length; ++c) {
+          const cv::Vec3b colour = colour_of(std::clamp(data[(h * length + r) * length + c], 0.0, 1.0));
+          cv::rectangle(image, cv::Rect(left + h * (tile + gap) + c * cell, tile_top + r * cell, cell, cell),
+                        cv::Scalar(colour[0], colour[1], colour[2]), cv::FILLED);
+        }
+    if (!show_tokens) continue;
+    for (int r = 0; r < length; ++r) {
+      const cv::Size size = small.measure(tokens[static_cast<size_t>(r)]);
+      small.draw(image, tokens[static_cast<size_t>(r)], {left - 4 - size.width, tile_top + r * cell + (cell - size.height) / 2}, ink);
+    }
+  }
+  if (show_tokens)
+    for (int h = 0; h < heads; ++h)
+      for (int c = 0; c < length; ++c) {
+        const cv::Size size = small.measure(tokens[static_cast<size_t>(c)]);
+        small.draw(image, tokens[static_cast<size_t>(c)], {left + h * (tile + gap) + c * cell + (cell - size.height) / 2, top - 4 - size.width}, ink,
+                   /*vertical=*/true);
+      }
+  draw_colour_bar(image, font, bar_left, top, std::max(3 * kCell, tile));
+  return image;
+}
+
+cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Tensor& values, const std::vector<std::string>& names,
+                        const std::string& title) {
+  auto v = values.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const int units = static_cast<int>(v.size(0)), length = static_cast<int>(v.size(1));
+  if (length != static_cast<int>(tokens.size()) || units != static_cast<int>(names.size()))
+    throw Error("activation text: " + std::to_string(units) + "x" + std::to_string(length) + " values for " + std::to_string(names.size()) +
+                " names and " + std::to_string(tokens.size()) + " tokens");
+  constexpr int kMaxLineWidth = 960;
+  TextRenderer font(16), heading(14);
+  const int line_height = font.line_height() + 4;
+  // Where each token goes (the same for every unit): x and line, wrapping at kMaxLineWidth.
+  std::vector<std::string> shown;
+  std::vector<cv::Point> place;  // (x, line)
+  std::vector<int> widths;
+  int x = 0, line = 0;
+  for (const auto& token : tokens) {
+    const std::string text = token == "\n" ? "\u21B5" : token;
+    const int w = std::max(6, font.measure(text).width + 2);
+    if (x > 0 && x + w > kMaxLineWidth) x = 0, ++line;
+    shown.push_back(text), place.emplace_back(x, line), widths.push_back(w);
+    x += w;
+    if (token == "\n") x = 0, ++line;
+  }
+  const int lines = line + 1;
+  const int title_height = title.empty() ? 0 : heading.line_height() + kPad;
+  const int block = heading.line_height() + 4 + lines * line_height + kPad;
+  const int width = 2 * kPad + std::max(kMaxLineWidth, title.empty() ? 0 : heading.measure(title + "   -1 [blue] 0 [white] +1 [red]").width);
+  cv::Mat image(kPad + title_height + units * block + kPad, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(0, 0, 0);
+  if (!title.empty()) heading.draw(image, title + "   -1 [blue] 0 [white] +1 [red]", {kPad, kPad}, ink);
+  const auto* data = v.data_ptr<double>();
+  for (int u = 0; u < units; ++u) {
+    const int block_top = kPad + title_height + u * block;
+    heading.draw(image, names[static_cast<size_t>(u)], {kPad, block_top}, ink);
+    const int text_top = block_top + heading.line_height() + 4;
+    for (int t = 0; t < length; ++t) {
+      const cv::Rect box(kPad + place[t].x, text_top + place[t].y * line_height, widths[t], line_height);
+      cv::rectangle(image, box, diverging_colour(data[u * length + t]), cv::FILLED);
+      font.draw(image, shown[t], {box.x + 1, box.y + 2}, ink);
+    }
   }
   return image;
 }

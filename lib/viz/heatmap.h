@@ -14,6 +14,19 @@ namespace zoo::viz {
 cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& row_labels,
                 const std::vector<std::string>& column_labels, const std::string& title = "");
 
+// Attention maps of every layer and head (as GPT's masked self-attention): maps[l] (heads, T, T)
+// with weights in [0, 1] as a grid, layers down and heads across, each tile labelled, the tokens
+// along the first tile's rows (queries) and above each column (keys) when the cells are large
+// enough to read, and a viridis colour bar. BGR image.
+cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& tokens, const std::string& title = "");
+
+// Activations over a text (Karpathy et al. 2015, "Visualizing and Understanding Recurrent
+// Networks"): for each row of values (units, T) in [-1, 1], the tokens drawn in reading order on
+// backgrounds from blue (-1) through white (0) to red (+1), under the row's name. A "\n" token
+// breaks the line (drawn as a return arrow); long lines wrap. BGR image.
+cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Tensor& values, const std::vector<std::string>& names,
+                        const std::string& title = "");
+
 // Writes an image as PNG atomically (temp file + rename); error naming the path.
 void write_png(const cv::Mat& image, const std::string& path);
 

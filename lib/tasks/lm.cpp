@@ -1,0 +1,525 @@
+#include "lib/tasks/lm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/core/registry.h"
+#include "lib/export/torchscript.h"
+#include "lib/nn/positional.h"
+#include "lib/nn/recurrent_cell.h"
+#include "lib/viz/heatmap.h"
+#include "models/lm/char_rnn.h"
+#include "models/lm/gpt.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+namespace {
+
+constexpr const char* kNewline = "\n";
+constexpr const char* kAdditions = "synth:additions";
+constexpr int64_t kAdditionChecks = 200;
+constexpr int64_t kDefaultSubwords = 2000;  // bpe / unigram pieces when --set vocab=0
+
+// Tokens as labels on an image: a space as the open box, a line break as the return arrow.
+std::string visible(const std::string& token) {
+  if (token == " ") return "\u2423";
+  if (token == kNewline) return "\u21B5";
+  return token;
+}
+
+torch::Tensor ids_tensor(const std::vector<int64_t>& ids) { return torch::tensor(ids, torch::kInt64); }
+
+// Rows r = 0..B-1 of a (B, len) slice out of `ids`: row r starts at starts[r] + shift.
+torch::Tensor gather_rows(const std::vector<int64_t>& ids, const std::vector<int64_t>& starts, int64_t shift, int64_t len) {
+  auto out = torch::empty({static_cast<int64_t>(starts.size()), len}, torch::kInt64);
+  auto a = out.accessor<int64_t, 2>();
+  for (size_t r = 0; r < starts.size(); ++r)
+    for (int64_t j = 0; j < len; ++j) a[static_cast<int64_t>(r)][j] = ids[static_cast<size_t>(starts[r] + shift + j)];
+  return out;
+}
+
+}  // namespace
+
+void LmTask::setup_training(const Options& config, torch::Device device) {
+  device_ = device;
+  model_name_ = config.get_string("model");
+  model_options_ = Registry::instance().model_options(config, name());
+  batch_size_ = config.get_int("batch_size");
+  workers_ = static_cast<int>(config.get_int("workers"));
+  seed_ = static_cast<uint64_t>(config.get_int("seed"));
+  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
+  // Options whose mistakes should not wait for the data to load.
+  if (model_options_.contains("cell")) nn::parse_cell(model_options_.at("cell").get<std::string>());
+  if (model_options_.contains("positions")) nn::parse_positions(model_options_.at("positions").get<std::string>());
+  if (model_options_.contains("bptt") && model_options_.at("bptt").get<int64_t>() < 1) throw UsageError("invalid bptt: expected 1 or more tokens");
+  if (model_options_.contains("context") && model_options_.at("context").get<int64_t>() < 1) throw UsageError("invalid context: expected 1 or more tokens");
+
+  std::string path = config.has("data") ? config.get_string("data") : kAdditions;
+  if (path.rfind("synth:", 0) != 0) path = fs::absolute(path).lexically_normal().string();
+  data_ = {{"path", path}, {"val_fraction", config.get_double("val_fraction")}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}};
+  train_corpus_ = load_split(path, "train");
+  val_corpus_ = load_split(path, "val");
+
+  // Tokenizer and vocabulary from the training part only; "\n" is a token of every kind.
+  std::string kind = model_options_.at("tokenizer").get<std::string>();
+  if (kind == "auto") kind = "char";
+  model_options_["tokenizer"] = kind;
+  const bool subwords = kind == "bpe" || kind == "unigram";
+  const int64_t cap = model_options_.at("vocab").get<int64_t>(), min_freq = model_options_.at("min_freq").get<int64_t>();
+  if (cap != 0 && cap < 6) throw UsageError("invalid vocab " + std::to_string(cap) + ": expected 0 (no limit) or at least 6");
+  if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
+  tokenizer_ = text::make_tokenizer(kind, model_options_.at("lowercase").get<bool>(), train_corpus_.lines,
+                                    cap > 0 ? cap : kDefaultSubwords);
+  std::vector<std::vector<std::string>> tokens;
+  tokens.reserve(train_corpus_.lines.size());
+  for (size_t i = 0; i < train_corpus_.lines.size(); ++i) {
+    try {
+      tokens.push_back(tokenizer_->tokenize(train_corpus_.lines[i]));
+    } catch (const Error& e) {
+      throw Error(train_corpus_.origin(i) + ": " + e.what());
+    }
+    tokens.back().push_back(kNewline);
+  }
+  vocab_ = text::Vocab::build(tokens, subwords ? 1 : min_freq, cap);
+  newline_ = vocab_.id(kNewline);
+  model_options_["vocab"] = vocab_.size();  // the embedding and output layers follow the data
+  for (const auto& line : tokens) {
+    train_line_starts_.push_back(static_cast<int64_t>(train_ids_.size()));
+    for (const auto& token : line) train_ids_.push_back(vocab_.id(token));
+  }
+  tokens.clear();
+  val_ids_ = encode_corpus(*val_corpus_);
+  build_model(device);
+
+  const auto n = static_cast<int64_t>(train_ids_.size());
+  if (is_recurrent() && stream_length() < 1)
+    throw UsageError("the training text (" + std::to_string(n) + " tokens) is too short for " + std::to_string(batch_size_) +
+                     " streams of bptt " + std::to_string(sequence_length()) + ": lower --batch-size or --set bptt");
+  if (!is_recurrent() && n <= sequence_length())
+    throw UsageError("the training text (" + std::to_string(n) + " tokens) is shorter than the context + 1 (" +
+                     std::to_string(sequence_length() + 1) + "): lower --set context");
+  std::fprintf(stderr, "lm: %lld training tokens (%zu lines), %zu validation tokens; %s tokens, vocabulary %lld\n", (long long)n,
+               train_corpus_.lines.size(), val_ids_.size(), kind.c_str(), (long long)vocab_.size());
+}
+
+void LmTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
+  device_ = device;
+  try {
+    model_name_ = meta.at("model").get<std::string>();
+    model_options_ = meta.at("model_options");
+    data_ = meta.at("data");
+    seed_ = data_.at("seed").get<uint64_t>();
+    tokenizer_ = text::tokenizer_from_json(meta.at("tokenizer"));
+    vocab_ = text::Vocab::from_json(meta.at("vocabulary"));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint meta is incomplete for task lm: " + first_line(e.what()));
+  }
+  newline_ = vocab_.id(kNewline);
+  if (build) build_model(device);
+}
+
+void LmTask::set_inference_options(const Options& o) {
+  if (o.has("temperature")) sampling_.temperature = o.get_double("temperature");
+  if (o.has("top_k")) sampling_.top_k = o.get_int("top_k");
+  if (o.has("top_p")) sampling_.top_p = o.get_double("top_p");
+  nn::check_sampling(sampling_);
+  if (o.has("max_new_tokens")) max_new_tokens_ = o.get_int("max_new_tokens");
+  if (max_new_tokens_ < 0) throw UsageError("invalid --max-new-tokens " + std::to_string(max_new_tokens_) + ": expected 0 or more");
+  if (o.has("layer")) visualize_layer_ = static_cast<int>(o.get_int("layer"));
+  if (o.has("signal")) visualize_signal_ = o.get_string("signal");
+  if (o.has("units") && !o.get_string("units").empty()) {
+    visualize_units_.clear();
+    std::stringstream list(o.get_string("units"));
+    for (std::string item; std::getline(list, item, ',');) {
+      try {
+        size_t used = 0;
+        visualize_units_.push_back(std::stoll(item, &used));
+        if (used != item.size() || visualize_units_.back() < 0) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        throw UsageError("invalid --units '" + o.get_string("units") + "': expected unit numbers such as 0,5,17");
+      }
+    }
+  }
+}
+
+void LmTask::build_model(torch::Device device) {
+  auto module = Registry::instance().create_model(model_name_, model_options_);
+  model_ = std::dynamic_pointer_cast<models::LanguageModel>(module);
+  if (!model_) throw Error("model " + model_name_ + " is not a language model");
+  model_->to(device);
+}
+
+Json LmTask::meta() const {
+  return {{"task", name()},           {"model", model_name_},         {"model_options", model_options_},
+          {"tokenizer", tokenizer_->to_json()}, {"vocabulary", vocab_.to_json()}, {"data", data_}};
+}
+
+data::TextCorpus LmTask::load_split(const std::string& path, const std::string& split) const {
+  return data::load_text(path, split, data_.value("val_fraction", 0.1), data_.value("synth_size", int64_t{2048}), data_.value("seed", uint64_t{0}));
+}
+
+std::vector<int64_t> LmTask::encode_corpus(const data::TextCorpus& corpus, std::vector<int64_t>* line_starts) const {
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < corpus.lines.size(); ++i) {
+    if (line_starts) line_starts->push_back(static_cast<int64_t>(ids.size()));
+    try {
+      for (const auto& token : tokenizer_->tokenize(corpus.lines[i])) ids.push_back(vocab_.id(token));
+    } catch (const Error& e) {
+      throw Error(corpus.origin(i) + ": " + e.what());
+    }
+    ids.push_back(newline_);
+  }
+  return ids;
+}
+
+std::vector<int64_t> LmTask::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find('\n', start);
+    for (const auto& token : tokenizer_->tokenize(std::string_view(text).substr(start, end - start))) ids.push_back(vocab_.id(token));
+    if (end == std::string::npos) break;
+    ids.push_back(newline_);
+    start = end + 1;
+  }
+  return ids;
+}
+
+std::string LmTask::decode(const std::vector<int64_t>& ids) const {
+  std::string out;
+  std::vector<std::string> line;
+  auto flush = [&] {
+    out += tokenizer_->detokenize(line);
+    line.clear();
+  };
+  for (int64_t id : ids) {
+    if (id == newline_) {
+      flush();
+      out += kNewline;
+    } else if (id == text::Vocab::kUnk) {
+      line.push_back("\uFFFD");
+    } else if (id > text::Vocab::kEos && id < vocab_.size()) {
+      line.push_back(vocab_.token(id));
+    }
+  }
+  flush();
+  return out;
+}
+
+bool LmTask::is_recurrent() const { return model_ ? model_->recurrent() : model_options_.contains("bptt"); }
+
+int64_t LmTask::sequence_length() const {
+  return is_recurrent() ? model_options_.at("bptt").get<int64_t>() : model_options_.at("context").get<int64_t>();
+}
+
+int64_t LmTask::context_limit() const { return is_recurrent() ? 0 : model_options_.at("context").get<int64_t>(); }
+
+int64_t LmTask::stream_length() const {
+  // Room for a shift of up to bptt - 1 tokens per epoch and the one-token-later targets.
+  return (static_cast<int64_t>(train_ids_.size()) - sequence_length()) / batch_size_;
+}
+
+int64_t LmTask::batches_per_epoch() const {
+  const int64_t length = sequence_length();
+  if (is_recurrent()) return (stream_length() + length - 1) / length;
+  return std::max<int64_t>(1, (static_cast<int64_t>(train_ids_.size()) - 1) / (batch_size_ * length));
+}
+
+int64_t LmTask::examples_per_epoch() const {
+  return is_recurrent() ? batch_size_ * stream_length() : batches_per_epoch() * batch_size_ * sequence_length();
+}
+
+std::string LmTask::describe_sample(int64_t id) const {
+  // id: the training-stream position where a batch row starts.
+  auto it = std::upper_bound(train_line_starts_.begin(), train_line_starts_.end(), id);
+  const auto line = static_cast<size_t>(std::max<std::ptrdiff_t>(0, (it - train_line_starts_.begin()) - 1));
+  return train_corpus_.origin(line) + " (token " + std::to_string(id) + ")";
+}
+
+std::unique_ptr<BatchStream> LmTask::train_batches(int64_t epoch, int64_t first_batch) {
+  const int64_t length = sequence_length(), rows = batch_size_;
+  const auto n = static_cast<int64_t>(train_ids_.size());
+  std::function<Batch(int64_t)> make_batch;
+  if (is_recurrent()) {
+    // Row r reads the stream from shift + r * L onwards, chunk k at k * bptt; the shift (< bptt)
+    // moves the chunk boundaries from epoch to epoch.
+    const int64_t stream = stream_length();
+    const int64_t shift = Rng(mix_seed(seed_, 51, static_cast<uint64_t>(epoch))).randint(0, length);
+    make_batch = [this, stream, shift, length, rows](int64_t k) {
+      std::vector<int64_t> starts;
+      for (int64_t r = 0; r < rows; ++r) starts.push_back(shift + r * stream + k * length);
+      const int64_t len = std::min(length, stream - k * length);
+      return Batch{{gather_rows(train_ids_, starts, 0, len), gather_rows(train_ids_, starts, 1, len), torch::full({}, k == 0 ? 1 : 0, torch::kInt64)}, rows, starts};
+    };
+  } else {
+    // nanoGPT's get_batch: B windows of the context length at uniformly random offsets.
+    make_batch = [this, length, rows, n, epoch](int64_t k) {
+      Rng rng(mix_seed(mix_seed(seed_, 52), static_cast<uint64_t>(epoch), static_cast<uint64_t>(k)));
+      std::vector<int64_t> starts;
+      for (int64_t r = 0; r < rows; ++r) starts.push_back(rng.randint(0, n - length));
+      return Batch{{gather_rows(train_ids_, starts, 0, length), gather_rows(train_ids_, starts, 1, length)}, rows, starts};
+    };
+  }
+  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+}
+
+torch::Tensor LmTask::loss(const Batch& batch) {
+  auto input = batch.tensors.at(0).to(device_), target = batch.tensors.at(1).to(device_);
+  std::vector<torch::Tensor> state;
+  // Truncated BPTT: the state the previous chunk ended with (already detached, so gradients
+  // stop at the chunk boundary), unless this is an epoch's first chunk.
+  const bool continues = is_recurrent() && batch.tensors.at(2).item<int64_t>() == 0 && !carried_.empty() && carried_[0].size(1) == input.size(0);
+  if (continues) state = carried_;
+  auto out = model_->forward(input, state);
+  if (is_recurrent()) {
+    carried_.clear();
+    for (const auto& s : out.state) carried_.push_back(s.detach());
+  }
+  // -log p(x_{t+1} | x_{<=t}), averaged over the batch's B x T positions
+  return torch::nn::functional::cross_entropy(out.logits.flatten(0, 1), target.flatten());
+}
+
+std::map<std::string, torch::Tensor> LmTask::training_state() const {
+  std::map<std::string, torch::Tensor> state;
+  for (size_t i = 0; i < carried_.size(); ++i) state["carried_state." + std::to_string(i)] = carried_[i];
+  return state;
+}
+
+void LmTask::restore_training_state(const std::map<std::string, torch::Tensor>& state) {
+  carried_.clear();
+  for (size_t i = 0; state.count("carried_state." + std::to_string(i)); ++i) carried_.push_back(state.at("carried_state." + std::to_string(i)).to(device_));
+}
+
+models::LmOutput LmTask::run(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+  if (!scripted_) return model_->forward(tokens.to(device_), state);
+  if (is_recurrent()) {
+    // The export's step(tokens (B), *state) -> (logits (B, V), *state), once per position.
+    std::vector<torch::Tensor> current = state;
+    if (current.empty()) {
+      const int64_t layers = model_options_.at("layers").get<int64_t>(), hidden = model_options_.at("hidden").get<int64_t>();
+      auto zeros = torch::zeros({layers, tokens.size(0), hidden}, torch::TensorOptions().device(device_));
+      current = {zeros};
+      if (model_options_.at("cell").get<std::string>() == "lstm") current.push_back(zeros.clone());
+    }
+    std::vector<torch::Tensor> logits;
+    for (int64_t t = 0; t < tokens.size(1); ++t) {
+      std::vector<c10::IValue> inputs{tokens.select(1, t).to(device_)};
+      for (const auto& s : current) inputs.emplace_back(s);
+      auto out = scripted_->get_method("step")(inputs).toTuple()->elements();
+      logits.push_back(out[0].toTensor());
+      current.clear();
+      for (size_t i = 1; i < out.size(); ++i) current.push_back(out[i].toTensor());
+    }
+    return {torch::stack(logits, 1), current};
+  }
+  // The export's forward(tokens (B, T)) has no cache: the state is the tokens seen so far.
+  auto all = state.empty() ? tokens.to(device_) : torch::cat({state[0], tokens.to(device_)}, 1);
+  auto logits = scripted_->get_method("forward")({all}).toTensor();
+  return {logits.narrow(1, all.size(1) - tokens.size(1), tokens.size(1)), {all}};
+}
+
+std::vector<int64_t> LmTask::generate(const std::vector<int64_t>& prompt_in, int64_t max_new, const nn::SamplingOptions& sampling, Rng& rng,
+                                      int64_t stop) {
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> ids = prompt_in.empty() ? std::vector<int64_t>{newline_} : prompt_in;
+  const size_t prompt_size = ids.size();
+  const int64_t context = context_limit();
+  // What to feed next: the prompt (its last `context` tokens), then one token at a time.
+  std::vector<int64_t> pending(ids.begin() + (context > 0 && static_cast<int64_t>(ids.size()) > context ? static_cast<int64_t>(ids.size()) - context : 0),
+                               ids.end());
+  std::vector<torch::Tensor> state;
+  int64_t fed = 0;  // tokens the state holds
+  for (int64_t i = 0; i < max_new; ++i) {
+    auto out = run(ids_tensor(pending).unsqueeze(0), state);
+    state = out.state;
+    fed += static_cast<int64_t>(pending.size());
+    auto last = out.logits.select(1, -1).select(0, 0).to(torch::kCPU, torch::kFloat32).contiguous();
+    const int64_t next = nn::sample_token(std::vector<float>(last.data_ptr<float>(), last.data_ptr<float>() + last.numel()), sampling, rng);
+    ids.push_back(next);
+    if (next == stop) break;
+    if (context > 0 && fed + 1 > context) {
+      // The window is full: start again from its last `context` tokens (positions restart, as
+      // in nanoGPT's generate, which crops to the block size).
+      state.clear();
+      fed = 0;
+      pending.assign(ids.end() - context, ids.end());
+    } else {
+      pending = {next};
+    }
+  }
+  return std::vector<int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(prompt_size), ids.end());
+}
+
+double LmTask::addition_accuracy(const data::TextCorpus& corpus) {
+  const nn::SamplingOptions greedy{0.0, 0, 1.0};
+  Rng rng(0);
+  int64_t checked = 0, correct = 0;
+  for (size_t i = 0; i < corpus.lines.size() && checked < kAdditionChecks; ++i) {
+    const std::string& line = corpus.lines[i];
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos) continue;
+    const std::string answer = line.substr(equals + 1);
+    auto completion = decode(generate(encode(line.substr(0, equals + 1)), static_cast<int64_t>(answer.size()) + 2, greedy, rng, newline_));
+    if (!completion.empty() && completion.back() == '\n') completion.pop_back();
+    correct += completion == answer;
+    ++checked;
+  }
+  return checked ? 100.0 * correct / checked : 0.0;
+}
+
+Json LmTask::evaluate(const std::string& split, const std::string& data) {
+  const bool own_val = data.empty() && split == "val" && val_corpus_;
+  const std::string path = data.empty() ? data_.at("path").get<std::string>() : (data.rfind("synth:", 0) == 0 ? data : fs::absolute(data).string());
+  const data::TextCorpus corpus = own_val ? *val_corpus_ : load_split(path, split);
+  const std::vector<int64_t> ids = own_val && !val_ids_.empty() ? val_ids_ : encode_corpus(corpus);
+  const auto n = static_cast<int64_t>(ids.size());
+  if (n < 2) throw Error("the " + split + " text holds fewer than 2 tokens");
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t length = sequence_length();
+  auto nll_of = [](const torch::Tensor& logits, const torch::Tensor& target) {
+    auto options = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
+    return torch::nn::functional::cross_entropy(logits.to(torch::kCPU, torch::kFloat32).flatten(0, 1), target.flatten(), options).item<double>();
+  };
+  double nll = 0;
+  int64_t predicted = 0;
+  if (is_recurrent()) {
+    // B contiguous streams read chunk by chunk with the state carried, as in training.
+    const int64_t rows = std::clamp<int64_t>(batch_size_, 1, n - 1), stream = (n - 1) / rows;
+    std::vector<int64_t> starts;
+    for (int64_t r = 0; r < rows; ++r) starts.push_back(r * stream);
+    std::vector<torch::Tensor> state;
+    for (int64_t k = 0; k * length < stream; ++k) {
+      const int64_t len = std::min(length, stream - k * length);
+      auto out = run(gather_rows(ids, starts, k * length, len), state);
+      state = out.state;
+      nll += nll_of(out.logits, gather_rows(ids, starts, k * length + 1, len));
+    }
+    predicted = rows * stream;
+  } else {
+    // Consecutive windows of the context length (the last one shorter), B at a time: every
+    // position is predicted once, from the window's earlier tokens.
+    std::vector<int64_t> full;
+    for (int64_t start = 0; start + length <= n - 1; start += length) full.push_back(start);
+    for (size_t b = 0; b < full.size(); b += static_cast<size_t>(batch_size_)) {
+      std::vector<int64_t> starts(full.begin() + static_cast<std::ptrdiff_t>(b),
+                                  full.begin() + static_cast<std::ptrdiff_t>(std::min(full.size(), b + static_cast<size_t>(batch_size_))));
+      nll += nll_of(run(gather_rows(ids, starts, 0, length), {}).logits, gather_rows(ids, starts, 1, length));
+    }
+    const int64_t tail_start = static_cast<int64_t>(full.size()) * length, tail = n - 1 - tail_start;
+    if (tail > 0) nll += nll_of(run(gather_rows(ids, {tail_start}, 0, tail), {}).logits, gather_rows(ids, {tail_start}, 1, tail));
+    predicted = n - 1;
+  }
+  const double loss = nll / static_cast<double>(predicted);
+  // Bits per character: the same total over the characters the tokens spell (one per token
+  // for character models).
+  const double characters_per_token = static_cast<double>(corpus.characters()) / static_cast<double>(n);
+  Json metrics = {{"loss", loss}, {"ppl", std::exp(loss)}, {"bpc", loss / std::log(2.0) / characters_per_token}};
+  if (path == kAdditions) metrics["correct"] = addition_accuracy(corpus);
+  return {{"examples", predicted}, {"metrics", metrics}};
+}
+
+Json LmTask::predict(const std::vector<std::string>& inputs, const Options& options) {
+  const uint64_t seed = options.has("seed") ? static_cast<uint64_t>(options.get_int("seed")) : 0;
+  Rng rng(mix_seed(seed, 61));
+  Json predictions = Json::array();
+  for (const auto& prompt : inputs) {
+    const auto generated = generate(encode(prompt), max_new_tokens_, sampling_, rng);
+    const std::string text = decode(generated);
+    predictions.push_back({{"input", prompt}, {"output", prompt + text}, {"generated", text}, {"tokens", generated.size()}});
+  }
+  return {{"task", name()},
+          {"model", model_name_},
+          {"sampling", {{"temperature", sampling_.temperature}, {"top_k", sampling_.top_k}, {"top_p", sampling_.top_p},
+                        {"max_new_tokens", max_new_tokens_}, {"seed", seed}}},
+          {"predictions", predictions}};
+}
+
+void LmTask::export_torchscript(const std::string& path) {
+  // char_rnn: step(tokens (B), *state) -> (logits (B, V), *state), the state [h] or [h, c], each
+  // (layers, B, hidden); gpt: forward(tokens (B, T)) -> logits (B, T, V) for T up to the context.
+  model_->to(torch::kCPU);
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  auto scripted = mirror_module(*model_, model_name_);
+  if (auto rnn = std::dynamic_pointer_cast<models::CharRnnImpl>(model_)) {
+    std::vector<torch::Tensor> inputs{torch::tensor({4, 5, 6}, torch::kInt64).clamp_max(vocab_.size() - 1)};
+    for (auto& s : rnn->initial_state(3, torch::kCPU)) inputs.push_back(s.normal_());
+    add_traced_method(
+        scripted, "step",
+        [&](const std::vector<torch::Tensor>& in) {
+          auto out = model_->forward(in[0].unsqueeze(1), std::vector<torch::Tensor>(in.begin() + 1, in.end()));
+          std::vector<torch::Tensor> result{out.logits.select(1, 0)};
+          result.insert(result.end(), out.state.begin(), out.state.end());
+          return result;
+        },
+        inputs);
+  } else {
+    auto tokens = torch::tensor({{4, 5, 6, 7, 8}, {9, 10, 11, 12, 13}}, torch::kInt64).clamp_max(vocab_.size() - 1);
+    add_traced_method(scripted, "forward", [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model_->forward(in[0], {}).logits}; },
+                      {tokens.narrow(1, 0, std::min<int64_t>(5, context_limit()))});
+  }
+  save_torchscript(scripted, path, meta());
+  model_->to(device_);
+}
+
+void LmTask::visualize(const std::string& input, const std::string& out_png) {
+  auto ids = encode(input);
+  if (ids.empty()) throw UsageError("--input is empty: give a text to look at");
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  if (auto gpt = std::dynamic_pointer_cast<models::GptImpl>(model_)) {
+    const int64_t context = context_limit();
+    if (static_cast<int64_t>(ids.size()) > context) ids.erase(ids.begin(), ids.end() - context);
+    std::vector<std::string> labels;
+    for (int64_t id : ids) labels.push_back(visible(vocab_.token(id)));
+    gpt->keep_attention(true);
+    gpt->forward(ids_tensor(ids).unsqueeze(0).to(device_), {});
+    auto maps = gpt->attention_maps();
+    gpt->keep_attention(false);
+    for (auto& m : maps) m = m.select(0, 0).to(torch::kCPU);  // (heads, T, T)
+    viz::write_png(viz::attention_grid(maps, labels, model_name_ + ": masked self-attention, rows attend to columns"), out_png);
+    return;
+  }
+  auto rnn = std::dynamic_pointer_cast<models::CharRnnImpl>(model_);
+  if (!rnn) throw_not_available("visualize");
+  auto traces = rnn->trace_units(ids_tensor(ids).unsqueeze(0).to(device_));
+  if (!traces.count(visualize_signal_)) {
+    std::string valid;
+    for (const auto& [name, value] : traces) valid += (valid.empty() ? "" : ", ") + name;
+    throw UsageError("invalid --signal '" + visualize_signal_ + "' for a " + rnn->config().cell + " cell: expected one of " + valid);
+  }
+  const int64_t layers = rnn->config().layers, hidden = rnn->config().hidden;
+  const int64_t layer = visualize_layer_ < 0 ? layers + visualize_layer_ : visualize_layer_;
+  if (layer < 0 || layer >= layers) throw UsageError("invalid --layer " + std::to_string(visualize_layer_) + ": the model has " + std::to_string(layers) + " layers");
+  auto values = traces.at(visualize_signal_).select(0, layer).to(torch::kCPU, torch::kFloat32);  // (T, H)
+  // Every signal on [-1, 1] for one colour scale: tanh(c) as Karpathy et al. plot the cell; a
+  // gate's [0, 1] stretched so that 0.5 is neutral.
+  if (visualize_signal_ == "c") values = values.tanh();
+  const bool gate = visualize_signal_ != "h" && visualize_signal_ != "c" && visualize_signal_ != "g" && visualize_signal_ != "n";
+  if (gate) values = values * 2 - 1;
+  std::vector<int64_t> units = visualize_units_;
+  if (units.empty()) {
+    // The units that vary most over this text.
+    auto order = values.std(0).argsort(0, /*descending=*/true);
+    for (int64_t i = 0; i < std::min<int64_t>(8, hidden); ++i) units.push_back(order[i].item<int64_t>());
+  }
+  std::vector<std::string> tokens, names;
+  for (int64_t id : ids) tokens.push_back(vocab_.token(id) == kNewline ? kNewline : id == text::Vocab::kUnk ? "\uFFFD" : vocab_.token(id));
+  std::vector<torch::Tensor> rows;
+  for (int64_t unit : units) {
+    if (unit >= hidden) throw UsageError("invalid --units: unit " + std::to_string(unit) + " does not exist (the layer has " + std::to_string(hidden) + ")");
+    rows.push_back(values.select(1, unit));
+    names.push_back("layer " + std::to_string(layer) + " unit " + std::to_string(unit) + " (" + visualize_signal_ + (gate ? ", 2g-1" : "") + ")");
+  }
+  viz::write_png(viz::activation_text(tokens, torch::stack(rows), names, model_name_ + " " + rnn->config().cell), out_png);
+}
+
+}  // namespace zoo

@@ -1,0 +1,115 @@
+#include "models/lm/char_rnn.h"
+
+#include "lib/core/error.h"
+
+namespace zoo::models {
+
+CharRnnImpl::CharRnnImpl(const CharRnnConfig& c) : config_(c), kind_(nn::parse_cell(c.cell)) {
+  if (c.impl != "fused" && c.impl != "cells") throw UsageError("invalid impl '" + c.impl + "': expected fused or cells");
+  if (c.layers < 1 || c.hidden < 1 || c.embedding < 1) throw UsageError("invalid char_rnn size: layers, hidden and embedding must be positive");
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw UsageError("invalid dropout: expected a value in [0, 1)");
+  if (c.tie_weights && c.embedding != c.hidden)
+    throw UsageError("tie_weights needs embedding == hidden (" + std::to_string(c.embedding) + " != " + std::to_string(c.hidden) + ")");
+  encoder = register_module("encoder", torch::nn::Embedding(c.vocab, c.embedding));
+  // torch.nn.LSTM applies its dropout to every layer's output but the last.
+  const double between = c.layers > 1 ? c.dropout : 0.0;
+  switch (kind_) {
+    case nn::CellKind::Lstm:
+      lstm = register_module("rnn", torch::nn::LSTM(torch::nn::LSTMOptions(c.embedding, c.hidden).num_layers(c.layers).dropout(between).batch_first(true)));
+      break;
+    case nn::CellKind::Gru:
+      gru = register_module("rnn", torch::nn::GRU(torch::nn::GRUOptions(c.embedding, c.hidden).num_layers(c.layers).dropout(between).batch_first(true)));
+      break;
+    case nn::CellKind::Rnn:
+      rnn = register_module("rnn", torch::nn::RNN(torch::nn::RNNOptions(c.embedding, c.hidden).num_layers(c.layers).dropout(between).batch_first(true)));
+      break;
+  }
+  // word_language_model's initialisation: small uniform embeddings and output weights, so a
+  // tied matrix starts at a sensible scale for both roles.
+  torch::NoGradGuard no_grad;
+  encoder->weight.uniform_(-0.1, 0.1);
+  if (c.tie_weights) {
+    decoder_bias = register_module("decoder", OutputBias(c.vocab));
+  } else {
+    decoder = register_module("decoder", torch::nn::Linear(c.hidden, c.vocab));
+    decoder->weight.uniform_(-0.1, 0.1);
+    decoder->bias.zero_();
+  }
+  dropout = register_module("drop", torch::nn::Dropout(c.dropout));
+}
+
+std::vector<torch::Tensor> CharRnnImpl::initial_state(int64_t batch, torch::Device device) const {
+  auto zeros = torch::zeros({config_.layers, batch, config_.hidden}, torch::TensorOptions().device(device));
+  if (kind_ == nn::CellKind::Lstm) return {zeros, zeros.clone()};
+  return {zeros};
+}
+
+torch::Tensor CharRnnImpl::logits(const torch::Tensor& features) {
+  if (config_.tie_weights) return torch::nn::functional::linear(features, encoder->weight, decoder_bias->bias);
+  return decoder(features);
+}
+
+LmOutput CharRnnImpl::forward(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state_in) {
+  std::vector<torch::Tensor> state = state_in.empty() ? initial_state(tokens.size(0), tokens.device()) : state_in;
+  auto x = dropout(encoder(tokens));  // (B, T, E)
+  auto features = config_.impl == "fused" ? run_fused(x, state) : run_cells(x, state, nullptr);  // (B, T, H)
+  return {logits(dropout(features)), state};  // (B, T, V)
+}
+
+torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::Tensor>& state) {
+  if (lstm) {
+    auto [out, hc] = lstm->forward(x, std::make_tuple(state[0], state[1]));
+    state = {std::get<0>(hc), std::get<1>(hc)};
+    return out;
+  }
+  auto [out, h] = gru ? gru->forward(x, state[0]) : rnn->forward(x, state[0]);
+  state = {h};
+  return out;
+}
+
+torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torch::Tensor>& state,
+                                     std::map<std::string, std::vector<torch::Tensor>>* trace) {
+  torch::nn::Module& stack = lstm ? static_cast<torch::nn::Module&>(*lstm) : gru ? static_cast<torch::nn::Module&>(*gru) : *rnn;
+  auto params = stack.named_parameters(/*recurse=*/false);
+  const bool lstm_cell = kind_ == nn::CellKind::Lstm;
+  const bool dropout_between = is_training() && config_.layers > 1 && config_.dropout > 0;
+  torch::Tensor x = x_in;
+  std::vector<torch::Tensor> h_out, c_out;
+  for (int64_t layer = 0; layer < config_.layers; ++layer) {
+    const std::string l = std::to_string(layer);
+    // W_xh x_t + b for every step at once: (B, T, G*H)
+    auto projected = torch::nn::functional::linear(x, params["weight_ih_l" + l], params["bias_ih_l" + l]);
+    nn::CellState s{state[0][layer], lstm_cell ? state[1][layer] : torch::Tensor()};
+    std::vector<torch::Tensor> outputs;
+    nn::CellGates gates;
+    for (int64_t t = 0; t < x.size(1); ++t) {
+      s = nn::cell_step(kind_, projected.select(1, t), s, params["weight_hh_l" + l], params["bias_hh_l" + l], trace ? &gates : nullptr);
+      outputs.push_back(s.h);
+      if (trace) {
+        (*trace)["h"].push_back(s.h);
+        if (lstm_cell) (*trace)["c"].push_back(s.c);
+        for (const auto& [name, value] : gates.named) (*trace)[name].push_back(value);
+      }
+    }
+    x = torch::stack(outputs, 1);  // (B, T, H)
+    if (dropout_between && layer + 1 < config_.layers) x = torch::nn::functional::dropout(x, torch::nn::functional::DropoutFuncOptions().p(config_.dropout).training(true));
+    h_out.push_back(s.h);
+    if (lstm_cell) c_out.push_back(s.c);
+  }
+  state = {torch::stack(h_out)};  // (layers, B, H)
+  if (lstm_cell) state.push_back(torch::stack(c_out));
+  return x;
+}
+
+std::map<std::string, torch::Tensor> CharRnnImpl::trace_units(const torch::Tensor& tokens) {
+  std::map<std::string, std::vector<torch::Tensor>> steps;  // name -> layers * T tensors (1, H), layer-major
+  auto state = initial_state(tokens.size(0), tokens.device());
+  run_cells(dropout(encoder(tokens)), state, &steps);
+  std::map<std::string, torch::Tensor> out;
+  const int64_t length = tokens.size(1);
+  for (auto& [name, values] : steps)
+    out[name] = torch::stack(values).select(1, 0).unflatten(0, {config_.layers, length});  // (layers, T, H)
+  return out;
+}
+
+}  // namespace zoo::models
