@@ -93,6 +93,17 @@ expect 0 "" train --resume --out cls_killed
 check "a classifier killed at step $(grep -o '^resumed .* at step [0-9]*' cls_killed/train.log | awk '{print $NF}') and resumed" grep -q "^resumed" cls_killed/train.log
 check "  ... ends with the uninterrupted run's weights and BatchNorm statistics, bit for bit" same_weights cls_straight/last.ckpt cls_killed/last.ckpt
 
+# And for a recurrent language model under truncated BPTT: the hidden state carried between
+# chunks travels in the checkpoint. Killed while saving step 9, resumed from step 6 mid-epoch.
+LM=(--task lm --model char_rnn --synth-size 256 --batch-size 4 --steps 24 --eval-every 12 --save-every-steps 3
+    --deterministic --workers 2 --opt adam --lr 3e-3 --set hidden=16 --set embedding=8 --set bptt=16 --set dropout=0.2)
+expect 0 "" train "${LM[@]}" --out lm_straight
+ZOO_FAULT=kill-during-save=3 "$ZOO" train "${LM[@]}" --out lm_killed > /dev/null 2>&1
+check "a language model killed while saving step 9 (exit 137)" test $? -eq 137
+expect 0 "" train --resume --out lm_killed
+check "  ... resumes mid-epoch from step 6" grep -q "resumed lm_killed/checkpoints/step-00000006.ckpt at step 6 (epoch 1)" lm_killed/train.log
+check "  ... and ends with the uninterrupted run's weights, bit for bit" same_weights lm_straight/last.ckpt lm_killed/last.ckpt
+
 # Time-based saves: every 0.12 s here (--save-every-minutes 0.002), with evaluations and step
 # saves off, a 40-step run leaves several step checkpoints.
 expect 0 "" train "${TINY[@]}" --steps 40 --eval-every 1000 --save-every-steps 0 --save-every-minutes 0.002 --keep-last 100 --out timed
