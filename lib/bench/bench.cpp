@@ -17,6 +17,8 @@
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
+#include "models/lm/char_rnn.h"
+#include "models/lm/gpt.h"
 #include "models/seq2seq/rnn_seq2seq.h"
 #include "models/vision/resnet.h"
 
@@ -157,6 +159,54 @@ Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
                 {{"batch", batch}, {"src_len", length}, {"tgt_steps", length - 1}, {"params", count_parameters(*model)}});
 }
 
+// One training step of a language model on random tokens (B, T+1) of a vocabulary of 65 (tiny-
+// shakespeare's characters): forward over the first T, cross-entropy against the next token,
+// backward, optional clipping, optimizer step. A recurrent model carries its state, detached
+// (truncated BPTT). Reports tokens per second.
+Json bench_language_model(const std::string& config, std::shared_ptr<models::LanguageModel> model, torch::optim::Optimizer& optimizer,
+                          int64_t batch, int64_t length, double clip, torch::Device device, int64_t warmup, int64_t steps, Json settings) {
+  model->train();
+  auto tokens = torch::randint(0, model->vocab_size(), {batch, length + 1}, torch::kInt64).to(device);
+  auto input = tokens.narrow(1, 0, length), target = tokens.narrow(1, 1, length);
+  std::vector<torch::Tensor> state;
+  auto step = [&] {
+    optimizer.zero_grad();
+    auto out = model->forward(input, state);
+    auto loss = torch::nn::functional::cross_entropy(out.logits.flatten(0, 1), target.flatten());
+    loss.backward();
+    if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
+    optimizer.step();
+    state.clear();
+    if (model->recurrent())
+      for (const auto& s : out.state) state.push_back(s.detach());
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  settings["batch"] = batch, settings["length"] = length, settings["params"] = count_parameters(*model);
+  return result(config, "tokens", static_cast<double>(batch * length), seconds, steps, device, settings);
+}
+
+// lstm_lm: char_rnn with vocabulary 65, embedding 128, a 2-layer LSTM of 512 (LibTorch's fused
+// layer), no dropout; batch 32, sequence 128, Adam lr 2e-3, clip 1.0.
+Json bench_lstm_lm(torch::Device device, int64_t warmup, int64_t steps) {
+  models::CharRnnConfig c;
+  c.vocab = 65, c.embedding = 128, c.hidden = 512, c.layers = 2, c.cell = "lstm", c.impl = "fused", c.dropout = 0.0;
+  auto model = std::make_shared<models::CharRnnImpl>(c);
+  model->to(device);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(2e-3));
+  return bench_language_model("lstm_lm", model, adam, 32, 128, 1.0, device, warmup, steps, {{"model", "char_rnn lstm 2x512, impl=fused"}});
+}
+
+// gpt_char: gpt with vocabulary 65, 4 layers, 4 heads, width 128, context 64, no dropout (nanoGPT's
+// shakespeare_char CPU recipe); batch 12, AdamW lr 1e-3 (weight decay 0.1, nanoGPT's).
+Json bench_gpt_char(torch::Device device, int64_t warmup, int64_t steps) {
+  models::GptConfig c;
+  c.vocab = 65, c.layers = 4, c.heads = 4, c.width = 128, c.context = 64, c.dropout = 0.0;
+  auto model = std::make_shared<models::GptImpl>(c);
+  model->to(device);
+  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.1));
+  return bench_language_model("gpt_char", model, adamw, 12, 64, 0.0, device, warmup, steps, {{"model", "gpt 4 layers x 4 heads x 128"}});
+}
+
 // Every configuration, in the order "all" runs them.
 struct Benchmark {
   const char* name;
@@ -170,6 +220,8 @@ const std::vector<Benchmark>& benchmarks() {
        [](torch::Device, const Options& o, int64_t w, int64_t s) { return bench_loader_folder(o.has("data") ? o.get_string("data") : "", w, s); }},
       {"gemm_2048", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gemm(d, w, s); }},
       {"gru_bahdanau", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gru_bahdanau(d, w, s); }},
+      {"lstm_lm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_lstm_lm(d, w, s); }},
+      {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
   };
   return table;
 }
