@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SHAKESPEARE=${ZOO_SHARED_DATA:-../shared/data}/tinyshakespeare.txt
 
 # Small models that learn the sums' format in seconds. Guessing uniformly over the 17 tokens
-# costs ln 17 = 2.83 nats per token; the operands' randomness alone leaves about 0.9.
+# costs ln 17 = 2.83 nats per token; the operands' randomness alone leaves about 1.0.
 GPT=(--task lm --model gpt_mini --steps 600 --batch-size 32 --opt adamw --lr 3e-3 --eval-every 300 --workers 1
      --set context=32 --set layers=2 --set heads=4 --set width=64)
 RNN=(--task lm --model char_rnn --steps 300 --batch-size 16 --opt adam --lr 3e-3 --clip-grad 1 --eval-every 150 --workers 1
