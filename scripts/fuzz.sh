@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs vocab_tokenizer config checkpoint_meta)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -19,6 +19,7 @@ command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh 
 # SentencePiece plug-in (Debian's libsentencepiece, not instrumented) is loaded from build/.
 declare -A sources=(
   [text_pairs]="data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
+  [text_corpus]="data/text_corpus.cpp data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
   [vocab_tokenizer]="lib/text/vocab.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/options.cpp"
   [config]="lib/core/options.cpp"
   [checkpoint_meta]="lib/core/checkpoint_file.cpp lib/core/options.cpp"

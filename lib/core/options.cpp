@@ -1,5 +1,7 @@
 #include "lib/core/options.h"
 
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "lib/core/error.h"
@@ -127,6 +129,13 @@ Json convert_like(const Json& like, const std::string& text, const std::string& 
   } catch (const std::exception&) {
     return fail(like.is_boolean() ? "true or false" : like.is_number_integer() ? "an integer" : "a number");
   }
+  return text;
+}
+
+std::string format_value(double value) {
+  if (std::isnan(value)) return "nan";  // printf's "-nan" reads like a different thing
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
   return text;
 }
 

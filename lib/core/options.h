@@ -31,6 +31,9 @@ class Options {
   std::string what_;
 };
 
+// A double as a person reads it in a message: "0.001", "-1", "nan".
+std::string format_value(double value);
+
 // Parses "key=value" pairs (from --set) over `defaults`: each value is converted to the JSON
 // type of its default (int, float, bool, string, list of numbers as "a,b,c"). An unknown key
 // is a UsageError that lists the valid ones.

@@ -6,14 +6,15 @@
 #include <string>
 
 #include "lib/core/error.h"
+#include "lib/core/options.h"
 
 namespace zoo::nn {
 
 void check_sampling(const SamplingOptions& o) {
   if (!(o.temperature >= 0) || !std::isfinite(o.temperature))
-    throw UsageError("invalid --temperature " + std::to_string(o.temperature) + ": expected 0 (greedy) or a positive number");
+    throw UsageError("invalid --temperature " + format_value(o.temperature) + ": expected 0 (greedy) or a positive number");
   if (o.top_k < 0) throw UsageError("invalid --top-k " + std::to_string(o.top_k) + ": expected 0 (off) or a positive count");
-  if (!(o.top_p > 0 && o.top_p <= 1)) throw UsageError("invalid --top-p " + std::to_string(o.top_p) + ": expected a number in (0, 1]");
+  if (!(o.top_p > 0 && o.top_p <= 1)) throw UsageError("invalid --top-p " + format_value(o.top_p) + ": expected a number in (0, 1]");
 }
 
 std::vector<double> sampling_distribution(const std::vector<float>& logits, const SamplingOptions& o) {

@@ -7,13 +7,6 @@
 
 namespace zoo {
 
-std::string format_value(double value) {
-  if (std::isnan(value)) return "nan";  // printf's "-nan" reads like a different thing
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
-
 double default_lr(const std::string& optimizer) { return optimizer == "sgd" ? 0.1 : 1e-3; }
 
 double default_weight_decay(const std::string& optimizer) {

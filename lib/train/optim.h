@@ -18,8 +18,6 @@ struct OptimizerConfig {
 };
 
 // Default learning rate and weight decay of each optimizer when the user gives none.
-// A double as a person reads it in a message: "0.001", "-1", "nan".
-std::string format_value(double value);
 
 double default_lr(const std::string& optimizer);
 double default_weight_decay(const std::string& optimizer);

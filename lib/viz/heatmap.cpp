@@ -166,9 +166,13 @@ cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Ten
     if (token == "\n") x = 0, ++line;
   }
   const int lines = line + 1;
+  int used_width = 0;
+  for (size_t t = 0; t < place.size(); ++t) used_width = std::max(used_width, place[t].x + widths[t]);
   const int title_height = title.empty() ? 0 : heading.line_height() + kPad;
   const int block = heading.line_height() + 4 + lines * line_height + kPad;
-  const int width = 2 * kPad + std::max(kMaxLineWidth, title.empty() ? 0 : heading.measure(title + "   -1 [blue] 0 [white] +1 [red]").width);
+  int label_width = title.empty() ? 0 : heading.measure(title + "   -1 [blue] 0 [white] +1 [red]").width;
+  for (const auto& name : names) label_width = std::max(label_width, heading.measure(name).width);
+  const int width = 2 * kPad + std::max(used_width, label_width);
   cv::Mat image(kPad + title_height + units * block + kPad, width, CV_8UC3, cv::Scalar(255, 255, 255));
   const cv::Scalar ink(0, 0, 0);
   if (!title.empty()) heading.draw(image, title + "   -1 [blue] 0 [white] +1 [red]", {kPad, kPad}, ink);
