@@ -120,6 +120,12 @@ check "tiny-shakespeare: 69 tokens, about 1,003,854 training characters" grep -q
 expect 0 "" predict --checkpoint shakespeare/best.ckpt --prompt "ROMEO:" --max-new-tokens 20
 check "  ... and predicts text after ROMEO:" grep -q "^ROMEO:" out.txt
 
+# --- SentencePiece tokens ---
+expect 0 "" train --task lm --model gpt_mini --set tokenizer=bpe --set vocab=40 --steps 20 --batch-size 8 --set layers=1 --set width=32 --set heads=2 --set context=16 --workers 1 --out bpe
+check "bpe: the run logs its subword vocabulary" grep -qE "bpe tokens, vocabulary (3[0-9]|40)" err.txt
+expect 0 "" predict --checkpoint bpe/best.ckpt --prompt "12+34=" --max-new-tokens 10
+check "bpe: predict continues the prompt and detokenizes (no ▁ left)" bash -c "grep -q '^12+34=' out.txt && ! grep -q '▁' out.txt"
+
 # --- zoo data synth --kind additions: the same lines as a file ---
 expect 0 "" data synth --kind additions --out sums --n 400 --seed 3
 check "data synth writes 400 + 100 lines" test "$(wc -l < sums/additions.txt)" -eq 500

@@ -359,3 +359,23 @@ TEST_CASE("lm task: bad options are usage errors naming the option", "[lm]") {
   CHECK_THROWS_WITH(tiny_task("char_rnn", {"bptt=0"}), Catch::Contains("bptt"));
   CHECK_THROWS_WITH(tiny_task("char_rnn", {"tie_weights=true"}), Catch::Contains("tie_weights"));
 }
+
+TEST_CASE("lm task: word tokens with a line-break token; the vocabulary comes from the training part", "[lm]") {
+  const fs::path dir = fs::temp_directory_path() / ("zoo_lm_words_" + std::to_string(::getpid()));
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "To be, or not to be: that is the question.\nWhether it is nobler in the mind to suffer\n";
+  text += "The slings and arrows of outrageous fortune\n";
+  const std::string file = write_file(dir / "hamlet.txt", text);
+  Json config = {{"model", "char_rnn"}, {"data", file}, {"batch_size", 2}, {"workers", 0}, {"seed", 1}, {"val_fraction", 0.02},
+                 {"synth_size", 0}, {"set", {"tokenizer=word", "hidden=8", "embedding=8", "layers=1", "bptt=5"}}};
+  LmTask task;
+  task.setup_training(Options(config), torch::kCPU);
+  const std::string lines = "To be, or not to be: that is the question.\nWhether it is nobler in the mind to suffer";
+  CHECK(task.decode(task.encode(lines)) == lines);
+  // "To" "be" "," "or" "not" "to" "be" ":" "that" "is" "the" "question" "." and the line break.
+  CHECK(task.encode("To be, or not to be: that is the question.\n").size() == 14);
+  // The held-out last line's words were never seen: unknown, shown as U+FFFD.
+  CHECK(task.decode(task.encode("outrageous fortune")) == "\uFFFD \uFFFD");
+  CHECK(task.meta().at("tokenizer").at("kind") == "word");
+  fs::remove_all(dir);
+}
