@@ -124,7 +124,7 @@ expect 2 "unknown model 'nosuch'" train --task classify --model nosuch
 expect 2 "bogus" train --bogus
 expect 2 "valid keys: .*num_classes" train "${TINY[@]}" --set nope=1
 expect 2 "epochs" train "${TINY[@]}" --epochs abc
-expect 2 "not available yet" train --task lm --model resnet18
+expect 2 "not available yet" train --task caption --model resnet18
 expect 2 "is for task classify, not translate" train --task translate --model resnet18
 expect 2 "unknown task" train --task painting --model resnet18
 expect 2 "for task classify" visualize --checkpoint run1/best.ckpt --input "$img1" --out att.png
