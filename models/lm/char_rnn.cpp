@@ -57,6 +57,12 @@ LmOutput CharRnnImpl::forward(const torch::Tensor& tokens, const std::vector<tor
 }
 
 torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::Tensor>& state) {
+  // On CUDA the fused layers hand their between-layer dropout to cuDNN, whose random state lives
+  // inside cuDNN, outside LibTorch's generators: a checkpoint cannot hold it, so a resumed run
+  // would draw other masks. --deterministic promises the same bits after a resume; refuse as
+  // LibTorch refuses an op without a deterministic kernel.
+  if (x.is_cuda() && is_training() && config_.layers > 1 && config_.dropout > 0 && at::globalContext().deterministicAlgorithms())
+    throw UsageError("--deterministic on CUDA: char_rnn's fused layers leave their between-layer dropout to cuDNN, whose random state a checkpoint cannot hold (use --set impl=cells, --set dropout=0 or --device cpu)");
   if (lstm) {
     auto [out, hc] = lstm->forward(x, std::make_tuple(state[0], state[1]));
     state = {std::get<0>(hc), std::get<1>(hc)};

@@ -6,7 +6,7 @@
 # Prepare here, once per session:
 #   echo /.gpu/ >> .git/info/exclude
 #   scripts/device/pack_sysroot.sh .gpu
-#   mkdir -p .gpu/data && cp -r ../shared/data/{multi30k,tiny_coco,cifar10.tar.gz,tinyshakespeare.txt} .gpu/data/
+#   mkdir -p .gpu/data && cp -r ../shared/data/{multi30k,tiny_coco,tinyshakespeare.txt} .gpu/data/
 # then run `bash scripts/device/check_cuda.sh` through the device tool with carry [".gpu"].
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,13 +23,15 @@ Z=$PWD/build-cuda/zoo
 traced() { cuda-gdb -q -batch -ex run -ex bt --args "$@" 2>&1 | grep -E -A30 "received signal|^#[0-9]" | head -40; }
 build-cuda/tests/unit_tests > "$out/unit.log" 2>&1; rc=$?; echo "unit rc=$rc"; tail -3 "$out/unit.log"
 [[ $rc -ge 128 ]] && traced build-cuda/tests/unit_tests
-for config in resnet18_64 loader_folder gemm_2048 gru_bahdanau; do
+for config in resnet18_64 loader_folder gemm_2048 gru_bahdanau lstm_lm gpt_char; do
   "$Z" bench --config $config --device cuda --steps 20 --json >> "$out/bench.jsonl" 2> "$out/bench_$config.err"; rc=$?
   echo "bench $config rc=$rc"; [[ $rc -ge 128 ]] && traced "$Z" bench --config $config --device cuda --steps 1
 done
 cat "$out/bench.jsonl"
-export ZOO=$Z ZOO_LOGITS=$PWD/build-cuda/tests/zoo_logits ZOO_SHARED_DATA=$PWD/../shared/data ZOO_PYTHON=$(command -v python3)
-for t in test_translate test_cli; do
+export ZOO=$Z ZOO_LOGITS=$PWD/build-cuda/tests/zoo_logits ZOO_WEIGHTS=$PWD/build-cuda/tests/zoo_weights
+export ZOO_SHARED_DATA=$PWD/../shared/data ZOO_PYTHON=$(command -v python3)
+# cli_reliability's 40 kill-and-resume cycles take ~3 minutes there (CUDA start-up per process).
+for t in test_lm test_translate test_cli test_reliability; do
   t0=$(date +%s); ZOO_WORK=/tmp/zw-$t timeout 240 bash tests/cli/$t.sh > "$out/$t.log" 2>&1
   echo "$t rc=$? in $(( $(date +%s) - t0 )) s"; grep FAIL "$out/$t.log" | cut -c1-300; tail -1 "$out/$t.log"
 done
