@@ -277,8 +277,7 @@ int cmd_visualize(const Options& o) {
   const torch::Device device = setup_runtime(o);
   auto task = task_from_checkpoint(require(o, "checkpoint"), device);
   task->set_inference_options(o);
-  task->visualize(require(o, "input"), require(o, "out"));
-  std::printf("wrote %s\n", o.get_string("out").c_str());
+  for (const auto& path : task->visualize(require(o, "input"), require(o, "out"))) std::printf("wrote %s\n", path.c_str());
   return 0;
 }
 

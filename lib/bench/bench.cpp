@@ -20,6 +20,7 @@
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
 #include "models/seq2seq/rnn_seq2seq.h"
+#include "models/seq2seq/transformer.h"
 #include "models/vision/resnet.h"
 
 namespace fs = std::filesystem;
@@ -159,6 +160,36 @@ Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
                 {{"batch", batch}, {"src_len", length}, {"tgt_steps", length - 1}, {"params", count_parameters(*model)}});
 }
 
+// transformer_mt: the Transformer translator of the paper at transformer_small's size: width 256,
+// 8 heads, feed-forward 1024 (ReLU), 3+3 layers, dropout 0.1, post-norm, sinusoidal positions
+// with embeddings scaled by sqrt(256), an untied output layer (as benchmarks/pytorch_transformer_mt.py
+// builds it around nn.Transformer), vocabularies 8000/6000. Batch 64, source length 24, target
+// input length 23 (causal mask), random ids; one step = forward + label-smoothed (0.1)
+// cross-entropy + backward + Adam(1e-4). Unit: target tokens (64 x 23).
+Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 64, src_length = 24, tgt_length = 23;
+  models::TransformerConfig config;
+  config.tie_output = false;
+  auto model = std::make_shared<models::TransformerImpl>(config);
+  model->to(device);
+  model->train();
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
+  auto src = torch::randint(4, config.src_vocab, {batch, src_length}, torch::kInt64).to(device);
+  auto lengths = torch::full({batch}, src_length, torch::kInt64);
+  auto tgt = torch::randint(4, config.tgt_vocab, {batch, tgt_length + 1}, torch::kInt64).to(device);
+  auto tgt_in = tgt.narrow(1, 0, tgt_length), tgt_out = tgt.narrow(1, 1, tgt_length);
+  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1);
+  auto step = [&] {
+    adam.zero_grad();
+    auto logits = model->forward(src, lengths, tgt_in);
+    torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), loss_options).backward();
+    adam.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("transformer_mt", "tokens", static_cast<double>(batch * tgt_length), seconds, steps, device,
+                {{"batch", batch}, {"src_len", src_length}, {"tgt_len", tgt_length}, {"params", count_parameters(*model)}});
+}
+
 // One training step of a language model on random tokens (B, T+1) of a vocabulary of 65 (tiny-
 // shakespeare's characters): forward over the first T, cross-entropy against the next token,
 // backward, optional clipping, optimizer step. A recurrent model carries its state, detached
@@ -222,6 +253,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"gru_bahdanau", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gru_bahdanau(d, w, s); }},
       {"lstm_lm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_lstm_lm(d, w, s); }},
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
+      {"transformer_mt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s); }},
   };
   return table;
 }

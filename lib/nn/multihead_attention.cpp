@@ -7,7 +7,7 @@
 
 namespace zoo::nn {
 
-MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& o) : heads_(o.heads) {
+MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& o) : heads_(o.heads), embed_dim_(o.embed_dim) {
   if (o.heads < 1 || o.embed_dim % o.heads != 0)
     throw UsageError("invalid attention heads " + std::to_string(o.heads) + ": the width " + std::to_string(o.embed_dim) +
                      " must be a multiple of it");
@@ -17,7 +17,8 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
   attention_dropout_ = register_module("attn_dropout", torch::nn::Dropout(o.dropout));
 }
 
-torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causal, KeyValueCache* cache, const RotaryTable* rotary) {
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causal, KeyValueCache* cache, const RotaryTable* rotary,
+                                              const torch::Tensor& key_padding) {
   // Q, K, V = X W^Q, X W^K, X W^V, split into heads: (B, T, E) -> 3 x (B, H, T, D)
   auto qkv = in_proj(x).unflatten(-1, {3, heads_, head_dim_});  // (B, T, 3, H, D)
   auto q = qkv.select(2, 0).transpose(1, 2), k = qkv.select(2, 1).transpose(1, 2), v = qkv.select(2, 2).transpose(1, 2);
@@ -27,22 +28,49 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causa
   }
   const int64_t past = cache ? cache->length() : 0;
   if (cache) {
-    if (past > 0) {
+    // Concatenated whenever the cache exists, also when empty, so a traced decoding step records
+    // the concatenation and accepts any cache length.
+    if (cache->key.defined()) {
       k = torch::cat({cache->key, k}, 2);  // (B, H, T_past + T, D)
       v = torch::cat({cache->value, v}, 2);
     }
     cache->key = k, cache->value = v;
   }
-  // scores = Q K^T / sqrt(d_k): (B, H, T, T_past + T)
+  return attend(q, k, v, causal ? past : -1, key_padding);
+}
+
+KeyValueCache MultiheadAttentionImpl::project_memory(const torch::Tensor& memory) {
+  // K, V = M W^K, M W^V with the in-projection's last 2E rows: (B, S, E) -> 2 x (B, H, S, D)
+  const auto& w = in_proj->weight;
+  const auto b = in_proj->options.bias() ? in_proj->bias.narrow(0, embed_dim_, 2 * embed_dim_) : torch::Tensor();
+  auto kv = torch::nn::functional::linear(memory, w.narrow(0, embed_dim_, 2 * embed_dim_), b).unflatten(-1, {2, heads_, head_dim_});
+  return {kv.select(2, 0).transpose(1, 2), kv.select(2, 1).transpose(1, 2)};
+}
+
+torch::Tensor MultiheadAttentionImpl::attend_memory(const torch::Tensor& x, const KeyValueCache& memory, const torch::Tensor& key_padding,
+                                                    torch::Tensor* weights) {
+  // Q = X W^Q with the in-projection's first E rows: (B, T, E) -> (B, H, T, D)
+  const auto b = in_proj->options.bias() ? in_proj->bias.narrow(0, 0, embed_dim_) : torch::Tensor();
+  auto q = split_heads(torch::nn::functional::linear(x, in_proj->weight.narrow(0, 0, embed_dim_), b));
+  return attend(q, memory.key, memory.value, -1, key_padding, weights);
+}
+
+torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
+                                             const torch::Tensor& key_padding, torch::Tensor* weights_out) {
+  // scores = Q K^T / sqrt(d_k): (B, H, T, keys)
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  if (causal) {
+  const double minus_infinity = -std::numeric_limits<double>::infinity();
+  if (causal_past >= 0) {
     // Query t (at position past + t) may not see key j > past + t. Built from the scores'
     // shape, so a traced export accepts any length.
-    auto future = torch::ones_like(scores, torch::kBool).triu(past + 1);
-    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+    auto future = torch::ones_like(scores, torch::kBool).triu(causal_past + 1);
+    scores = scores.masked_fill(future, minus_infinity);
   }
+  // Padding keys get -inf for every query: (B, keys) -> (B, 1, 1, keys)
+  if (key_padding.defined()) scores = scores.masked_fill(key_padding.unsqueeze(1).unsqueeze(2), minus_infinity);
   auto weights = torch::softmax(scores, -1);
   if (keep_weights_) last_weights_ = weights.detach();
+  if (weights_out) *weights_out = weights;
   // head_i = softmax(...) V, then Concat(head_1, ..., head_h) W^O: (B, H, T, D) -> (B, T, E)
   auto heads = torch::matmul(attention_dropout_(weights), v);
   return out_proj(heads.transpose(1, 2).flatten(2));

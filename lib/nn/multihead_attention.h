@@ -1,10 +1,13 @@
-// Multi-head scaled dot-product self-attention (Vaswani et al. 2017), the building block of the
+// Multi-head scaled dot-product attention (Vaswani et al. 2017), the building block of the
 // transformer models:
-//   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
-//   head_i = Attention(X W_i^Q, X W_i^K, X W_i^V),  MultiHead(X) = Concat(head_1, ..., head_h) W^O
-// with an optional causal mask (the seeds' masked self-attention: position t sees positions <= t),
-// a key/value cache for generating one token at a time, and rotary positions. The weights of the
-// last call can be kept for looking inside (zoo visualize).
+//   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V
+//   head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),  MultiHead = Concat(head_1, ..., head_h) W^O
+// as self-attention (Q = K = V = X) with an optional causal mask (the seeds' masked
+// self-attention: position t sees positions <= t), or as cross-attention (queries from the
+// decoder, keys and values from the encoder's output); a key padding mask; a key/value cache for
+// generating one token at a time; rotary positions. The projections are PyTorch's
+// nn.MultiheadAttention's (one fused in-projection, rows W^Q, W^K, W^V, and W^O), so its weights
+// load as they are. The weights of the last call can be kept for looking inside (zoo visualize).
 #pragma once
 #include <torch/torch.h>
 
@@ -34,12 +37,23 @@ class MultiheadAttentionImpl : public torch::nn::Module {
  public:
   explicit MultiheadAttentionImpl(const MultiheadAttentionOptions& options);
 
-  // x (B, T, E) -> (B, T, E). causal: query t attends to keys <= t, the cache's keys counting as
-  // earlier positions. cache: its keys/values are attended to as well, and this call's are
-  // appended. rotary: cos/sin (T, head_dim/2) of this call's positions, rotating queries and keys.
-  torch::Tensor forward(const torch::Tensor& x, bool causal, KeyValueCache* cache = nullptr, const RotaryTable* rotary = nullptr);
+  // Self-attention: x (B, T, E) -> (B, T, E). causal: query t attends to keys <= t, the cache's
+  // keys counting as earlier positions. cache: its keys/values are attended to as well, and this
+  // call's are appended (a cache whose tensors are defined but empty, (B, H, 0, D), starts one).
+  // rotary: cos/sin (T, head_dim/2) of this call's positions, rotating queries and keys.
+  // key_padding (B, T_past + T) bool: true marks a key no query may attend to.
+  torch::Tensor forward(const torch::Tensor& x, bool causal, KeyValueCache* cache = nullptr, const RotaryTable* rotary = nullptr,
+                        const torch::Tensor& key_padding = {});
 
-  // With keep on, forward keeps its attention weights (B, heads, T, T_past + T), detached.
+  // Cross-attention, in two parts so a decoder projects the encoder's output once:
+  // memory (B, S, E) -> its keys and values (B, H, S, D) each ...
+  KeyValueCache project_memory(const torch::Tensor& memory);
+  // ... and queries from x (B, T, E) attending to them, key_padding (B, S): (B, T, E). weights,
+  // when given, receives the attention weights (B, H, T, S).
+  torch::Tensor attend_memory(const torch::Tensor& x, const KeyValueCache& memory, const torch::Tensor& key_padding = {},
+                              torch::Tensor* weights = nullptr);
+
+  // With keep on, each call keeps its attention weights (B, heads, T, keys), detached.
   void keep_weights(bool keep) { keep_weights_ = keep; }
   const torch::Tensor& last_weights() const { return last_weights_; }
 
@@ -47,7 +61,13 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   torch::nn::Linear in_proj{nullptr}, out_proj{nullptr};
 
  private:
-  int64_t heads_, head_dim_;
+  // (B, T, E) -> (B, H, T, D)
+  torch::Tensor split_heads(const torch::Tensor& x) const { return x.unflatten(-1, {heads_, head_dim_}).transpose(1, 2); }
+  // softmax(q k^T / sqrt(d_k) + mask) v, heads concatenated and projected by W^O. causal_past:
+  // with a causal mask, how many cached keys come before this call's queries (else -1).
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
+                       const torch::Tensor& key_padding, torch::Tensor* weights_out = nullptr);
+  int64_t heads_, head_dim_, embed_dim_;
   torch::nn::Dropout attention_dropout_{nullptr};
   bool keep_weights_ = false;
   torch::Tensor last_weights_;

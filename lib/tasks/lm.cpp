@@ -470,7 +470,7 @@ void LmTask::export_torchscript(const std::string& path) {
   model_->to(device_);
 }
 
-void LmTask::visualize(const std::string& input, const std::string& out_png) {
+std::vector<std::string> LmTask::visualize(const std::string& input, const std::string& out_png) {
   auto ids = encode(input);
   if (ids.empty()) throw UsageError("--input is empty: give a text to look at");
   model_->eval();
@@ -486,7 +486,7 @@ void LmTask::visualize(const std::string& input, const std::string& out_png) {
     gpt->keep_attention(false);
     for (auto& m : maps) m = m.select(0, 0).to(torch::kCPU);  // (heads, T, T)
     viz::write_png(viz::attention_grid(maps, labels, model_name_ + ": masked self-attention, rows attend to columns"), out_png);
-    return;
+    return {out_png};
   }
   auto rnn = std::dynamic_pointer_cast<models::CharRnnImpl>(model_);
   if (!rnn) throw_not_available("visualize");
@@ -520,6 +520,7 @@ void LmTask::visualize(const std::string& input, const std::string& out_png) {
     names.push_back("layer " + std::to_string(layer) + " unit " + std::to_string(unit) + " (" + visualize_signal_ + (gate ? ", 2g-1" : "") + ")");
   }
   viz::write_png(viz::activation_text(tokens, torch::stack(rows), names, model_name_ + " " + rnn->config().cell), out_png);
+  return {out_png};
 }
 
 }  // namespace zoo

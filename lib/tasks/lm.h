@@ -46,7 +46,7 @@ class LmTask : public Task {
 
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
-  void visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
 
   // Text <-> ids with the checkpoint's tokenizer; a line break is the token "\n".
   std::vector<int64_t> encode(const std::string& text) const;

@@ -80,7 +80,8 @@ class Task {
   // --- using ---
   virtual Json predict(const std::vector<std::string>& inputs, const Options& options) = 0;
   virtual void export_torchscript(const std::string& path) = 0;
-  virtual void visualize(const std::string& input, const std::string& out_png) {
+  // Writes out_png (and, for some models, more PNGs beside it); returns every path written.
+  virtual std::vector<std::string> visualize(const std::string& input, const std::string& out_png) {
     throw_not_available("visualize");
   }
 

@@ -10,11 +10,10 @@
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
 #include "lib/export/torchscript.h"
-#include "lib/nn/attention.h"
-#include "lib/nn/recurrent_cell.h"
 #include "lib/text/bleu.h"
 #include "lib/text/sentencepiece.h"
 #include "lib/viz/heatmap.h"
+#include "models/seq2seq/transformer.h"
 
 namespace fs = std::filesystem;
 
@@ -63,9 +62,11 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   const int64_t max_len = config.get_int("max_len");
   if (max_len < 0) throw UsageError("invalid --max-len: expected 0 (no limit) or a positive token count");
   set_inference_options(config);
-  // Options whose mistakes should not wait for the data to load.
-  if (model_options_.contains("cell")) nn::parse_cell(model_options_.at("cell").get<std::string>());
-  if (model_options_.contains("attention")) nn::parse_attention(model_options_.at("attention").get<std::string>());
+  // Options whose mistakes should not wait for the data to load: the model is built once with
+  // placeholder vocabularies, which checks every option.
+  Json probe = model_options_;
+  probe["src_vocab"] = probe["tgt_vocab"] = 5;
+  Registry::instance().create_model(model_name_, probe);
 
   std::string path = config.has("data") ? config.get_string("data") : "synth:dates";
   if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
@@ -84,12 +85,28 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   const int64_t src_cap = model_options_.at("src_vocab").get<int64_t>(), tgt_cap = model_options_.at("tgt_vocab").get<int64_t>();
   if (src_cap < 5 || tgt_cap < 5) throw UsageError("invalid src_vocab/tgt_vocab: expected at least 5 (4 special tokens and one more)");
   if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
-  src_tokenizer_ = text::make_tokenizer(kind, lowercase, train.source, src_cap);
-  tgt_tokenizer_ = text::make_tokenizer(kind, lowercase, train.target, tgt_cap);
+  // share_embeddings (the Transformer's): one tokenizer and one vocabulary, learnt from both
+  // sides (a joint SentencePiece model for bpe/unigram), capped at src_vocab.
+  const bool joint = model_options_.value("share_embeddings", false);
+  if (joint) {
+    std::vector<std::string> both = train.source;
+    both.insert(both.end(), train.target.begin(), train.target.end());
+    src_tokenizer_ = text::make_tokenizer(kind, lowercase, both, src_cap);
+    tgt_tokenizer_ = text::tokenizer_from_json(src_tokenizer_->to_json());
+  } else {
+    src_tokenizer_ = text::make_tokenizer(kind, lowercase, train.source, src_cap);
+    tgt_tokenizer_ = text::make_tokenizer(kind, lowercase, train.target, tgt_cap);
+  }
   const auto src_tokens = tokenize_all(*src_tokenizer_, train.source, train.origin);
   const auto tgt_tokens = tokenize_all(*tgt_tokenizer_, train.target, train.origin);
-  src_vocab_ = text::Vocab::build(src_tokens, min_freq, src_cap);
-  tgt_vocab_ = text::Vocab::build(tgt_tokens, min_freq, tgt_cap);
+  if (joint) {
+    std::vector<std::vector<std::string>> both = src_tokens;
+    both.insert(both.end(), tgt_tokens.begin(), tgt_tokens.end());
+    src_vocab_ = tgt_vocab_ = text::Vocab::build(both, min_freq, src_cap);
+  } else {
+    src_vocab_ = text::Vocab::build(src_tokens, min_freq, src_cap);
+    tgt_vocab_ = text::Vocab::build(tgt_tokens, min_freq, tgt_cap);
+  }
   // The embedding and output layers follow the vocabularies (src_vocab/tgt_vocab are caps).
   model_options_["src_vocab"] = src_vocab_.size();
   model_options_["tgt_vocab"] = tgt_vocab_.size();
@@ -377,8 +394,9 @@ void TranslateTask::export_torchscript(const std::string& path) {
   save_torchscript(scripted, path, meta(), {{"source_vocab.txt", lines(src_vocab_)}, {"target_vocab.txt", lines(tgt_vocab_)}});
   model_->to(device_);
 }
-void TranslateTask::visualize(const std::string& input, const std::string& out_png) {
-  if (model_options_.value("attention", std::string("none")) == "none")
+std::vector<std::string> TranslateTask::visualize(const std::string& input, const std::string& out_png) {
+  auto* transformer = model_ ? dynamic_cast<models::TransformerImpl*>(model_.get()) : nullptr;
+  if (!transformer && model_options_.value("attention", std::string("none")) == "none")
     throw UsageError("model " + model_name_ + " has no attention to show: its decoder sees one context vector (train seq2seq_attn)");
   const Translation t = translate({input}).at(0);
   // Rows: the output tokens and <eos>; columns: the source tokens and <eos>.
@@ -390,8 +408,40 @@ void TranslateTask::visualize(const std::string& input, const std::string& out_p
   };
   std::vector<std::string> rows = visible(t.tokens);
   rows.push_back("<eos>");
+  const std::vector<std::string> columns = visible(t.source_tokens);
   const std::string title = input + "  →  " + t.text;
-  viz::write_png(viz::heatmap(t.attention, rows, visible(t.source_tokens), title), out_png);
+  // The alignment: for the Transformer, its last layer's cross-attention averaged over heads.
+  viz::write_png(viz::heatmap(t.attention, rows, columns, title), out_png);
+  if (!transformer) return {out_png};
+
+  // Every layer and head of each kind of attention, from one teacher-forced pass over the source
+  // and the translation: encoder self-attention (source x source), decoder masked
+  // self-attention (target inputs <bos> y_1 .. y_n, each seeing itself and earlier ones) and
+  // cross-attention (outputs y_1 .. y_n <eos> x source).
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> target{text::Vocab::kBos};
+  for (const auto& token : t.tokens) target.push_back(tgt_vocab_.id(token));
+  auto src = torch::tensor(encode_source(input), torch::kInt64).unsqueeze(0).to(device_);
+  auto tgt_in = torch::tensor(target, torch::kInt64).unsqueeze(0).to(device_);
+  transformer->keep_attention(true);
+  transformer->forward(src, torch::tensor({src.size(1)}), tgt_in);
+  transformer->keep_attention(false);
+  const models::TransformerAttention maps = transformer->attention();
+  auto first = [](const std::vector<torch::Tensor>& per_layer) {
+    std::vector<torch::Tensor> out;
+    for (const auto& m : per_layer) out.push_back(m.select(0, 0));  // (heads, queries, keys)
+    return out;
+  };
+  std::vector<std::string> inputs{"<bos>"};
+  inputs.insert(inputs.end(), rows.begin(), rows.end() - 1);
+  const fs::path base(out_png);
+  const std::string stem = (base.parent_path() / base.stem()).string();
+  const std::vector<std::string> paths{out_png, stem + "_encoder.png", stem + "_decoder.png", stem + "_cross.png"};
+  viz::write_png(viz::attention_grid(first(maps.encoder_self), columns, model_name_ + ": encoder self-attention"), paths[1]);
+  viz::write_png(viz::attention_grid(first(maps.decoder_self), inputs, model_name_ + ": decoder masked self-attention"), paths[2]);
+  viz::write_png(viz::attention_grid(first(maps.cross), rows, columns, model_name_ + ": cross-attention, target rows attend to source columns"),
+                 paths[3]);
+  return paths;
 }
 
 }  // namespace zoo

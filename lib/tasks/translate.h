@@ -36,7 +36,7 @@ class TranslateTask : public Task {
 
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
-  void visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
 
   struct Translation {
     std::string text;                             // detokenized

@@ -89,56 +89,65 @@ cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& ro
 }
 
 cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& tokens, const std::string& title) {
+  return attention_grid(maps, tokens, tokens, title);
+}
+
+cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& row_tokens,
+                       const std::vector<std::string>& column_tokens, const std::string& title) {
   if (maps.empty()) throw Error("attention grid: no attention maps");
-  const int layers = static_cast<int>(maps.size()), heads = static_cast<int>(maps[0].size(0)), length = static_cast<int>(maps[0].size(1));
-  if (length != static_cast<int>(tokens.size()))
-    throw Error("attention grid: " + std::to_string(length) + " positions but " + std::to_string(tokens.size()) + " token labels");
-  const int cell = std::clamp(360 / std::max(1, length), 2, 18), tile = length * cell, gap = 14;
+  const int layers = static_cast<int>(maps.size()), heads = static_cast<int>(maps[0].size(0));
+  const int rows = static_cast<int>(maps[0].size(1)), cols = static_cast<int>(maps[0].size(2));
+  if (rows != static_cast<int>(row_tokens.size()) || cols != static_cast<int>(column_tokens.size()))
+    throw Error("attention grid: " + std::to_string(rows) + "x" + std::to_string(cols) + " positions but " + std::to_string(row_tokens.size()) +
+                " row and " + std::to_string(column_tokens.size()) + " column labels");
+  const int cell = std::clamp(360 / std::max({1, rows, cols}), 2, 18), tile_width = cols * cell, tile_height = rows * cell, gap = 14;
   TextRenderer font(14), small(std::clamp(cell - 3, 8, 14));
   const bool show_tokens = cell >= 9;
-  int label_width = 0;
-  if (show_tokens)
-    for (const auto& t : tokens) label_width = std::max(label_width, small.measure(t).width);
+  int row_label_width = 0, column_label_height = 0;
+  if (show_tokens) {
+    for (const auto& t : row_tokens) row_label_width = std::max(row_label_width, small.measure(t).width);
+    for (const auto& t : column_tokens) column_label_height = std::max(column_label_height, small.measure(t).width);
+  }
   const int title_height = title.empty() ? 0 : font.line_height() + kPad;
   const int layer_label_width = font.measure("layer " + std::to_string(layers - 1)).width;
-  const int left = kPad + layer_label_width + kPad + (show_tokens ? label_width + 4 : 0);
-  const int header_top = kPad + title_height, top = header_top + font.line_height() + (show_tokens ? label_width + 4 : 0) + 4;
-  const int bar_left = left + heads * (tile + gap) + kPad;
+  const int left = kPad + layer_label_width + kPad + (show_tokens ? row_label_width + 4 : 0);
+  const int header_top = kPad + title_height, top = header_top + font.line_height() + (show_tokens ? column_label_height + 4 : 0) + 4;
+  const int bar_left = left + heads * (tile_width + gap) + kPad;
   const int width = std::max(bar_left + kBarWidth + kPad + font.measure("0.5").width + kPad, title.empty() ? 0 : 2 * kPad + font.measure(title).width);
-  const int height = top + layers * (tile + gap) + kPad;
+  const int height = top + layers * (tile_height + gap) + kPad;
   cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   const cv::Scalar ink(0, 0, 0);
   if (!title.empty()) font.draw(image, title, {kPad, kPad}, ink);
   for (int h = 0; h < heads; ++h) {
     const std::string name = "head " + std::to_string(h);
-    font.draw(image, name, {left + h * (tile + gap) + std::max(0, (tile - font.measure(name).width) / 2), header_top}, ink);
+    font.draw(image, name, {left + h * (tile_width + gap) + std::max(0, (tile_width - font.measure(name).width) / 2), header_top}, ink);
   }
   for (int l = 0; l < layers; ++l) {
     auto w = maps[static_cast<size_t>(l)].detach().to(torch::kCPU, torch::kFloat64).contiguous();
     const auto* data = w.data_ptr<double>();
-    const int tile_top = top + l * (tile + gap);
-    font.draw(image, "layer " + std::to_string(l), {kPad, tile_top + std::max(0, (tile - font.line_height()) / 2)}, ink);
+    const int tile_top = top + l * (tile_height + gap);
+    font.draw(image, "layer " + std::to_string(l), {kPad, tile_top + std::max(0, (tile_height - font.line_height()) / 2)}, ink);
     for (int h = 0; h < heads; ++h)
-      for (int r = 0; r < length; ++r)
-        for (int c = 0; c < length; ++c) {
-          const cv::Vec3b colour = colour_of(std::clamp(data[(h * length + r) * length + c], 0.0, 1.0));
-          cv::rectangle(image, cv::Rect(left + h * (tile + gap) + c * cell, tile_top + r * cell, cell, cell),
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) {
+          const cv::Vec3b colour = colour_of(std::clamp(data[(h * rows + r) * cols + c], 0.0, 1.0));
+          cv::rectangle(image, cv::Rect(left + h * (tile_width + gap) + c * cell, tile_top + r * cell, cell, cell),
                         cv::Scalar(colour[0], colour[1], colour[2]), cv::FILLED);
         }
     if (!show_tokens) continue;
-    for (int r = 0; r < length; ++r) {
-      const cv::Size size = small.measure(tokens[static_cast<size_t>(r)]);
-      small.draw(image, tokens[static_cast<size_t>(r)], {left - 4 - size.width, tile_top + r * cell + (cell - size.height) / 2}, ink);
+    for (int r = 0; r < rows; ++r) {
+      const cv::Size size = small.measure(row_tokens[static_cast<size_t>(r)]);
+      small.draw(image, row_tokens[static_cast<size_t>(r)], {left - 4 - size.width, tile_top + r * cell + (cell - size.height) / 2}, ink);
     }
   }
   if (show_tokens)
     for (int h = 0; h < heads; ++h)
-      for (int c = 0; c < length; ++c) {
-        const cv::Size size = small.measure(tokens[static_cast<size_t>(c)]);
-        small.draw(image, tokens[static_cast<size_t>(c)], {left + h * (tile + gap) + c * cell + (cell - size.height) / 2, top - 4 - size.width}, ink,
-                   /*vertical=*/true);
+      for (int c = 0; c < cols; ++c) {
+        const cv::Size size = small.measure(column_tokens[static_cast<size_t>(c)]);
+        small.draw(image, column_tokens[static_cast<size_t>(c)], {left + h * (tile_width + gap) + c * cell + (cell - size.height) / 2, top - 4 - size.width},
+                   ink, /*vertical=*/true);
       }
-  draw_colour_bar(image, font, bar_left, top, std::max(3 * kCell, tile));
+  draw_colour_bar(image, font, bar_left, top, std::max(3 * kCell, tile_height));
   return image;
 }
 

@@ -19,6 +19,10 @@ cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& ro
 // along the first tile's rows (queries) and above each column (keys) when the cells are large
 // enough to read, and a viridis colour bar. BGR image.
 cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& tokens, const std::string& title = "");
+// The same for maps[l] (heads, rows, cols) whose queries and keys are different sequences (a
+// translator's cross-attention: target tokens down, source tokens across).
+cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& row_tokens,
+                       const std::vector<std::string>& column_tokens, const std::string& title = "");
 
 // Activations over a text (Karpathy et al. 2015, "Visualizing and Understanding Recurrent
 // Networks"): for each row of values (units, T) in [-1, 1], the tokens drawn in reading order on

@@ -3,6 +3,7 @@
 // (src_vocab/tgt_vocab then cap the vocabularies).
 #include "lib/core/registry.h"
 #include "models/seq2seq/rnn_seq2seq.h"
+#include "models/seq2seq/transformer.h"
 
 namespace zoo {
 
@@ -25,6 +26,23 @@ models::RnnSeq2SeqConfig rnn_config(const Options& o) {
   c.layers = o.get_int("layers"), c.bidirectional = o.get_bool("bidirectional"), c.cell = o.get_string("cell");
   c.dropout = o.get_double("dropout"), c.teacher_forcing = o.get_double("teacher_forcing");
   return c;
+}
+
+// The Transformer's sizes as data: (encoder layers, decoder layers, width, heads, feed-forward).
+Json transformer_options(int64_t encoder_layers, int64_t decoder_layers, int64_t width, int64_t heads, int64_t ffn) {
+  return with(text_options(), {{"encoder_layers", encoder_layers}, {"decoder_layers", decoder_layers}, {"width", width}, {"heads", heads},
+                               {"ffn", ffn}, {"dropout", 0.1}, {"norm", "post"}, {"positions", "sinusoidal"}, {"activation", "relu"},
+                               {"share_embeddings", false}, {"tie_output", true}, {"max_positions", 1024}});
+}
+
+std::shared_ptr<torch::nn::Module> make_transformer(const Options& o) {
+  models::TransformerConfig c;
+  c.src_vocab = o.get_int("src_vocab"), c.tgt_vocab = o.get_int("tgt_vocab");
+  c.encoder_layers = o.get_int("encoder_layers"), c.decoder_layers = o.get_int("decoder_layers");
+  c.width = o.get_int("width"), c.heads = o.get_int("heads"), c.ffn = o.get_int("ffn"), c.max_positions = o.get_int("max_positions");
+  c.dropout = o.get_double("dropout"), c.norm = o.get_string("norm"), c.positions = o.get_string("positions");
+  c.activation = o.get_string("activation"), c.share_embeddings = o.get_bool("share_embeddings"), c.tie_output = o.get_bool("tie_output");
+  return std::make_shared<models::TransformerImpl>(c);
 }
 
 }  // namespace
@@ -54,6 +72,12 @@ void register_seq2seq_models(Registry& registry) {
                         c.input_feeding = o.get_bool("input_feeding");
                         return std::make_shared<models::RnnSeq2SeqImpl>(c);
                       }});
+  registry.add_model({"transformer_small", "translate", "seq2seq",
+                      "Transformer encoder-decoder (Vaswani 2017), 3+3 layers, width 256, 8 heads, feed-forward 1024",
+                      transformer_options(3, 3, 256, 8, 1024), 9119600, make_transformer});
+  registry.add_model({"transformer_base", "translate", "seq2seq",
+                      "Transformer encoder-decoder, the paper's base model: 6+6 layers, width 512, 8 heads, feed-forward 2048",
+                      transformer_options(6, 6, 512, 8, 2048), 51312496, make_transformer});
 }
 
 }  // namespace zoo

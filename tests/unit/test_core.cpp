@@ -48,7 +48,7 @@ TEST_CASE("the registry knows every classifier and rejects unknown names", "[cor
   CHECK(registry.model("resnet50").params == 25557032);
   CHECK_THROWS_WITH(registry.model("resnet9000"), Catch::Contains("unknown model 'resnet9000'"));
   CHECK_THROWS_AS(registry.task("classification"), UsageError);
-  CHECK(registry.models("translate").size() == 2);
+  CHECK(registry.models("translate").size() == 4);
   CHECK(registry.models("lm").size() == 3);
   CHECK_THROWS_WITH(registry.create_task("caption"), Catch::Contains("not available yet"));
   CHECK(registry.create_task("lm")->name() == "lm");

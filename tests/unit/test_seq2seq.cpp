@@ -218,7 +218,16 @@ TEST_CASE("the translation models' parameter counts match the counts worked out 
   //                 output over [s; c; emb] 1280*6000 + 6000                = 7,686,000  -> 14,816,624
   //   seq2seq:      decoder cell on emb 3*512*(256+512) + 2*3*512           = 1,182,720
   //                 output over s 512*6000 + 6000                           = 3,078,000  ->  8,896,880
-  const std::map<std::string, int64_t> reference{{"seq2seq_attn", 14816624}, {"seq2seq", 8896880}};
+  // transformer_small (width 256, feed-forward 1024, 3+3 layers, tied output layer):
+  //   embeddings        8000*256 + 6000*256                                 = 3,584,000
+  //   encoder layer     in-proj 3*256*256+3*256, out-proj 256*256+256,
+  //                     FFN 256*1024+1024 + 1024*256+256, 2 LayerNorms 2*512 =   789,760  (x3)
+  //   decoder layer     2 attentions 2*263,168, FFN 525,568, 3 LayerNorms     = 1,053,440  (x3)
+  //   output bias       6000                                  -> 3,584,000 + 2,369,280 + 3,160,320 + 6,000 = 9,119,600
+  // transformer_base (512, 2048, 6+6): embeddings 7,168,000, encoder layer 3,152,384 (x6),
+  //   decoder layer 4,204,032 (x6), output bias 6,000                                             = 51,312,496
+  const std::map<std::string, int64_t> reference{
+      {"seq2seq_attn", 14816624}, {"seq2seq", 8896880}, {"transformer_small", 9119600}, {"transformer_base", 51312496}};
   for (const auto* spec : Registry::instance().models("translate")) {
     CAPTURE(spec->name);
     auto model = Registry::instance().create_model(spec->name, Json::object());
