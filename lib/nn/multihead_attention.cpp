@@ -14,7 +14,7 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
   head_dim_ = o.embed_dim / o.heads;
   in_proj = register_module(o.in_proj_name, torch::nn::Linear(torch::nn::LinearOptions(o.embed_dim, 3 * o.embed_dim).bias(o.bias)));
   out_proj = register_module(o.out_proj_name, torch::nn::Linear(torch::nn::LinearOptions(o.embed_dim, o.embed_dim).bias(o.bias)));
-  attention_dropout_ = register_module("attn_dropout", torch::nn::Dropout(o.dropout));
+  attention_dropout_ = register_module("attn_dropout", Dropout(o.dropout));
 }
 
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causal, KeyValueCache* cache, const RotaryTable* rotary,

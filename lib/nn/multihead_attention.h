@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "lib/nn/dropout.h"
 #include "lib/nn/positional.h"
 
 namespace zoo::nn {
@@ -68,7 +69,7 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
                        const torch::Tensor& key_padding, torch::Tensor* weights_out = nullptr);
   int64_t heads_, head_dim_, embed_dim_;
-  torch::nn::Dropout attention_dropout_{nullptr};
+  Dropout attention_dropout_{nullptr};
   bool keep_weights_ = false;
   torch::Tensor last_weights_;
 };

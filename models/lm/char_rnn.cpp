@@ -35,7 +35,7 @@ CharRnnImpl::CharRnnImpl(const CharRnnConfig& c) : config_(c), kind_(nn::parse_c
     decoder->weight.uniform_(-0.1, 0.1);
     decoder->bias.zero_();
   }
-  dropout = register_module("drop", torch::nn::Dropout(c.dropout));
+  dropout = register_module("drop", nn::Dropout(c.dropout));
 }
 
 std::vector<torch::Tensor> CharRnnImpl::initial_state(int64_t batch, torch::Device device) const {
@@ -98,7 +98,7 @@ torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torc
       }
     }
     x = torch::stack(outputs, 1);  // (B, T, H)
-    if (dropout_between && layer + 1 < config_.layers) x = torch::nn::functional::dropout(x, torch::nn::functional::DropoutFuncOptions().p(config_.dropout).training(true));
+    if (dropout_between && layer + 1 < config_.layers) x = nn::dropout(x, config_.dropout, /*training=*/true);
     h_out.push_back(s.h);
     if (lstm_cell) c_out.push_back(s.c);
   }

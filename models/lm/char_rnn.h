@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "lib/nn/dropout.h"
 #include "lib/nn/recurrent_cell.h"
 #include "models/lm/language_model.h"
 
@@ -53,7 +54,7 @@ class CharRnnImpl : public LanguageModel {
   torch::nn::RNN rnn{nullptr};
   torch::nn::Linear decoder{nullptr};  // untied
   OutputBias decoder_bias{nullptr};    // tied
-  torch::nn::Dropout dropout{nullptr};
+  nn::Dropout dropout{nullptr};
 
  private:
   // The stacked layers through LibTorch's module, or step by step through the cells.

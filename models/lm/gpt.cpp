@@ -35,7 +35,7 @@ GptBlockImpl::GptBlockImpl(const GptConfig& c) {
   attn = register_module("attn", nn::MultiheadAttention(options));
   ln_2 = register_module("ln_2", layer_norm(c.width, c.bias));
   mlp = register_module("mlp", GptMlp(c.width, c.bias));
-  resid_dropout = register_module("resid_dropout", torch::nn::Dropout(c.dropout));
+  resid_dropout = register_module("resid_dropout", nn::Dropout(c.dropout));
 }
 
 torch::Tensor GptBlockImpl::forward(const torch::Tensor& x_in, nn::KeyValueCache* cache, const nn::RotaryTable* rotary) {
@@ -56,7 +56,7 @@ GptImpl::GptImpl(const GptConfig& c) : config_(c), positions_(nn::parse_position
     wpe = torch::nn::Embedding(c.context, c.width);
     transformer->update({{"wpe", wpe.ptr()}});
   }
-  drop = torch::nn::Dropout(c.dropout);
+  drop = nn::Dropout(c.dropout);
   h = torch::nn::ModuleList();
   for (int64_t i = 0; i < c.layers; ++i) h->push_back(GptBlock(c));
   ln_f = layer_norm(c.width, c.bias);

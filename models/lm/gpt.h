@@ -5,6 +5,7 @@
 #pragma once
 #include <string>
 
+#include "lib/nn/dropout.h"
 #include "lib/nn/multihead_attention.h"
 #include "lib/nn/positional.h"
 #include "models/lm/language_model.h"
@@ -35,7 +36,7 @@ class GptBlockImpl : public torch::nn::Module {
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   nn::MultiheadAttention attn{nullptr};
   GptMlp mlp{nullptr};
-  torch::nn::Dropout resid_dropout{nullptr};
+  nn::Dropout resid_dropout{nullptr};
 };
 TORCH_MODULE(GptBlock);
 
@@ -60,7 +61,7 @@ class GptImpl : public LanguageModel {
   nn::PositionKind positions_;
   torch::nn::ModuleDict transformer{nullptr};
   torch::nn::Embedding wte{nullptr}, wpe{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  nn::Dropout drop{nullptr};
   torch::nn::ModuleList h{nullptr};
   torch::nn::LayerNorm ln_f{nullptr};
   torch::nn::Linear lm_head{nullptr};

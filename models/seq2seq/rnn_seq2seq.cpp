@@ -87,7 +87,7 @@ RnnSeq2SeqImpl::RnnSeq2SeqImpl(RnnSeq2SeqConfig config) : config_(std::move(conf
   if (style_ == Style::AttendAfter)
     combine_ = register_module("combine", torch::nn::Linear(torch::nn::LinearOptions(memory_size_ + c.hidden, c.hidden).bias(false)));
   output_ = register_module("output", torch::nn::Linear(features, c.tgt_vocab));
-  dropout_ = register_module("dropout", torch::nn::Dropout(c.dropout));
+  dropout_ = register_module("dropout", nn::Dropout(c.dropout));
 }
 
 std::vector<torch::Tensor> RnnSeq2SeqImpl::encode(const torch::Tensor& src, const torch::Tensor& src_lengths) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "lib/nn/attention.h"
+#include "lib/nn/dropout.h"
 #include "lib/nn/recurrent_cell.h"
 #include "models/seq2seq/translation_model.h"
 
@@ -68,7 +69,7 @@ class RnnSeq2SeqImpl : public TranslationModel {
   nn::Attention attention_{nullptr};
   torch::nn::Linear combine_{nullptr};  // W_c of the Luong-style decoders
   torch::nn::Linear output_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
+  nn::Dropout dropout_{nullptr};
 };
 TORCH_MODULE(RnnSeq2Seq);
 

@@ -19,7 +19,7 @@ torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(tor
 
 // FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (or GELU), dropout on the hidden layer as PyTorch's
 // nn.TransformerEncoderLayer has it: (B, T, E) -> (B, T, F) -> (B, T, E)
-torch::Tensor feed_forward(torch::nn::Linear& linear1, torch::nn::Linear& linear2, torch::nn::Dropout& dropout, const torch::Tensor& x, bool gelu) {
+torch::Tensor feed_forward(torch::nn::Linear& linear1, torch::nn::Linear& linear2, nn::Dropout& dropout, const torch::Tensor& x, bool gelu) {
   auto hidden = linear1(x);
   return linear2(dropout(gelu ? torch::gelu(hidden) : torch::relu(hidden)));
 }
@@ -46,7 +46,7 @@ TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerConfig
   linear2 = register_module("linear2", torch::nn::Linear(c.ffn, c.width));
   norm1 = register_module("norm1", layer_norm(c.width));
   norm2 = register_module("norm2", layer_norm(c.width));
-  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+  dropout = register_module("dropout", nn::Dropout(c.dropout));
 }
 
 torch::Tensor TransformerEncoderLayerImpl::forward(const torch::Tensor& x_in, const torch::Tensor& padding) {
@@ -71,7 +71,7 @@ TransformerDecoderLayerImpl::TransformerDecoderLayerImpl(const TransformerConfig
   norm1 = register_module("norm1", layer_norm(c.width));
   norm2 = register_module("norm2", layer_norm(c.width));
   norm3 = register_module("norm3", layer_norm(c.width));
-  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+  dropout = register_module("dropout", nn::Dropout(c.dropout));
 }
 
 torch::Tensor TransformerDecoderLayerImpl::forward(const torch::Tensor& y_in, const nn::KeyValueCache& memory, const torch::Tensor& padding,
@@ -124,7 +124,7 @@ TransformerImpl::TransformerImpl(const TransformerConfig& c) : config_(c), learn
   } else {
     generator = register_module("generator", torch::nn::Linear(c.width, c.tgt_vocab));
   }
-  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+  dropout = register_module("dropout", nn::Dropout(c.dropout));
 
   // Initialisation: Xavier-uniform matrices and zero biases (PyTorch's nn.Transformer);
   // embeddings N(0, 1/d_model) (fairseq), so that after the sqrt(d_model) scale they have unit

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/nn/dropout.h"
 #include "lib/nn/multihead_attention.h"
 #include "models/seq2seq/translation_model.h"
 
@@ -35,7 +36,7 @@ class TransformerEncoderLayerImpl : public torch::nn::Module {
   nn::MultiheadAttention self_attn{nullptr};
   torch::nn::Linear linear1{nullptr}, linear2{nullptr};
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  nn::Dropout dropout{nullptr};
 
  private:
   bool pre_norm_, gelu_;
@@ -54,7 +55,7 @@ class TransformerDecoderLayerImpl : public torch::nn::Module {
   nn::MultiheadAttention self_attn{nullptr}, multihead_attn{nullptr};
   torch::nn::Linear linear1{nullptr}, linear2{nullptr};
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  nn::Dropout dropout{nullptr};
 
  private:
   bool pre_norm_, gelu_;
@@ -97,7 +98,7 @@ class TransformerImpl : public TranslationModel {
   torch::nn::LayerNorm encoder_norm{nullptr}, decoder_norm{nullptr};  // pre-norm only
   torch::nn::Linear generator{nullptr};                                 // untied only
   torch::Tensor generator_bias;                                         // tied only
-  torch::nn::Dropout dropout{nullptr};
+  nn::Dropout dropout{nullptr};
   torch::Tensor sinusoids_;  // (max_positions, E), not a parameter
 };
 TORCH_MODULE(Transformer);

@@ -7,6 +7,7 @@
 
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
+#include "lib/nn/dropout.h"
 #include "lib/nn/multihead_attention.h"
 #include "lib/nn/search.h"
 #include "models/seq2seq/transformer.h"
@@ -199,4 +200,23 @@ TEST_CASE("invalid Transformer options are usage errors naming the option", "[tr
   expect_usage_error(c, "activation 'tanh'");
   c = tiny_config(), c.dropout = 1.0;
   expect_usage_error(c, "dropout");
+}
+
+TEST_CASE("dropout zeroes a fraction p, scales the rest by 1/(1-p), and is the identity in evaluation", "[transformer][dropout]") {
+  torch::manual_seed(6);
+  auto x = torch::ones({200000}, torch::requires_grad());
+  auto y = nn::dropout(x, 0.25, /*training=*/true);
+  const double dropped = y.eq(0).to(torch::kFloat64).mean().item<double>();
+  CHECK(dropped == Approx(0.25).margin(0.005));
+  CHECK(torch::equal(y.masked_select(y.ne(0)), torch::full({y.ne(0).sum().item<int64_t>()}, 1.0f / 0.75f)));
+  CHECK(y.mean().item<double>() == Approx(1.0).margin(0.01));
+  y.sum().backward();
+  CHECK(torch::equal(x.grad(), y.detach()));  // d(x * keep)/dx = keep
+  CHECK(nn::dropout(x, 0.25, /*training=*/false).data_ptr() == x.data_ptr());
+  // The same seed draws the same mask (resumed runs rely on it).
+  torch::manual_seed(7);
+  auto a = nn::dropout(x.detach(), 0.5, true);
+  torch::manual_seed(7);
+  CHECK(torch::equal(a, nn::dropout(x.detach(), 0.5, true)));
+  CHECK_THROWS_AS(nn::Dropout(1.0), UsageError);
 }

@@ -1,0 +1,19 @@
+#include "lib/nn/dropout.h"
+
+#include "lib/core/error.h"
+
+namespace zoo::nn {
+
+torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
+  if (!training || p == 0) return x;
+  if (!x.device().is_cpu()) return torch::dropout(x, p, /*train=*/true);
+  // keep = [u >= p] / (1 - p) with u ~ U[0, 1): P(keep) = 1 - p, E[x * keep] = x.
+  auto keep = torch::rand_like(x).ge_(p).mul_(1.0 / (1.0 - p));
+  return x * keep;
+}
+
+DropoutImpl::DropoutImpl(double p) : p_(p) {
+  if (!(p >= 0 && p < 1)) throw UsageError("invalid dropout " + std::to_string(p) + ": expected a value in [0, 1)");
+}
+
+}  // namespace zoo::nn
