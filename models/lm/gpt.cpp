@@ -62,8 +62,13 @@ GptImpl::GptImpl(const GptConfig& c) : config_(c), positions_(nn::parse_position
   ln_f = layer_norm(c.width, c.bias);
   transformer->update({{"drop", drop.ptr()}, {"h", h.ptr()}, {"ln_f", ln_f.ptr()}});
   if (!c.tie_weights) lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.width, c.vocab).bias(false)));
-  if (positions_ == nn::PositionKind::Sinusoidal) sinusoids_ = nn::sinusoidal_table(c.context, c.width);
-  if (positions_ == nn::PositionKind::Rotary) rotary_ = nn::rotary_table(c.context, c.width / c.heads);
+  // The fixed tables are buffers, so they move with the model and an exported graph reads them
+  // as attributes instead of baking in the device they were traced on.
+  if (positions_ == nn::PositionKind::Sinusoidal) sinusoids_ = register_buffer("sinusoids", nn::sinusoidal_table(c.context, c.width));
+  if (positions_ == nn::PositionKind::Rotary) {
+    const auto table = nn::rotary_table(c.context, c.width / c.heads);
+    rotary_ = {register_buffer("rotary_cos", table.cos), register_buffer("rotary_sin", table.sin)};
+  }
 
   // nanoGPT's initialisation: N(0, 0.02) weights, zero biases, and the projections that write
   // into the residual stream scaled by 1/sqrt(2 * layers) (GPT-2).
@@ -93,10 +98,10 @@ LmOutput GptImpl::forward(const torch::Tensor& tokens, const std::vector<torch::
   auto positions = torch::ones_like(tokens.select(0, 0)).cumsum(0) - 1 + past;  // (T)
   auto x = wte(tokens);  // (B, T, E)
   if (positions_ == nn::PositionKind::Learned) x = x + wpe(positions);
-  if (positions_ == nn::PositionKind::Sinusoidal) x = x + sinusoids_.to(x.device()).index_select(0, positions);
+  if (positions_ == nn::PositionKind::Sinusoidal) x = x + sinusoids_.index_select(0, positions);
   nn::RotaryTable rotary;
   if (positions_ == nn::PositionKind::Rotary)
-    rotary = {rotary_.cos.to(x.device()).index_select(0, positions), rotary_.sin.to(x.device()).index_select(0, positions)};
+    rotary = {rotary_.cos.index_select(0, positions), rotary_.sin.index_select(0, positions)};
   x = drop(x);
   const bool keep_cache = cached || !is_training();
   for (size_t i = 0; i < h->size(); ++i)

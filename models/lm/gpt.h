@@ -65,7 +65,7 @@ class GptImpl : public LanguageModel {
   torch::nn::ModuleList h{nullptr};
   torch::nn::LayerNorm ln_f{nullptr};
   torch::nn::Linear lm_head{nullptr};
-  // Fixed tables (not parameters, not in checkpoints), moved to the tokens' device on use.
+  // Fixed tables, registered as buffers (they travel with the model and its checkpoints).
   torch::Tensor sinusoids_;  // (context, width)
   nn::RotaryTable rotary_;   // (context, head_dim / 2) each
 };

@@ -104,7 +104,9 @@ TransformerImpl::TransformerImpl(const TransformerConfig& c) : config_(c), learn
     src_pos = register_module("src_pos", torch::nn::Embedding(c.max_positions, c.width));
     tgt_pos = register_module("tgt_pos", torch::nn::Embedding(c.max_positions, c.width));
   } else {
-    sinusoids_ = nn::sinusoidal_table(c.max_positions, c.width);
+    // A buffer: it moves with the model, and an exported graph reads it as an attribute instead
+    // of baking in the device it was traced on.
+    sinusoids_ = register_buffer("sinusoids", nn::sinusoidal_table(c.max_positions, c.width));
   }
   encoder = register_module("encoder", torch::nn::ModuleDict());
   decoder = register_module("decoder", torch::nn::ModuleDict());
@@ -153,7 +155,7 @@ torch::Tensor TransformerImpl::embed(const torch::Tensor& tokens, const torch::T
   auto x = (source ? src_embed : tgt_embed)(tokens) * std::sqrt(static_cast<double>(config_.width));
   // p(t): the seeds' sinusoids p(t)_{2i} = sin(t / 10000^{2i/d}), p(t)_{2i+1} = cos(...), or learned.
   // Looked up with embedding() so any index shape, (T) or (B, 1), works in a traced graph too.
-  auto p = learned_positions_ ? (source ? src_pos : tgt_pos)(positions) : torch::embedding(sinusoids_.to(x.device()), positions);
+  auto p = learned_positions_ ? (source ? src_pos : tgt_pos)(positions) : torch::embedding(sinusoids_, positions);
   return dropout(x + p);
 }
 
@@ -186,6 +188,8 @@ std::vector<torch::Tensor> TransformerImpl::encode(const torch::Tensor& src, con
 
 nn::DecodeStep TransformerImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   const auto& padding = state.at(0);
+  if (state.at(3).size(2) >= config_.max_positions)
+    throw Error("transformer: decoding past max_positions " + std::to_string(config_.max_positions) + " target tokens");
   // This step's position = tokens decoded so far = the self-attention cache's length, counted
   // from a tensor (B, T_past) so that a traced step takes any cache length: (B) -> (B, 1)
   auto positions = torch::ones_like(state.at(3).select(1, 0).select(-1, 0), torch::kLong).sum(1).unsqueeze(1);

@@ -99,7 +99,7 @@ class TransformerImpl : public TranslationModel {
   torch::nn::Linear generator{nullptr};                                 // untied only
   torch::Tensor generator_bias;                                         // tied only
   nn::Dropout dropout{nullptr};
-  torch::Tensor sinusoids_;  // (max_positions, E), not a parameter
+  torch::Tensor sinusoids_;  // (max_positions, E), a buffer
 };
 TORCH_MODULE(Transformer);
 

@@ -95,6 +95,18 @@ assert got == expected, (got, expected)
 PY
 done
 
+# Sinusoidal and rotary tables are buffers: exported graphs read them instead of baking in a device.
+for positions in sinusoidal rotary; do
+  expect 0 "" train --task lm --model gpt_mini --steps 2 --batch-size 4 --set layers=1 --set width=32 --set heads=2 --set context=16 \
+    --set positions=$positions --workers 1 --out pos_$positions
+  expect 0 "" export --checkpoint pos_$positions/last.ckpt --out pos_$positions.pt
+  check "gpt with $positions positions exports a graph that names no device" $PY - pos_$positions.pt <<'PY'
+import sys, torch
+code = torch.jit.load(sys.argv[1]).forward.code
+assert "torch.device(" not in code, [l for l in code.splitlines() if "torch.device(" in l]
+PY
+done
+
 # --- visualize: attention maps (gpt), unit activations (char_rnn) ---
 expect 0 "" visualize --checkpoint gpt/best.ckpt --input "12+34=46" --out attention.png
 check "the attention grid holds 2 layers x 4 heads of 8 x 8 cells" $PY - attention.png <<'PY'

@@ -65,6 +65,13 @@ assert [p["output"] for p in a] == [p["output"] for p in b]
 assert all(abs(x["log_prob"] - y["log_prob"]) < 1e-4 for x, y in zip(a, b))
 PY
 done
+check "the exported graphs name no device, so they run wherever they are loaded" $PY - tf.pt <<'PY'
+import sys, torch
+m = torch.jit.load(sys.argv[1])
+for method in ("encode", "decode_step"):
+    code = getattr(m, method).code
+    assert "torch.device(" not in code, [l for l in code.splitlines() if "torch.device(" in l]
+PY
 check "Python torch.jit.load decodes greedily with the cache at a new batch size" $PY - tf.pt greedy.txt <<'PY'
 import sys, torch
 files = {"source_vocab.txt": "", "target_vocab.txt": ""}
