@@ -3,6 +3,7 @@
 # ZOO_SHARED_DATA; ZOO_PYTHON (default /usr/bin/python3, Debian's, with torch).
 ZOO=${ZOO:?path of the zoo binary}
 PY=${ZOO_PYTHON:-/usr/bin/python3}
+CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)  # this folder, for the helper scripts beside it
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok   - $1"; }

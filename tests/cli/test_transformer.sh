@@ -72,32 +72,7 @@ for method in ("encode", "decode_step"):
     code = getattr(m, method).code
     assert "torch.device(" not in code, [l for l in code.splitlines() if "torch.device(" in l]
 PY
-check "Python torch.jit.load decodes greedily with the cache at a new batch size" $PY - tf.pt greedy.txt <<'PY'
-import sys, torch
-files = {"source_vocab.txt": "", "target_vocab.txt": ""}
-m = torch.jit.load(sys.argv[1], _extra_files=files)
-src_vocab = files["source_vocab.txt"].decode().split("\n")
-tgt_vocab = files["target_vocab.txt"].decode().split("\n")
-ids = {t: i for i, t in enumerate(src_vocab)}
-sentences = ["3 March 2021", "", "07.07.1987", "Wednesday, March 3rd 2021"]
-expected = open(sys.argv[2]).read().split("\n")[:4]
-seqs = [[ids.get(c, 1) for c in s] + [3] for s in sentences]
-width = max(map(len, seqs))
-src = torch.tensor([x + [0] * (width - len(x)) for x in seqs])
-state = m.encode(src, torch.tensor([len(x) for x in seqs]))
-tokens = torch.full((4,), 2)
-out, done = [[] for _ in sentences], [False] * 4
-for _ in range(14):
-    result = m.decode_step(tokens, *state)
-    state = result[1:-1]
-    tokens = result[0].argmax(1)
-    for i in range(4):
-        word = tgt_vocab[int(tokens[i])]
-        done[i] = done[i] or word == "<eos>"
-        if not done[i]: out[i].append(word)
-got = ["".join(o) for o in out]
-assert got == expected, (got, expected)
-PY
+check "Python torch.jit.load decodes greedily with the cache at a new batch size" $PY "$CLI_DIR/greedy_torchscript.py" tf.pt greedy.txt 14
 
 # --- PyTorch's nn.Transformer with the same weights computes the same distributions ---
 # A post-norm model (the trained one) and a pre-norm one with learned positions and GELU.

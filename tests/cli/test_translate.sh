@@ -83,33 +83,7 @@ for method in ("encode", "decode_step"):
     code = getattr(m, method).code
     assert "torch.device(" not in code, [l for l in code.splitlines() if "torch.device(" in l]
 PY
-check "Python torch.jit.load runs encode/decode_step at a new batch size and length" $PY - attn.pt greedy.txt <<'PY'
-import sys, torch
-files = {"source_vocab.txt": "", "target_vocab.txt": ""}
-m = torch.jit.load(sys.argv[1], _extra_files=files)
-src_vocab = files["source_vocab.txt"].decode().split("\n")
-tgt_vocab = files["target_vocab.txt"].decode().split("\n")
-ids = {t: i for i, t in enumerate(src_vocab)}
-sentences = ["3 March 2021", "", "07.07.1987", "Wednesday, March 3rd 2021"]
-expected = open(sys.argv[2]).read().split("\n")[:4]
-seqs = [[ids.get(c, 1) for c in s] + [3] for s in sentences]
-width = max(map(len, seqs))
-src = torch.tensor([x + [0] * (width - len(x)) for x in seqs])
-state = m.encode(src, torch.tensor([len(x) for x in seqs]))
-tokens = torch.full((4,), 2)
-out = [[] for _ in sentences]
-done = [False] * 4
-for _ in range(12):
-    result = m.decode_step(tokens, *state)
-    state = result[1:-1]
-    tokens = result[0].argmax(1)
-    for i in range(4):
-        word = tgt_vocab[int(tokens[i])]
-        done[i] = done[i] or word == "<eos>"
-        if not done[i]: out[i].append(word)
-got = ["".join(o) for o in out]
-assert got == expected, (got, expected)
-PY
+check "Python torch.jit.load runs encode/decode_step at a new batch size and length" $PY "$CLI_DIR/greedy_torchscript.py" attn.pt greedy.txt 12
 
 # --- data synth --kind dates: the same pairs as parallel files, trained on as such ---
 expect 0 "" data synth --kind dates --out dates --n 256 --seed 3
