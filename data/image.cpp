@@ -170,11 +170,12 @@ torch::Tensor Preprocess::train(const cv::Mat& rgb, Rng& rng) const {
   return to_tensor(img, mean, std);
 }
 
-torch::Tensor Preprocess::eval(const cv::Mat& rgb) const {
+cv::Mat Preprocess::eval_image(const cv::Mat& rgb) const {
   const int resize = static_cast<int>(std::floor(input_size / crop_pct));
-  cv::Mat img = resize_shorter(rgb, resize);
-  return to_tensor(center_crop(img, input_size, input_size), mean, std);
+  return center_crop(resize_shorter(rgb, resize), input_size, input_size);
 }
+
+torch::Tensor Preprocess::eval(const cv::Mat& rgb) const { return to_tensor(eval_image(rgb), mean, std); }
 
 nlohmann::json Preprocess::to_json() const {
   return {{"input_size", input_size}, {"crop_pct", crop_pct}, {"train_aug", train_aug}, {"mean", mean}, {"std", std}};

@@ -43,6 +43,7 @@ struct Preprocess {
 
   torch::Tensor train(const cv::Mat& rgb, Rng& rng) const;
   torch::Tensor eval(const cv::Mat& rgb) const;
+  cv::Mat eval_image(const cv::Mat& rgb) const;  // eval's resize and centre crop, before normalising
   nlohmann::json to_json() const;
   static Preprocess from_json(const nlohmann::json& j);
 };

@@ -291,7 +291,7 @@ int cmd_import(const Options& o) {
   NamedTensors tensors = read_torch_state_dict(path);
   Json options = apply_overrides(spec.defaults, o.json().at("set").get<std::vector<std::string>>(), "model " + model);
   // The head's size and GoogLeNet's side classifiers follow the file, as torchvision built it.
-  for (const char* head : {"fc.weight", "classifier.6.weight"})
+  for (const char* head : {"fc.weight", "classifier.6.weight", "heads.head.weight", "head.weight"})
     if (tensors.count(head)) options["num_classes"] = tensors.at(head).size(0);
   if (options.contains("aux_logits") && tensors.count("aux1.fc2.weight")) options["aux_logits"] = true;
   const int64_t num_classes = options.at("num_classes").get<int64_t>();
@@ -303,6 +303,7 @@ int cmd_import(const Options& o) {
                {"imported_from", {{"format", "torchvision"}, {"file", fs::absolute(path).string()}}}};
   ClassifyTask task;
   task.setup_from_meta(meta, torch::kCPU);
+  task.adapt_weights(tensors);  // e.g. a ViT's position embeddings for --set input_size
   load_state_dict(*task.model(), tensors, path);
   save_checkpoint(out, {meta, state_dict(*task.model()), nullptr, false});
   std::printf("imported %s (%zu tensors) into %s\n", path.c_str(), tensors.size(), out.c_str());
@@ -408,7 +409,8 @@ Commands make_commands(CLI::App& app) {
       {"input", nullptr, "", "one input", Kind::Value, "X"},
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
       {"beam", 1, 0, "translate: beam size of the translation whose alignment is drawn", Kind::Value, "K"},
-      {"layer", -1, 0, "char_rnn: the layer whose units are drawn (-1: the last)", Kind::Value, "L"},
+      {"layer", -1, 0, "char_rnn: the layer whose units are drawn; vit/deit: the layer of the class token's attention (-1: the last)", Kind::Value, "L"},
+      {"query", "", "", "swin, resnet*_sa: the query position X,Y in the model's input pixels (default: the centre)", Kind::Value, "X,Y"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{

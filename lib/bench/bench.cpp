@@ -22,6 +22,7 @@
 #include "models/seq2seq/rnn_seq2seq.h"
 #include "models/seq2seq/transformer.h"
 #include "models/vision/resnet.h"
+#include "models/vision/vit.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -237,6 +238,31 @@ Json bench_gpt_char(torch::Device device, int64_t warmup, int64_t steps) {
   torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.1));
   return bench_language_model("gpt_char", model, adamw, 12, 64, 0.0, device, warmup, steps, {{"model", "gpt 4 layers x 4 heads x 128"}});
 }
+// vit_cifar: a ViT for 32x32 images (vit_tiny_patch4_32): 4x4 patches by a strided convolution
+// (64 tokens and a class token), width 192, depth 6, 3 heads, MLP 768 with GELU, pre-norm, no
+// dropout, learned positions, 10 classes. Batch 128 random images; one step = forward +
+// cross-entropy + backward + AdamW(lr 1e-3, weight decay 0.05). Unit: images.
+// (benchmarks/pytorch_vit_cifar.py is the same model on PyTorch's stock nn.TransformerEncoder.)
+Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 128;
+  models::VitConfig config;
+  config.image_size = 32, config.patch_size = 4, config.layers = 6, config.heads = 3, config.width = 192, config.mlp = 768;
+  config.num_classes = 10;
+  auto model = std::make_shared<models::VisionTransformerImpl>(config);
+  model->to(device);
+  model->train();
+  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+  auto images = torch::randn({batch, 3, 32, 32}).to(device);
+  auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
+  auto step = [&] {
+    adamw.zero_grad();
+    torch::nn::functional::cross_entropy(model->forward(images), labels).backward();
+    adamw.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("vit_cifar", "images", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", "3x32x32"}, {"params", count_parameters(*model)}});
+}
 
 // Every configuration, in the order "all" runs them.
 struct Benchmark {
@@ -254,6 +280,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"lstm_lm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_lstm_lm(d, w, s); }},
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
       {"transformer_mt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s); }},
+      {"vit_cifar", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s); }},
   };
   return table;
 }

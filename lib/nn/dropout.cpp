@@ -16,4 +16,17 @@ DropoutImpl::DropoutImpl(double p) : p_(p) {
   if (!(p >= 0 && p < 1)) throw UsageError("invalid dropout " + std::to_string(p) + ": expected a value in [0, 1)");
 }
 
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
+  if (!training || p == 0) return x;
+  // One draw per example, broadcast over the rest: keep (B, 1, ..., 1) = [u >= p] / (1 - p).
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = x.size(0);
+  auto keep = torch::rand(shape, x.options()).ge_(p).to(x.scalar_type()).div_(1.0 - p);
+  return x * keep;
+}
+
+DropPathImpl::DropPathImpl(double p) : p_(p) {
+  if (!(p >= 0 && p < 1)) throw UsageError("invalid drop_path " + std::to_string(p) + ": expected a value in [0, 1)");
+}
+
 }  // namespace zoo::nn

@@ -25,4 +25,20 @@ class DropoutImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Dropout);
 
+// Stochastic depth (Huang et al. 2016), "drop path" in timm, torchvision's StochasticDepth(p,
+// "row"): in training each example's residual branch is dropped whole with probability p and
+// kept ones scaled by 1 / (1 - p), x (B, ...) -> (B, ...); in evaluation, the identity.
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
+
+class DropPathImpl : public torch::nn::Module {
+ public:
+  explicit DropPathImpl(double p = 0.0);
+  torch::Tensor forward(const torch::Tensor& x) { return zoo::nn::drop_path(x, p_, is_training()); }
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
+TORCH_MODULE(DropPath);
+
 }  // namespace zoo::nn

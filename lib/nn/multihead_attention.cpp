@@ -12,7 +12,16 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
     throw UsageError("invalid attention heads " + std::to_string(o.heads) + ": the width " + std::to_string(o.embed_dim) +
                      " must be a multiple of it");
   head_dim_ = o.embed_dim / o.heads;
-  in_proj = register_module(o.in_proj_name, torch::nn::Linear(torch::nn::LinearOptions(o.embed_dim, 3 * o.embed_dim).bias(o.bias)));
+  if (o.in_proj_parameters) {
+    // nn.MultiheadAttention's initialisation: Xavier-uniform weight, zero bias.
+    in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * o.embed_dim, o.embed_dim}));
+    torch::nn::init::xavier_uniform_(in_proj_weight);
+    if (o.bias) in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * o.embed_dim}));
+  } else {
+    in_proj = register_module(o.in_proj_name, torch::nn::Linear(torch::nn::LinearOptions(o.embed_dim, 3 * o.embed_dim).bias(o.bias)));
+    in_proj_weight = in_proj->weight;
+    if (o.bias) in_proj_bias = in_proj->bias;
+  }
   out_proj = register_module(o.out_proj_name, torch::nn::Linear(torch::nn::LinearOptions(o.embed_dim, o.embed_dim).bias(o.bias)));
   attention_dropout_ = register_module("attn_dropout", Dropout(o.dropout));
 }
@@ -20,7 +29,7 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causal, KeyValueCache* cache, const RotaryTable* rotary,
                                               const torch::Tensor& key_padding) {
   // Q, K, V = X W^Q, X W^K, X W^V, split into heads: (B, T, E) -> 3 x (B, H, T, D)
-  auto qkv = in_proj(x).unflatten(-1, {3, heads_, head_dim_});  // (B, T, 3, H, D)
+  auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias).unflatten(-1, {3, heads_, head_dim_});  // (B, T, 3, H, D)
   auto q = qkv.select(2, 0).transpose(1, 2), k = qkv.select(2, 1).transpose(1, 2), v = qkv.select(2, 2).transpose(1, 2);
   if (rotary) {
     q = apply_rotary(q, rotary->cos, rotary->sin);
@@ -41,17 +50,16 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causa
 
 KeyValueCache MultiheadAttentionImpl::project_memory(const torch::Tensor& memory) {
   // K, V = M W^K, M W^V with the in-projection's last 2E rows: (B, S, E) -> 2 x (B, H, S, D)
-  const auto& w = in_proj->weight;
-  const auto b = in_proj->options.bias() ? in_proj->bias.narrow(0, embed_dim_, 2 * embed_dim_) : torch::Tensor();
-  auto kv = torch::nn::functional::linear(memory, w.narrow(0, embed_dim_, 2 * embed_dim_), b).unflatten(-1, {2, heads_, head_dim_});
+  const auto b = in_proj_bias.defined() ? in_proj_bias.narrow(0, embed_dim_, 2 * embed_dim_) : torch::Tensor();
+  auto kv = torch::nn::functional::linear(memory, in_proj_weight.narrow(0, embed_dim_, 2 * embed_dim_), b).unflatten(-1, {2, heads_, head_dim_});
   return {kv.select(2, 0).transpose(1, 2), kv.select(2, 1).transpose(1, 2)};
 }
 
 torch::Tensor MultiheadAttentionImpl::attend_memory(const torch::Tensor& x, const KeyValueCache& memory, const torch::Tensor& key_padding,
                                                     torch::Tensor* weights) {
   // Q = X W^Q with the in-projection's first E rows: (B, T, E) -> (B, H, T, D)
-  const auto b = in_proj->options.bias() ? in_proj->bias.narrow(0, 0, embed_dim_) : torch::Tensor();
-  auto q = split_heads(torch::nn::functional::linear(x, in_proj->weight.narrow(0, 0, embed_dim_), b));
+  const auto b = in_proj_bias.defined() ? in_proj_bias.narrow(0, 0, embed_dim_) : torch::Tensor();
+  auto q = split_heads(torch::nn::functional::linear(x, in_proj_weight.narrow(0, 0, embed_dim_), b));
   return attend(q, memory.key, memory.value, -1, key_padding, weights);
 }
 

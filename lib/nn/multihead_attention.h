@@ -32,6 +32,10 @@ struct MultiheadAttentionOptions {
   // Submodule names: the fused Q/K/V projection (3E x E) and the output projection W^O.
   // nanoGPT calls them c_attn / c_proj; PyTorch's nn.MultiheadAttention in_proj / out_proj.
   std::string in_proj_name = "in_proj", out_proj_name = "out_proj";
+  // PyTorch's nn.MultiheadAttention keeps the fused in-projection as two parameters of the
+  // attention module itself, in_proj_weight and in_proj_bias (torchvision's ViT state_dicts name
+  // them so); with false it is a Linear submodule named in_proj_name.
+  bool in_proj_parameters = false;
 };
 
 class MultiheadAttentionImpl : public torch::nn::Module {
@@ -59,7 +63,10 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   const torch::Tensor& last_weights() const { return last_weights_; }
 
   int64_t heads() const { return heads_; }
-  torch::nn::Linear in_proj{nullptr}, out_proj{nullptr};
+  torch::nn::Linear in_proj{nullptr};  // null with in_proj_parameters
+  torch::nn::Linear out_proj{nullptr};
+  // The fused in-projection either way: rows W^Q; W^K; W^V (3E, E) and their bias (3E) or undefined.
+  torch::Tensor in_proj_weight, in_proj_bias;
 
  private:
   // (B, T, E) -> (B, H, T, D)

@@ -1,11 +1,17 @@
 #include "lib/tasks/classify.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "data/loader.h"
+#include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
+#include "lib/viz/heatmap.h"
+#include "models/vision/resnet.h"
+#include "models/vision/swin.h"
+#include "models/vision/vit.h"
 
 namespace fs = std::filesystem;
 
@@ -48,10 +54,57 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
                      std::to_string(data_classes) + " classes");
   model_options_["num_classes"] = data_classes;
   build_model(device);
+  if (model_options_.contains("teacher") && !model_options_.at("teacher").get<std::string>().empty()) {
+    model_options_["teacher"] = fs::absolute(model_options_.at("teacher").get<std::string>()).lexically_normal().string();
+    load_teacher(model_options_.at("teacher").get<std::string>());
+  }
+}
+
+void ClassifyTask::load_teacher(const std::string& path) {
+  if (!fs::exists(path)) throw Error("--set teacher=" + path + ": no such checkpoint");
+  CheckpointReader reader(path);
+  if (reader.meta().value("task", "") != "classify")
+    throw Error("--set teacher=" + path + ": not a classifier checkpoint (task " + reader.meta().value("task", "?") + ")");
+  teacher_ = std::make_unique<ClassifyTask>();
+  teacher_->setup_from_meta(reader.meta(), device_);
+  load_state_dict(*teacher_->model_, reader.weights(), path);
+  if (teacher_->classes_ != classes_)
+    throw Error("--set teacher=" + path + ": its " + std::to_string(teacher_->classes_.size()) +
+                     " classes differ from the data's " + std::to_string(classes_.size()));
+  teacher_->model_->eval();
+  for (auto& p : teacher_->model_->parameters()) p.set_requires_grad(false);
+}
+
+torch::Tensor ClassifyTask::teacher_logits(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  // The same images as the teacher would have seen them: undo this model's normalisation, apply
+  // the teacher's, and resize when it was made for another size: (B, 3, H, W) -> (B, 3, H', W').
+  const auto& own = preprocess_;
+  const auto& theirs = teacher_->preprocess_;
+  auto column = [&](const std::vector<double>& v) { return torch::tensor(v, images.options()).view({1, 3, 1, 1}); };
+  auto x = images;
+  if (own.mean != theirs.mean || own.std != theirs.std)
+    x = (images * column(own.std) + column(own.mean) - column(theirs.mean)) / column(theirs.std);
+  if (theirs.input_size != own.input_size)
+    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                  .size(std::vector<int64_t>{theirs.input_size, theirs.input_size})
+                                                  .mode(torch::kBilinear)
+                                                  .align_corners(false));
+  return teacher_->model_->forward(x);
 }
 
 void ClassifyTask::set_inference_options(const Options& options) {
   if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
+  if (options.has("layer")) visualize_layer_ = static_cast<int>(options.get_int("layer"));
+  if (options.has("query") && !options.get_string("query").empty()) {
+    const std::string text = options.get_string("query");
+    int x = 0, y = 0;
+    char comma = 0, extra = 0;
+    std::istringstream in(text);
+    if (!(in >> x >> comma >> y) || comma != ',' || (in >> extra) || x < 0 || y < 0)
+      throw UsageError("invalid --query '" + text + "': expected X,Y pixel coordinates in the model's input, such as 16,16");
+    visualize_query_ = cv::Point(x, y);
+  }
 }
 
 void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
@@ -94,7 +147,7 @@ Json ClassifyTask::meta() const {
 
 std::vector<std::string> ClassifyTask::head_prefixes() const {
   // The layers whose shape follows num_classes, in each family's naming.
-  return {"fc.", "classifier.6.", "aux1.fc2.", "aux2.fc2."};
+  return {"fc.", "classifier.6.", "aux1.fc2.", "aux2.fc2.", "heads.", "head."};
 }
 
 std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& path, const std::string& split) const {
@@ -178,10 +231,22 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
   auto images = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
   if (channels_last_) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-  auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_);
+  auto outputs = model_->forward_train(images);
+  torch::Tensor from_teacher;
+  if (teacher_) from_teacher = teacher_logits(images);
+  return classification_loss(outputs, labels, from_teacher, label_smoothing_);
+}
+
+torch::Tensor classification_loss(const std::vector<models::TrainOutput>& outputs, const torch::Tensor& targets,
+                                  const torch::Tensor& teacher_logits, double label_smoothing) {
+  namespace F = torch::nn::functional;
   torch::Tensor total;
-  for (const auto& [logits, weight] : model_->forward_train(images)) {
-    auto term = weight * torch::nn::functional::cross_entropy(logits, labels, options);
+  for (const auto& output : outputs) {
+    // L_distill = CE(head_dist, argmax_c teacher(x)_c)
+    auto term = output.distillation && teacher_logits.defined()
+                    ? F::cross_entropy(output.logits, teacher_logits.argmax(1))
+                    : F::cross_entropy(output.logits, targets, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+    term = output.weight * term;
     total = total.defined() ? total + term : term;
   }
   return total;
@@ -267,6 +332,125 @@ void ClassifyTask::export_torchscript(const std::string& path) {
   auto scripted = trace_module(*model_, model_name_, [&](const std::vector<torch::Tensor>& in) { return model_->forward(in[0]); }, {example});
   save_torchscript(scripted, path, meta());
   model_->to(device_);
+}
+
+std::vector<std::string> ClassifyTask::visualize(const std::string& input, const std::string& out_png) {
+  auto* vit = dynamic_cast<models::VisionTransformerImpl*>(model_.get());
+  auto* swin = dynamic_cast<models::SwinTransformerImpl*>(model_.get());
+  auto* resnet = dynamic_cast<models::ResNetImpl*>(model_.get());
+  if (resnet && !resnet->attention2) resnet = nullptr;
+  if (!vit && !swin && !resnet)
+    throw UsageError("visualize is not available for " + model_name_ + " (it has no attention): try a vit_*, deit_*, swin_* or resnet*_sa model");
+
+  // The image as the model sees it (resized and centre-cropped), for the background too.
+  const cv::Mat original = data::read_image(input);
+  const cv::Mat shown = preprocess_.eval_image(original);
+  const auto x = data::to_tensor(shown, preprocess_.mean, preprocess_.std).unsqueeze(0).to(device_);  // (1, 3, S, S)
+  const int side = preprocess_.input_size;
+  const cv::Point query = visualize_query_.value_or(cv::Point(side / 2, side / 2));
+  if (query.x >= side || query.y >= side)
+    throw UsageError("invalid --query " + std::to_string(query.x) + "," + std::to_string(query.y) + ": the model's input is " +
+                     std::to_string(side) + "x" + std::to_string(side) + " pixels");
+
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  auto set_keep = [&](bool keep) {
+    if (vit) vit->keep_attention(keep);
+    if (swin) swin->keep_attention(keep);
+    if (resnet) resnet->attention2->keep_weights(keep), resnet->attention3->keep_weights(keep);
+  };
+  set_keep(true);
+  auto probs = torch::softmax(model_->forward(x), 1).to(torch::kCPU)[0];
+  set_keep(false);
+  const int64_t best = probs.argmax().item<int64_t>();
+  char percent[32];
+  std::snprintf(percent, sizeof(percent), "%.1f%%", 100.0 * probs[best].item<double>());
+  const std::string predicted = "predicted " + classes_.at(static_cast<size_t>(best)) + " (" + percent + ")";
+  auto peak = [](const torch::Tensor& m) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "max %.3f", m.max().item<double>());
+    return std::string(text);
+  };
+
+  std::vector<torch::Tensor> maps;
+  std::vector<std::string> labels;
+  std::string title;
+  int columns = 0;
+  const cv::Point* marker = nullptr;
+  if (vit) {
+    auto layers = vit->attention_maps();  // each (1, heads, T, T)
+    const int64_t count = static_cast<int64_t>(layers.size());
+    const int64_t layer = visualize_layer_ < 0 ? count + visualize_layer_ : visualize_layer_;
+    if (layer < 0 || layer >= count)
+      throw UsageError("invalid --layer " + std::to_string(visualize_layer_) + ": " + model_name_ + " has " + std::to_string(count) + " layers");
+    const int64_t prefix = vit->prefix_tokens(), grid = side / vit->config().patch_size;
+    // The class token's attention to the patches, per head: (heads, grid, grid)
+    auto cls = layers[static_cast<size_t>(layer)][0].select(1, 0).narrow(1, prefix, grid * grid).view({-1, grid, grid}).to(torch::kCPU);
+    for (int64_t h = 0; h < cls.size(0); ++h) {
+      maps.push_back(cls[h]);
+      labels.push_back("head " + std::to_string(h) + ", " + peak(cls[h]));
+    }
+    // Rollout through every layer: the class token's row over the patches.
+    auto flow = models::attention_rollout(layers)[0].select(0, 0).narrow(0, prefix, grid * grid).view({grid, grid}).to(torch::kCPU);
+    maps.push_back(flow);
+    labels.push_back("rollout, " + peak(flow));
+    columns = static_cast<int>(std::min<int64_t>(cls.size(0) + 1, 7));
+    title = model_name_ + ": class token attention in layer " + std::to_string(layer) + " by head, and rollout; " + predicted;
+  } else if (swin) {
+    // Per stage, the last block's attention of the token under the query, per head and averaged.
+    const auto stages = swin->attention_by_stage();
+    int64_t stride = swin->config().patch_size;
+    for (size_t s = 0; s < stages.size(); ++s, stride *= 2) {
+      const auto* attention = stages[s].back();
+      const auto& kept = attention->last_weights();
+      const int64_t m = attention->window(), grid_h = (side + stride - 1) / stride, grid_w = grid_h;
+      // The query token in the rolled, padded grid, its window and its place in it.
+      const int64_t row = (query.y / stride - kept.shift_h + kept.padded_height) % kept.padded_height;
+      const int64_t col = (query.x / stride - kept.shift_w + kept.padded_width) % kept.padded_width;
+      const int64_t window = (row / m) * (kept.padded_width / m) + col / m, index = (row % m) * m + col % m;
+      auto weights = kept.weights[window].select(1, index).to(torch::kCPU);  // (heads, M^2) over the window's keys
+      // Scatter the keys back to where they sit in the unshifted grid: (heads, H_s, W_s)
+      auto placed = torch::zeros({weights.size(0), grid_h, grid_w});
+      for (int64_t k = 0; k < m * m; ++k) {
+        const int64_t r = ((row / m) * m + k / m + kept.shift_h) % kept.padded_height;
+        const int64_t c = ((col / m) * m + k % m + kept.shift_w) % kept.padded_width;
+        if (r < grid_h && c < grid_w) placed.select(1, r).select(1, c).copy_(weights.select(1, k));
+      }
+      auto mean = placed.mean(0);
+      maps.push_back(mean);
+      labels.push_back("stage " + std::to_string(s + 1) + " mean, " + peak(mean));
+      const int64_t heads = std::min<int64_t>(placed.size(0), 6);
+      for (int64_t h = 0; h < heads; ++h) {
+        maps.push_back(placed[h]);
+        labels.push_back("stage " + std::to_string(s + 1) + " head " + std::to_string(h));
+      }
+      for (int64_t h = heads; h < 6; ++h) maps.emplace_back(), labels.emplace_back();  // blank tiles: one stage per row
+    }
+    columns = 7;
+    marker = &query;
+    title = model_name_ + ": window attention of the marked token, last block of each stage (first 6 heads); " + predicted;
+  } else {
+    // resnet*_sa: the query position's attention over every position of each block's feature map.
+    int block = 2;
+    for (auto* attention : {resnet->attention2.get(), resnet->attention3.get()}) {
+      const auto& kept = attention->last_weights();  // (1, HW, HW)
+      const auto positions = kept.size(1);
+      const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(positions))));
+      const int64_t cell = std::max<int64_t>(1, side / grid);
+      const int64_t at = std::min<int64_t>(query.y / cell, grid - 1) * grid + std::min<int64_t>(query.x / cell, grid - 1);
+      auto map = kept[0][at].view({grid, grid}).to(torch::kCPU);
+      maps.push_back(map);
+      labels.push_back("after layer" + std::to_string(block) + " (" + std::to_string(grid) + "x" + std::to_string(grid) + "), " + peak(map));
+      ++block;
+    }
+    columns = 2;
+    marker = &query;
+    char gains[96];
+    std::snprintf(gains, sizeof(gains), "gains %.3f, %.3f", resnet->attention2->gamma.item<double>(), resnet->attention3->gamma.item<double>());
+    title = model_name_ + ": attention of the marked position; " + gains + "; " + predicted;
+  }
+  viz::write_png(viz::image_attention_grid(shown, maps, labels, columns, title, marker), out_png);
+  return {out_png};
 }
 
 }  // namespace zoo

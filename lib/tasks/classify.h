@@ -7,6 +7,13 @@
 
 namespace zoo {
 
+// The training loss of a classifier's outputs: the sum over outputs of weight x cross-entropy,
+// with `targets` class indices (B) or class probabilities (B, C) (mixed images) and label
+// smoothing on those. A distillation output is trained on the argmax of `teacher_logits` (B, C)
+// (DeiT's hard distillation, no smoothing), or like the others when there is no teacher.
+torch::Tensor classification_loss(const std::vector<models::TrainOutput>& outputs, const torch::Tensor& targets,
+                                  const torch::Tensor& teacher_logits, double label_smoothing);
+
 class ClassifyTask : public Task {
  public:
   std::string name() const override { return "classify"; }
@@ -18,6 +25,7 @@ class ClassifyTask : public Task {
   std::shared_ptr<torch::nn::Module> model() const override { return model_; }
   Json meta() const override;
   std::vector<std::string> head_prefixes() const override;
+  void adapt_weights(NamedTensors& tensors) const override { model_->adapt_state_dict(tensors); }
 
   int64_t batches_per_epoch() const override;
   int64_t examples_per_epoch() const override { return train_set_->size(); }
@@ -31,6 +39,9 @@ class ClassifyTask : public Task {
 
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
+  // Attention over the image: ViT/DeiT the class token's heads in a layer and the rollout; Swin
+  // one query token's window attention per stage; resnet*_sa one query position's attention.
+  std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
 
   const std::vector<std::string>& classes() const { return classes_; }
   const data::Preprocess& preprocess() const { return preprocess_; }
@@ -41,6 +52,9 @@ class ClassifyTask : public Task {
 
  private:
   void build_model(torch::Device device);
+  // DeiT's teacher (--set teacher=CKPT): a classifier checkpoint run frozen in eval mode.
+  void load_teacher(const std::string& path);
+  torch::Tensor teacher_logits(const torch::Tensor& images);  // (B, C)
   torch::Tensor logits(const torch::Tensor& images);  // through the C++ model or TorchScript
 
   std::string model_name_;
@@ -55,6 +69,9 @@ class ClassifyTask : public Task {
   bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
   torch::Device device_{torch::kCPU};
   std::shared_ptr<models::ImageClassifierImpl> model_;
+  std::unique_ptr<ClassifyTask> teacher_;
+  int visualize_layer_ = -1;                  // --layer: a ViT's layer (-1: the last)
+  std::optional<cv::Point> visualize_query_;  // --query X,Y in input pixels (default: the centre)
   std::optional<torch::jit::Module> scripted_;
   std::shared_ptr<data::ImageDataset> train_set_, val_set_;
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/checkpoint.h"
 #include "lib/core/options.h"
 
 namespace zoo {
@@ -52,6 +53,9 @@ class Task {
   virtual Json meta() const = 0;
   // Parameter-name prefixes of the output head, which --init may skip when shapes differ.
   virtual std::vector<std::string> head_prefixes() const { return {}; }
+  // Fits weights made for another configuration of the model (--init, import) before loading
+  // them: a ViT's position embeddings for another image size. Default: as they are.
+  virtual void adapt_weights(NamedTensors& tensors) const {}
 
   // --- training ---
   virtual int64_t batches_per_epoch() const = 0;

@@ -306,7 +306,9 @@ TrainSummary Trainer::fit() {
     if (config_.has("init") && !config_.get_string("init").empty()) {
       const std::string init = config_.get_string("init");
       CheckpointReader reader(init);
-      auto skipped = load_state_dict(*model, reader.weights(), init, task_.head_prefixes());
+      NamedTensors weights = reader.weights();
+      task_.adapt_weights(weights);
+      auto skipped = load_state_dict(*model, weights, init, task_.head_prefixes());
       std::string note = "initialised from " + init;
       for (const auto& name : skipped) note += "; kept new " + name + " (shape differs)";
       log.line(note);

@@ -205,4 +205,58 @@ void write_png(const cv::Mat& image, const std::string& path) {
   write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
+cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
+                             int columns, const std::string& title, const cv::Point* marker) {
+  if (maps.empty() || maps.size() != labels.size()) throw Error("image attention grid: " + std::to_string(maps.size()) + " maps but " +
+                                                                std::to_string(labels.size()) + " labels");
+  if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("image attention grid: expected an RGB uint8 image");
+  columns = std::max(1, std::min(columns, static_cast<int>(maps.size())));
+  const int rows = (static_cast<int>(maps.size()) + columns - 1) / columns;
+  const int scale = std::max(1, (128 + std::min(rgb.cols, rgb.rows) - 1) / std::min(rgb.cols, rgb.rows));
+  cv::Mat base;
+  cv::resize(rgb, base, {rgb.cols * scale, rgb.rows * scale}, 0, 0, cv::INTER_NEAREST);
+  cv::cvtColor(base, base, cv::COLOR_RGB2BGR);
+  const int tile_w = base.cols, tile_h = base.rows;
+
+  TextRenderer font(14), small(12);
+  const int title_height = title.empty() ? 0 : font.line_height() + kPad;
+  const int label_height = small.line_height() + 2, gap = kPad;
+  const int left = kPad, top = kPad + title_height;
+  const int bar_left = left + columns * (tile_w + gap) + kPad;
+  const int width = std::max(bar_left + kBarWidth + kPad + font.measure("max").width + kPad,
+                             title.empty() ? 0 : 2 * kPad + font.measure(title).width);
+  const int height = top + rows * (label_height + tile_h + gap) + kPad;
+  cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(0, 0, 0);
+  if (!title.empty()) font.draw(image, title, {kPad, kPad}, ink);
+
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const int row = static_cast<int>(i) / columns, col = static_cast<int>(i) % columns;
+    const int x0 = left + col * (tile_w + gap), y0 = top + row * (label_height + tile_h + gap);
+    if (!maps[i].defined()) continue;  // a blank tile
+    small.draw(image, labels[i], {x0, y0}, ink);
+    // The map at the tile's resolution, 0..1 of its maximum: (h, w) -> (tile_h, tile_w)
+    auto m = maps[i].detach().to(torch::kCPU, torch::kFloat32).clamp_min(0);
+    if (m.dim() != 2) throw Error("image attention grid: map " + std::to_string(i) + " is not 2-D");
+    const float peak = m.max().item<float>();
+    if (peak > 0) m = m / peak;
+    m = m.contiguous();
+    cv::Mat small_map(static_cast<int>(m.size(0)), static_cast<int>(m.size(1)), CV_32F, m.data_ptr<float>());
+    cv::Mat resized, heat8, heat;
+    cv::resize(small_map, resized, {tile_w, tile_h}, 0, 0, cv::INTER_LINEAR);
+    resized.convertTo(heat8, CV_8U, 255.0);
+    cv::applyColorMap(heat8, heat, cv::COLORMAP_VIRIDIS);
+    cv::Mat tile = image(cv::Rect(x0, y0 + label_height, tile_w, tile_h));
+    cv::addWeighted(base, 0.4, heat, 0.6, 0.0, tile);
+    if (marker) {
+      const cv::Point at(marker->x * scale + scale / 2, marker->y * scale + scale / 2);
+      cv::drawMarker(tile, at, cv::Scalar(0, 0, 255), cv::MARKER_CROSS, std::max(9, tile_w / 12), 2);
+    }
+  }
+  const int bar_top = top + label_height, bar_height = std::min(tile_h, std::max(3 * kCell, tile_h));
+  draw_colour_bar(image, font, bar_left, bar_top, bar_height);
+  font.draw(image, "max", {bar_left + kBarWidth + 5, bar_top - font.line_height() - 2 > 0 ? bar_top - font.line_height() - 2 : 0}, ink);
+  return image;
+}
+
 }  // namespace zoo::viz

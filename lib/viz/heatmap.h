@@ -24,6 +24,16 @@ cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector
 cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& row_tokens,
                        const std::vector<std::string>& column_tokens, const std::string& title = "");
 
+// Attention over an image (a ViT's class token, a Swin window, a CNN's attended positions):
+// for each map (h, w) of non-negative weights, the image (RGB uint8, the model's input) with the
+// map resized bilinearly to it, divided by the map's maximum and blended over it in viridis;
+// tiles in rows of `columns`, each under its label (which should say the maximum), a marker
+// (a query position, in image pixels) drawn on every tile when given, and a colour bar from 0 to
+// each tile's maximum. Small images are enlarged (nearest neighbour) to tiles of at least 128
+// pixels; an undefined map leaves its tile blank. BGR image.
+cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
+                             int columns, const std::string& title = "", const cv::Point* marker = nullptr);
+
 // Activations over a text (Karpathy et al. 2015, "Visualizing and Understanding Recurrent
 // Networks"): for each row of values (units, T) in [-1, 1], the tokens drawn in reading order on
 // backgrounds from blue (-1) through white (0) to red (+1), under the row's name. A "\n" token

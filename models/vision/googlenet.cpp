@@ -103,7 +103,7 @@ torch::Tensor GoogLeNetImpl::run(torch::Tensor x, torch::Tensor* aux1_out, torch
 
 torch::Tensor GoogLeNetImpl::forward(torch::Tensor x) { return run(x, nullptr, nullptr); }
 
-std::vector<std::pair<torch::Tensor, double>> GoogLeNetImpl::forward_train(torch::Tensor x) {
+std::vector<TrainOutput> GoogLeNetImpl::forward_train(torch::Tensor x) {
   if (!config_.aux_logits || !is_training()) return {{forward(x), 1.0}};
   torch::Tensor a1, a2;
   auto logits = run(x, &a1, &a2);

@@ -50,7 +50,7 @@ class GoogLeNetImpl : public ImageClassifierImpl {
   static constexpr double aux_weight = 0.3;
   explicit GoogLeNetImpl(const GoogLeNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
-  std::vector<std::pair<torch::Tensor, double>> forward_train(torch::Tensor x) override;
+  std::vector<TrainOutput> forward_train(torch::Tensor x) override;
 
   BasicConv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::MaxPool2d maxpool1{nullptr}, maxpool2{nullptr}, maxpool3{nullptr}, maxpool4{nullptr};

@@ -1,5 +1,7 @@
 #include "models/vision/resnet.h"
 
+#include <cmath>
+
 namespace zoo::models {
 
 namespace {
@@ -61,6 +63,10 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   layer4 = register_module("layer4", make_layer(512, config.layers.at(3), 2));
   const int64_t expansion = config.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
   fc = register_module("fc", torch::nn::Linear(512 * expansion, config.num_classes));
+  if (config.self_attention) {
+    attention2 = register_module("attention2", SelfAttention2d(128 * expansion));
+    attention3 = register_module("attention3", SelfAttention2d(256 * expansion));
+  }
 
   // torchvision's initialisation: He-normal (fan_out) convolutions, unit BatchNorm.
   for (auto& module : modules(/*include_self=*/false)) {
@@ -102,12 +108,37 @@ torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int
   return layer;
 }
 
+SelfAttention2dImpl::SelfAttention2dImpl(int64_t channels) {
+  // SAGAN's widths: keys and queries C/8, values C/2, projected back to C.
+  const int64_t key_width = std::max<int64_t>(1, channels / 8), value_width = std::max<int64_t>(1, channels / 2);
+  query = register_module("query", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, key_width, 1)));
+  key = register_module("key", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, key_width, 1)));
+  value = register_module("value", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, value_width, 1)));
+  out = register_module("out", torch::nn::Conv2d(torch::nn::Conv2dOptions(value_width, channels, 1)));
+  gamma = register_parameter("gamma", torch::zeros({1}));
+}
+
+torch::Tensor SelfAttention2dImpl::forward(const torch::Tensor& x) {
+  // Positions as a sequence: q (B, HW, d), k (B, d, HW), v (B, d_v, HW)
+  auto q = query(x).flatten(2).transpose(1, 2), k = key(x).flatten(2), v = value(x).flatten(2);
+  // a_ij = softmax_j(q_i . k_j / sqrt(d)): (B, HW, HW)
+  auto weights = torch::softmax(torch::bmm(q, k) / std::sqrt(static_cast<double>(k.size(1))), -1);
+  if (keep_weights_) last_weights_ = weights.detach();
+  // sum_j a_ij v_j at every i: (B, d_v, HW) -> (B, d_v, H, W), then W_o back to C channels
+  // (unflatten, not view with the batch size: an exported trace keeps the batch free)
+  auto attended = torch::bmm(v, weights.transpose(1, 2)).unflatten(2, {x.size(2), x.size(3)});
+  // y = x + gamma o
+  return x + gamma * out(attended);
+}
+
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   x = bn1(conv1(x)).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
   if (!config_.small_input) x = maxpool(x);  // (B, 64, H/4, W/4)
   x = layer1->forward(x);  // (B, 64e, H/4, W/4)
   x = layer2->forward(x);  // (B, 128e, H/8, W/8)
+  if (attention2) x = attention2(x);
   x = layer3->forward(x);  // (B, 256e, H/16, W/16)
+  if (attention3) x = attention3(x);
   x = layer4->forward(x);  // (B, 512e, H/32, W/32)
   // Global average pool; flatten(1), not view(B, -1), so a trace keeps the batch size free.
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)

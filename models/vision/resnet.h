@@ -39,12 +39,37 @@ class BottleneckImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Bottleneck);
 
+// Self-attention over the positions of a feature map (the seeds' "Idea #1: add self-attention
+// blocks between existing ResNet blocks"; the block of Zhang et al. 2018, SAGAN): queries, keys
+// and values are 1x1 convolutions, every position attends to every other,
+//   a_ij = softmax_j(q_i . k_j / sqrt(d)),   o_i = W_o sum_j a_ij v_j,   y_i = x_i + gamma o_i
+// with the residual gain gamma learned from 0, so the block starts as the identity and the
+// network as the plain ResNet. (B, C, H, W) -> (B, C, H, W).
+class SelfAttention2dImpl : public torch::nn::Module {
+ public:
+  explicit SelfAttention2dImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  // With keep on, each call keeps its attention weights (B, HW, HW), detached (zoo visualize).
+  void keep_weights(bool keep) { keep_weights_ = keep; }
+  const torch::Tensor& last_weights() const { return last_weights_; }
+
+  torch::nn::Conv2d query{nullptr}, key{nullptr}, value{nullptr}, out{nullptr};
+  torch::Tensor gamma;  // (1), starts at 0
+
+ private:
+  bool keep_weights_ = false;
+  torch::Tensor last_weights_;
+};
+TORCH_MODULE(SelfAttention2d);
+
 struct ResNetConfig {
   bool bottleneck = false;
   std::vector<int64_t> layers{2, 2, 2, 2};  // blocks per stage
   int64_t num_classes = 1000;
   bool small_input = false;  // CIFAR stem: 3x3 stride-1 conv1 and no max-pool, for 32x32 images
   bool zero_init_residual = false;
+  bool self_attention = false;  // a SelfAttention2d after layer2 (attention2) and after layer3 (attention3)
 };
 
 class ResNetImpl : public ImageClassifierImpl {
@@ -57,6 +82,7 @@ class ResNetImpl : public ImageClassifierImpl {
   torch::nn::MaxPool2d maxpool{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};
+  SelfAttention2d attention2{nullptr}, attention3{nullptr};  // self_attention only
 
  private:
   torch::nn::Sequential make_layer(int64_t planes, int64_t blocks, int64_t stride);

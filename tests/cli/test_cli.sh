@@ -11,7 +11,7 @@ TINY=(--task classify --model resnet18_cifar --synth-size 128 --batch-size 32 --
 
 # --- models ---
 expect 0 "" models
-check "models lists all 16 classifiers" test "$(grep -cE '^(alexnet|vgg|googlenet|resnet)' out.txt)" -eq 16
+check "models lists all 19 CNNs" test "$(grep -cE '^(alexnet|vgg|googlenet|resnet)' out.txt)" -eq 19
 expect 0 "" models --json
 check "models --json has parameter counts" test "$(json x 'sum(1 for m in d if m["name"]=="resnet18" and m["params"]==11689512)' out.txt)" = 1
 
@@ -127,7 +127,7 @@ expect 2 "epochs" train "${TINY[@]}" --epochs abc
 expect 2 "not available yet" train --task caption --model resnet18
 expect 2 "is for task classify, not translate" train --task translate --model resnet18
 expect 2 "unknown task" train --task painting --model resnet18
-expect 2 "for task classify" visualize --checkpoint run1/best.ckpt --input "$img1" --out att.png
+expect 2 "it has no attention" visualize --checkpoint run1/best.ckpt --input "$img1" --out att.png
 expect 2 "split" eval --checkpoint run1/best.ckpt --split nope
 expect 2 "kind" data synth --kind nope --out x
 expect 2 "nope" bench --config nope

@@ -19,7 +19,8 @@ std::shared_ptr<models::ImageClassifierImpl> create(const std::string& name, con
 TEST_CASE("every classifier has torchvision's parameter count and maps (B, 3, H, W) to (B, classes)", "[models]") {
   // The counts the issue fixes, independent of the registry's own table.
   const std::map<std::string, int64_t> reference{
-      {"alexnet", 61100840}, {"vgg16", 138357544}, {"googlenet", 6624904}, {"resnet18", 11689512}, {"resnet50", 25557032}};
+      {"alexnet", 61100840}, {"vgg16", 138357544}, {"googlenet", 6624904}, {"resnet18", 11689512}, {"resnet50", 25557032},
+      {"vit_b_16", 86567656}, {"deit_tiny_patch16_224", 5717416}, {"swin_t", 28288354}};
   torch::NoGradGuard no_grad;
   for (const auto* spec : Registry::instance().models("classify")) {
     INFO(spec->name);
@@ -29,7 +30,8 @@ TEST_CASE("every classifier has torchvision's parameter count and maps (B, 3, H,
     if (reference.count(spec->name)) CHECK(params == reference.at(spec->name));
     model->eval();
     // Small inputs keep the test fast; the adaptive pools make every model size-agnostic.
-    const int64_t side = spec->name == "resnet18_cifar" ? 32 : 64;
+    const bool small = spec->defaults.at("input_size").get<int64_t>() == 32;
+    const int64_t side = small ? 32 : 64;
     const int64_t classes = spec->defaults.at("num_classes").get<int64_t>();
     CHECK(model->forward(torch::randn({3, 3, side, side})).sizes() == torch::IntArrayRef({3, classes}));
   }
@@ -64,8 +66,8 @@ TEST_CASE("GoogLeNet trains its auxiliary classifiers at weight 0.3 when asked",
   model->train();
   auto outputs = model->forward_train(torch::randn({2, 3, 96, 96}));
   REQUIRE(outputs.size() == 3);
-  CHECK(outputs[1].second == Approx(0.3));
-  CHECK(outputs[2].first.sizes() == torch::IntArrayRef({2, 5}));
+  CHECK(outputs[1].weight == Approx(0.3));
+  CHECK(outputs[2].logits.sizes() == torch::IntArrayRef({2, 5}));
   model->eval();
   CHECK(model->forward_train(torch::randn({2, 3, 96, 96})).size() == 1);
   auto plain = create("googlenet");

@@ -1,0 +1,11 @@
+// Weight initialisations LibTorch's torch::nn::init lacks.
+#pragma once
+#include <torch/torch.h>
+
+namespace zoo::nn {
+
+// PyTorch's nn.init.trunc_normal_: N(mean, std^2) restricted to [a, b] (absolute bounds, as
+// PyTorch's), drawn by the inverse CDF so nothing is clipped onto the bounds. In place, no grad.
+torch::Tensor trunc_normal_(torch::Tensor tensor, double std = 1.0, double mean = 0.0, double a = -2.0, double b = 2.0);
+
+}  // namespace zoo::nn

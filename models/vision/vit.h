@@ -1,0 +1,104 @@
+// Vision Transformer (Dosovitskiy et al. 2020, "An Image is Worth 16x16 Words") and DeiT
+// (Touvron et al. 2020, "Training data-efficient image transformers & distillation through
+// attention"), in torchvision's layout: parameter names and counts match
+// torchvision.models.vit_*, so its state_dicts load by name.
+//
+// The seeds' ViT: the image is cut into P x P patches, each flattened and linearly embedded (a
+// P x P convolution with stride P), a learned class token is prepended, learned position
+// embeddings are added, and an isotropic stack of pre-norm encoder blocks follows:
+//   z_0  = [x_class; x_p^1 E; ...; x_p^N E] + E_pos
+//   z'_l = MSA(LN(z_{l-1})) + z_{l-1}
+//   z_l  = MLP(LN(z'_l)) + z'_l
+//   y    = LN(z_L^0)
+// DeiT's distilled variants append a second learned token whose output feeds a second head,
+// trained on a teacher's predictions (lib/tasks/classify.cpp); at inference the two heads'
+// logits are averaged.
+#pragma once
+#include "lib/nn/dropout.h"
+#include "lib/nn/multihead_attention.h"
+#include "models/vision/classifier.h"
+
+namespace zoo::models {
+
+struct VitConfig {
+  int64_t image_size = 224;  // the input side the position embeddings are made for
+  int64_t patch_size = 16;
+  int64_t layers = 12, heads = 12, width = 768, mlp = 3072;
+  int64_t num_classes = 1000;
+  double dropout = 0.0;            // after the embeddings, the attention output and in the MLP
+  double attention_dropout = 0.0;  // on the attention weights
+  double drop_path = 0.0;          // stochastic depth of the last block; linear from 0 at the first
+  bool distilled = false;          // DeiT: a distillation token and head
+};
+
+// One encoder block (torchvision's EncoderBlock): pre-norm self-attention and MLP, each added
+// back to the residual stream.
+class VitBlockImpl : public torch::nn::Module {
+ public:
+  VitBlockImpl(const VitConfig& config, double drop_path);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, T, E) -> (B, T, E)
+
+  torch::nn::LayerNorm ln_1{nullptr};
+  nn::MultiheadAttention self_attention{nullptr};
+  nn::Dropout dropout{nullptr};
+  torch::nn::LayerNorm ln_2{nullptr};
+  torch::nn::Sequential mlp{nullptr};  // 0: Linear(E, mlp), 1: GELU, 2: Dropout, 3: Linear(mlp, E), 4: Dropout
+  nn::DropPath drop_path{nullptr};
+};
+TORCH_MODULE(VitBlock);
+
+// Position embeddings, the blocks and the final LayerNorm (torchvision's Encoder).
+class VitEncoderImpl : public torch::nn::Module {
+ public:
+  VitEncoderImpl(const VitConfig& config, int64_t tokens);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, T, E) with positions added -> (B, T, E)
+
+  torch::Tensor pos_embedding;  // (1, T, E)
+  nn::Dropout dropout{nullptr};
+  torch::nn::Sequential layers{nullptr};  // encoder_layer_0 ... encoder_layer_{L-1}
+  torch::nn::LayerNorm ln{nullptr};
+};
+TORCH_MODULE(VitEncoder);
+
+class VisionTransformerImpl : public ImageClassifierImpl {
+ public:
+  explicit VisionTransformerImpl(const VitConfig& config);
+  torch::Tensor forward(torch::Tensor images) override;
+  std::vector<TrainOutput> forward_train(torch::Tensor images) override;
+  // A state_dict made for another image size gets its position embeddings resized to this one's.
+  void adapt_state_dict(NamedTensors& tensors) const override;
+
+  // Keep each block's attention weights (B, heads, T, T) of the next forward (zoo visualize).
+  void keep_attention(bool keep);
+  std::vector<torch::Tensor> attention_maps() const;  // one per block, from the last forward
+  // Tokens before the patches: the class token, and the distillation token when distilled.
+  int64_t prefix_tokens() const { return config_.distilled ? 2 : 1; }
+  const VitConfig& config() const { return config_; }
+
+  torch::nn::Conv2d conv_proj{nullptr};
+  torch::Tensor class_token;  // (1, 1, E)
+  torch::Tensor dist_token;   // (1, 1, E), distilled only
+  VitEncoder encoder{nullptr};
+  torch::nn::Sequential heads{nullptr};  // head, and head_dist when distilled
+  torch::nn::Linear head{nullptr}, head_dist{nullptr};
+
+ private:
+  // images (B, 3, H, W) -> final token states (B, T, E)
+  torch::Tensor features(const torch::Tensor& images);
+  VitConfig config_;
+};
+TORCH_MODULE(VisionTransformer);
+
+// Attention rollout (Abnar & Zuidema 2020, "Quantifying Attention Flow in Transformers"): per
+// layer the head-averaged attention with the residual's identity added and rows renormalised,
+// A'_l = norm_rows(mean_h A_l + I), multiplied through the layers, R = A'_L ... A'_1. maps[l]
+// (B, heads, T, T) -> R (B, T, T), whose rows sum to 1: R_ij is how much token j flows into
+// token i's final state.
+torch::Tensor attention_rollout(const std::vector<torch::Tensor>& maps);
+
+// Position embeddings pos (1, prefix + h0 * w0, E) for another patch grid: the prefix tokens'
+// rows are kept as they are and the grid's rows, seen as an E-channel h0 x w0 image (h0 = w0),
+// are resized bicubically to h x w (torchvision's interpolate_embeddings) -> (1, prefix + h * w, E).
+torch::Tensor resize_position_embedding(const torch::Tensor& pos, int64_t prefix, int64_t h, int64_t w);
+
+}  // namespace zoo::models
