@@ -212,7 +212,7 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("image attention grid: expected an RGB uint8 image");
   columns = std::max(1, std::min(columns, static_cast<int>(maps.size())));
   const int rows = (static_cast<int>(maps.size()) + columns - 1) / columns;
-  const int scale = std::max(1, (128 + std::min(rgb.cols, rgb.rows) - 1) / std::min(rgb.cols, rgb.rows));
+  const int scale = std::max(1, (160 + std::min(rgb.cols, rgb.rows) - 1) / std::min(rgb.cols, rgb.rows));
   cv::Mat base;
   cv::resize(rgb, base, {rgb.cols * scale, rgb.rows * scale}, 0, 0, cv::INTER_NEAREST);
   cv::cvtColor(base, base, cv::COLOR_RGB2BGR);

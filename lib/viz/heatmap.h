@@ -29,7 +29,7 @@ cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector
 // map resized bilinearly to it, divided by the map's maximum and blended over it in viridis;
 // tiles in rows of `columns`, each under its label (which should say the maximum), a marker
 // (a query position, in image pixels) drawn on every tile when given, and a colour bar from 0 to
-// each tile's maximum. Small images are enlarged (nearest neighbour) to tiles of at least 128
+// each tile's maximum. Small images are enlarged (nearest neighbour) to tiles of at least 160
 // pixels; an undefined map leaves its tile blank. BGR image.
 cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
                              int columns, const std::string& title = "", const cv::Point* marker = nullptr);
