@@ -49,6 +49,10 @@ std::vector<OptionSpec> train_options() {
       {"decay-rate", 0.1, 0.0, "step schedule: factor at each decay", Kind::Value, "F"},
       {"clip-grad", 0.0, 0.0, "clip the global gradient norm to this (0: off)", Kind::Value, "NORM"},
       {"label-smoothing", 0.0, 0.0, "label smoothing of the cross-entropy", Kind::Value, "EPS"},
+      {"mixup", 0.0, 0.0, "classify: mixup with lam ~ Beta(A, A), each image with the batch's mirror image (0: off)", Kind::Value, "A"},
+      {"cutmix", 0.0, 0.0, "classify: cutmix with lam ~ Beta(A, A) (0: off)", Kind::Value, "A"},
+      {"mixup-prob", 1.0, 0.0, "classify: share of batches mixed when --mixup or --cutmix is on", Kind::Value, "P"},
+      {"mixup-switch-prob", 0.5, 0.0, "classify: with both on, the chance a mixed batch uses cutmix", Kind::Value, "P"},
       {"eval-every", 0, 0, "evaluate every N steps (0: at the end of every epoch)", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads (0: load in the training thread)", Kind::Value, "N"},
       {"save-every-steps", 0, 0, "also save last.ckpt every N steps (0: only at evaluations and on signals)", Kind::Value, "N"},
@@ -168,13 +172,17 @@ int cmd_train(const Command& cmd) {
   if (o.get_int("batch_size") == 0) throw UsageError("invalid --batch-size 0: expected a positive integer");
   // Every number is checked before data is read; NaN fails each test (comparisons with it are false).
   optimizer_config(o);
-  for (const char* key : {"clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate"}) {
+  for (const char* key : {"clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate", "mixup", "cutmix"}) {
     const double value = o.get_double(key);
     if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected 0 or more");
   }
   for (const char* key : {"label_smoothing", "val_fraction"}) {
     const double value = o.get_double(key);
     if (!(value >= 0 && value < 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1)");
+  }
+  for (const char* key : {"mixup_prob", "mixup_switch_prob"}) {
+    const double value = o.get_double(key);
+    if (!(value >= 0 && value <= 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1]");
   }
   validate_loop_options(o);
   data::bad_samples_policy(o.get_string("bad_samples"));  // validates it

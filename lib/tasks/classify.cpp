@@ -32,6 +32,10 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   workers_ = static_cast<int>(config.get_int("workers"));
   seed_ = static_cast<uint64_t>(config.get_int("seed"));
   label_smoothing_ = config.get_double("label_smoothing");
+  auto number = [&](const char* key, double fallback) { return config.has(key) ? config.get_double(key) : fallback; };
+  mix_.mixup_alpha = number("mixup", 0.0), mix_.cutmix_alpha = number("cutmix", 0.0);
+  mix_.prob = number("mixup_prob", 1.0), mix_.switch_prob = number("mixup_switch_prob", 0.5);
+  mix_.label_smoothing = label_smoothing_;
   channels_last_ = config.get_bool("channels_last");
   bad_samples_ = data::bad_samples_policy(config.has("bad_samples") ? config.get_string("bad_samples") : "fail");
   if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
@@ -204,7 +208,9 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
   const auto preprocess = preprocess_;
   const uint64_t seed = seed_;
   auto bad_samples = bad_samples_;
-  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples](int64_t b) {
+  const auto mix = mix_;
+  const auto classes = static_cast<int64_t>(classes_.size());
+  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples, mix, classes](int64_t b) {
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels, ids;
     for (int64_t i = b * batch_size; i < (b + 1) * batch_size; ++i) {
@@ -223,7 +229,13 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
         break;
       }
     }
-    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, batch_size, ids};
+    auto stacked = data::stack_samples(images);
+    auto label_tensor = torch::tensor(labels, torch::kInt64);
+    if (!mix.enabled()) return Batch{{stacked, label_tensor}, batch_size, ids};
+    // Mixup/CutMix: the batch's draw is seeded by (seed, epoch, batch), whichever worker makes it.
+    Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), 0x6d6978ULL + static_cast<uint64_t>(b)));
+    auto mixed = data::mix_batch(stacked, label_tensor, classes, mix, rng);
+    return Batch{{mixed.images, label_tensor, mixed.targets}, batch_size, ids};
   };
   return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
 }
@@ -234,6 +246,8 @@ torch::Tensor ClassifyTask::loss(const Batch& batch) {
   auto outputs = model_->forward_train(images);
   torch::Tensor from_teacher;
   if (teacher_) from_teacher = teacher_logits(images);
+  // Mixed batches carry soft targets with the smoothing already in them.
+  if (batch.tensors.size() > 2) return classification_loss(outputs, batch.tensors[2].to(device_), from_teacher, 0.0);
   return classification_loss(outputs, labels, from_teacher, label_smoothing_);
 }
 

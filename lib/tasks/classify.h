@@ -2,6 +2,7 @@
 #pragma once
 #include "data/datasets.h"
 #include "data/image.h"
+#include "data/mixup.h"
 #include "lib/tasks/task.h"
 #include "models/vision/classifier.h"
 
@@ -66,6 +67,7 @@ class ClassifyTask : public Task {
   int workers_ = 0;
   uint64_t seed_ = 0;
   double label_smoothing_ = 0.0;
+  data::MixConfig mix_;  // --mixup / --cutmix
   bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
   torch::Device device_{torch::kCPU};
   std::shared_ptr<models::ImageClassifierImpl> model_;

@@ -80,6 +80,13 @@ expect 0 "" train --task classify --model resnet18_cifar --data two --steps 1 --
 expect 1 "classes differ" train "${COMMON[@]}" --model deit_tiny_distilled_patch4_32 "${VIT[@]}" --set teacher=two_classes/last.ckpt --steps 1 --out x
 expect 2 "unknown option 'teacher'" train "${COMMON[@]}" --model vit_tiny_patch4_32 --set teacher=teacher/best.ckpt --steps 1 --out x
 
+# --- DeiT's recipe pieces: mixup and cutmix, stochastic depth ---
+expect 0 "" train "${COMMON[@]}" --model deit_tiny_distilled_patch4_32 "${VIT[@]}" --set teacher=teacher/best.ckpt --set drop_path=0.1 \
+  --mixup 0.8 --cutmix 1.0 --label-smoothing 0.1 --steps 4 --out deit_mix --json
+check "a mixed, smoothed, distilled run ends with a finite validation loss" $PY -c 'import json,math,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if math.isfinite(d["metrics"]["loss"]) else 1)' out.txt
+expect 2 "invalid --mixup-prob 2: expected a number in \[0, 1\]" train "${COMMON[@]}" --model vit_tiny_patch4_32 --mixup 0.2 --mixup-prob 2 --steps 1 --out x
+expect 2 "invalid --cutmix -1" train "${COMMON[@]}" --model vit_tiny_patch4_32 --cutmix -1 --steps 1 --out x
+
 # --- Swin and resnet_sa ---
 expect 0 "" train "${COMMON[@]}" --model swin_tiny_patch2_window4_32 "${SWIN[@]}" --steps 12 --out swin
 export_parity swin/last.ckpt swin

@@ -3,6 +3,7 @@
 // self-attention block of resnet*_sa.
 #include <catch2/catch.hpp>
 
+#include "data/mixup.h"
 #include "lib/core/registry.h"
 #include "lib/nn/dropout.h"
 #include "lib/tasks/classify.h"
@@ -225,4 +226,51 @@ TEST_CASE("ViT and Swin keep torchvision's parameter names", "[vision]") {
                            "features.1.1.attn.relative_position_index", "features.1.0.mlp.3.bias", "features.2.reduction.weight",
                            "features.2.norm.weight", "features.7.0.norm2.weight", "norm.weight", "head.bias"})
     CHECK(swin.count(name));
+}
+
+TEST_CASE("mixup and cutmix: targets weigh each image by what it contributes, from the seed alone", "[vision]") {
+  // Four constant images 0, 1, 2, 3 of classes 0..3: a pixel's value says where it came from.
+  auto images = torch::arange(4, torch::kFloat32).view({4, 1, 1, 1}).expand({4, 3, 8, 8}).contiguous();
+  auto labels = torch::arange(4, torch::kLong);
+  for (const bool cutmix : {false, true}) {
+    INFO((cutmix ? "cutmix" : "mixup"));
+    data::MixConfig config;
+    (cutmix ? config.cutmix_alpha : config.mixup_alpha) = 1.0;
+    config.label_smoothing = 0.1;
+    Rng rng(7);
+    auto mixed = data::mix_batch(images, labels, 5, config, rng);
+    REQUIRE(mixed.targets.sizes() == torch::IntArrayRef({4, 5}));
+    CHECK(torch::allclose(mixed.targets.sum(1), torch::ones({4}), 1e-6, 1e-6));
+    CHECK(mixed.lam > 0.0);
+    CHECK(mixed.lam < 1.0);
+    // Image i is mixed with image 3 - i: the mean pixel is lam i + (1 - lam)(3 - i) either way
+    // (cutmix's lam is the share of pixels kept), and the targets say the same.
+    for (int64_t i = 0; i < 4; ++i) {
+      const double expected_mean = mixed.lam * i + (1 - mixed.lam) * (3 - i);
+      CHECK(mixed.images[i].mean().item<double>() == Approx(expected_mean).margin(1e-5));
+      const double on = 1 - 0.1 + 0.1 / 5, off = 0.1 / 5;
+      if (i != 3 - i) CHECK(mixed.targets[i][i].item<double>() == Approx(mixed.lam * on + (1 - mixed.lam) * off).margin(1e-6));
+      CHECK(mixed.targets[i][4].item<double>() == Approx(off).margin(1e-6));  // no image of class 4
+    }
+    if (cutmix) {  // only the two source values occur, no blend
+      auto values = std::get<0>(at::_unique(mixed.images[0]));
+      CHECK(values.numel() == 2);
+    }
+    Rng same(7);
+    CHECK(torch::equal(data::mix_batch(images, labels, 5, config, same).images, mixed.images));
+  }
+  // Beta(a, a) has mean 1/2 and variance 1 / (4 (2a + 1)).
+  Rng rng(1);
+  for (double a : {0.2, 0.8, 1.0, 3.0}) {
+    double sum = 0, squares = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) {
+      const double x = data::sample_beta(a, rng);
+      REQUIRE((x >= 0.0 && x <= 1.0));
+      sum += x, squares += x * x;
+    }
+    const double mean = sum / n, variance = squares / n - mean * mean;
+    CHECK(mean == Approx(0.5).margin(0.01));
+    CHECK(variance == Approx(1.0 / (4 * (2 * a + 1))).margin(0.006));
+  }
 }
