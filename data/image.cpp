@@ -1,4 +1,5 @@
 #include "data/image.h"
+#include "data/rand_augment.h"
 
 #include <cmath>
 #include <filesystem>
@@ -167,6 +168,7 @@ torch::Tensor Preprocess::train(const cv::Mat& rgb, Rng& rng) const {
     return eval(rgb);
   }
   if (rng.bernoulli(0.5)) img = hflip(img);
+  if (const auto spec = parse_rand_augment(auto_augment)) img = rand_augment(img, *spec, rng);
   return to_tensor(img, mean, std);
 }
 
@@ -178,7 +180,8 @@ cv::Mat Preprocess::eval_image(const cv::Mat& rgb) const {
 torch::Tensor Preprocess::eval(const cv::Mat& rgb) const { return to_tensor(eval_image(rgb), mean, std); }
 
 nlohmann::json Preprocess::to_json() const {
-  return {{"input_size", input_size}, {"crop_pct", crop_pct}, {"train_aug", train_aug}, {"mean", mean}, {"std", std}};
+  return {{"input_size", input_size}, {"crop_pct", crop_pct}, {"train_aug", train_aug}, {"auto_augment", auto_augment},
+          {"mean", mean}, {"std", std}};
 }
 
 Preprocess Preprocess::from_json(const nlohmann::json& j) {
@@ -188,6 +191,8 @@ Preprocess Preprocess::from_json(const nlohmann::json& j) {
   p.train_aug = j.at("train_aug").get<std::string>();
   p.mean = j.at("mean").get<std::vector<double>>();
   p.std = j.at("std").get<std::vector<double>>();
+  p.auto_augment = j.value("auto_augment", "");  // absent in checkpoints made before it existed
+  parse_rand_augment(p.auto_augment);            // validates it
   return p;
 }
 

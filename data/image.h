@@ -40,6 +40,7 @@ struct Preprocess {
   std::string train_aug = "rrc";  // "rrc": random resized crop + flip; "crop": pad-4 random crop + flip; "none"
   std::vector<double> mean{0.485, 0.456, 0.406};
   std::vector<double> std{0.229, 0.224, 0.225};
+  std::string auto_augment;       // "" or RandAugment after the crop and flip: "rand-m9-n2" (data/rand_augment.h)
 
   torch::Tensor train(const cv::Mat& rgb, Rng& rng) const;
   torch::Tensor eval(const cv::Mat& rgb) const;

@@ -15,7 +15,7 @@ namespace {
 
 // Preprocessing options every classifier carries (timm's data config).
 Json imagenet_preprocess(int input_size = 224) {
-  return {{"input_size", input_size}, {"crop_pct", 0.875}, {"train_aug", "rrc"},
+  return {{"input_size", input_size}, {"crop_pct", 0.875}, {"train_aug", "rrc"}, {"auto_augment", ""},
           {"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}}};
 }
 
@@ -37,7 +37,7 @@ std::vector<int64_t> positive_ints(const Options& o, const std::string& key) {
 
 // CIFAR-10 statistics and augmentation, for the variants made for 32x32 images.
 Json cifar_preprocess() {
-  return {{"input_size", 32}, {"crop_pct", 1.0}, {"train_aug", "crop"},
+  return {{"input_size", 32}, {"crop_pct", 1.0}, {"train_aug", "crop"}, {"auto_augment", ""},
           {"mean", {0.4914, 0.4822, 0.4465}}, {"std", {0.2470, 0.2435, 0.2616}}};
 }
 

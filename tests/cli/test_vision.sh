@@ -84,6 +84,15 @@ expect 2 "unknown option 'teacher'" train "${COMMON[@]}" --model vit_tiny_patch4
 expect 0 "" train "${COMMON[@]}" --model deit_tiny_distilled_patch4_32 "${VIT[@]}" --set teacher=teacher/best.ckpt --set drop_path=0.1 \
   --mixup 0.8 --cutmix 1.0 --label-smoothing 0.1 --steps 4 --out deit_mix --json
 check "a mixed, smoothed, distilled run ends with a finite validation loss" $PY -c 'import json,math,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if math.isfinite(d["metrics"]["loss"]) else 1)' out.txt
+expect 0 "" train "${COMMON[@]}" --model vit_tiny_patch4_32 "${VIT[@]}" --set auto_augment=rand-m9-n2 --steps 2 --out ra
+expect 0 "" export --checkpoint ra/last.ckpt --out ra.pt
+check "RandAugment is kept in the model's preprocessing" $PY - ra.pt <<'PY'
+import json, sys, torch
+extra = {"zoo.json": ""}
+torch.jit.load(sys.argv[1], _extra_files=extra)
+assert json.loads(extra["zoo.json"])["preprocess"]["auto_augment"] == "rand-m9-n2"
+PY
+expect 2 "invalid auto_augment 'rand-m40'" train "${COMMON[@]}" --model vit_tiny_patch4_32 --set auto_augment=rand-m40 --steps 1 --out x
 expect 2 "invalid --mixup-prob 2: expected a number in \[0, 1\]" train "${COMMON[@]}" --model vit_tiny_patch4_32 --mixup 0.2 --mixup-prob 2 --steps 1 --out x
 expect 2 "invalid --cutmix -1" train "${COMMON[@]}" --model vit_tiny_patch4_32 --cutmix -1 --steps 1 --out x
 

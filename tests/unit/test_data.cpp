@@ -9,6 +9,7 @@
 #include "data/datasets.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/rand_augment.h"
 #include "lib/core/error.h"
 
 namespace fs = std::filesystem;
@@ -216,4 +217,67 @@ TEST_CASE("stack_samples builds a (B, ...) tensor", "[data]") {
   CHECK(s.sizes() == torch::IntArrayRef({2, 2, 3}));
   CHECK(s[1][1][2].item<float>() == 2.0f);
   CHECK_THROWS_AS(stack_samples({torch::zeros({2}), torch::zeros({3})}), Error);
+}
+
+TEST_CASE("RandAugment: specs, torchvision's magnitudes, and what each operation does", "[data]") {
+  using data::AugmentOp;
+  CHECK_FALSE(data::parse_rand_augment("").has_value());
+  auto spec = data::parse_rand_augment("rand-m9-n2");
+  REQUIRE(spec);
+  CHECK(spec->magnitude == 9);
+  CHECK(spec->ops == 2);
+  CHECK(data::parse_rand_augment("rand-n3-m5")->ops == 3);
+  for (const char* bad : {"rand-m31-n2", "rand-m9-n0", "auto-m9", "rand-q1", "rand-m", "rand-mx", "rand-m9x"})
+    CHECK_THROWS_WITH(data::parse_rand_augment(bad), Catch::Contains("invalid auto_augment"));
+
+  // torchvision's linspace(0, max, 31)[9] and its posterize/solarize tables at bin 9, for 32x32.
+  CHECK(data::augment_magnitude(AugmentOp::ShearX, 9, 32, 32) == Approx(0.09));
+  CHECK(data::augment_magnitude(AugmentOp::TranslateY, 9, 40, 32) == Approx(150.0 / 331.0 * 40 * 0.3));
+  CHECK(data::augment_magnitude(AugmentOp::Rotate, 9, 32, 32) == Approx(9.0));
+  CHECK(data::augment_magnitude(AugmentOp::Sharpness, 9, 32, 32) == Approx(0.27));
+  CHECK(data::augment_magnitude(AugmentOp::Posterize, 9, 32, 32) == 7);
+  CHECK(data::augment_magnitude(AugmentOp::Posterize, 30, 32, 32) == 4);
+  CHECK(data::augment_magnitude(AugmentOp::Solarize, 9, 32, 32) == Approx(178.5));
+
+  // A gradient image: value = 4x + y + channel offset, all distinct per row.
+  cv::Mat img(16, 16, CV_8UC3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uint8_t>(16 * x + y), static_cast<uint8_t>(8 * y + 20), 100);
+  auto px = [](const cv::Mat& m, int y, int x, int c) { return static_cast<int>(m.at<cv::Vec3b>(y, x)[c]); };
+  CHECK(cv::norm(data::apply_augment_op(img, AugmentOp::Identity, 0), img, cv::NORM_INF) == 0);
+  auto moved = data::apply_augment_op(img, AugmentOp::TranslateX, 3.7);  // whole pixels: 3
+  CHECK(px(moved, 5, 2, 0) == 0);
+  CHECK(px(moved, 5, 7, 0) == px(img, 5, 4, 0));
+  auto rotated = data::apply_augment_op(img, AugmentOp::Rotate, 90);
+  cv::Mat expected;
+  cv::rotate(img, expected, cv::ROTATE_90_COUNTERCLOCKWISE);
+  CHECK(cv::norm(rotated, expected, cv::NORM_INF) == 0);
+  auto posterized = data::apply_augment_op(img, AugmentOp::Posterize, 4);
+  CHECK(px(posterized, 3, 5, 0) == (px(img, 3, 5, 0) & 0xF0));
+  auto solarized = data::apply_augment_op(img, AugmentOp::Solarize, 128);
+  CHECK(px(solarized, 0, 15, 0) == 255 - px(img, 0, 15, 0));  // 240 >= 128: inverted
+  CHECK(px(solarized, 0, 1, 0) == px(img, 0, 1, 0));          // 16 < 128: kept
+  auto stretched = data::apply_augment_op(img, AugmentOp::AutoContrast, 0);
+  double lo = 0, hi = 0;
+  std::vector<cv::Mat> channels;
+  cv::split(stretched, channels);
+  cv::minMaxLoc(channels[1], &lo, &hi);
+  CHECK(lo == 0);
+  CHECK(hi == 255);
+  cv::minMaxLoc(channels[2], &lo, &hi);  // a flat channel is left alone
+  CHECK(lo == 100);
+  auto darker = data::apply_augment_op(img, AugmentOp::Brightness, -0.5);
+  CHECK(std::abs(px(darker, 9, 9, 0) - px(img, 9, 9, 0) / 2) <= 1);
+  auto grey = data::apply_augment_op(img, AugmentOp::Color, -1.0);  // factor 0: the luma image
+  CHECK(px(grey, 4, 4, 0) == px(grey, 4, 4, 1));
+  CHECK(cv::norm(data::apply_augment_op(img, AugmentOp::Contrast, 0.0), img, cv::NORM_INF) <= 1);
+  auto equalized = data::apply_augment_op(img, AugmentOp::Equalize, 0);
+  cv::split(equalized, channels);
+  cv::minMaxLoc(channels[0], &lo, &hi);
+  CHECK(hi > 200);  // spread over the range
+
+  // rand_augment draws from the seed alone.
+  Rng a(5), b(5);
+  auto once = data::rand_augment(img, *spec, a);
+  CHECK(cv::norm(once, data::rand_augment(img, *spec, b), cv::NORM_INF) == 0);
 }
