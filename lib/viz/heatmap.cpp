@@ -221,8 +221,12 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
   TextRenderer font(14), small(12);
   const int title_height = title.empty() ? 0 : font.line_height() + kPad;
   const int label_height = small.line_height() + 2, gap = kPad;
+  // A column is as wide as its tile or its widest label, so labels never run into the next tile.
+  int label_width = 0;
+  for (const auto& label : labels) label_width = std::max(label_width, small.measure(label).width);
+  const int column_width = std::max(tile_w, label_width);
   const int left = kPad, top = kPad + title_height;
-  const int bar_left = left + columns * (tile_w + gap) + kPad;
+  const int bar_left = left + columns * (column_width + gap) + kPad;
   const int width = std::max(bar_left + kBarWidth + kPad + font.measure("max").width + kPad,
                              title.empty() ? 0 : 2 * kPad + font.measure(title).width);
   const int height = top + rows * (label_height + tile_h + gap) + kPad;
@@ -232,7 +236,7 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
 
   for (size_t i = 0; i < maps.size(); ++i) {
     const int row = static_cast<int>(i) / columns, col = static_cast<int>(i) % columns;
-    const int x0 = left + col * (tile_w + gap), y0 = top + row * (label_height + tile_h + gap);
+    const int x0 = left + col * (column_width + gap), y0 = top + row * (label_height + tile_h + gap);
     if (!maps[i].defined()) continue;  // a blank tile
     small.draw(image, labels[i], {x0, y0}, ink);
     // The map at the tile's resolution, 0..1 of its maximum: (h, w) -> (tile_h, tile_w)
