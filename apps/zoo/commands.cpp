@@ -1,6 +1,7 @@
 #include "apps/zoo/commands.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -138,13 +139,22 @@ int cmd_train(const Command& cmd) {
   if (first.at("resume").get<bool>()) {
     // A resumed run starts from its own config.json; options given now override it.
     if (first.at("out").is_null()) throw UsageError("--resume needs --out DIR, the run folder to continue");
+    // No config.json yet (the folder may not exist either): the interrupted attempt died before
+    // writing it, so nothing of the run was saved, and it starts at step 0 from the options given
+    // now, which the trainer logs. A scheduler re-runs the same command however early it died.
     const fs::path config = fs::path(first.at("out").get<std::string>()) / "config.json";
-    std::ifstream in(config);
-    if (!in) throw Error("--resume: cannot read " + config.string());
-    try {
-      base = Json::parse(in);
-    } catch (const std::exception& e) {
-      throw Error("--resume: " + config.string() + " is not valid JSON");
+    std::error_code ec;
+    if (fs::exists(config, ec) || ec) {
+      std::ifstream in(config);
+      if (!in) throw Error("--resume: cannot read " + config.string() + (ec ? ": " + ec.message() : std::string()));
+      try {
+        base = Json::parse(in);
+      } catch (const std::exception& e) {
+        throw Error("--resume: " + config.string() + " is not valid JSON");
+      }
+    } else if (first.at("task").is_null() || first.at("model").is_null()) {
+      throw UsageError("--resume: " + config.string() + " does not exist (the run never started?); give the run's own options, " +
+                       "--task and --model among them, to start it");
     }
   }
   Json resolved = cmd.resolve(base);
@@ -152,6 +162,12 @@ int cmd_train(const Command& cmd) {
   Options o(resolved);
   const std::string task_name = require(o, "task");
   const std::string model = require(o, "model");
+  // The run in --out is that run: another task or model given now is a mistake, not a new run.
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"task", task_name}, {"model", model}}) {
+    if (base.contains(key) && base.at(key).is_string() && base.at(key).get<std::string>() != value)
+      throw UsageError("--resume: " + (fs::path(o.get_string("out")) / "config.json").string() + " holds a run of --" + key + " " +
+                       base.at(key).get<std::string>() + ", not " + value);
+  }
   auto task = Registry::instance().create_task(task_name);
   const auto& spec = Registry::instance().model(model);
   if (spec.task != task_name) throw UsageError("model " + model + " is for task " + spec.task + ", not " + task_name);
@@ -190,6 +206,8 @@ int cmd_train(const Command& cmd) {
   std::error_code ec;
   fs::create_directories(o.get_string("out"), ec);
   if (ec) throw Error("cannot create run folder " + o.get_string("out") + ": " + ec.message());
+  // Fault injection (tests): die with the run folder made and nothing in it yet.
+  if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
   if (o.get_bool("deterministic")) {
     use_deterministic_algorithms();
     if (!cmd.given("threads") && o.get_int("threads") == 0) o.json()["threads"] = 1;

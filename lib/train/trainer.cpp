@@ -248,6 +248,9 @@ TrainSummary Trainer::fit() {
   LoopState state;
   Log log((fs::path(out) / "train.log").string());
 
+  // config.json is written once the run's start is settled, below: without it, an interrupted
+  // attempt died before that, and --resume began from the options given (cmd_train).
+  const bool config_written = fs::exists(fs::path(out) / "config.json", ec);
   if (config_.get_bool("resume")) {
     // The newest checkpoint that reads back intact: a step checkpoint, else last.ckpt (which is
     // one of them, or a run from before step checkpoints existed).
@@ -291,6 +294,8 @@ TrainSummary Trainer::fit() {
       if (meta.contains("best_metrics")) state.best_metrics = meta.at("best_metrics");
       if (meta.contains("metrics")) state.last_metrics = meta.at("metrics");
       log.line("resumed " + reader->path() + " at step " + std::to_string(state.step) + " (epoch " + std::to_string(state.epoch + 1) + ")");
+    } else if (!config_written) {
+      log.line("--resume: " + out + " holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given");
     } else {
       log.line("--resume: nothing saved in " + out + " yet; starting at step 0");
     }
@@ -314,6 +319,8 @@ TrainSummary Trainer::fit() {
       log.line(note);
     }
   }
+  // Fault injection (tests): die with the data read and train.log begun, but no config.json.
+  if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
   write_file_atomic((fs::path(out) / "config.json").string(), config_.json().dump(2) + "\n");
 
   const std::string metric = task_.main_metric();

@@ -81,12 +81,12 @@ check "  ... and the same best.ckpt" same_weights straight/best.ckpt killed/best
 check "  ... and the same metrics.jsonl (no evaluation twice)" diff <(metrics straight/metrics.jsonl) <(metrics killed/metrics.jsonl)
 
 # The same for image classification: BatchNorm statistics, SGD momentum, random crops and flips.
-CLS=(--task classify --model resnet18_cifar --synth-size 96 --batch-size 16 --steps 14 --eval-every 7
+CLS=(--task classify --model resnet18_cifar --synth-size 48 --batch-size 8 --steps 8 --eval-every 4
      --save-every-steps 2 --deterministic --workers 2 --opt sgd --lr 0.05)
 expect 0 "" train "${CLS[@]}" --out cls_straight
 "$ZOO" train "${CLS[@]}" --out cls_killed > /dev/null 2>&1 &
 pid=$!
-step_reached cls_killed/train.log 5
+step_reached cls_killed/train.log 3
 kill -9 $pid 2> /dev/null
 wait $pid
 expect 0 "" train --resume --out cls_killed
@@ -109,6 +109,63 @@ check "a language model killed while saving step 9 (exit 137)" test $? -eq 137
 expect 0 "" train --resume --out lm_killed
 check "  ... resumes mid-epoch from step 6" grep -q "resumed lm_killed/checkpoints/step-00000006.ckpt at step 6 (epoch 1)" lm_killed/train.log
 check "  ... and ends with the uninterrupted run's weights, bit for bit" same_weights lm_straight/last.ckpt lm_killed/last.ckpt
+
+# --- killed before it wrote anything: the same command with --resume, however early it died ---
+# A job restarted after every preemption (a scheduler, torchrun --max-restarts) re-runs its own
+# command with --resume, whether or not the attempt before got as far as its run folder. The
+# translator, the classifier and the language model above are each started that way
+# twice: in NAME_early with two kills at fixed points (ZOO_FAULT=kill-while-starting: the 1st
+# with the run folder just made, the 2nd with the data read and train.log begun but no
+# config.json yet), so its three attempts meet a missing folder, an empty one and one without
+# config.json; in NAME_early_random with SIGKILLs at random moments 0.05-0.5 s after the start
+# (LibTorch loading, the folder being made, the data read), until an attempt finishes. Both end
+# bit for bit at the straight run's weights.
+kill_state() {
+  if [[ ! -e $1 ]]; then echo none; elif [[ -z $(ls -A "$1") ]]; then echo empty; elif [[ ! -e $1/config.json ]]; then echo no-config; else echo config; fi
+}
+# early_kills NAME STRAIGHT_FOLDER TRAIN_ARGS...
+early_kills() {
+  local name=$1 straight=$2; shift 2
+  local rc
+  local point want
+  for point in 1 2; do
+    want=$( ((point == 1)) && echo empty || echo no-config)
+    ZOO_FAULT=kill-while-starting=$point "$ZOO" train "$@" --out "${name}_early" --resume >> "$name.early.out" 2>> "$name.early.err"
+    rc=$?
+    check "$name: killed at starting point $point (exit $rc), leaving its folder $(kill_state "${name}_early") (want $want)" \
+      test $rc -eq 137 -a "$(kill_state "${name}_early")" = $want
+  done
+  "$ZOO" train "$@" --out "${name}_early" --resume >> "$name.early.out" 2>> "$name.early.err"
+  check "  ... the third attempt finishes (exit $?)" test -f "${name}_early/last.ckpt"
+  check "  ... saying it starts at step 0 from the options given" \
+    grep -q "^--resume: ${name}_early holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given$" "${name}_early/train.log"
+  check "  ... and ends with the uninterrupted run's weights, bit for bit" same_weights "$straight/last.ckpt" "${name}_early/last.ckpt"
+  local states="" finished=0 pid
+  for attempt in $(seq 1 12); do
+    "$ZOO" train "$@" --out "${name}_early_random" --resume >> "$name.random.out" 2>> "$name.random.err" &
+    pid=$!
+    if ((attempt <= 4)); then
+      sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + 0.45 * r / 32767 }')"
+      kill -9 $pid 2> /dev/null
+    fi
+    wait $pid
+    rc=$?
+    [[ $rc -eq 0 ]] && { finished=1; break; }
+    states+="$(kill_state "${name}_early_random") "
+  done
+  check "$name: SIGKILLed early $((attempt - 1)) times (left: ${states% }), then finished" test "$finished" -eq 1
+  check "  ... with the uninterrupted run's weights, bit for bit" same_weights "$straight/last.ckpt" "${name}_early_random/last.ckpt"
+}
+early_kills translate straight "${TINY[@]}"
+early_kills classify cls_straight "${CLS[@]}"
+early_kills lm lm_straight "${LM[@]}"
+# The run in --out stays that run: another task or model given with --resume is refused.
+expect 2 "--resume: translate_early/config.json holds a run of --model seq2seq_attn, not seq2seq" \
+  train "${TINY[@]}" --model seq2seq --out translate_early --resume
+expect 2 "--resume: translate_early/config.json holds a run of --task translate, not classify" \
+  train "${CLS[@]}" --out translate_early --resume
+mkdir -p never_started
+expect 2 "--resume: never_started/config.json does not exist \(the run never started\?\); give the run's own options" train --resume --out never_started
 
 # Time-based saves: every 0.12 s here (--save-every-minutes 0.002), with evaluations and step
 # saves off, a 40-step run leaves several step checkpoints.
