@@ -165,4 +165,10 @@ void write_image_folder(const ImageDataset& dataset, const std::string& dir) {
   }
 }
 
+std::shared_ptr<SynthShapes> synth_shapes_split(int64_t n, int image_size, uint64_t seed, const std::string& split) {
+  if (split == "train") return std::make_shared<SynthShapes>(n, image_size, mix_seed(seed, 11));
+  const int64_t held_out = std::max<int64_t>(64, n / 4);
+  return std::make_shared<SynthShapes>(held_out, image_size, mix_seed(seed, split == "val" ? 12 : 13));
+}
+
 }  // namespace zoo::data

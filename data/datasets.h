@@ -76,6 +76,10 @@ class SynthShapes : public ImageDataset {
   uint64_t seed_;
 };
 
+// A split of synth:shapes of `n` training images: train, or val or test (a quarter, at least 64);
+// three disjoint seed-determined streams. What `zoo train` reads and `zoo data synth` writes.
+std::shared_ptr<SynthShapes> synth_shapes_split(int64_t n, int image_size, uint64_t seed, const std::string& split);
+
 // --bad-samples: whether an unreadable sample (a corrupt, truncated or empty file) stops the run
 // (fail) or is left out and counted (skip). Shared by the loader's worker threads.
 class BadSamples {

@@ -179,21 +179,4 @@ cv::Mat Preprocess::eval_image(const cv::Mat& rgb) const {
 
 torch::Tensor Preprocess::eval(const cv::Mat& rgb) const { return to_tensor(eval_image(rgb), mean, std); }
 
-nlohmann::json Preprocess::to_json() const {
-  return {{"input_size", input_size}, {"crop_pct", crop_pct}, {"train_aug", train_aug}, {"auto_augment", auto_augment},
-          {"mean", mean}, {"std", std}};
-}
-
-Preprocess Preprocess::from_json(const nlohmann::json& j) {
-  Preprocess p;
-  p.input_size = j.at("input_size").get<int>();
-  p.crop_pct = j.at("crop_pct").get<double>();
-  p.train_aug = j.at("train_aug").get<std::string>();
-  p.mean = j.at("mean").get<std::vector<double>>();
-  p.std = j.at("std").get<std::vector<double>>();
-  p.auto_augment = j.value("auto_augment", "");  // absent in checkpoints made before it existed
-  parse_rand_augment(p.auto_augment);            // validates it
-  return p;
-}
-
 }  // namespace zoo::data

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "data/rand_augment.h"
+#include "lib/core/option_schema.h"
 #include "lib/core/runtime.h"
 
 namespace zoo::data {
@@ -33,20 +35,44 @@ cv::Mat hflip(const cv::Mat& img);
 // HWC uint8 RGB -> CHW float32, (x / 255 - mean) / std per channel.
 torch::Tensor to_tensor(const cv::Mat& rgb, const std::vector<double>& mean, const std::vector<double>& std);
 
-// The preprocessing of a classifier, stored in checkpoints and exported files.
+// The preprocessing of a classifier (timm's data config), stored in checkpoints and exported
+// files. Its options, with each classifier's defaults, are part of that model's --set options.
 struct Preprocess {
-  int input_size = 224;           // side of the square the model sees
-  double crop_pct = 0.875;        // eval: resize the shorter side to input_size / crop_pct, center crop
-  std::string train_aug = "rrc";  // "rrc": random resized crop + flip; "crop": pad-4 random crop + flip; "none"
+  int64_t input_size = 224;
+  double crop_pct = 0.875;
+  std::string train_aug = "rrc";
   std::vector<double> mean{0.485, 0.456, 0.406};
   std::vector<double> std{0.229, 0.224, 0.225};
-  std::string auto_augment;       // "" or RandAugment after the crop and flip: "rand-m9-n2" (data/rand_augment.h)
+  std::string auto_augment;
 
+  static const OptionSchema<Preprocess>& options();
   torch::Tensor train(const cv::Mat& rgb, Rng& rng) const;
   torch::Tensor eval(const cv::Mat& rgb) const;
   cv::Mat eval_image(const cv::Mat& rgb) const;  // eval's resize and centre crop, before normalising
-  nlohmann::json to_json() const;
-  static Preprocess from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const { return options().to_json(*this); }
+  static Preprocess from_json(const nlohmann::json& j) { return options().read(j, Preprocess{}); }
 };
+
+inline const OptionSchema<Preprocess>& Preprocess::options() {
+  static const auto schema =
+      OptionSchema<Preprocess>("image preprocessing")
+          .option("input_size", &Preprocess::input_size, at_least(1), "side of the square image the model sees")
+          .option("crop_pct", &Preprocess::crop_pct, in_range(0, 1, "(]"),
+                  "evaluation: resize the shorter side to input_size / crop_pct, then center-crop")
+          .option("train_aug", &Preprocess::train_aug, one_of({"rrc", "crop", "none"}),
+                  "training: rrc = random resized crop + flip; crop = 4-pixel-padded random crop + flip (CIFAR); none")
+          .option("mean", &Preprocess::mean, anything(), "per-channel mean subtracted (RGB, of pixels in [0, 1])")
+          .option("std", &Preprocess::std, positive(), "per-channel standard deviation divided by (RGB)")
+          .option("auto_augment", &Preprocess::auto_augment, anything(),
+                  "RandAugment after the crop and flip in training: rand-mM-nN (N ops of 14 at magnitude M of 0..30, "
+                  "torchvision's op set and magnitudes; DeiT: rand-m9-n2); empty: off")
+          .rule([](const Preprocess& p) {
+            if (p.mean.size() != 3 || p.std.size() != 3)
+              throw UsageError("invalid mean/std: expected 3 numbers each (R,G,B), got " + std::to_string(p.mean.size()) + " and " +
+                               std::to_string(p.std.size()));
+            parse_rand_augment(p.auto_augment);  // names what is wrong with the spec
+          });
+  return schema;
+}
 
 }  // namespace zoo::data

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/tasks/task.h"
+#include "data/batch.h"
 
 namespace zoo::data {
 

@@ -21,8 +21,8 @@ declare -A sources=(
   [text_pairs]="data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
   [text_corpus]="data/text_corpus.cpp data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
   [vocab_tokenizer]="lib/text/vocab.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/options.cpp"
-  [config]="lib/core/options.cpp"
-  [checkpoint_meta]="lib/core/checkpoint_file.cpp lib/core/options.cpp"
+  [config]="lib/core/options.cpp lib/core/option_schema.cpp lib/core/error.cpp"
+  [checkpoint_meta]="lib/core/checkpoint_file.cpp lib/core/options.cpp lib/core/error.cpp"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"

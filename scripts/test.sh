@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test: Catch2 unit tests, end-to-end CLI tests, parity with
-# torchvision, and a short real-data CIFAR-10 run (all through ctest).
+# Installs, checks the layering, builds and runs every test: Catch2 unit tests, end-to-end CLI
+# tests, parity with torchvision, and a short real-data CIFAR-10 run (all through ctest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/check_layers.sh  # includes point down the layers (docs/ARCHITECTURE.md); seconds, before the build
 scripts/build.sh
 # One test at a time: each uses every core already.
 ctest --test-dir "${ZOO_BUILD_DIR:-build}" --output-on-failure "$@"

@@ -7,8 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/datasets.h"
-#include "data/text_corpus.h"
+#include "apps/zoo/model_docs.h"
 #include "data/text_pairs.h"
 #include "lib/bench/bench.h"
 #include "lib/core/checkpoint.h"
@@ -17,7 +16,7 @@
 #include "lib/core/runtime.h"
 #include "lib/export/state_dict.h"
 #include "lib/export/torchscript.h"
-#include "lib/tasks/classify.h"
+#include "lib/tasks/builtin.h"
 #include "lib/train/optim.h"
 #include "lib/train/trainer.h"
 
@@ -38,13 +37,14 @@ std::vector<OptionSpec> train_options() {
       {"epochs", 10, 0, "training epochs", Kind::Value, "N"},
       {"steps", 0, 0, "train this many optimizer steps, whatever --epochs says (0: --epochs decides)", Kind::Value, "N"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
-      {"lr", nullptr, 0.1, "peak learning rate [default: 0.1 for sgd, 1e-3 for adam/adamw]", Kind::Value, "LR"},
-      {"opt", "sgd", "", "sgd | adam | adamw", Kind::Value, "NAME"},
+      {"opt", nullptr, "", "sgd | adam | adamw [default: the model's recipe (zoo models --model NAME), else sgd]", Kind::Value, "NAME"},
+      {"lr", nullptr, 0.1, "peak learning rate [default: the recipe's with its optimizer, else 0.1 for sgd, 1e-3 for adam/adamw]", Kind::Value, "LR"},
       {"momentum", 0.9, 0.9, "SGD momentum", Kind::Value, "M"},
       {"nesterov", nullptr, false, "Nesterov momentum for SGD", Kind::Flag},
-      {"weight-decay", nullptr, 0.1, "weight decay [default: 5e-4 sgd, 0 adam, 0.05 adamw]", Kind::Value, "WD"},
+      {"weight-decay", nullptr, 0.1, "weight decay [default: the recipe's with its optimizer, else 5e-4 sgd, 0 adam, 0.05 adamw]", Kind::Value, "WD"},
       {"sched", "cosine", "", "none | step | cosine | noam", Kind::Value, "NAME"},
       {"warmup-steps", 0, 0, "linear warm-up steps (noam: steps to its peak)", Kind::Value, "N"},
+      {"warmup-fraction", 0.0, 0.0, "linear warm-up over this share of the run's steps, when --warmup-steps is 0", Kind::Value, "F"},
       {"min-lr", 0.0, 0.0, "cosine schedule's final learning rate", Kind::Value, "LR"},
       {"decay-epochs", 30.0, 0.0, "step schedule: epochs between decays", Kind::Value, "E"},
       {"decay-rate", 0.1, 0.0, "step schedule: factor at each decay", Kind::Value, "F"},
@@ -101,7 +101,7 @@ std::string require(const Options& o, const std::string& key) {
 // Rebuilds the task and model a checkpoint describes, with its weights, on `device`.
 std::unique_ptr<Task> task_from_checkpoint(const std::string& path, torch::Device device) {
   CheckpointReader reader(path);
-  auto task = Registry::instance().create_task(reader.meta().at("task").get<std::string>());
+  auto task = create_task(reader.meta().at("task").get<std::string>());
   task->setup_from_meta(reader.meta(), device);
   load_state_dict(*task->model(), reader.weights(), path);
   return task;
@@ -109,27 +109,51 @@ std::unique_ptr<Task> task_from_checkpoint(const std::string& path, torch::Devic
 
 void print_json(const Json& j) { std::printf("%s\n", j.dump().c_str()); }
 
+// "shapes (classify) | dates (translate) | additions (lm)": each task's synthetic set.
+std::string synthetic_kinds_help() {
+  std::string out;
+  for (const auto& t : task_specs())
+    if (!t.synthetic.empty()) out += (out.empty() ? "" : " | ") + t.synthetic.substr(6) + " (" + t.name + ")";
+  return out;
+}
+
 int cmd_models(const Options& o) {
   const std::string task = o.has("task") ? o.get_string("task") : "";
-  auto models = Registry::instance().models(task);
+  if (!task.empty()) task_spec(task);  // an unknown name is a usage error
+  if (o.get_bool("markdown")) {
+    std::printf("%s", options_markdown(registry()).c_str());
+    return 0;
+  }
+  auto models = registry().models(task);
+  if (o.has("model") && !o.get_string("model").empty()) models = {&registry().model(o.get_string("model"))};
   if (o.get_bool("json")) {
     Json list = Json::array();
-    for (const auto* m : models)
+    for (const auto* m : models) {
+      Json options = Json::array();
+      for (const auto& part : m->options.parts())
+        for (const auto& option : part.options) options.push_back(option.to_json());
       list.push_back({{"name", m->name}, {"task", m->task}, {"family", m->family}, {"params", m->params},
-                      {"description", m->description}, {"defaults", m->defaults}});
+                      {"description", m->description}, {"defaults", m->defaults()}, {"options", options}, {"recipe", m->recipe}});
+    }
     print_json(list);
+    return 0;
+  }
+  if (o.has("model") && !o.get_string("model").empty()) {
+    std::printf("%s", model_details_text(*models.front()).c_str());
     return 0;
   }
   std::printf("%-16s %-9s %14s  %s\n", "model", "task", "params", "description");
   for (const auto* m : models) {
     std::printf("%-16s %-9s %14lld  %s\n", m->name.c_str(), m->task.c_str(), (long long)m->params, m->description.c_str());
     std::string defaults;
-    for (auto it = m->defaults.begin(); it != m->defaults.end(); ++it)
+    const Json values = m->defaults();
+    for (auto it = values.begin(); it != values.end(); ++it)
       defaults += (defaults.empty() ? "" : " ") + it.key() + "=" + (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
     std::printf("%-16s %-9s %14s  options: %s\n", "", "", "", defaults.c_str());
+    std::printf("%-16s %-9s %14s  recipe: %s\n", "", "", "", recipe_text(m->recipe).c_str());
   }
-  for (const auto* t : Registry::instance().tasks())
-    if (!t->create && (task.empty() || task == t->name)) std::printf("(task %s: not available yet)\n", t->name.c_str());
+  for (const auto& t : task_specs())
+    if (!t.create && (task.empty() || task == t.name)) std::printf("(task %s: not available yet)\n", t.name.c_str());
   return 0;
 }
 
@@ -157,9 +181,19 @@ int cmd_train(const Command& cmd) {
                        "--task and --model among them, to start it");
     }
   }
+  // Defaults <- the model's training recipe (a new run's; a resumed run has its config.json, which
+  // recorded it) <- --config <- flags. Another optimizer than the recipe's keeps none of the
+  // recipe's optimizer settings.
+  if (base.empty() && !first.at("model").is_null()) {
+    Json recipe = registry().model(first.at("model").get<std::string>()).recipe;
+    if (!first.at("opt").is_null() && recipe.contains("opt") && first.at("opt") != recipe.at("opt"))
+      for (const char* key : {"lr", "weight_decay", "momentum"}) recipe.erase(key);
+    base = recipe;
+  }
   Json resolved = cmd.resolve(base);
   resolved["resume"] = first.at("resume");
   Options o(resolved);
+  if (!o.has("opt")) o.json()["opt"] = "sgd";
   const std::string task_name = require(o, "task");
   const std::string model = require(o, "model");
   // The run in --out is that run: another task or model given now is a mistake, not a new run.
@@ -168,40 +202,36 @@ int cmd_train(const Command& cmd) {
       throw UsageError("--resume: " + (fs::path(o.get_string("out")) / "config.json").string() + " holds a run of --" + key + " " +
                        base.at(key).get<std::string>() + ", not " + value);
   }
-  auto task = Registry::instance().create_task(task_name);
-  const auto& spec = Registry::instance().model(model);
+  auto task = create_task(task_name);
+  const auto& spec = registry().model(model);
   if (spec.task != task_name) throw UsageError("model " + model + " is for task " + spec.task + ", not " + task_name);
   // Options whose defaults depend on others are fixed now, so config.json replays exactly.
   const std::string opt = o.get_string("opt");
   if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");
   if (!o.has("lr")) o.json()["lr"] = default_lr(opt);
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
-  if (!o.has("data")) o.json()["data"] = task_name == "translate" ? "synth:dates" : task_name == "lm" ? "synth:additions" : "synth:shapes";
+  if (!o.has("data")) o.json()["data"] = task_spec(task_name).synthetic;
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
   auto flag = [](std::string key) {
     std::replace(key.begin(), key.end(), '_', '-');
     return "--" + key;
   };
-  for (const char* key : {"epochs", "steps", "batch_size", "warmup_steps", "eval_every", "workers", "synth_size"}) {
+  // Every option is checked before the run folder is made or data read; NaN fails each test
+  // (comparisons with it are false). The task checks its own and its model's (--set).
+  task->check_options(o);
+  for (const char* key : {"epochs", "steps", "warmup_steps", "eval_every"}) {
     if (o.get_int(key) < 0) throw UsageError("invalid " + flag(key) + " " + std::to_string(o.get_int(key)) + ": expected 0 or more");
   }
-  if (o.get_int("batch_size") == 0) throw UsageError("invalid --batch-size 0: expected a positive integer");
-  // Every number is checked before data is read; NaN fails each test (comparisons with it are false).
   optimizer_config(o);
   for (const char* key : {"clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate", "mixup", "cutmix"}) {
     const double value = o.get_double(key);
     if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected 0 or more");
-  }
-  for (const char* key : {"label_smoothing", "val_fraction"}) {
-    const double value = o.get_double(key);
-    if (!(value >= 0 && value < 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1)");
   }
   for (const char* key : {"mixup_prob", "mixup_switch_prob"}) {
     const double value = o.get_double(key);
     if (!(value >= 0 && value <= 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1]");
   }
   validate_loop_options(o);
-  data::bad_samples_policy(o.get_string("bad_samples"));  // validates it
   // The run folder before any data is read: an unwritable --out fails at once.
   std::error_code ec;
   fs::create_directories(o.get_string("out"), ec);
@@ -267,7 +297,7 @@ int cmd_predict(const Options& o) {
   } else {
     Json meta;
     auto module = load_torchscript(o.get_string("torchscript"), device, &meta);
-    task = Registry::instance().create_task(meta.at("task").get<std::string>());
+    task = create_task(meta.at("task").get<std::string>());
     task->setup_from_meta(meta, device, /*build_model=*/false);
     task->use_torchscript(module);
   }
@@ -290,7 +320,16 @@ int cmd_predict(const Options& o) {
   return 0;
 }
 
+// export and import work on the CPU whatever machine they run on: --device names the CPU or is
+// left to auto; another device is refused, not silently ignored.
+void require_cpu(const Options& o, const std::string& why) {
+  const std::string device = o.get_string("device");
+  if (device != "auto" && !parse_device(device).is_cpu()) throw UsageError("--device " + device + ": " + why);
+}
+
 int cmd_export(const Options& o) {
+  require_cpu(o, "export traces the model on the CPU and writes a file that names no device "
+                 "(torch.jit.load(F, map_location=...) and torch::jit::load(F, device) put it on any device)");
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string checkpoint = require(o, "checkpoint"), out = require(o, "out");
   auto task = task_from_checkpoint(checkpoint, torch::kCPU);
@@ -308,72 +347,39 @@ int cmd_visualize(const Options& o) {
 }
 
 int cmd_import(const Options& o) {
+  require_cpu(o, "import converts the weights on the CPU; the checkpoint it writes loads on any device");
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string from = o.get_string("from");
   if (from != "torchvision") throw UsageError("invalid --from '" + from + "': expected torchvision");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
-  const ModelSpec& spec = Registry::instance().model(model);
+  const ModelSpec& spec = registry().model(model);
   if (spec.task != "classify") throw UsageError("--from torchvision imports classifiers; " + model + " is a " + spec.task + " model");
   NamedTensors tensors = read_torch_state_dict(path);
-  Json options = apply_overrides(spec.defaults, o.json().at("set").get<std::vector<std::string>>(), "model " + model);
-  // The head's size and GoogLeNet's side classifiers follow the file, as torchvision built it.
-  for (const char* head : {"fc.weight", "classifier.6.weight", "heads.head.weight", "head.weight"})
-    if (tensors.count(head)) options["num_classes"] = tensors.at(head).size(0);
-  if (options.contains("aux_logits") && tensors.count("aux1.fc2.weight")) options["aux_logits"] = true;
-  const int64_t num_classes = options.at("num_classes").get<int64_t>();
-  std::vector<std::string> classes;
-  for (int64_t i = 0; i < num_classes; ++i) classes.push_back(std::to_string(i));
-  Json meta = {{"task", "classify"}, {"model", model}, {"model_options", options}, {"classes", classes},
-               {"preprocess", data::Preprocess::from_json(options).to_json()},
-               {"data", {{"path", ""}, {"seed", 0}, {"synth_size", 0}, {"val_fraction", 0.1}}},
-               {"imported_from", {{"format", "torchvision"}, {"file", fs::absolute(path).string()}}}};
-  ClassifyTask task;
-  task.setup_from_meta(meta, torch::kCPU);
-  task.adapt_weights(tensors);  // e.g. a ViT's position embeddings for --set input_size
-  load_state_dict(*task.model(), tensors, path);
-  save_checkpoint(out, {meta, state_dict(*task.model()), nullptr, false});
+  auto task = create_task(spec.task);
+  Json meta = task->import_meta(model, spec.options.resolve(o.json().at("set").get<std::vector<std::string>>(), "model " + model), tensors);
+  meta["imported_from"] = {{"format", "torchvision"}, {"file", fs::absolute(path).string()}};
+  task->setup_from_meta(meta, torch::kCPU);
+  task->adapt_weights(tensors);  // e.g. a ViT's position embeddings for --set input_size
+  load_state_dict(*task->model(), tensors, path);
+  save_checkpoint(out, {meta, state_dict(*task->model()), nullptr, false});
   std::printf("imported %s (%zu tensors) into %s\n", path.c_str(), tensors.size(), out.c_str());
   return 0;
 }
 
 int cmd_data_synth(const Options& o) {
   const std::string kind = o.get_string("kind"), out = require(o, "out");
-  const int64_t n = o.get_int("n");
-  const int image_size = static_cast<int>(o.get_int("image_size"));
-  const uint64_t seed = static_cast<uint64_t>(o.get_int("seed"));
-  if (kind != "shapes" && kind != "dates" && kind != "additions") throw UsageError("invalid --kind '" + kind + "': expected shapes, dates or additions");
-  if (n <= 0) throw UsageError("invalid --n: expected a positive integer");
-  if (kind == "additions") {
-    // synth:additions's training lines, then its validation lines (held out from the end).
-    const auto train = data::load_text("synth:additions", "train", 0.0, n, seed), val = data::load_text("synth:additions", "val", 0.0, n, seed);
-    const auto held_out = static_cast<int64_t>(val.lines.size());
-    std::string text;
-    for (const auto* part : {&train.lines, &val.lines})
-      for (const auto& line : *part) text += line + "\n";
-    fs::create_directories(out);
-    write_file_atomic((fs::path(out) / "additions.txt").string(), text);
-    std::printf("wrote %lld lines of sums to %s/additions.txt: synth:additions's %lld training lines, then its %lld validation lines "
-                "(train with --data %s/additions.txt --val-fraction 0.2)\n",
-                (long long)(n + held_out), out.c_str(), (long long)n, (long long)held_out, out.c_str());
-    return 0;
+  SynthRequest request{out, o.get_int("n"), o.get_int("image_size"), static_cast<uint64_t>(o.get_int("seed"))};
+  if (request.n <= 0) throw UsageError("invalid --n: expected a positive integer");
+  std::string kinds;
+  for (const auto& t : task_specs()) {
+    if (t.synthetic.empty()) continue;
+    if (t.synthetic == "synth:" + kind) {
+      std::printf("%s\n", t.write_synthetic(request).c_str());
+      return 0;
+    }
+    kinds += (kinds.empty() ? "" : ", ") + t.synthetic.substr(6);
   }
-  if (kind == "dates") {
-    // The streams synth:dates uses in memory for this seed, as parallel files train/val/test.{human,iso}.
-    const int64_t held_out = std::max<int64_t>(64, n / 4);
-    data::write_parallel_files(data::synth_dates(n, mix_seed(seed, 21)), (fs::path(out) / "train").string(), "human", "iso");
-    data::write_parallel_files(data::synth_dates(held_out, mix_seed(seed, 22)), (fs::path(out) / "val").string(), "human", "iso");
-    data::write_parallel_files(data::synth_dates(held_out, mix_seed(seed, 23)), (fs::path(out) / "test").string(), "human", "iso");
-    std::printf("wrote %lld training, %lld validation and %lld test date pairs to %s/{train,val,test}.{human,iso} "
-                "(train with --data %s --src human --tgt iso)\n",
-                (long long)n, (long long)held_out, (long long)held_out, out.c_str(), out.c_str());
-    return 0;
-  }
-  // The same streams synth:shapes uses in memory for this seed.
-  data::write_image_folder(data::SynthShapes(n, image_size, mix_seed(seed, 11)), (fs::path(out) / "train").string());
-  data::write_image_folder(data::SynthShapes(std::max<int64_t>(64, n / 4), image_size, mix_seed(seed, 12)), (fs::path(out) / "val").string());
-  std::printf("wrote %lld training and %lld validation images (%s, %dx%d) to %s/{train,val}/<class>/\n", (long long)n,
-              (long long)std::max<int64_t>(64, n / 4), kind.c_str(), image_size, image_size, out.c_str());
-  return 0;
+  throw UsageError("invalid --kind '" + kind + "': expected one of " + kinds);
 }
 
 int cmd_bench(const Options& o) {
@@ -398,7 +404,9 @@ Commands make_commands(CLI::App& app) {
   Commands c;
   c.models = std::make_unique<Command>(app, "models", "list every registered model", std::vector<OptionSpec>{
       {"task", nullptr, "", "only the models of this task", Kind::Value, "TASK"},
-      {"json", nullptr, false, "print JSON", Kind::Flag}});
+      {"model", nullptr, "", "one model: its options with their values, defaults and meaning", Kind::Value, "NAME"},
+      {"json", nullptr, false, "print JSON (each option with its type, range or choices, default and help)", Kind::Flag},
+      {"markdown", nullptr, false, "every model's options as docs/MODELS.md's tables", Kind::Flag}});
   c.train = std::make_unique<Command>(app, "train", "train a model; writes a run folder", train_options());
   c.eval = std::make_unique<Command>(app, "eval", "evaluate a checkpoint", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
@@ -429,7 +437,8 @@ Commands make_commands(CLI::App& app) {
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
-      {"out", nullptr, "", "the TorchScript file to write", Kind::Value, "FILE.pt"}});
+      {"out", nullptr, "", "the TorchScript file to write", Kind::Value, "FILE.pt"},
+      {"device", "auto", "", "cpu (or auto): export traces on the CPU and writes a file that names no device; another device is refused", Kind::Value, "DEVICE"}});
   c.visualize = std::make_unique<Command>(app, "visualize", "write a model's attention maps for one input as PNG", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"input", nullptr, "", "one input", Kind::Value, "X"},
@@ -444,11 +453,12 @@ Commands make_commands(CLI::App& app) {
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
       {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f)", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},
-      {"set", nullptr, Json::array(), "model option key=value (repeatable)", Kind::List, "KEY=VALUE"}});
+      {"set", nullptr, Json::array(), "model option key=value (repeatable)", Kind::List, "KEY=VALUE"},
+      {"device", "auto", "", "cpu (or auto): the weights are converted on the CPU; another device is refused", Kind::Value, "DEVICE"}});
   c.data = std::make_unique<Command>(app, "data", "data set tools", std::vector<OptionSpec>{});
   c.data->app()->require_subcommand(1);
   c.data_synth = std::make_unique<Command>(*c.data->app(), "synth", "write a built-in synthetic data set in its task's real format", std::vector<OptionSpec>{
-      {"kind", "shapes", "", "shapes (image classification) | dates (translation) | additions (language modelling)", Kind::Value, "KIND"},
+      {"kind", "shapes", "", synthetic_kinds_help(), Kind::Value, "KIND"},
       {"out", nullptr, "", "folder to write", Kind::Value, "DIR"},
       {"n", 1000, 0, "training examples (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"image-size", 64, 0, "image side in pixels", Kind::Value, "PX"}});

@@ -111,7 +111,7 @@ Json bench_loader_folder(const std::string& data_dir, int64_t warmup, int64_t st
       Rng rng(mix_seed(0, static_cast<uint64_t>(b), static_cast<uint64_t>(i)));
       images.push_back(preprocess.train(folder->image(index), rng));
     }
-    return Batch{{data::stack_samples(images)}, batch};
+    return data::Batch{{data::stack_samples(images)}, batch};
   };
   data::PrefetchLoader loader(0, warmup + steps, make_batch, workers);
   for (int64_t i = 0; i < warmup; ++i) loader.next();

@@ -8,11 +8,6 @@
 
 namespace zoo {
 
-std::string first_line(const std::string& message) {
-  auto end = message.find('\n');
-  return end == std::string::npos ? message : message.substr(0, end);
-}
-
 Options::Options(Json values, std::string what) : values_(std::move(values)), what_(std::move(what)) {
   if (!values_.is_object()) throw UsageError(what_ + "s must be a JSON object");
 }
@@ -137,25 +132,6 @@ std::string format_value(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
   return text;
-}
-
-Json apply_overrides(const Json& defaults, const std::vector<std::string>& assignments,
-                     const std::string& owner) {
-  Json out = defaults;
-  for (const auto& assignment : assignments) {
-    auto eq = assignment.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--set expects key=value, got '" + assignment + "'");
-    std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-    if (!defaults.contains(key)) {
-      std::string valid;
-      for (auto it = defaults.begin(); it != defaults.end(); ++it)
-        valid += (valid.empty() ? "" : ", ") + it.key();
-      throw UsageError("unknown option '" + key + "' for " + owner + "; valid keys: " + valid);
-    }
-    out[key] = convert_like(defaults.at(key), text, key);
-  }
-  return out;
 }
 
 }  // namespace zoo

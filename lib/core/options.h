@@ -34,12 +34,6 @@ class Options {
 // A double as a person reads it in a message: "0.001", "-1", "nan".
 std::string format_value(double value);
 
-// Parses "key=value" pairs (from --set) over `defaults`: each value is converted to the JSON
-// type of its default (int, float, bool, string, list of numbers as "a,b,c"). An unknown key
-// is a UsageError that lists the valid ones.
-Json apply_overrides(const Json& defaults, const std::vector<std::string>& assignments,
-                     const std::string& owner);
-
 // Converts one textual value to the JSON type of `like`; throws UsageError naming `key`.
 Json convert_like(const Json& like, const std::string& text, const std::string& key);
 

@@ -1,5 +1,5 @@
-// Models and tasks registered by name. Families register explicitly, once (std::call_once in
-// ensure_registered), never through static initialisers a linker may drop.
+// Models registered by name (the tasks are listed in lib/tasks/builtin.h). Families register explicitly, once (lib/tasks/builtin.cpp
+// lists them), never through static initialisers a linker may drop.
 #pragma once
 #include <torch/torch.h>
 
@@ -8,60 +8,52 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/option_schema.h"
 #include "lib/core/options.h"
 
 namespace zoo {
 
-class Task;
+// The training recipe a model trains with unless flags say otherwise (timm's and torchvision's
+// reference scripts, nanoGPT's): values of `zoo train`'s options by their keys ("opt", "lr",
+// "weight_decay", "momentum", "sched", "warmup_fraction", "min_lr", "clip_grad"). Every flag given
+// overrides its value; another --opt than the recipe's also drops its lr, weight_decay and
+// momentum (those belong to its optimizer). Shown by `zoo models`, recorded in config.json.
+using Recipe = Json;
 
 struct ModelSpec {
   std::string name;         // torchvision / timm name: "resnet18", "vgg16_bn"
   std::string task;         // "classify", ...
   std::string family;       // folder under models/: "vision", ...
   std::string description;  // one line
-  Json defaults;            // every model option with its default value (what --set may change)
+  OptionSet options;        // what --set may change: each option's type, range, help and this model's default
   int64_t params = 0;       // parameter count at the defaults (verified by tests/unit/test_models.cpp)
-  std::function<std::shared_ptr<torch::nn::Module>(const Options&)> create;
-};
+  // Builds the model from a complete, checked set of options (OptionSet::resolve's).
+  std::function<std::shared_ptr<torch::nn::Module>(const Json&)> create;
+  Recipe recipe = Json::object();
 
-struct TaskSpec {
-  std::string name;
-  std::string description;
-  std::string data_format;  // the real format --data accepts
-  std::function<std::unique_ptr<Task>()> create;  // empty: not available yet
+  Json defaults() const { return options.defaults(); }
 };
 
 class Registry {
  public:
-  static Registry& instance();  // with every built-in family and task registered
-
   void add_model(ModelSpec spec);
-  void add_task(TaskSpec spec);
 
   // Throw UsageError naming the unknown name and listing what exists.
   const ModelSpec& model(const std::string& name) const;
-  const TaskSpec& task(const std::string& name) const;
 
   std::vector<const ModelSpec*> models(const std::string& task = "") const;
-  std::vector<const TaskSpec*> tasks() const;
 
   // The options of the model config["model"] for `task`: its defaults with config["set"]'s
-  // key=value assignments applied. UsageError for an unknown model or key, or another task's model.
+  // key=value assignments applied, every value and rule checked. UsageError for an unknown
+  // model, key or value, a broken rule, or another task's model.
   Json model_options(const Options& config, const std::string& task) const;
-  // Builds a model with its defaults overridden by `options` (already validated keys).
+  // Builds a model from its options: its defaults overridden by `options` (a checkpoint's, or
+  // model_options' after the task fitted them to the data), checked again.
   std::shared_ptr<torch::nn::Module> create_model(const std::string& name, const Json& options) const;
-  std::unique_ptr<Task> create_task(const std::string& name) const;
 
  private:
   std::vector<ModelSpec> models_;
-  std::vector<TaskSpec> tasks_;
 };
-
-// One registration function per model family and one for the tasks.
-void register_vision_models(Registry& registry);
-void register_seq2seq_models(Registry& registry);
-void register_lm_models(Registry& registry);
-void register_tasks(Registry& registry);
 
 int64_t count_parameters(const torch::nn::Module& module);
 

@@ -8,10 +8,8 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
-#include "lib/viz/heatmap.h"
-#include "models/vision/resnet.h"
-#include "models/vision/swin.h"
-#include "models/vision/vit.h"
+#include "lib/tasks/builtin.h"
+#include "lib/viz/figure.h"
 
 namespace fs = std::filesystem;
 
@@ -24,34 +22,21 @@ constexpr const char* kSynthPrefix = "synth:";
 }  // namespace
 
 void ClassifyTask::setup_training(const Options& config, torch::Device device) {
-  device_ = device;
-  model_name_ = config.get_string("model");
-  model_options_ = Registry::instance().model_options(config, name());
+  setup_common(config, device);
   preprocess_ = data::Preprocess::from_json(model_options_);
-  batch_size_ = config.get_int("batch_size");
-  workers_ = static_cast<int>(config.get_int("workers"));
-  seed_ = static_cast<uint64_t>(config.get_int("seed"));
-  label_smoothing_ = config.get_double("label_smoothing");
   auto number = [&](const char* key, double fallback) { return config.has(key) ? config.get_double(key) : fallback; };
   mix_.mixup_alpha = number("mixup", 0.0), mix_.cutmix_alpha = number("cutmix", 0.0);
   mix_.prob = number("mixup_prob", 1.0), mix_.switch_prob = number("mixup_switch_prob", 0.5);
   mix_.label_smoothing = label_smoothing_;
-  channels_last_ = config.get_bool("channels_last");
+  channels_last_ = config.has("channels_last") && config.get_bool("channels_last");
   bad_samples_ = data::bad_samples_policy(config.has("bad_samples") ? config.get_string("bad_samples") : "fail");
-  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
-  if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
-  const double val_fraction = config.get_double("val_fraction");
-  if (val_fraction <= 0 || val_fraction >= 1) throw UsageError("invalid --val-fraction: expected a value in (0, 1)");
 
-  std::string path = config.has("data") ? config.get_string("data") : "synth:shapes";
-  if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
-  data_ = {{"path", path}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}, {"val_fraction", val_fraction}};
-  train_set_ = open_split(path, "train");
-  val_set_ = open_split(path, "val");
+  train_set_ = open_split(data_path(), "train");
+  val_set_ = open_split(data_path(), "val");
   classes_ = train_set_->classes();
 
   // The head follows the data unless --set num_classes says otherwise, which must then agree.
-  const bool num_classes_set = model_options_.at("num_classes") != Registry::instance().model(model_name_).defaults.at("num_classes");
+  const bool num_classes_set = model_options_.at("num_classes") != registry().model(model_name_).defaults().at("num_classes");
   const auto data_classes = static_cast<int64_t>(classes_.size());
   if (num_classes_set && model_options_.at("num_classes").get<int64_t>() != data_classes)
     throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " +
@@ -112,14 +97,10 @@ void ClassifyTask::set_inference_options(const Options& options) {
 }
 
 void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  device_ = device;
+  setup_common(meta, device);
   try {
-    model_name_ = meta.at("model").get<std::string>();
-    model_options_ = meta.at("model_options");
     classes_ = meta.at("classes").get<std::vector<std::string>>();
     preprocess_ = data::Preprocess::from_json(meta.at("preprocess"));
-    data_ = meta.at("data");
-    seed_ = data_.at("seed").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint meta is incomplete for task classify: " + first_line(e.what()));
   }
@@ -127,10 +108,7 @@ void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool 
 }
 
 void ClassifyTask::build_model(torch::Device device) {
-  auto module = Registry::instance().create_model(model_name_, model_options_);
-  model_ = std::dynamic_pointer_cast<models::ImageClassifierImpl>(module);
-  if (!model_) throw Error("model " + model_name_ + " is not an image classifier");
-  model_->to(device);
+  model_ = build_model_as<models::ImageClassifierImpl>("an image classifier");
   if (channels_last_) {
     torch::NoGradGuard no_grad;
     for (auto& p : model_->parameters())
@@ -141,12 +119,10 @@ void ClassifyTask::build_model(torch::Device device) {
 void ClassifyTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
 
 Json ClassifyTask::meta() const {
-  return {{"task", name()},
-          {"model", model_name_},
-          {"model_options", model_options_},
-          {"classes", classes_},
-          {"preprocess", preprocess_.to_json()},
-          {"data", data_}};
+  Json meta = common_meta();
+  meta["classes"] = classes_;
+  meta["preprocess"] = preprocess_.to_json();
+  return meta;
 }
 
 std::vector<std::string> ClassifyTask::head_prefixes() const {
@@ -158,14 +134,9 @@ std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& 
   if (split != "train" && split != "val" && split != "test")
     throw UsageError("invalid --split '" + split + "': expected train, val or test");
   if (path.rfind(kSynthPrefix, 0) == 0) {
-    const std::string kind = path.substr(std::char_traits<char>::length(kSynthPrefix));
-    if (kind != "shapes") throw UsageError("unknown synthetic data set '" + path + "' for task classify; expected synth:shapes");
-    const int64_t n = data_.value("synth_size", int64_t{2048});
-    const uint64_t seed = data_.value("seed", uint64_t{0});
-    // Three disjoint, seed-determined streams of images.
-    if (split == "train") return std::make_shared<data::SynthShapes>(n, preprocess_.input_size, mix_seed(seed, 11));
-    const int64_t held_out = std::max<int64_t>(64, n / 4);
-    return std::make_shared<data::SynthShapes>(held_out, preprocess_.input_size, mix_seed(seed, split == "val" ? 12 : 13));
+    if (path != spec().synthetic) throw UsageError("unknown synthetic data set '" + path + "' for task classify; expected " + spec().synthetic);
+    return data::synth_shapes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(preprocess_.input_size),
+                                    data_.value("seed", uint64_t{0}), split);
   }
   if (!fs::exists(path)) throw Error("data not found: " + path);
   if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected an image-folder tree)");
@@ -349,122 +320,43 @@ void ClassifyTask::export_torchscript(const std::string& path) {
 }
 
 std::vector<std::string> ClassifyTask::visualize(const std::string& input, const std::string& out_png) {
-  auto* vit = dynamic_cast<models::VisionTransformerImpl*>(model_.get());
-  auto* swin = dynamic_cast<models::SwinTransformerImpl*>(model_.get());
-  auto* resnet = dynamic_cast<models::ResNetImpl*>(model_.get());
-  if (resnet && !resnet->attention2) resnet = nullptr;
-  if (!vit && !swin && !resnet)
-    throw UsageError("visualize is not available for " + model_name_ + " (it has no attention): try a vit_*, deit_*, swin_* or resnet*_sa model");
-
   // The image as the model sees it (resized and centre-cropped), for the background too.
-  const cv::Mat original = data::read_image(input);
-  const cv::Mat shown = preprocess_.eval_image(original);
+  const cv::Mat shown = preprocess_.eval_image(data::read_image(input));
   const auto x = data::to_tensor(shown, preprocess_.mean, preprocess_.std).unsqueeze(0).to(device_);  // (1, 3, S, S)
-  const int side = preprocess_.input_size;
-  const cv::Point query = visualize_query_.value_or(cv::Point(side / 2, side / 2));
-  if (query.x >= side || query.y >= side)
-    throw UsageError("invalid --query " + std::to_string(query.x) + "," + std::to_string(query.y) + ": the model's input is " +
+  const int side = static_cast<int>(preprocess_.input_size);
+  viz::LookOptions look{model_name_, visualize_layer_, visualize_query_.value_or(cv::Point(side / 2, side / 2))};
+  if (look.query->x >= side || look.query->y >= side)
+    throw UsageError("invalid --query " + std::to_string(look.query->x) + "," + std::to_string(look.query->y) + ": the model's input is " +
                      std::to_string(side) + "x" + std::to_string(side) + " pixels");
-
   model_->eval();
+  auto figures = model_->look(x, look);
   torch::NoGradGuard no_grad;
-  auto set_keep = [&](bool keep) {
-    if (vit) vit->keep_attention(keep);
-    if (swin) swin->keep_attention(keep);
-    if (resnet) resnet->attention2->keep_weights(keep), resnet->attention3->keep_weights(keep);
-  };
-  set_keep(true);
   auto probs = torch::softmax(model_->forward(x), 1).to(torch::kCPU)[0];
-  set_keep(false);
   const int64_t best = probs.argmax().item<int64_t>();
   char percent[32];
   std::snprintf(percent, sizeof(percent), "%.1f%%", 100.0 * probs[best].item<double>());
-  const std::string predicted = "predicted " + classes_.at(static_cast<size_t>(best)) + " (" + percent + ")";
-  auto peak = [](const torch::Tensor& m) {
-    char text[32];
-    std::snprintf(text, sizeof(text), "max %.3f", m.max().item<double>());
-    return std::string(text);
-  };
+  for (auto& figure : figures) figure.title += "; predicted " + classes_.at(static_cast<size_t>(best)) + " (" + percent + ")";
+  return viz::write_figures(figures, {shown, {}}, out_png);
+}
 
-  std::vector<torch::Tensor> maps;
-  std::vector<std::string> labels;
-  std::string title;
-  int columns = 0;
-  const cv::Point* marker = nullptr;
-  if (vit) {
-    auto layers = vit->attention_maps();  // each (1, heads, T, T)
-    const int64_t count = static_cast<int64_t>(layers.size());
-    const int64_t layer = visualize_layer_ < 0 ? count + visualize_layer_ : visualize_layer_;
-    if (layer < 0 || layer >= count)
-      throw UsageError("invalid --layer " + std::to_string(visualize_layer_) + ": " + model_name_ + " has " + std::to_string(count) + " layers");
-    const int64_t prefix = vit->prefix_tokens(), grid = side / vit->config().patch_size;
-    // The class token's attention to the patches, per head: (heads, grid, grid)
-    auto cls = layers[static_cast<size_t>(layer)][0].select(1, 0).narrow(1, prefix, grid * grid).view({-1, grid, grid}).to(torch::kCPU);
-    for (int64_t h = 0; h < cls.size(0); ++h) {
-      maps.push_back(cls[h]);
-      labels.push_back("head " + std::to_string(h) + ", " + peak(cls[h]));
-    }
-    // Rollout through every layer: the class token's row over the patches.
-    auto flow = models::attention_rollout(layers)[0].select(0, 0).narrow(0, prefix, grid * grid).view({grid, grid}).to(torch::kCPU);
-    maps.push_back(flow);
-    labels.push_back("rollout, " + peak(flow));
-    columns = static_cast<int>(std::min<int64_t>(cls.size(0) + 1, 7));
-    title = model_name_ + ": class token attention in layer " + std::to_string(layer) + " by head, and rollout; " + predicted;
-  } else if (swin) {
-    // Per stage, the last block's attention of the token under the query, per head and averaged.
-    const auto stages = swin->attention_by_stage();
-    int64_t stride = swin->config().patch_size;
-    for (size_t s = 0; s < stages.size(); ++s, stride *= 2) {
-      const auto* attention = stages[s].back();
-      const auto& kept = attention->last_weights();
-      const int64_t m = attention->window(), grid_h = (side + stride - 1) / stride, grid_w = grid_h;
-      // The query token in the rolled, padded grid, its window and its place in it.
-      const int64_t row = (query.y / stride - kept.shift_h + kept.padded_height) % kept.padded_height;
-      const int64_t col = (query.x / stride - kept.shift_w + kept.padded_width) % kept.padded_width;
-      const int64_t window = (row / m) * (kept.padded_width / m) + col / m, index = (row % m) * m + col % m;
-      auto weights = kept.weights[window].select(1, index).to(torch::kCPU);  // (heads, M^2) over the window's keys
-      // Scatter the keys back to where they sit in the unshifted grid: (heads, H_s, W_s)
-      auto placed = torch::zeros({weights.size(0), grid_h, grid_w});
-      for (int64_t k = 0; k < m * m; ++k) {
-        const int64_t r = ((row / m) * m + k / m + kept.shift_h) % kept.padded_height;
-        const int64_t c = ((col / m) * m + k % m + kept.shift_w) % kept.padded_width;
-        if (r < grid_h && c < grid_w) placed.select(1, r).select(1, c).copy_(weights.select(1, k));
-      }
-      auto mean = placed.mean(0);
-      maps.push_back(mean);
-      labels.push_back("stage " + std::to_string(s + 1) + " mean, " + peak(mean));
-      const int64_t heads = std::min<int64_t>(placed.size(0), 6);
-      for (int64_t h = 0; h < heads; ++h) {
-        maps.push_back(placed[h]);
-        labels.push_back("stage " + std::to_string(s + 1) + " head " + std::to_string(h));
-      }
-      for (int64_t h = heads; h < 6; ++h) maps.emplace_back(), labels.emplace_back();  // blank tiles: one stage per row
-    }
-    columns = 7;
-    marker = &query;
-    title = model_name_ + ": window attention of the marked token, last block of each stage (first 6 heads); " + predicted;
-  } else {
-    // resnet*_sa: the query position's attention over every position of each block's feature map.
-    int block = 2;
-    for (auto* attention : {resnet->attention2.get(), resnet->attention3.get()}) {
-      const auto& kept = attention->last_weights();  // (1, HW, HW)
-      const auto positions = kept.size(1);
-      const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(positions))));
-      const int64_t cell = std::max<int64_t>(1, side / grid);
-      const int64_t at = std::min<int64_t>(query.y / cell, grid - 1) * grid + std::min<int64_t>(query.x / cell, grid - 1);
-      auto map = kept[0][at].view({grid, grid}).to(torch::kCPU);
-      maps.push_back(map);
-      labels.push_back("after layer" + std::to_string(block) + " (" + std::to_string(grid) + "x" + std::to_string(grid) + "), " + peak(map));
-      ++block;
-    }
-    columns = 2;
-    marker = &query;
-    char gains[96];
-    std::snprintf(gains, sizeof(gains), "gains %.3f, %.3f", resnet->attention2->gamma.item<double>(), resnet->attention3->gamma.item<double>());
-    title = model_name_ + ": attention of the marked position; " + gains + "; " + predicted;
-  }
-  viz::write_png(viz::image_attention_grid(shown, maps, labels, columns, title, marker), out_png);
-  return {out_png};
+std::string ClassifyTask::write_synthetic(const SynthRequest& r) {
+  const auto train = data::synth_shapes_split(r.n, static_cast<int>(r.image_size), r.seed, "train");
+  const auto val = data::synth_shapes_split(r.n, static_cast<int>(r.image_size), r.seed, "val");
+  data::write_image_folder(*train, (fs::path(r.out) / "train").string());
+  data::write_image_folder(*val, (fs::path(r.out) / "val").string());
+  return "wrote " + std::to_string(train->size()) + " training and " + std::to_string(val->size()) + " validation images (shapes, " +
+         std::to_string(r.image_size) + "x" + std::to_string(r.image_size) + ") to " + r.out + "/{train,val}/<class>/";
+}
+
+Json ClassifyTask::import_meta(const std::string& model, Json options, const NamedTensors& tensors) const {
+  for (const char* head : {"fc.weight", "classifier.6.weight", "heads.head.weight", "head.weight"})
+    if (tensors.count(head)) options["num_classes"] = tensors.at(head).size(0);
+  if (options.contains("aux_logits") && tensors.count("aux1.fc2.weight")) options["aux_logits"] = true;
+  std::vector<std::string> classes;
+  for (int64_t i = 0; i < options.at("num_classes").get<int64_t>(); ++i) classes.push_back(std::to_string(i));
+  return {{"task", name()}, {"model", model}, {"model_options", options}, {"classes", classes},
+          {"preprocess", data::Preprocess::from_json(options).to_json()},
+          {"data", {{"path", ""}, {"seed", 0}, {"synth_size", 0}, {"val_fraction", 0.1}}}};
 }
 
 }  // namespace zoo

@@ -15,15 +15,13 @@ namespace zoo {
 torch::Tensor classification_loss(const std::vector<models::TrainOutput>& outputs, const torch::Tensor& targets,
                                   const torch::Tensor& teacher_logits, double label_smoothing);
 
-class ClassifyTask : public Task {
+class ClassifyTask : public TaskBase {
  public:
-  std::string name() const override { return "classify"; }
+  ClassifyTask() : TaskBase("classify") {}
   void setup_training(const Options& config, torch::Device device) override;
   void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
   void use_torchscript(torch::jit::Module module) override;
-  void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
 
-  std::shared_ptr<torch::nn::Module> model() const override { return model_; }
   Json meta() const override;
   std::vector<std::string> head_prefixes() const override;
   void adapt_weights(NamedTensors& tensors) const override { model_->adapt_state_dict(tensors); }
@@ -40,6 +38,8 @@ class ClassifyTask : public Task {
 
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
+  // The head's size and GoogLeNet's side classifiers follow the state_dict, as torchvision built it.
+  Json import_meta(const std::string& model, Json options, const NamedTensors& tensors) const override;
   // Attention over the image: ViT/DeiT the class token's heads in a layer and the rollout; Swin
   // one query token's window attention per stage; resnet*_sa one query position's attention.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
@@ -50,6 +50,8 @@ class ClassifyTask : public Task {
   // The dataset behind --data and a split name: an image folder (tree, or train/val/test
   // trees), or synth:shapes. Public for the tests and `zoo bench`.
   std::shared_ptr<data::ImageDataset> open_split(const std::string& data, const std::string& split) const;
+  // zoo data synth --kind shapes: synth:shapes's train and val splits as image-folder trees.
+  static std::string write_synthetic(const SynthRequest& request);
 
  private:
   void build_model(torch::Device device);
@@ -58,18 +60,10 @@ class ClassifyTask : public Task {
   torch::Tensor teacher_logits(const torch::Tensor& images);  // (B, C)
   torch::Tensor logits(const torch::Tensor& images);  // through the C++ model or TorchScript
 
-  std::string model_name_;
-  Json model_options_;       // every model option in effect (registry defaults + --set)
   data::Preprocess preprocess_;
   std::vector<std::string> classes_;
-  Json data_;                // {"path", "synth_size", "seed", "val_fraction"}: what --data meant
-  int64_t batch_size_ = 64;
-  int workers_ = 0;
-  uint64_t seed_ = 0;
-  double label_smoothing_ = 0.0;
   data::MixConfig mix_;  // --mixup / --cutmix
   bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
-  torch::Device device_{torch::kCPU};
   std::shared_ptr<models::ImageClassifierImpl> model_;
   std::unique_ptr<ClassifyTask> teacher_;
   int visualize_layer_ = -1;                  // --layer: a ViT's layer (-1: the last)

@@ -11,9 +11,8 @@
 #include "lib/export/torchscript.h"
 #include "lib/nn/positional.h"
 #include "lib/nn/recurrent_cell.h"
-#include "lib/viz/heatmap.h"
-#include "models/lm/char_rnn.h"
-#include "models/lm/gpt.h"
+#include "lib/tasks/builtin.h"
+#include "lib/viz/figure.h"
 
 namespace fs = std::filesystem;
 
@@ -25,13 +24,6 @@ constexpr const char* kNewline = "\n";
 constexpr const char* kAdditions = "synth:additions";
 constexpr int64_t kAdditionChecks = 200;
 constexpr int64_t kDefaultSubwords = 2000;  // bpe / unigram pieces when --set vocab=0
-
-// Tokens as labels on an image: a space as the open box, a line break as the return arrow.
-std::string visible(const std::string& token) {
-  if (token == " ") return "\u2423";
-  if (token == kNewline) return "\u21B5";
-  return token;
-}
 
 torch::Tensor ids_tensor(const std::vector<int64_t>& ids) { return torch::tensor(ids, torch::kInt64); }
 
@@ -47,24 +39,9 @@ torch::Tensor gather_rows(const std::vector<int64_t>& ids, const std::vector<int
 }  // namespace
 
 void LmTask::setup_training(const Options& config, torch::Device device) {
-  device_ = device;
-  model_name_ = config.get_string("model");
-  model_options_ = Registry::instance().model_options(config, name());
-  batch_size_ = config.get_int("batch_size");
-  workers_ = static_cast<int>(config.get_int("workers"));
-  seed_ = static_cast<uint64_t>(config.get_int("seed"));
-  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
-  // Options whose mistakes should not wait for the data to load.
-  if (model_options_.contains("cell")) nn::parse_cell(model_options_.at("cell").get<std::string>());
-  if (model_options_.contains("positions")) nn::parse_positions(model_options_.at("positions").get<std::string>());
-  if (model_options_.contains("bptt") && model_options_.at("bptt").get<int64_t>() < 1) throw UsageError("invalid bptt: expected 1 or more tokens");
-  if (model_options_.contains("context") && model_options_.at("context").get<int64_t>() < 1) throw UsageError("invalid context: expected 1 or more tokens");
-
-  std::string path = config.has("data") ? config.get_string("data") : kAdditions;
-  if (path.rfind("synth:", 0) != 0) path = fs::absolute(path).lexically_normal().string();
-  data_ = {{"path", path}, {"val_fraction", config.get_double("val_fraction")}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}};
-  train_corpus_ = load_split(path, "train");
-  val_corpus_ = load_split(path, "val");
+  setup_common(config, device);
+  train_corpus_ = load_split(data_path(), "train");
+  val_corpus_ = load_split(data_path(), "val");
 
   // Tokenizer and vocabulary from the training part only; "\n" is a token of every kind.
   std::string kind = model_options_.at("tokenizer").get<std::string>();
@@ -72,8 +49,6 @@ void LmTask::setup_training(const Options& config, torch::Device device) {
   model_options_["tokenizer"] = kind;
   const bool subwords = kind == "bpe" || kind == "unigram";
   const int64_t cap = model_options_.at("vocab").get<int64_t>(), min_freq = model_options_.at("min_freq").get<int64_t>();
-  if (cap != 0 && cap < 6) throw UsageError("invalid vocab " + std::to_string(cap) + ": expected 0 (no limit) or at least 6");
-  if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
   tokenizer_ = text::make_tokenizer(kind, model_options_.at("lowercase").get<bool>(), train_corpus_.lines,
                                     cap > 0 ? cap : kDefaultSubwords);
   std::vector<std::vector<std::string>> tokens;
@@ -109,12 +84,8 @@ void LmTask::setup_training(const Options& config, torch::Device device) {
 }
 
 void LmTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  device_ = device;
+  setup_common(meta, device);
   try {
-    model_name_ = meta.at("model").get<std::string>();
-    model_options_ = meta.at("model_options");
-    data_ = meta.at("data");
-    seed_ = data_.at("seed").get<uint64_t>();
     tokenizer_ = text::tokenizer_from_json(meta.at("tokenizer"));
     vocab_ = text::Vocab::from_json(meta.at("vocabulary"));
   } catch (const nlohmann::json::exception& e) {
@@ -148,16 +119,13 @@ void LmTask::set_inference_options(const Options& o) {
   }
 }
 
-void LmTask::build_model(torch::Device device) {
-  auto module = Registry::instance().create_model(model_name_, model_options_);
-  model_ = std::dynamic_pointer_cast<models::LanguageModel>(module);
-  if (!model_) throw Error("model " + model_name_ + " is not a language model");
-  model_->to(device);
-}
+void LmTask::build_model(torch::Device device) { model_ = build_model_as<models::LanguageModel>("a language model"); }
 
 Json LmTask::meta() const {
-  return {{"task", name()},           {"model", model_name_},         {"model_options", model_options_},
-          {"tokenizer", tokenizer_->to_json()}, {"vocabulary", vocab_.to_json()}, {"data", data_}};
+  Json meta = common_meta();
+  meta["tokenizer"] = tokenizer_->to_json();
+  meta["vocabulary"] = vocab_.to_json();
+  return meta;
 }
 
 data::TextCorpus LmTask::load_split(const std::string& path, const std::string& split) const {
@@ -449,9 +417,9 @@ void LmTask::export_torchscript(const std::string& path) {
   model_->eval();
   torch::NoGradGuard no_grad;
   auto scripted = mirror_module(*model_, model_name_);
-  if (auto rnn = std::dynamic_pointer_cast<models::CharRnnImpl>(model_)) {
+  if (model_->recurrent()) {
     std::vector<torch::Tensor> inputs{torch::tensor({4, 5, 6}, torch::kInt64).clamp_max(vocab_.size() - 1)};
-    for (auto& s : rnn->initial_state(3, torch::kCPU)) inputs.push_back(s.normal_());
+    for (auto& s : model_->initial_state(3, torch::kCPU)) inputs.push_back(s.normal_());
     add_traced_method(
         scripted, "step",
         [&](const std::vector<torch::Tensor>& in) {
@@ -473,54 +441,28 @@ void LmTask::export_torchscript(const std::string& path) {
 std::vector<std::string> LmTask::visualize(const std::string& input, const std::string& out_png) {
   auto ids = encode(input);
   if (ids.empty()) throw UsageError("--input is empty: give a text to look at");
+  // A transformer sees at most its context: the text's last tokens.
+  const int64_t context = context_limit();
+  if (context > 0 && static_cast<int64_t>(ids.size()) > context) ids.erase(ids.begin(), ids.end() - context);
   model_->eval();
-  torch::NoGradGuard no_grad;
-  if (auto gpt = std::dynamic_pointer_cast<models::GptImpl>(model_)) {
-    const int64_t context = context_limit();
-    if (static_cast<int64_t>(ids.size()) > context) ids.erase(ids.begin(), ids.end() - context);
-    std::vector<std::string> labels;
-    for (int64_t id : ids) labels.push_back(visible(vocab_.token(id)));
-    gpt->keep_attention(true);
-    gpt->forward(ids_tensor(ids).unsqueeze(0).to(device_), {});
-    auto maps = gpt->attention_maps();
-    gpt->keep_attention(false);
-    for (auto& m : maps) m = m.select(0, 0).to(torch::kCPU);  // (heads, T, T)
-    viz::write_png(viz::attention_grid(maps, labels, model_name_ + ": masked self-attention, rows attend to columns"), out_png);
-    return {out_png};
-  }
-  auto rnn = std::dynamic_pointer_cast<models::CharRnnImpl>(model_);
-  if (!rnn) throw_not_available("visualize");
-  auto traces = rnn->trace_units(ids_tensor(ids).unsqueeze(0).to(device_));
-  if (!traces.count(visualize_signal_)) {
-    std::string valid;
-    for (const auto& [name, value] : traces) valid += (valid.empty() ? "" : ", ") + name;
-    throw UsageError("invalid --signal '" + visualize_signal_ + "' for a " + rnn->config().cell + " cell: expected one of " + valid);
-  }
-  const int64_t layers = rnn->config().layers, hidden = rnn->config().hidden;
-  const int64_t layer = visualize_layer_ < 0 ? layers + visualize_layer_ : visualize_layer_;
-  if (layer < 0 || layer >= layers) throw UsageError("invalid --layer " + std::to_string(visualize_layer_) + ": the model has " + std::to_string(layers) + " layers");
-  auto values = traces.at(visualize_signal_).select(0, layer).to(torch::kCPU, torch::kFloat32);  // (T, H)
-  // Every signal on [-1, 1] for one colour scale: tanh(c) as Karpathy et al. plot the cell; a
-  // gate's [0, 1] stretched so that 0.5 is neutral.
-  if (visualize_signal_ == "c") values = values.tanh();
-  const bool gate = visualize_signal_ != "h" && visualize_signal_ != "c" && visualize_signal_ != "g" && visualize_signal_ != "n";
-  if (gate) values = values * 2 - 1;
-  std::vector<int64_t> units = visualize_units_;
-  if (units.empty()) {
-    // The units that vary most over this text.
-    auto order = values.std(0).argsort(0, /*descending=*/true);
-    for (int64_t i = 0; i < std::min<int64_t>(8, hidden); ++i) units.push_back(order[i].item<int64_t>());
-  }
-  std::vector<std::string> tokens, names;
-  for (int64_t id : ids) tokens.push_back(vocab_.token(id) == kNewline ? kNewline : id == text::Vocab::kUnk ? "\uFFFD" : vocab_.token(id));
-  std::vector<torch::Tensor> rows;
-  for (int64_t unit : units) {
-    if (unit >= hidden) throw UsageError("invalid --units: unit " + std::to_string(unit) + " does not exist (the layer has " + std::to_string(hidden) + ")");
-    rows.push_back(values.select(1, unit));
-    names.push_back("layer " + std::to_string(layer) + " unit " + std::to_string(unit) + " (" + visualize_signal_ + (gate ? ", 2g-1" : "") + ")");
-  }
-  viz::write_png(viz::activation_text(tokens, torch::stack(rows), names, model_name_ + " " + rnn->config().cell), out_png);
-  return {out_png};
+  const viz::LookOptions look{model_name_, visualize_layer_, std::nullopt, visualize_units_, visualize_signal_};
+  const auto figures = model_->look(ids_tensor(ids).unsqueeze(0).to(device_), look);
+  std::vector<std::string> tokens;
+  for (int64_t id : ids) tokens.push_back(id == text::Vocab::kUnk ? "\uFFFD" : vocab_.token(id));
+  return viz::write_figures(figures, {cv::Mat(), {{viz::Axis::Tokens, tokens}}}, out_png);
+}
+
+std::string LmTask::write_synthetic(const SynthRequest& r) {
+  // One file that --val-fraction 0.2 splits back into the training and validation lines.
+  const auto train = data::load_text(kAdditions, "train", 0.0, r.n, r.seed), val = data::load_text(kAdditions, "val", 0.0, r.n, r.seed);
+  std::string text;
+  for (const auto* part : {&train.lines, &val.lines})
+    for (const auto& line : *part) text += line + "\n";
+  fs::create_directories(r.out);
+  write_file_atomic((fs::path(r.out) / "additions.txt").string(), text);
+  return "wrote " + std::to_string(train.lines.size() + val.lines.size()) + " lines of sums to " + r.out + "/additions.txt: " + kAdditions +
+         "'s " + std::to_string(train.lines.size()) + " training lines, then its " + std::to_string(val.lines.size()) +
+         " validation lines (train with --data " + r.out + "/additions.txt --val-fraction 0.2)";
 }
 
 }  // namespace zoo

@@ -21,16 +21,14 @@
 
 namespace zoo {
 
-class LmTask : public Task {
+class LmTask : public TaskBase {
  public:
-  std::string name() const override { return "lm"; }
+  LmTask() : TaskBase("lm") {}
   void setup_training(const Options& config, torch::Device device) override;
   void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
-  void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
   void set_inference_options(const Options& options) override;
   void use_torchscript(torch::jit::Module module) override { scripted_ = std::move(module); }
 
-  std::shared_ptr<torch::nn::Module> model() const override { return model_; }
   Json meta() const override;
 
   int64_t batches_per_epoch() const override;
@@ -47,6 +45,8 @@ class LmTask : public Task {
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  // zoo data synth --kind additions: synth:additions's training lines, then its validation lines.
+  static std::string write_synthetic(const SynthRequest& request);
 
   // Text <-> ids with the checkpoint's tokenizer; a line break is the token "\n".
   std::vector<int64_t> encode(const std::string& text) const;
@@ -71,9 +71,6 @@ class LmTask : public Task {
   double addition_accuracy(const data::TextCorpus& corpus);
   int64_t context_limit() const;  // the model's context, also for an export
 
-  std::string model_name_;
-  Json model_options_;
-  Json data_;  // {"path", "val_fraction", "synth_size", "seed"}
   std::unique_ptr<text::Tokenizer> tokenizer_;
   text::Vocab vocab_;
   int64_t newline_ = text::Vocab::kUnk;  // the id of "\n"
@@ -82,10 +79,6 @@ class LmTask : public Task {
   int visualize_layer_ = -1;
   std::vector<int64_t> visualize_units_;
   std::string visualize_signal_ = "h";
-  int64_t batch_size_ = 64;
-  int workers_ = 0;
-  uint64_t seed_ = 0;
-  torch::Device device_{torch::kCPU};
   std::shared_ptr<models::LanguageModel> model_;
   std::optional<torch::jit::Module> scripted_;
   std::vector<int64_t> train_ids_, train_line_starts_, val_ids_;

@@ -5,29 +5,22 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "data/batch.h"
 #include "lib/core/checkpoint.h"
+#include "lib/core/error.h"
 #include "lib/core/options.h"
 
 namespace zoo {
 
-// One collated batch: the task decides what each tensor means; `size` counts examples.
-struct Batch {
-  std::vector<torch::Tensor> tensors;
-  int64_t size = 0;
-  std::vector<int64_t> ids;  // the training examples it holds (Task::describe_sample names them)
-};
-
-class BatchStream {
- public:
-  virtual ~BatchStream() = default;
-  virtual std::optional<Batch> next() = 0;  // nullopt at the end of the epoch
-};
+using data::Batch;
+using data::BatchStream;
 
 class Task {
  public:
@@ -35,6 +28,10 @@ class Task {
   virtual std::string name() const = 0;
 
   // --- building ---
+  // For `train`, before anything is read or written: every option this task and its model take
+  // (the model's --set options, --batch-size, --val-fraction, --label-smoothing, ...);
+  // UsageError naming the first bad one.
+  virtual void check_options(const Options& config) const = 0;
   // For `train`: reads --data and the options in `config`, builds the model named in it.
   virtual void setup_training(const Options& config, torch::Device device) = 0;
   // For every other command: rebuilds what a checkpoint's (or export's) meta describes. With
@@ -84,6 +81,10 @@ class Task {
   // --- using ---
   virtual Json predict(const std::vector<std::string>& inputs, const Options& options) = 0;
   virtual void export_torchscript(const std::string& path) = 0;
+  // For `import`: the meta of a checkpoint holding `tensors` (a published state_dict) as `model`
+  // with `options`, fitted to what the tensors imply (a head's size), with everything else the
+  // task's checkpoints carry. Default: this task imports nothing.
+  virtual Json import_meta(const std::string& model, Json options, const NamedTensors& tensors) const { throw_not_available("import"); }
   // Writes out_png (and, for some models, more PNGs beside it); returns every path written.
   virtual std::vector<std::string> visualize(const std::string& input, const std::string& out_png) {
     throw_not_available("visualize");
@@ -91,6 +92,75 @@ class Task {
 
  protected:
   [[noreturn]] void throw_not_available(const std::string& command) const;
+};
+
+// What `zoo data synth` asks a task's synthetic data set for.
+struct SynthRequest {
+  std::string out;  // the folder to write
+  int64_t n = 1000;  // training examples (held-out splits: a quarter, at least 64)
+  int64_t image_size = 64;
+  uint64_t seed = 0;
+};
+
+// A task as the registry lists it (lib/tasks/builtin.cpp).
+struct TaskSpec {
+  std::string name;
+  std::string description;
+  std::string data_format;  // the real format --data accepts
+  std::string synthetic;    // its built-in synthetic set, the default --data: "synth:shapes"
+  std::function<std::unique_ptr<Task>()> create;  // empty: not available yet
+  // Writes the synthetic set to disk in the task's real format (`zoo data synth --kind`); returns
+  // one line saying what it wrote.
+  std::function<std::string(const SynthRequest&)> write_synthetic;
+};
+
+// What every task shares, written once: the model it trains (its name, its checked options, the
+// module), the data path, the loader's batch size and threads, the seed, the label smoothing,
+// and the meta a checkpoint stores of these. A task derives from it and adds its data, its
+// model's interface and its metrics; lib/tasks/classify.cpp is the pattern.
+class TaskBase : public Task {
+ public:
+  explicit TaskBase(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void check_options(const Options& config) const override;
+  void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
+  std::shared_ptr<torch::nn::Module> model() const override { return module_; }
+
+ protected:
+  // The first step of setup_training: check_options, then the model's options, the data path
+  // (synth:NAME as given, a file path made absolute), batch size, loader threads, seed. Reads
+  // no data.
+  void setup_common(const Options& config, torch::Device device);
+  // The first step of setup_from_meta: the model, its options, the data and the seed of a
+  // checkpoint's meta; Error naming what is missing.
+  void setup_common(const Json& meta, torch::Device device);
+  // task, model, model_options, data: the meta every task's checkpoints carry.
+  Json common_meta() const;
+  // Builds model_name_ with model_options_ onto device_, as M ("an image classifier").
+  template <class M>
+  std::shared_ptr<M> build_model_as(const char* what) {
+    auto typed = std::dynamic_pointer_cast<M>(build_module());
+    if (!typed) throw Error("model " + model_name_ + " is not " + what);
+    return typed;
+  }
+  std::string data_path() const { return data_.at("path").get<std::string>(); }
+  bool synthetic_data() const { return data_path().rfind("synth:", 0) == 0; }
+
+  const TaskSpec& spec() const;  // this task's entry in the registry (lib/tasks/builtin.h)
+
+  torch::Device device_{torch::kCPU};
+  std::string model_name_;
+  Json model_options_;  // every model option in effect: the registry's defaults with --set applied
+  Json data_;           // {"path", "val_fraction", "synth_size", "seed"} and the task's own: what --data meant
+  int64_t batch_size_ = 64;
+  int workers_ = 0;
+  uint64_t seed_ = 0;
+  double label_smoothing_ = 0;
+
+ private:
+  std::shared_ptr<torch::nn::Module> build_module();
+  std::string name_;
+  std::shared_ptr<torch::nn::Module> module_;
 };
 
 }  // namespace zoo

@@ -10,10 +10,10 @@
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
 #include "lib/export/torchscript.h"
+#include "lib/tasks/builtin.h"
 #include "lib/text/bleu.h"
 #include "lib/text/sentencepiece.h"
-#include "lib/viz/heatmap.h"
-#include "models/seq2seq/transformer.h"
+#include "lib/viz/figure.h"
 
 namespace fs = std::filesystem;
 
@@ -47,31 +47,18 @@ std::vector<int64_t> with_eos(std::vector<int64_t> ids) {
 
 }  // namespace
 
-void TranslateTask::setup_training(const Options& config, torch::Device device) {
-  device_ = device;
-  model_name_ = config.get_string("model");
-  model_options_ = Registry::instance().model_options(config, name());
-  batch_size_ = config.get_int("batch_size");
-  workers_ = static_cast<int>(config.get_int("workers"));
-  seed_ = static_cast<uint64_t>(config.get_int("seed"));
-  label_smoothing_ = config.get_double("label_smoothing");
-  if (batch_size_ <= 0) throw UsageError("invalid --batch-size " + std::to_string(batch_size_) + ": expected a positive integer");
-  if (label_smoothing_ < 0 || label_smoothing_ >= 1) throw UsageError("invalid --label-smoothing: expected a value in [0, 1)");
-  const double val_fraction = config.get_double("val_fraction");
-  if (val_fraction <= 0 || val_fraction >= 1) throw UsageError("invalid --val-fraction: expected a value in (0, 1)");
-  const int64_t max_len = config.get_int("max_len");
-  if (max_len < 0) throw UsageError("invalid --max-len: expected 0 (no limit) or a positive token count");
-  set_inference_options(config);
-  // Options whose mistakes should not wait for the data to load: the model is built once with
-  // placeholder vocabularies, which checks every option.
-  Json probe = model_options_;
-  probe["src_vocab"] = probe["tgt_vocab"] = 5;
-  Registry::instance().create_model(model_name_, probe);
+void TranslateTask::check_options(const Options& config) const {
+  TaskBase::check_options(config);
+  if (config.has("max_len") && config.get_int("max_len") < 0)
+    throw UsageError("invalid --max-len " + std::to_string(config.get_int("max_len")) + ": expected 0 (no limit) or a positive token count");
+}
 
-  std::string path = config.has("data") ? config.get_string("data") : "synth:dates";
-  if (path.rfind(kSynthPrefix, 0) != 0) path = fs::absolute(path).lexically_normal().string();
-  data_ = {{"path", path}, {"src", option_string(config, "src")}, {"tgt", option_string(config, "tgt")},
-           {"val_fraction", val_fraction}, {"synth_size", config.get_int("synth_size")}, {"seed", seed_}, {"max_len", max_len}};
+void TranslateTask::setup_training(const Options& config, torch::Device device) {
+  setup_common(config, device);
+  const int64_t max_len = config.has("max_len") ? config.get_int("max_len") : 0;
+  set_inference_options(config);
+  data_["src"] = option_string(config, "src"), data_["tgt"] = option_string(config, "tgt"), data_["max_len"] = max_len;
+  const std::string path = data_path();
   const data::SentencePairs train = load_split(path, "train");
   val_pairs_ = load_split(path, "val");
   if (train.size() == 0) throw Error("no training sentence pairs in " + path);
@@ -83,8 +70,6 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   const bool lowercase = model_options_.at("lowercase").get<bool>();
   const int64_t min_freq = kind == "bpe" || kind == "unigram" ? 1 : model_options_.at("min_freq").get<int64_t>();
   const int64_t src_cap = model_options_.at("src_vocab").get<int64_t>(), tgt_cap = model_options_.at("tgt_vocab").get<int64_t>();
-  if (src_cap < 5 || tgt_cap < 5) throw UsageError("invalid src_vocab/tgt_vocab: expected at least 5 (4 special tokens and one more)");
-  if (min_freq < 1) throw UsageError("invalid min_freq: expected 1 or more");
   // share_embeddings (the Transformer's): one tokenizer and one vocabulary, learnt from both
   // sides (a joint SentencePiece model for bpe/unigram), capped at src_vocab.
   const bool joint = model_options_.value("share_embeddings", false);
@@ -130,12 +115,8 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
 }
 
 void TranslateTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  device_ = device;
+  setup_common(meta, device);
   try {
-    model_name_ = meta.at("model").get<std::string>();
-    model_options_ = meta.at("model_options");
-    data_ = meta.at("data");
-    seed_ = data_.at("seed").get<uint64_t>();
     src_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("source"));
     tgt_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("target"));
     src_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("source"));
@@ -161,23 +142,16 @@ void TranslateTask::set_inference_options(const Options& o) {
   search_.bos = text::Vocab::kBos, search_.eos = text::Vocab::kEos;
 }
 
-void TranslateTask::build_model(torch::Device device) {
-  auto module = Registry::instance().create_model(model_name_, model_options_);
-  model_ = std::dynamic_pointer_cast<models::TranslationModel>(module);
-  if (!model_) throw Error("model " + model_name_ + " is not a translation model");
-  model_->to(device);
-}
+void TranslateTask::build_model(torch::Device device) { model_ = build_model_as<models::TranslationModel>("a translation model"); }
 
 void TranslateTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
 
 Json TranslateTask::meta() const {
-  return {{"task", name()},
-          {"model", model_name_},
-          {"model_options", model_options_},
-          {"tokenizers", {{"source", src_tokenizer_->to_json()}, {"target", tgt_tokenizer_->to_json()}}},
-          {"vocabularies", {{"source", src_vocab_.to_json()}, {"target", tgt_vocab_.to_json()}}},
-          {"search", {{"length_penalty", search_.length_penalty}, {"max_len_ratio", search_.max_len_ratio}}},
-          {"data", data_}};
+  Json meta = common_meta();
+  meta["tokenizers"] = {{"source", src_tokenizer_->to_json()}, {"target", tgt_tokenizer_->to_json()}};
+  meta["vocabularies"] = {{"source", src_vocab_.to_json()}, {"target", tgt_vocab_.to_json()}};
+  meta["search"] = {{"length_penalty", search_.length_penalty}, {"max_len_ratio", search_.max_len_ratio}};
+  return meta;
 }
 
 data::SentencePairs TranslateTask::load_split(const std::string& path, const std::string& split) const {
@@ -395,53 +369,40 @@ void TranslateTask::export_torchscript(const std::string& path) {
   model_->to(device_);
 }
 std::vector<std::string> TranslateTask::visualize(const std::string& input, const std::string& out_png) {
-  auto* transformer = model_ ? dynamic_cast<models::TransformerImpl*>(model_.get()) : nullptr;
-  if (!transformer && model_options_.value("attention", std::string("none")) == "none")
-    throw UsageError("model " + model_name_ + " has no attention to show: its decoder sees one context vector (train seq2seq_attn)");
   const Translation t = translate({input}).at(0);
-  // Rows: the output tokens and <eos>; columns: the source tokens and <eos>.
-  // A space token (character models) is drawn as the open box U+2423.
-  auto visible = [](std::vector<std::string> tokens) {
-    for (auto& token : tokens)
-      if (token == " ") token = "\u2423";
-    return tokens;
-  };
-  std::vector<std::string> rows = visible(t.tokens);
-  rows.push_back("<eos>");
-  const std::vector<std::string> columns = visible(t.source_tokens);
-  const std::string title = input + "  →  " + t.text;
-  // The alignment: for the Transformer, its last layer's cross-attention averaged over heads.
-  viz::write_png(viz::heatmap(t.attention, rows, columns, title), out_png);
-  if (!transformer) return {out_png};
-
-  // Every layer and head of each kind of attention, from one teacher-forced pass over the source
-  // and the translation: encoder self-attention (source x source), decoder masked
-  // self-attention (target inputs <bos> y_1 .. y_n, each seeing itself and earlier ones) and
-  // cross-attention (outputs y_1 .. y_n <eos> x source).
+  // The model's own figures, from one teacher-forced pass over the source and the translation.
   torch::NoGradGuard no_grad;
   std::vector<int64_t> target{text::Vocab::kBos};
   for (const auto& token : t.tokens) target.push_back(tgt_vocab_.id(token));
   auto src = torch::tensor(encode_source(input), torch::kInt64).unsqueeze(0).to(device_);
   auto tgt_in = torch::tensor(target, torch::kInt64).unsqueeze(0).to(device_);
-  transformer->keep_attention(true);
-  transformer->forward(src, torch::tensor({src.size(1)}), tgt_in);
-  transformer->keep_attention(false);
-  const models::TransformerAttention maps = transformer->attention();
-  auto first = [](const std::vector<torch::Tensor>& per_layer) {
-    std::vector<torch::Tensor> out;
-    for (const auto& m : per_layer) out.push_back(m.select(0, 0));  // (heads, queries, keys)
-    return out;
-  };
-  std::vector<std::string> inputs{"<bos>"};
-  inputs.insert(inputs.end(), rows.begin(), rows.end() - 1);
-  const fs::path base(out_png);
-  const std::string stem = (base.parent_path() / base.stem()).string();
-  const std::vector<std::string> paths{out_png, stem + "_encoder.png", stem + "_decoder.png", stem + "_cross.png"};
-  viz::write_png(viz::attention_grid(first(maps.encoder_self), columns, model_name_ + ": encoder self-attention"), paths[1]);
-  viz::write_png(viz::attention_grid(first(maps.decoder_self), inputs, model_name_ + ": decoder masked self-attention"), paths[2]);
-  viz::write_png(viz::attention_grid(first(maps.cross), rows, columns, model_name_ + ": cross-attention, target rows attend to source columns"),
-                 paths[3]);
-  return paths;
+  model_->eval();
+  std::vector<viz::Figure> figures = model_->look(src, tgt_in, {model_name_});
+  // First the alignment every decoding step reported (the Transformer's: its last layer's
+  // cross-attention averaged over heads): the output tokens and <eos> down, the source across.
+  viz::Figure alignment;
+  alignment.kind = viz::Figure::Kind::Alignment;
+  alignment.maps = {t.attention};
+  alignment.rows = viz::Axis::Target, alignment.cols = viz::Axis::Source;
+  alignment.title = input + "  \u2192  " + t.text;
+  figures.insert(figures.begin(), alignment);
+  std::vector<std::string> outputs = t.tokens, inputs{"<bos>"};
+  outputs.push_back("<eos>");
+  inputs.insert(inputs.end(), t.tokens.begin(), t.tokens.end());
+  return viz::write_figures(
+      figures, {cv::Mat(), {{viz::Axis::Source, t.source_tokens}, {viz::Axis::Target, outputs}, {viz::Axis::TargetInput, inputs}}}, out_png);
+}
+
+std::string TranslateTask::write_synthetic(const SynthRequest& r) {
+  // The very pairs synth:dates gives each split in memory for this seed.
+  std::vector<int64_t> counts;
+  for (const char* split : {"train", "val", "test"}) {
+    const auto pairs = data::load_pairs("synth:dates", split, "", "", 0.1, r.n, r.seed);
+    data::write_parallel_files(pairs, (fs::path(r.out) / split).string(), "human", "iso");
+    counts.push_back(static_cast<int64_t>(pairs.size()));
+  }
+  return "wrote " + std::to_string(counts[0]) + " training, " + std::to_string(counts[1]) + " validation and " + std::to_string(counts[2]) +
+         " test date pairs to " + r.out + "/{train,val,test}.{human,iso} (train with --data " + r.out + " --src human --tgt iso)";
 }
 
 }  // namespace zoo

@@ -14,16 +14,15 @@
 
 namespace zoo {
 
-class TranslateTask : public Task {
+class TranslateTask : public TaskBase {
  public:
-  std::string name() const override { return "translate"; }
+  TranslateTask() : TaskBase("translate") {}
+  void check_options(const Options& config) const override;  // and --max-len
   void setup_training(const Options& config, torch::Device device) override;
   void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
-  void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
   void set_inference_options(const Options& options) override;
   void use_torchscript(torch::jit::Module module) override;
 
-  std::shared_ptr<torch::nn::Module> model() const override { return model_; }
   Json meta() const override;
 
   int64_t batches_per_epoch() const override;
@@ -37,6 +36,8 @@ class TranslateTask : public Task {
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  // zoo data synth --kind dates: synth:dates's train, val and test splits as parallel files.
+  static std::string write_synthetic(const SynthRequest& request);
 
   struct Translation {
     std::string text;                             // detokenized
@@ -58,17 +59,10 @@ class TranslateTask : public Task {
   std::vector<torch::Tensor> encode(const torch::Tensor& src, const torch::Tensor& lengths);
   nn::DecodeStep decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state);
 
-  std::string model_name_;
-  Json model_options_;
-  Json data_;  // {"path", "src", "tgt", "val_fraction", "synth_size", "seed", "max_len"}
+  // data_ adds "src", "tgt" and "max_len" to the common keys.
   std::unique_ptr<text::Tokenizer> src_tokenizer_, tgt_tokenizer_;
   text::Vocab src_vocab_, tgt_vocab_;
   nn::SearchOptions search_;
-  int64_t batch_size_ = 64;
-  int workers_ = 0;
-  uint64_t seed_ = 0;
-  double label_smoothing_ = 0;
-  torch::Device device_{torch::kCPU};
   std::shared_ptr<models::TranslationModel> model_;
   std::optional<torch::jit::Module> scripted_;
   std::vector<std::vector<int64_t>> train_source_, train_target_;  // ids, <eos>-terminated

@@ -197,6 +197,9 @@ void validate_loop_options(const Options& config) {
     throw UsageError("invalid --save-every-steps " + std::to_string(every) + ": expected 0 (off) or a positive step count");
   if (const double minutes = config.get_double("save_every_minutes"); !(minutes >= 0) || !std::isfinite(minutes))
     throw UsageError("invalid --save-every-minutes " + format_value(minutes) + ": expected 0 (off) or a positive number of minutes");
+  if (config.has("warmup_fraction"))
+    if (const double f = config.get_double("warmup_fraction"); !(f >= 0 && f < 1))
+      throw UsageError("invalid --warmup-fraction " + format_value(f) + ": expected a number in [0, 1)");
   if (const int64_t keep = config.get_int("keep_last"); keep < 1)
     throw UsageError("invalid --keep-last " + std::to_string(keep) + ": expected 1 or more");
   if (const std::string on_nan = config.get_string("on_nan"); on_nan != "stop" && on_nan != "skip")
@@ -205,280 +208,355 @@ void validate_loop_options(const Options& config) {
 
 void request_stop() { g_stop_signal = SIGINT; }
 
-Trainer::Trainer(Task& task, Options config) : task_(task), config_(std::move(config)) {}
+namespace {
 
-TrainSummary Trainer::fit() {
-  const std::string out = config_.get_string("out");
-  const fs::path checkpoints_dir = fs::path(out) / "checkpoints";
+// One call of Trainer::fit: the run folder, the model's optimizer and schedule, the loop's state,
+// and the pieces of the loop, each on one screen: start_or_resume, train_step, evaluate, save.
+class TrainingRun {
+ public:
+  TrainingRun(Task& task, const Options& config);
+  TrainSummary fit();
+
+ private:
+  // --resume: the newest intact checkpoint's weights, optimizer, RNG and loop state; or a new
+  // run (with --init's weights). Then config.json.
+  void start_or_resume();
+  bool resume();  // false: nothing was saved yet
+  void start_new();
+  // One optimizer step on `batch`, guarded against a non-finite loss or gradient; the loss.
+  double train_step(const Batch& batch);
+  // Evaluates on the validation split: a metrics.jsonl line, best.ckpt when it is the best, and
+  // a save.
+  void evaluate();
+  // A step checkpoint, last.ckpt pointing at it, the ones past --keep-last removed.
+  void save_last();
+  Json checkpoint_meta() const;
+  std::string describe_batch(const Batch& batch) const;
+
+  Task& task_;
+  const Options& config_;
+  const std::string out_;
+  const fs::path checkpoints_dir_;
+  const std::string last_path_, best_path_, metrics_path_;
+  std::shared_ptr<torch::nn::Module> model_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<torch::Tensor> parameters_;
+  int64_t per_epoch_ = 0, total_ = 0;
+  ScheduleConfig schedule_;
+  double clip_ = 0;
+  int64_t eval_every_ = 0, save_every_steps_ = 0, keep_last_ = 1;
+  double save_every_minutes_ = 0;
+  std::string on_nan_;
+  LoopState state_;
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<Progress> progress_;
+  std::ofstream metrics_file_;
+  Clock::time_point start_, last_save_;
+};
+
+TrainingRun::TrainingRun(Task& task, const Options& config)
+    : task_(task),
+      config_(config),
+      out_(config.get_string("out")),
+      checkpoints_dir_(fs::path(out_) / "checkpoints"),
+      last_path_((fs::path(out_) / "last.ckpt").string()),
+      best_path_((fs::path(out_) / "best.ckpt").string()),
+      metrics_path_((fs::path(out_) / "metrics.jsonl").string()) {
   std::error_code ec;
-  fs::create_directories(checkpoints_dir, ec);
-  if (ec) throw Error("cannot create run folder " + out + ": " + ec.message());
-  remove_stale_temporaries(out);
-  remove_stale_temporaries(checkpoints_dir.string());
-  const std::string last_path = (fs::path(out) / "last.ckpt").string(), best_path = (fs::path(out) / "best.ckpt").string();
-  const std::string metrics_path = (fs::path(out) / "metrics.jsonl").string();
+  fs::create_directories(checkpoints_dir_, ec);
+  if (ec) throw Error("cannot create run folder " + out_ + ": " + ec.message());
+  remove_stale_temporaries(out_);
+  remove_stale_temporaries(checkpoints_dir_.string());
 
-  auto model = task_.model();
+  model_ = task_.model();
   const OptimizerConfig opt = optimizer_config(config_);
-  auto optimizer = make_optimizer(model->parameters(), opt);
+  optimizer_ = make_optimizer(model_->parameters(), opt);
+  parameters_ = model_->parameters();
 
-  const int64_t per_epoch = task_.batches_per_epoch();
+  per_epoch_ = task_.batches_per_epoch();
   const int64_t epochs = config_.get_int("epochs"), max_steps = config_.get_int("steps");
   if (epochs <= 0 && max_steps <= 0) throw UsageError("give --epochs or --steps a positive value");
   // --steps, when given, decides alone; otherwise --epochs does.
-  const int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
-  ScheduleConfig schedule;
-  schedule.name = config_.get_string("sched");
-  schedule.lr = opt.lr;
-  schedule.warmup_steps = config_.get_int("warmup_steps");
-  schedule.total_steps = total;
-  schedule.min_lr = config_.get_double("min_lr");
-  schedule.steps_per_epoch = per_epoch;
-  schedule.decay_epochs = config_.get_double("decay_epochs");
-  schedule.decay_rate = config_.get_double("decay_rate");
-  lr_at(schedule, 0);  // validates the schedule's options before any work
+  total_ = max_steps > 0 ? max_steps : epochs * per_epoch_;
+  schedule_.name = config_.get_string("sched");
+  schedule_.lr = opt.lr;
+  // --warmup-steps when given, else --warmup-fraction of the run (a recipe's warm-up fits any length).
+  schedule_.warmup_steps = config_.get_int("warmup_steps");
+  if (schedule_.warmup_steps == 0 && config_.has("warmup_fraction"))
+    schedule_.warmup_steps = std::llround(config_.get_double("warmup_fraction") * static_cast<double>(total_));
+  schedule_.total_steps = total_;
+  schedule_.min_lr = config_.get_double("min_lr");
+  schedule_.steps_per_epoch = per_epoch_;
+  schedule_.decay_epochs = config_.get_double("decay_epochs");
+  schedule_.decay_rate = config_.get_double("decay_rate");
+  lr_at(schedule_, 0);  // validates the schedule's options before any work
   validate_loop_options(config_);
-  const double clip = config_.get_double("clip_grad");
-  const int64_t eval_every = config_.get_int("eval_every");
-  const int64_t save_every_steps = config_.get_int("save_every_steps");
-  const double save_every_minutes = config_.get_double("save_every_minutes");
-  const int64_t keep_last = config_.get_int("keep_last");
-  const std::string on_nan = config_.get_string("on_nan");
+  clip_ = config_.get_double("clip_grad");
+  eval_every_ = config_.get_int("eval_every");
+  save_every_steps_ = config_.get_int("save_every_steps");
+  save_every_minutes_ = config_.get_double("save_every_minutes");
+  keep_last_ = config_.get_int("keep_last");
+  on_nan_ = config_.get_string("on_nan");
+  log_ = std::make_unique<Log>((fs::path(out_) / "train.log").string());
+}
 
-  LoopState state;
-  Log log((fs::path(out) / "train.log").string());
-
+void TrainingRun::start_or_resume() {
   // config.json is written once the run's start is settled, below: without it, an interrupted
   // attempt died before that, and --resume began from the options given (cmd_train).
-  const bool config_written = fs::exists(fs::path(out) / "config.json", ec);
+  std::error_code ec;
+  const bool config_written = fs::exists(fs::path(out_) / "config.json", ec);
   if (config_.get_bool("resume")) {
-    // The newest checkpoint that reads back intact: a step checkpoint, else last.ckpt (which is
-    // one of them, or a run from before step checkpoints existed).
-    std::vector<std::string> candidates;
-    for (const auto& [step, path] : step_checkpoints(checkpoints_dir)) candidates.push_back(path);
-    if (fs::exists(last_path)) candidates.push_back(last_path);
-    std::unique_ptr<CheckpointReader> reader;
-    std::string rejected;
-    for (const auto& path : candidates) {
-      try {
-        auto candidate = std::make_unique<CheckpointReader>(path);
-        if (!candidate->has_training_state()) throw Error(path + " holds no optimizer state");
-        reader = std::move(candidate);
-        break;
-      } catch (const Error& e) {
-        log.line("--resume: skipping " + path + ": " + first_line(e.what()));
-        rejected += (rejected.empty() ? "" : "; ") + first_line(e.what());
-        // Out of the way, kept for inspection; the next save would otherwise sort after it.
-        if (path != last_path) fs::rename(path, path + ".corrupt", ec);
-      }
-    }
-    if (!reader && !candidates.empty()) throw Error("--resume: no intact checkpoint in " + out + ": " + rejected);
-    if (reader) {
-      const Json& meta = reader->meta();
-      if (meta.at("task") != task_.name() || meta.at("model") != task_.meta().at("model"))
-        throw UsageError("--resume: " + reader->path() + " holds a " + meta.at("task").get<std::string>() + "/" +
-                         meta.at("model").get<std::string>() + " run, not " + task_.name() + "/" + task_.meta().at("model").get<std::string>());
-      load_state_dict(*model, reader->weights(), reader->path());
-      reader->load_optimizer(*optimizer);
-      reader->restore_rng();
-      task_.restore_training_state(reader->task_state());
-      const Json& progress = meta.at("progress");
-      state.step = progress.at("step");
-      state.epoch = progress.at("epoch");
-      state.batch = progress.at("batch");
-      state.loss_sum = progress.value("loss_sum", 0.0);
-      state.loss_count = progress.value("loss_count", int64_t{0});
-      state.last_eval_step = progress.value("last_eval_step", int64_t{-1});
-      state.nonfinite_skipped = progress.value("nonfinite_skipped", int64_t{0});
-      if (meta.contains("best") && !meta.at("best").is_null()) state.best = meta.at("best").get<double>();
-      if (meta.contains("best_metrics")) state.best_metrics = meta.at("best_metrics");
-      if (meta.contains("metrics")) state.last_metrics = meta.at("metrics");
-      log.line("resumed " + reader->path() + " at step " + std::to_string(state.step) + " (epoch " + std::to_string(state.epoch + 1) + ")");
-    } else if (!config_written) {
-      log.line("--resume: " + out + " holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given");
-    } else {
-      log.line("--resume: nothing saved in " + out + " yet; starting at step 0");
-    }
-    keep_metrics_up_to(metrics_path, state.step);
+    const bool resumed = resume();
+    if (!resumed && !config_written)
+      log_->line("--resume: " + out_ + " holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given");
+    else if (!resumed)
+      log_->line("--resume: nothing saved in " + out_ + " yet; starting at step 0");
+    keep_metrics_up_to(metrics_path_, state_.step);
   } else {
-    // A new run in a used folder: the old run's step checkpoints must not be resumed into it.
-    const auto previous = step_checkpoints(checkpoints_dir);
-    if (!previous.empty() || fs::exists(last_path))
-      log.line("starting a new run in " + out + " (its previous checkpoints are replaced; --resume continues a run)");
-    for (const auto& [step, path] : previous) fs::remove(path, ec);
-    fs::remove(last_path, ec);
-    keep_metrics_up_to(metrics_path, -1);
-    if (config_.has("init") && !config_.get_string("init").empty()) {
-      const std::string init = config_.get_string("init");
-      CheckpointReader reader(init);
-      NamedTensors weights = reader.weights();
-      task_.adapt_weights(weights);
-      auto skipped = load_state_dict(*model, weights, init, task_.head_prefixes());
-      std::string note = "initialised from " + init;
-      for (const auto& name : skipped) note += "; kept new " + name + " (shape differs)";
-      log.line(note);
-    }
+    start_new();
   }
   // Fault injection (tests): die with the data read and train.log begun, but no config.json.
   if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
-  write_file_atomic((fs::path(out) / "config.json").string(), config_.json().dump(2) + "\n");
+  write_file_atomic((fs::path(out_) / "config.json").string(), config_.json().dump(2) + "\n");
+}
 
+bool TrainingRun::resume() {
+  // The newest checkpoint that reads back intact: a step checkpoint, else last.ckpt (which is
+  // one of them, or a run from before step checkpoints existed).
+  std::error_code ec;
+  std::vector<std::string> candidates;
+  for (const auto& [step, path] : step_checkpoints(checkpoints_dir_)) candidates.push_back(path);
+  if (fs::exists(last_path_)) candidates.push_back(last_path_);
+  std::unique_ptr<CheckpointReader> reader;
+  std::string rejected;
+  for (const auto& path : candidates) {
+    try {
+      auto candidate = std::make_unique<CheckpointReader>(path);
+      if (!candidate->has_training_state()) throw Error(path + " holds no optimizer state");
+      reader = std::move(candidate);
+      break;
+    } catch (const Error& e) {
+      log_->line("--resume: skipping " + path + ": " + first_line(e.what()));
+      rejected += (rejected.empty() ? "" : "; ") + first_line(e.what());
+      // Out of the way, kept for inspection; the next save would otherwise sort after it.
+      if (path != last_path_) fs::rename(path, path + ".corrupt", ec);
+    }
+  }
+  if (!reader && !candidates.empty()) throw Error("--resume: no intact checkpoint in " + out_ + ": " + rejected);
+  if (!reader) return false;
+  const Json& meta = reader->meta();
+  if (meta.at("task") != task_.name() || meta.at("model") != task_.meta().at("model"))
+    throw UsageError("--resume: " + reader->path() + " holds a " + meta.at("task").get<std::string>() + "/" +
+                     meta.at("model").get<std::string>() + " run, not " + task_.name() + "/" + task_.meta().at("model").get<std::string>());
+  load_state_dict(*model_, reader->weights(), reader->path());
+  reader->load_optimizer(*optimizer_);
+  reader->restore_rng();
+  task_.restore_training_state(reader->task_state());
+  const Json& progress = meta.at("progress");
+  state_.step = progress.at("step");
+  state_.epoch = progress.at("epoch");
+  state_.batch = progress.at("batch");
+  state_.loss_sum = progress.value("loss_sum", 0.0);
+  state_.loss_count = progress.value("loss_count", int64_t{0});
+  state_.last_eval_step = progress.value("last_eval_step", int64_t{-1});
+  state_.nonfinite_skipped = progress.value("nonfinite_skipped", int64_t{0});
+  if (meta.contains("best") && !meta.at("best").is_null()) state_.best = meta.at("best").get<double>();
+  if (meta.contains("best_metrics")) state_.best_metrics = meta.at("best_metrics");
+  if (meta.contains("metrics")) state_.last_metrics = meta.at("metrics");
+  log_->line("resumed " + reader->path() + " at step " + std::to_string(state_.step) + " (epoch " + std::to_string(state_.epoch + 1) + ")");
+  return true;
+}
+
+void TrainingRun::start_new() {
+  // A new run in a used folder: the old run's step checkpoints must not be resumed into it.
+  std::error_code ec;
+  const auto previous = step_checkpoints(checkpoints_dir_);
+  if (!previous.empty() || fs::exists(last_path_))
+    log_->line("starting a new run in " + out_ + " (its previous checkpoints are replaced; --resume continues a run)");
+  for (const auto& [step, path] : previous) fs::remove(path, ec);
+  fs::remove(last_path_, ec);
+  keep_metrics_up_to(metrics_path_, -1);
+  if (!config_.has("init") || config_.get_string("init").empty()) return;
+  const std::string init = config_.get_string("init");
+  CheckpointReader reader(init);
+  NamedTensors weights = reader.weights();
+  task_.adapt_weights(weights);
+  auto skipped = load_state_dict(*model_, weights, init, task_.head_prefixes());
+  std::string note = "initialised from " + init;
+  for (const auto& name : skipped) note += "; kept new " + name + " (shape differs)";
+  log_->line(note);
+}
+
+Json TrainingRun::checkpoint_meta() const {
+  Json meta = task_.meta();
+  meta["config"] = config_.json();
+  // The data order is a function of (seed, epoch) (Task::train_batches): epoch and batch place it.
+  meta["progress"] = {{"step", state_.step}, {"epoch", state_.epoch}, {"batch", state_.batch}, {"total_steps", total_},
+                      {"loss_sum", state_.loss_sum}, {"loss_count", state_.loss_count}, {"last_eval_step", state_.last_eval_step},
+                      {"nonfinite_skipped", state_.nonfinite_skipped}};
+  meta["best"] = state_.best ? Json(*state_.best) : Json(nullptr);
+  meta["best_metrics"] = state_.best_metrics;
+  meta["metrics"] = state_.last_metrics;
+  return meta;
+}
+
+void TrainingRun::save_last() {
+  // Written whole under its own name, then last.ckpt points at it; the previous ones stay
+  // until --keep-last newer ones exist.
+  const std::string step_path = (checkpoints_dir_ / step_checkpoint_name(state_.step)).string();
+  save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model_), optimizer_.get(), true, task_.training_state()});
+  link_atomically(step_path, last_path_);
+  std::error_code ec;
+  const auto saved = step_checkpoints(checkpoints_dir_);
+  for (size_t i = static_cast<size_t>(keep_last_); i < saved.size(); ++i) fs::remove(saved[i].second, ec);
+  last_save_ = Clock::now();
+}
+
+void TrainingRun::evaluate() {
+  progress_->break_line();
+  const auto t0 = Clock::now();
+  Json result = task_.evaluate("val");
+  state_.last_metrics = result.at("metrics");
   const std::string metric = task_.main_metric();
+  const double value = state_.last_metrics.at(metric).get<double>();
+  Json line = {{"step", state_.step}, {"epoch", static_cast<double>(state_.step) / per_epoch_},
+               {"lr", lr_at(schedule_, std::max<int64_t>(0, state_.step - 1))},
+               {"train_loss", state_.loss_count ? Json(state_.loss_sum / state_.loss_count) : Json(nullptr)}, {"examples", result.at("examples")},
+               {"eval_seconds", std::chrono::duration<double>(Clock::now() - t0).count()},
+               {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_).count()}};
+  for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it) line["val_" + it.key()] = it.value();
+  metrics_file_ << line.dump() << '\n';
+  metrics_file_.flush();
+  std::string text = "eval step " + std::to_string(state_.step) + ":";
+  for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it) {
+    char value_text[64];
+    std::snprintf(value_text, sizeof(value_text), " %s %.4f", it.key().c_str(), it.value().get<double>());
+    text += value_text;
+  }
+  state_.loss_sum = 0, state_.loss_count = 0;
+  state_.last_eval_step = state_.step;
   const bool higher = task_.higher_is_better();
-  auto checkpoint_meta = [&]() {
-    Json meta = task_.meta();
-    meta["config"] = config_.json();
-    // The data order is a function of (seed, epoch) (Task::train_batches): epoch and batch place it.
-    meta["progress"] = {{"step", state.step}, {"epoch", state.epoch}, {"batch", state.batch}, {"total_steps", total},
-                        {"loss_sum", state.loss_sum}, {"loss_count", state.loss_count}, {"last_eval_step", state.last_eval_step},
-                        {"nonfinite_skipped", state.nonfinite_skipped}};
-    meta["best"] = state.best ? Json(*state.best) : Json(nullptr);
-    meta["best_metrics"] = state.best_metrics;
-    meta["metrics"] = state.last_metrics;
-    return meta;
-  };
-  auto last_save = Clock::now();
-  auto save_last = [&]() {
-    // Written whole under its own name, then last.ckpt points at it; the previous ones stay
-    // until --keep-last newer ones exist.
-    const std::string step_path = (checkpoints_dir / step_checkpoint_name(state.step)).string();
-    save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model), optimizer.get(), true, task_.training_state()});
-    link_atomically(step_path, last_path);
-    const auto saved = step_checkpoints(checkpoints_dir);
-    for (size_t i = static_cast<size_t>(keep_last); i < saved.size(); ++i) fs::remove(saved[i].second, ec);
-    last_save = Clock::now();
-  };
+  if (!state_.best || (higher ? value > *state_.best : value < *state_.best)) {
+    state_.best = value;
+    state_.best_metrics = state_.last_metrics;
+    save_checkpoint(best_path_, {checkpoint_meta(), state_dict(*model_), nullptr, false});
+    text += " (best)";
+  }
+  log_->line(text);
+  for (const auto& notice : task_.take_notices()) log_->line(notice);
+  save_last();
+}
 
-  Progress progress(total, per_epoch, log);
-  const auto start = Clock::now();
-  std::ofstream metrics_file(metrics_path, std::ios::app);
-  if (!metrics_file) throw Error("cannot write " + metrics_path);
+// Names the first examples of a batch for messages about it.
+std::string TrainingRun::describe_batch(const Batch& batch) const {
+  std::string names;
+  const size_t shown = std::min<size_t>(batch.ids.size(), 4);
+  for (size_t i = 0; i < shown; ++i) names += (i ? ", " : "") + task_.describe_sample(batch.ids[i]);
+  if (batch.ids.size() > shown) names += " and " + std::to_string(batch.ids.size() - shown) + " more";
+  return names.empty() ? std::string("(unknown)") : names;
+}
 
-  auto evaluate = [&]() {
-    progress.break_line();
-    const auto t0 = Clock::now();
-    Json result = task_.evaluate("val");
-    state.last_metrics = result.at("metrics");
-    const double value = state.last_metrics.at(metric).get<double>();
-    Json line = {{"step", state.step}, {"epoch", static_cast<double>(state.step) / per_epoch},
-                 {"lr", lr_at(schedule, std::max<int64_t>(0, state.step - 1))},
-                 {"train_loss", state.loss_count ? Json(state.loss_sum / state.loss_count) : Json(nullptr)}, {"examples", result.at("examples")},
-                 {"eval_seconds", std::chrono::duration<double>(Clock::now() - t0).count()},
-                 {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
-    for (auto it = state.last_metrics.begin(); it != state.last_metrics.end(); ++it) line["val_" + it.key()] = it.value();
-    metrics_file << line.dump() << '\n';
-    metrics_file.flush();
-    std::string text = "eval step " + std::to_string(state.step) + ":";
-    for (auto it = state.last_metrics.begin(); it != state.last_metrics.end(); ++it) {
-      char value_text[64];
-      std::snprintf(value_text, sizeof(value_text), " %s %.4f", it.key().c_str(), it.value().get<double>());
-      text += value_text;
-    }
-    state.loss_sum = 0, state.loss_count = 0;
-    state.last_eval_step = state.step;
-    if (!state.best || (higher ? value > *state.best : value < *state.best)) {
-      state.best = value;
-      state.best_metrics = state.last_metrics;
-      save_checkpoint(best_path, {checkpoint_meta(), state_dict(*model), nullptr, false});
-      text += " (best)";
-    }
-    log.line(text);
-    for (const auto& notice : task_.take_notices()) log.line(notice);
-    save_last();
-  };
+double TrainingRun::train_step(const Batch& batch) {
+  const double lr = lr_at(schedule_, state_.step);
+  set_lr(*optimizer_, lr);
+  model_->train();
+  auto loss = task_.loss(batch);
+  double loss_value = loss.item<double>();
+  if (fault_injected("nan-loss")) loss_value = std::nan("");  // tests of --on-nan
+  std::string nonfinite;  // what went wrong, if anything did
+  if (!std::isfinite(loss_value)) {
+    nonfinite = "the loss is " + format_value(loss_value);
+  } else {
+    optimizer_->zero_grad();
+    loss.backward();
+    const double norm = clip_ > 0 ? torch::nn::utils::clip_grad_norm_(parameters_, clip_) : gradient_norm(parameters_);
+    if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
+  }
+  ++state_.step, ++state_.batch;
+  if (nonfinite.empty()) {
+    optimizer_->step();
+    state_.loss_sum += loss_value, ++state_.loss_count;
+    return loss_value;
+  }
+  // Nothing of this step is applied: stop (naming the step and its samples) or skip it.
+  const std::string where = "step " + std::to_string(state_.step) + " (epoch " + std::to_string(state_.epoch + 1) + ", batch " +
+                            std::to_string(state_.batch) + ")";
+  progress_->break_line();
+  if (on_nan_ == "stop")
+    throw Error(nonfinite + " at " + where + ", on " + describe_batch(batch) + "; training stopped, " +
+                (fs::exists(last_path_) ? last_path_ + " holds the last good state" : std::string("nothing was saved yet")) +
+                " (lower --lr, set --clip-grad, or pass --on-nan skip)");
+  optimizer_->zero_grad();
+  ++state_.nonfinite_skipped;
+  log_->line("--on-nan skip: " + nonfinite + " at " + where + ", on " + describe_batch(batch) + "; step skipped (" +
+             std::to_string(state_.nonfinite_skipped) + " so far)");
+  return loss_value;
+}
 
-  // Names the first examples of a batch for messages about it.
-  auto describe_batch = [&](const Batch& batch) {
-    std::string names;
-    const size_t shown = std::min<size_t>(batch.ids.size(), 4);
-    for (size_t i = 0; i < shown; ++i) names += (i ? ", " : "") + task_.describe_sample(batch.ids[i]);
-    if (batch.ids.size() > shown) names += " and " + std::to_string(batch.ids.size() - shown) + " more";
-    return names.empty() ? std::string("(unknown)") : names;
-  };
-
-  log.line("training " + task_.meta().at("model").get<std::string>() + " for " + std::to_string(total) + " steps (" +
-           std::to_string(per_epoch) + " per epoch, " + std::to_string(task_.examples_per_epoch()) + " examples), run folder " + out);
+TrainSummary TrainingRun::fit() {
+  start_or_resume();
+  last_save_ = start_ = Clock::now();
+  progress_ = std::make_unique<Progress>(total_, per_epoch_, *log_);
+  metrics_file_.open(metrics_path_, std::ios::app);
+  if (!metrics_file_) throw Error("cannot write " + metrics_path_);
+  log_->line("training " + task_.meta().at("model").get<std::string>() + " for " + std::to_string(total_) + " steps (" +
+             std::to_string(per_epoch_) + " per epoch, " + std::to_string(task_.examples_per_epoch()) + " examples), run folder " + out_);
   StopSignalScope stop_signals;
-  const auto parameters = model->parameters();
   try {
-    while (state.step < total) {
-      auto batches = task_.train_batches(state.epoch, state.batch);
-      while (state.step < total) {
+    while (state_.step < total_) {
+      auto batches = task_.train_batches(state_.epoch, state_.batch);
+      while (state_.step < total_) {
         const auto t0 = Clock::now();
         auto batch = batches->next();
         if (!batch) break;
-        const double lr = lr_at(schedule, state.step);
-        set_lr(*optimizer, lr);
-        model->train();
-        auto loss = task_.loss(*batch);
-        double loss_value = loss.item<double>();
-        if (fault_injected("nan-loss")) loss_value = std::nan("");  // tests of --on-nan
-        std::string nonfinite;  // what went wrong, if anything did
-        if (!std::isfinite(loss_value)) {
-          nonfinite = "the loss is " + format_value(loss_value);
-        } else {
-          optimizer->zero_grad();
-          loss.backward();
-          const double norm = clip > 0 ? torch::nn::utils::clip_grad_norm_(parameters, clip) : gradient_norm(parameters);
-          if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
-        }
-        ++state.step, ++state.batch;
-        if (!nonfinite.empty()) {
-          const std::string where = "step " + std::to_string(state.step) + " (epoch " + std::to_string(state.epoch + 1) + ", batch " +
-                                    std::to_string(state.batch) + ")";
-          progress.break_line();
-          if (on_nan == "stop")
-            throw Error(nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; training stopped, " +
-                        (fs::exists(last_path) ? last_path + " holds the last good state" : std::string("nothing was saved yet")) +
-                        " (lower --lr, set --clip-grad, or pass --on-nan skip)");
-          optimizer->zero_grad();
-          ++state.nonfinite_skipped;
-          log.line("--on-nan skip: " + nonfinite + " at " + where + ", on " + describe_batch(*batch) + "; step skipped (" +
-                   std::to_string(state.nonfinite_skipped) + " so far)");
-        } else {
-          optimizer->step();
-          state.loss_sum += loss_value, ++state.loss_count;
-        }
+        const double lr = lr_at(schedule_, state_.step);
+        const double loss = train_step(*batch);
         for (const auto& notice : task_.take_notices()) {
-          progress.break_line();
-          log.line(notice);
+          progress_->break_line();
+          log_->line(notice);
         }
-        progress.step(state.step, state.epoch, state.batch, loss_value, lr, batch->size, std::chrono::duration<double>(Clock::now() - t0).count());
+        progress_->step(state_.step, state_.epoch, state_.batch, loss, lr, batch->size, std::chrono::duration<double>(Clock::now() - t0).count());
         if (const int signal = g_stop_signal.load()) {
-          progress.break_line();
+          progress_->break_line();
           save_last();
-          log.line(std::string(signal == SIGTERM ? "terminated" : "interrupted") + " at step " + std::to_string(state.step) + "; saved " +
-                   last_path + " (continue with --resume --out " + out + ")");
+          log_->line(std::string(signal == SIGTERM ? "terminated" : "interrupted") + " at step " + std::to_string(state_.step) + "; saved " +
+                     last_path_ + " (continue with --resume --out " + out_ + ")");
           throw Interrupted("interrupted", 128 + signal);
         }
-        if (eval_every > 0 && state.step % eval_every == 0) evaluate();
-        else if (save_every_steps > 0 && state.step % save_every_steps == 0) save_last();
-        else if (save_every_minutes > 0 && std::chrono::duration<double>(Clock::now() - last_save).count() >= 60 * save_every_minutes) save_last();
+        if (eval_every_ > 0 && state_.step % eval_every_ == 0) evaluate();
+        else if (save_every_steps_ > 0 && state_.step % save_every_steps_ == 0) save_last();
+        else if (save_every_minutes_ > 0 && std::chrono::duration<double>(Clock::now() - last_save_).count() >= 60 * save_every_minutes_) save_last();
       }
-      if (state.batch >= per_epoch) {
-        ++state.epoch, state.batch = 0;
-        if (eval_every == 0 && state.last_eval_step != state.step) evaluate();
+      if (state_.batch >= per_epoch_) {
+        ++state_.epoch, state_.batch = 0;
+        if (eval_every_ == 0 && state_.last_eval_step != state_.step) evaluate();
       }
     }
-    if (state.last_eval_step != state.step) evaluate();
+    if (state_.last_eval_step != state_.step) evaluate();
   } catch (const Error& e) {
     // What stopped the run ends its log too (stderr gets it from main, once).
-    progress.break_line();
-    log.line("error: " + first_line(e.what()), /*to_stderr=*/false);
+    progress_->break_line();
+    log_->line("error: " + first_line(e.what()), /*to_stderr=*/false);
     throw;
   }
-  progress.break_line();
+  progress_->break_line();
   TrainSummary summary;
-  summary.steps = state.step;
-  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.last_metrics = state.last_metrics;
-  summary.best_metrics = state.best_metrics;
-  summary.out_dir = out;
-  if (state.nonfinite_skipped > 0)
-    log.line("--on-nan skip: " + std::to_string(state.nonfinite_skipped) + " of " + std::to_string(state.step) + " steps skipped");
-  log.line("done: " + std::to_string(state.step) + " steps in " + format_duration(summary.seconds) + "; best " + metric + " " +
-           (state.best ? std::to_string(*state.best) : std::string("?")) + "; checkpoints " + best_path + ", " + last_path);
+  summary.steps = state_.step;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  summary.last_metrics = state_.last_metrics;
+  summary.best_metrics = state_.best_metrics;
+  summary.out_dir = out_;
+  if (state_.nonfinite_skipped > 0)
+    log_->line("--on-nan skip: " + std::to_string(state_.nonfinite_skipped) + " of " + std::to_string(state_.step) + " steps skipped");
+  log_->line("done: " + std::to_string(state_.step) + " steps in " + format_duration(summary.seconds) + "; best " + task_.main_metric() + " " +
+             (state_.best ? std::to_string(*state_.best) : std::string("?")) + "; checkpoints " + best_path_ + ", " + last_path_);
   return summary;
 }
+
+}  // namespace
+
+Trainer::Trainer(Task& task, Options config) : task_(task), config_(std::move(config)) {}
+
+TrainSummary Trainer::fit() { return TrainingRun(task_, config_).fit(); }
 
 }  // namespace zoo

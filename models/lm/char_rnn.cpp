@@ -5,11 +5,7 @@
 namespace zoo::models {
 
 CharRnnImpl::CharRnnImpl(const CharRnnConfig& c) : config_(c), kind_(nn::parse_cell(c.cell)) {
-  if (c.impl != "fused" && c.impl != "cells") throw UsageError("invalid impl '" + c.impl + "': expected fused or cells");
-  if (c.layers < 1 || c.hidden < 1 || c.embedding < 1) throw UsageError("invalid char_rnn size: layers, hidden and embedding must be positive");
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw UsageError("invalid dropout: expected a value in [0, 1)");
-  if (c.tie_weights && c.embedding != c.hidden)
-    throw UsageError("tie_weights needs embedding == hidden (" + std::to_string(c.embedding) + " != " + std::to_string(c.hidden) + ")");
+  CharRnnConfig::options().check(c);
   encoder = register_module("encoder", torch::nn::Embedding(c.vocab, c.embedding));
   // torch.nn.LSTM applies its dropout to every layer's output but the last.
   const double between = c.layers > 1 ? c.dropout : 0.0;
@@ -116,6 +112,44 @@ std::map<std::string, torch::Tensor> CharRnnImpl::trace_units(const torch::Tenso
   for (auto& [name, values] : steps)
     out[name] = torch::stack(values).select(1, 0).unflatten(0, {config_.layers, length});  // (layers, T, H)
   return out;
+}
+
+std::vector<viz::Figure> CharRnnImpl::look(const torch::Tensor& tokens, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  const auto traces = trace_units(tokens);
+  const std::string& signal = options.signal;
+  if (!traces.count(signal)) {
+    std::string valid;
+    for (const auto& [name, value] : traces) valid += (valid.empty() ? "" : ", ") + name;
+    throw UsageError("invalid --signal '" + signal + "' for a " + config_.cell + " cell: expected one of " + valid);
+  }
+  const int64_t layers = config_.layers, hidden = config_.hidden;
+  const int64_t layer = options.layer < 0 ? layers + options.layer : options.layer;
+  if (layer < 0 || layer >= layers)
+    throw UsageError("invalid --layer " + std::to_string(options.layer) + ": the model has " + std::to_string(layers) + " layers");
+  auto values = traces.at(signal).select(0, layer).to(torch::kCPU, torch::kFloat32);  // (T, H)
+  // Every signal on [-1, 1] for one colour scale: tanh(c) as Karpathy et al. plot the cell; a
+  // gate's [0, 1] stretched so that 0.5 is neutral.
+  if (signal == "c") values = values.tanh();
+  const bool gate = signal != "h" && signal != "c" && signal != "g" && signal != "n";
+  if (gate) values = values * 2 - 1;
+  std::vector<int64_t> units = options.units;
+  if (units.empty()) {
+    // The units that vary most over this text.
+    auto order = values.std(0).argsort(0, /*descending=*/true);
+    for (int64_t i = 0; i < std::min<int64_t>(8, hidden); ++i) units.push_back(order[i].item<int64_t>());
+  }
+  viz::Figure figure;
+  figure.kind = viz::Figure::Kind::Activations;
+  std::vector<torch::Tensor> rows;
+  for (int64_t unit : units) {
+    if (unit >= hidden) throw UsageError("invalid --units: unit " + std::to_string(unit) + " does not exist (the layer has " + std::to_string(hidden) + ")");
+    rows.push_back(values.select(1, unit));
+    figure.labels.push_back("layer " + std::to_string(layer) + " unit " + std::to_string(unit) + " (" + signal + (gate ? ", 2g-1" : "") + ")");
+  }
+  figure.maps = {torch::stack(rows)};
+  figure.title = options.model + " " + config_.cell;
+  return {figure};
 }
 
 }  // namespace zoo::models

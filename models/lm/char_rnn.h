@@ -15,13 +15,41 @@
 
 namespace zoo::models {
 
+// The vocabulary follows the data (the lm task's text options cap it); bptt is how the lm task
+// trains it; the rest is the model.
 struct CharRnnConfig {
   int64_t vocab = 69, embedding = 128, hidden = 512, layers = 2;
-  std::string cell = "lstm";   // rnn | lstm | gru
-  std::string impl = "fused";  // fused | cells
-  double dropout = 0.2;        // on the embeddings, between layers and before the output layer
-  bool tie_weights = false;    // output layer = embedding matrix (needs embedding == hidden)
+  std::string cell = "lstm";
+  std::string impl = "fused";
+  double dropout = 0.2;
+  bool tie_weights = false;
+  int64_t bptt = 128;
+  static const OptionSchema<CharRnnConfig>& options();
 };
+
+inline const OptionSchema<CharRnnConfig>& CharRnnConfig::options() {
+  static const auto schema =
+      OptionSchema<CharRnnConfig>("char_rnn")
+          .option("cell", &CharRnnConfig::cell, one_of({"lstm", "gru", "rnn"}),
+                  "rnn h_t = tanh(W_hh h_{t-1} + W_xh x_t); lstm i, f, o, g with c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t); gru r, z and "
+                  "the candidate n (lib/nn/recurrent_cell.cpp)")
+          .option("impl", &CharRnnConfig::impl, one_of({"fused", "cells"}),
+                  "fused: LibTorch's RNN/LSTM/GRU (cuDNN on a GPU, whose between-layer dropout --deterministic refuses on CUDA); cells: a "
+                  "step at a time through the equations (same outputs)")
+          .option("embedding", &CharRnnConfig::embedding, at_least(1), "embedding width")
+          .option("hidden", &CharRnnConfig::hidden, at_least(1), "state width")
+          .option("layers", &CharRnnConfig::layers, at_least(1), "stacked recurrent layers")
+          .option("dropout", &CharRnnConfig::dropout, fraction(), "on the embeddings, between layers and before the output layer")
+          .option("tie_weights", &CharRnnConfig::tie_weights, "the output layer uses the embedding matrix (needs embedding = hidden)")
+          .option("bptt", &CharRnnConfig::bptt, at_least(1),
+                  "truncated backpropagation through time: chunk length; each batch row is a contiguous stream whose state is carried "
+                  "from chunk to chunk, detached")
+          .rule([](const CharRnnConfig& c) {
+            if (c.tie_weights && c.embedding != c.hidden)
+              throw UsageError("tie_weights needs embedding == hidden (" + std::to_string(c.embedding) + " != " + std::to_string(c.hidden) + ")");
+          });
+  return schema;
+}
 
 // Holds only the output layer's bias when its weight is the embedding matrix.
 class OutputBiasImpl : public torch::nn::Module {
@@ -42,10 +70,13 @@ class CharRnnImpl : public LanguageModel {
   int64_t vocab_size() const override { return config_.vocab; }
 
   // Zeros of the state's shape for a batch of `batch` on `device`.
-  std::vector<torch::Tensor> initial_state(int64_t batch, torch::Device device) const;
+  std::vector<torch::Tensor> initial_state(int64_t batch, torch::Device device) const override;
   // What each unit does over one sequence tokens (1, T), through the cells: "h", "c" (lstm) and
   // the gates ("i", "f", "o", "g" / "r", "z", "n"), each (layers, T, hidden).
   std::map<std::string, torch::Tensor> trace_units(const torch::Tensor& tokens);
+  // options.signal of options.units in options.layer over the tokens, each unit's values as the
+  // colour of the text (Karpathy et al. 2015): tanh(c) for the cell, 2g - 1 for a gate.
+  std::vector<viz::Figure> look(const torch::Tensor& tokens, const viz::LookOptions& options) override;
   const CharRnnConfig& config() const { return config_; }
 
   torch::nn::Embedding encoder{nullptr};

@@ -45,10 +45,7 @@ torch::Tensor GptBlockImpl::forward(const torch::Tensor& x_in, nn::KeyValueCache
 }
 
 GptImpl::GptImpl(const GptConfig& c) : config_(c), positions_(nn::parse_positions(c.positions)) {
-  if (c.layers < 1 || c.width < 1 || c.context < 1) throw UsageError("invalid gpt size: layers, width and context must be positive");
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw UsageError("invalid dropout: expected a value in [0, 1)");
-  if (c.heads < 1 || c.width % c.heads != 0)
-    throw UsageError("invalid heads " + std::to_string(c.heads) + ": the width " + std::to_string(c.width) + " must be a multiple of it");
+  GptConfig::options().check(c);
   transformer = register_module("transformer", torch::nn::ModuleDict());
   wte = torch::nn::Embedding(c.vocab, c.width);
   transformer->update({{"wte", wte.ptr()}});
@@ -123,6 +120,18 @@ std::vector<torch::Tensor> GptImpl::attention_maps() const {
   std::vector<torch::Tensor> maps;
   for (const auto& block : h->children()) maps.push_back(block->as<GptBlockImpl>()->attn->last_weights());
   return maps;
+}
+
+std::vector<viz::Figure> GptImpl::look(const torch::Tensor& tokens, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  keep_attention(true);
+  forward(tokens, {});
+  keep_attention(false);
+  viz::Figure figure;
+  figure.kind = viz::Figure::Kind::Attention;
+  for (const auto& m : attention_maps()) figure.maps.push_back(m.select(0, 0).to(torch::kCPU));  // (heads, T, T)
+  figure.title = options.model + ": masked self-attention, rows attend to columns";
+  return {figure};
 }
 
 }  // namespace zoo::models

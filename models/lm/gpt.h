@@ -12,13 +12,38 @@
 
 namespace zoo::models {
 
+// The vocabulary follows the data (the lm task's text options cap it); the rest are the model's
+// options, gpt's sizes by default (nanoGPT's shakespeare_char).
 struct GptConfig {
   int64_t vocab = 69, layers = 6, heads = 6, width = 384, context = 256;
   double dropout = 0.2;
-  std::string positions = "learned";  // learned | sinusoidal | rotary
-  bool bias = true;                   // in the Linear and LayerNorm layers
-  bool tie_weights = true;            // output layer = token embedding matrix
+  std::string positions = "learned";
+  bool bias = true;
+  bool tie_weights = true;
+  static const OptionSchema<GptConfig>& options();
 };
+
+inline const OptionSchema<GptConfig>& GptConfig::options() {
+  static const auto schema =
+      OptionSchema<GptConfig>("GPT")
+          .option("layers", &GptConfig::layers, at_least(1), "transformer blocks")
+          .option("heads", &GptConfig::heads, at_least(1), "attention heads (width must be a multiple)")
+          .option("width", &GptConfig::width, at_least(1), "model width")
+          .option("context", &GptConfig::context, at_least(1), "longest sequence; the training window")
+          .option("dropout", &GptConfig::dropout, fraction(), "on embeddings, attention weights and both residual branches")
+          .option("positions", &GptConfig::positions, one_of({"learned", "sinusoidal", "rotary"}),
+                  "learned (GPT-2's wpe), sinusoidal (Vaswani et al.'s fixed table, added), rotary (RoFormer: queries and keys rotated "
+                  "by position, pairs (x_2i, x_2i+1))")
+          .option("bias", &GptConfig::bias, "biases in the linear and LayerNorm layers")
+          .option("tie_weights", &GptConfig::tie_weights, "output layer = token embedding matrix; false adds lm_head")
+          .rule([](const GptConfig& c) {
+            if (c.width % c.heads != 0)
+              throw UsageError("invalid heads " + std::to_string(c.heads) + ": the width " + std::to_string(c.width) + " must be a multiple of it");
+            if (c.positions == "rotary" && (c.width / c.heads) % 2 != 0)
+              throw UsageError("rotary positions need an even head width, not " + std::to_string(c.width / c.heads));
+          });
+  return schema;
+}
 
 // The position-wise MLP: c_proj(GELU(c_fc(x))), 4x wider in the middle.
 class GptMlpImpl : public torch::nn::Module {
@@ -52,6 +77,8 @@ class GptImpl : public LanguageModel {
   int64_t vocab_size() const override { return config_.vocab; }
 
   // Keep (or stop keeping) every block's attention weights; after a forward, per layer (B, heads, T, T).
+  // Every layer's and head's masked self-attention over the tokens.
+  std::vector<viz::Figure> look(const torch::Tensor& tokens, const viz::LookOptions& options) override;
   void keep_attention(bool keep);
   std::vector<torch::Tensor> attention_maps() const;
   const GptConfig& config() const { return config_; }

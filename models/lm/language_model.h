@@ -7,7 +7,37 @@
 
 #include <vector>
 
+#include "lib/core/option_schema.h"
+#include "lib/viz/figure.h"
+
 namespace zoo::models {
+
+// How text becomes tokens: options of every language model. The lm task learns the tokenizer and
+// vocabulary from the training part; they travel in the checkpoint.
+struct LmTextConfig {
+  std::string tokenizer = "auto";
+  bool lowercase = false;
+  int64_t min_freq = 1;
+  int64_t vocab = 0;
+  static const OptionSchema<LmTextConfig>& options();
+};
+
+inline const OptionSchema<LmTextConfig>& LmTextConfig::options() {
+  static const auto schema =
+      OptionSchema<LmTextConfig>("language-model text")
+          .option("tokenizer", &LmTextConfig::tokenizer, one_of({"auto", "char", "word", "bpe", "unigram"}),
+                  "char (every code point), word, bpe/unigram (SentencePiece trained on the training part), auto (char); a line break "
+                  "is the token \\n for every tokenizer")
+          .option("lowercase", &LmTextConfig::lowercase, "Unicode full lowercasing before tokenizing")
+          .option("min_freq", &LmTextConfig::min_freq, at_least(1), "a token needs this many occurrences in the training part (char, word)")
+          .option("vocab", &LmTextConfig::vocab, at_least(0),
+                  "vocabulary cap including the 4 specials (0: every token; for bpe/unigram 0 means 2000 pieces); the model's follows the data")
+          .rule([](const LmTextConfig& c) {
+            // The 4 specials and the line break are in every vocabulary.
+            if (c.vocab != 0 && c.vocab < 5) throw UsageError("invalid vocab " + std::to_string(c.vocab) + ": expected 0 (no limit) or at least 5");
+          });
+  return schema;
+}
 
 struct LmOutput {
   torch::Tensor logits;              // (B, T, V)
@@ -24,7 +54,14 @@ class LanguageModel : public torch::nn::Module {
   // Whether the state summarises the past and is carried between training chunks (recurrent
   // models), or only caches what a generator would otherwise recompute (transformers).
   virtual bool recurrent() const = 0;
+  // The state before the first token (zeros) for `batch` sequences; empty for a transformer.
+  virtual std::vector<torch::Tensor> initial_state(int64_t batch, torch::Device device) const { return {}; }
   virtual int64_t vocab_size() const = 0;
+  // What the model shows of itself over one sequence tokens (1, T) for `zoo visualize`: figures
+  // whose token axes are Axis::Tokens. Default: nothing to show.
+  virtual std::vector<viz::Figure> look(const torch::Tensor& tokens, const viz::LookOptions& options) {
+    throw UsageError("visualize is not available for " + options.model);
+  }
 };
 
 }  // namespace zoo::models

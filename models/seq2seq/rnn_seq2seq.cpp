@@ -33,16 +33,11 @@ torch::Tensor reverse_within_length(const torch::Tensor& x, const torch::Tensor&
 
 RnnSeq2SeqImpl::RnnSeq2SeqImpl(RnnSeq2SeqConfig config) : config_(std::move(config)) {
   const auto& c = config_;
+  RnnSeq2SeqConfig::options().check(c);
+  if (c.src_vocab < 1 || c.tgt_vocab < 1) throw UsageError("invalid vocabulary sizes " + std::to_string(c.src_vocab) + ", " + std::to_string(c.tgt_vocab));
   cell_kind_ = nn::parse_cell(c.cell);
-  for (auto [value, name] : {std::pair{c.embedding, "embedding"}, {c.encoder_hidden, "encoder_hidden"}, {c.hidden, "hidden"},
-                             {c.layers, "layers"}, {c.attention_hidden, "attention_hidden"}, {c.mixtures, "mixtures"},
-                             {c.src_vocab, "src_vocab"}, {c.tgt_vocab, "tgt_vocab"}})
-    if (value <= 0) throw UsageError(std::string("invalid ") + name + " " + std::to_string(value) + ": expected a positive integer");
-  if (c.dropout < 0 || c.dropout >= 1) throw UsageError("invalid dropout: expected a value in [0, 1)");
-  if (c.teacher_forcing < 0 || c.teacher_forcing > 1) throw UsageError("invalid teacher_forcing: expected a value in [0, 1]");
   nn::AttentionKind attention_kind{};
   if (c.attention == "none") {
-    if (c.context != "final" && c.context != "every_step") throw UsageError("invalid context '" + c.context + "': expected final or every_step");
     style_ = c.context == "every_step" ? Style::EveryStep : Style::Final;
   } else {
     attention_kind = nn::parse_attention(c.attention);
@@ -242,6 +237,12 @@ torch::Tensor RnnSeq2SeqImpl::forward(const torch::Tensor& src, const torch::Ten
   std::vector<torch::Tensor> features;
   for (int64_t t = 0; t < steps; ++t) features.push_back(step(embedded.select(1, t), projection.select(1, t), d).first);
   return output_->forward(dropout_->forward(torch::stack(features, 1)));  // (B, T, V)
+}
+
+std::vector<viz::Figure> RnnSeq2SeqImpl::look(const torch::Tensor& src, const torch::Tensor& tgt_in, const viz::LookOptions& options) {
+  if (config_.attention == "none")
+    throw UsageError("model " + options.model + " has no attention to show: its decoder sees one context vector (train seq2seq_attn)");
+  return {};
 }
 
 }  // namespace zoo::models

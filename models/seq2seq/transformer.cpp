@@ -25,15 +25,7 @@ torch::Tensor feed_forward(torch::nn::Linear& linear1, torch::nn::Linear& linear
 }
 
 void check(const TransformerConfig& c) {
-  if (c.encoder_layers < 1 || c.decoder_layers < 1 || c.width < 1 || c.ffn < 1 || c.max_positions < 1)
-    throw UsageError("invalid transformer size: encoder_layers, decoder_layers, width, ffn and max_positions must be positive");
-  if (c.heads < 1 || c.width % c.heads != 0)
-    throw UsageError("invalid heads " + std::to_string(c.heads) + ": the width " + std::to_string(c.width) + " must be a multiple of it");
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw UsageError("invalid dropout: expected a value in [0, 1)");
-  if (c.norm != "post" && c.norm != "pre") throw UsageError("invalid norm '" + c.norm + "': expected post or pre");
-  if (c.positions != "sinusoidal" && c.positions != "learned")
-    throw UsageError("invalid positions '" + c.positions + "': expected sinusoidal or learned");
-  if (c.activation != "relu" && c.activation != "gelu") throw UsageError("invalid activation '" + c.activation + "': expected relu or gelu");
+  TransformerConfig::options().check(c);
   if (c.share_embeddings && c.src_vocab != c.tgt_vocab)
     throw UsageError("share_embeddings needs one vocabulary for both sides (" + std::to_string(c.src_vocab) + " != " + std::to_string(c.tgt_vocab) + ")");
 }
@@ -236,6 +228,25 @@ TransformerAttention TransformerImpl::attention() const {
     maps.cross.push_back(layer->as<TransformerDecoderLayerImpl>()->multihead_attn->last_weights());
   }
   return maps;
+}
+
+std::vector<viz::Figure> TransformerImpl::look(const torch::Tensor& src, const torch::Tensor& tgt_in, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  keep_attention(true);
+  forward(src, torch::tensor({src.size(1)}), tgt_in);
+  keep_attention(false);
+  const TransformerAttention maps = attention();
+  auto figure = [&](const std::vector<torch::Tensor>& per_layer, viz::Axis rows, viz::Axis cols, const std::string& what, const char* suffix) {
+    viz::Figure f;
+    f.kind = viz::Figure::Kind::Attention;
+    for (const auto& m : per_layer) f.maps.push_back(m.select(0, 0).to(torch::kCPU));  // (heads, queries, keys)
+    f.rows = rows, f.cols = cols, f.title = options.model + ": " + what, f.suffix = suffix;
+    return f;
+  };
+  using viz::Axis;
+  return {figure(maps.encoder_self, Axis::Source, Axis::Source, "encoder self-attention", "encoder"),
+          figure(maps.decoder_self, Axis::TargetInput, Axis::TargetInput, "decoder masked self-attention", "decoder"),
+          figure(maps.cross, Axis::Target, Axis::Source, "cross-attention, target rows attend to source columns", "cross")};
 }
 
 }  // namespace zoo::models

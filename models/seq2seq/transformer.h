@@ -16,17 +16,47 @@
 
 namespace zoo::models {
 
+// The vocabularies follow the data (the translate task's text options cap them); the rest are
+// the model's options, transformer_small's sizes by default.
 struct TransformerConfig {
   int64_t src_vocab = 8000, tgt_vocab = 6000;
   int64_t encoder_layers = 3, decoder_layers = 3, width = 256, heads = 8, ffn = 1024;
-  int64_t max_positions = 1024;  // longest sequence (source or target) the positions cover
+  int64_t max_positions = 1024;
   double dropout = 0.1;
-  std::string norm = "post";            // post | pre
-  std::string positions = "sinusoidal"; // sinusoidal | learned
-  std::string activation = "relu";      // relu | gelu (in the feed-forward blocks)
-  bool share_embeddings = false;        // one embedding matrix for both sides (needs one joint vocabulary)
-  bool tie_output = true;               // output layer weight = target embedding matrix
+  std::string norm = "post";
+  std::string positions = "sinusoidal";
+  std::string activation = "relu";
+  bool share_embeddings = false;
+  bool tie_output = true;
+  static const OptionSchema<TransformerConfig>& options();
 };
+
+inline const OptionSchema<TransformerConfig>& TransformerConfig::options() {
+  static const auto schema =
+      OptionSchema<TransformerConfig>("Transformer")
+          .option("encoder_layers", &TransformerConfig::encoder_layers, at_least(1), "blocks in the encoder stack")
+          .option("decoder_layers", &TransformerConfig::decoder_layers, at_least(1), "blocks in the decoder stack")
+          .option("width", &TransformerConfig::width, at_least(1), "d_model")
+          .option("heads", &TransformerConfig::heads, at_least(1), "attention heads (d_k = width / heads)")
+          .option("ffn", &TransformerConfig::ffn, at_least(1), "the feed-forward layers' hidden width")
+          .option("dropout", &TransformerConfig::dropout, fraction(),
+                  "on embeddings + positions, each sublayer's output, the feed-forward's hidden layer and the attention weights")
+          .option("norm", &TransformerConfig::norm, one_of({"post", "pre"}),
+                  "post: x = LN(x + Sublayer(x)), the paper's; pre: x = x + Sublayer(LN(x)) with a final LayerNorm per stack")
+          .option("positions", &TransformerConfig::positions, one_of({"sinusoidal", "learned"}),
+                  "sinusoidal p(t)_{2i} = sin(t / 10000^{2i/d}), p(t)_{2i+1} = cos(...); learned: one table per side")
+          .option("activation", &TransformerConfig::activation, one_of({"relu", "gelu"}), "in the feed-forward layers (relu: the paper's)")
+          .option("share_embeddings", &TransformerConfig::share_embeddings,
+                  "one embedding matrix for source and target; the task then builds one tokenizer and one vocabulary from both sides "
+                  "(capped by src_vocab; with tokenizer=bpe one joint SentencePiece model)")
+          .option("tie_output", &TransformerConfig::tie_output, "the output layer's weight is the target embedding matrix (plus its own bias)")
+          .option("max_positions", &TransformerConfig::max_positions, at_least(1), "the longest source or target the positions cover")
+          .rule([](const TransformerConfig& c) {
+            if (c.width % c.heads != 0)
+              throw UsageError("invalid heads " + std::to_string(c.heads) + ": the width " + std::to_string(c.width) + " must be a multiple of it");
+          });
+  return schema;
+}
 
 class TransformerEncoderLayerImpl : public torch::nn::Module {
  public:
@@ -79,6 +109,10 @@ class TransformerImpl : public TranslationModel {
   torch::Tensor forward(const torch::Tensor& src, const torch::Tensor& src_lengths, const torch::Tensor& tgt_in) override;
 
   // Keep every attention module's weights from now on (or stop); read them after a forward.
+  // Every layer and head of each kind of attention: encoder self-attention (source x source),
+  // decoder masked self-attention (target inputs, each seeing itself and earlier ones) and
+  // cross-attention (outputs y_1 .. y_n <eos> x source).
+  std::vector<viz::Figure> look(const torch::Tensor& src, const torch::Tensor& tgt_in, const viz::LookOptions& options) override;
   void keep_attention(bool keep);
   TransformerAttention attention() const;
   const TransformerConfig& config() const { return config_; }

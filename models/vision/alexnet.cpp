@@ -4,7 +4,10 @@ namespace zoo::models {
 
 using namespace torch::nn;
 
-AlexNetImpl::AlexNetImpl(int64_t num_classes, double dropout) {
+AlexNetImpl::AlexNetImpl(const AlexNetConfig& config) {
+  AlexNetConfig::options().check(config);
+  const int64_t num_classes = config.num_classes;
+  const double dropout = config.dropout;
   // Indices in the Sequentials are part of the parameter names (features.0.weight, ...).
   features = register_module("features", Sequential(
       Conv2d(Conv2dOptions(3, 64, 11).stride(4).padding(2)), ReLU(ReLUOptions(true)),  // CONV1 (B, 64, 55, 55)

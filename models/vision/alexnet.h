@@ -6,9 +6,22 @@
 
 namespace zoo::models {
 
+struct AlexNetConfig {
+  int64_t num_classes = 1000;
+  double dropout = 0.5;
+  static const OptionSchema<AlexNetConfig>& options();
+};
+
+inline const OptionSchema<AlexNetConfig>& AlexNetConfig::options() {
+  static const auto schema = OptionSchema<AlexNetConfig>("AlexNet")
+                                 .option("num_classes", &AlexNetConfig::num_classes, at_least(1), num_classes_help)
+                                 .option("dropout", &AlexNetConfig::dropout, fraction(), "dropout before the fully connected layers");
+  return schema;
+}
+
 class AlexNetImpl : public ImageClassifierImpl {
  public:
-  AlexNetImpl(int64_t num_classes, double dropout);
+  explicit AlexNetImpl(const AlexNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
 
   torch::nn::Sequential features{nullptr};

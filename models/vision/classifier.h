@@ -5,8 +5,13 @@
 #include <vector>
 
 #include "lib/core/checkpoint.h"
+#include "lib/core/option_schema.h"
+#include "lib/viz/figure.h"
 
 namespace zoo::models {
+
+// num_classes in every classifier's options.
+constexpr const char* num_classes_help = "size of the output layer; set from the data when training";
 
 // One training output: logits (B, classes) and the weight of its loss term. A distillation
 // output (DeiT's second head) is trained on a teacher's predictions instead of the labels.
@@ -28,6 +33,13 @@ class ImageClassifierImpl : public torch::nn::Module {
   // Fits a state_dict made for another configuration of this architecture before loading, where
   // that has a meaning (a ViT's position embeddings for another image size). Default: nothing.
   virtual void adapt_state_dict(NamedTensors& tensors) const {}
+
+  // What the model attends to in one image (1, 3, S, S), normalised as it sees it, for `zoo
+  // visualize`: figures of maps over the image (options.query is set, in input pixels). Default:
+  // the model has no attention to show.
+  virtual std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) {
+    throw UsageError("visualize is not available for " + options.model + " (it has no attention): try a vit_*, deit_*, swin_* or resnet*_sa model");
+  }
 };
 
 }  // namespace zoo::models

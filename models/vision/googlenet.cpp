@@ -39,6 +39,7 @@ torch::Tensor InceptionAuxImpl::forward(torch::Tensor x) {
 }
 
 GoogLeNetImpl::GoogLeNetImpl(const GoogLeNetConfig& config) : config_(config) {
+  GoogLeNetConfig::options().check(config);
   auto pool = [](int64_t kernel) { return MaxPool2d(MaxPool2dOptions(kernel).stride(2).ceil_mode(true)); };
   conv1 = register_module("conv1", BasicConv2d(3, 64, 7, 2, 3));
   maxpool1 = register_module("maxpool1", pool(3));

@@ -40,10 +40,23 @@ TORCH_MODULE(InceptionAux);
 struct GoogLeNetConfig {
   int64_t num_classes = 1000;
   bool aux_logits = false;
-  bool transform_input = false;  // re-normalise ImageNet-normalised input to [-1, 1], as the original weights expect
+  bool transform_input = false;
   double dropout = 0.2;
   double dropout_aux = 0.7;
+  static const OptionSchema<GoogLeNetConfig>& options();
 };
+
+inline const OptionSchema<GoogLeNetConfig>& GoogLeNetConfig::options() {
+  static const auto schema =
+      OptionSchema<GoogLeNetConfig>("GoogLeNet")
+          .option("num_classes", &GoogLeNetConfig::num_classes, at_least(1), num_classes_help)
+          .option("aux_logits", &GoogLeNetConfig::aux_logits, "build and train the two side classifiers; their losses are added with weight 0.3")
+          .option("transform_input", &GoogLeNetConfig::transform_input,
+                  "re-normalise ImageNet-normalised input to [-1, 1], as the original Google weights expect")
+          .option("dropout", &GoogLeNetConfig::dropout, fraction(), "dropout before the main classifier")
+          .option("dropout_aux", &GoogLeNetConfig::dropout_aux, fraction(), "dropout in the side classifiers");
+  return schema;
+}
 
 class GoogLeNetImpl : public ImageClassifierImpl {
  public:

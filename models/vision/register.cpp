@@ -1,7 +1,10 @@
 // The vision family's entries in the model registry: names, defaults and parameter counts as
-// torchvision has them (counts at the default 1000 classes; resnet18_cifar at 10).
-#include "lib/core/error.h"
-#include "lib/core/registry.h"
+// torchvision has them (counts at the default 1000 classes; the variants for 32x32 images at 10).
+// Each model's options are its preprocessing's and its architecture's, declared beside their
+// structs (data/image.h, and each model's header); the variants differ only in the values below.
+#include "models/vision/register.h"
+
+#include "data/image.h"
 #include "models/vision/alexnet.h"
 #include "models/vision/googlenet.h"
 #include "models/vision/resnet.h"
@@ -13,77 +16,64 @@ namespace zoo {
 
 namespace {
 
-// Preprocessing options every classifier carries (timm's data config).
-Json imagenet_preprocess(int input_size = 224) {
-  return {{"input_size", input_size}, {"crop_pct", 0.875}, {"train_aug", "rrc"}, {"auto_augment", ""},
-          {"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}}};
+using namespace zoo::models;
+
+// ImageNet's statistics and torchvision's evaluation crop.
+data::Preprocess imagenet_preprocess() { return data::Preprocess{}; }
+
+// CIFAR-10's statistics and augmentation, for the variants made for 32x32 images.
+data::Preprocess cifar_preprocess() {
+  data::Preprocess p;
+  p.input_size = 32, p.crop_pct = 1.0, p.train_aug = "crop";
+  p.mean = {0.4914, 0.4822, 0.4465}, p.std = {0.2470, 0.2435, 0.2616};
+  return p;
 }
 
-Json with(Json base, const Json& extra) {
-  for (auto it = extra.begin(); it != extra.end(); ++it) base[it.key()] = it.value();
-  return base;
+// The CNNs' recipe, torchvision's reference: SGD with momentum 0.9 and a cosine schedule (weight
+// decay 5e-4, as for CIFAR); AlexNet and VGG at lr 0.01, as torchvision trains them.
+Recipe sgd_recipe(double lr) {
+  return {{"opt", "sgd"}, {"lr", lr}, {"momentum", 0.9}, {"weight_decay", 5e-4}, {"sched", "cosine"}, {"warmup_fraction", 0.0},
+          {"min_lr", 0.0}, {"clip_grad", 0.0}};
 }
 
-// A list option of positive integers (--set depths=2,2,6,2).
-std::vector<int64_t> positive_ints(const Options& o, const std::string& key) {
-  std::vector<int64_t> out;
-  for (double v : o.get_doubles(key)) {
-    if (v < 1 || v != static_cast<double>(static_cast<int64_t>(v)))
-      throw UsageError("invalid --set " + key + ": expected positive integers, got " + format_value(v));
-    out.push_back(static_cast<int64_t>(v));
-  }
-  return out;
+// The vision transformers' (DeiT's, Swin's): AdamW, weight decay 0.05, a linear warm-up over 5% of
+// the run, then cosine.
+Recipe transformer_recipe() {
+  return {{"opt", "adamw"}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"sched", "cosine"}, {"warmup_fraction", 0.05}, {"min_lr", 1e-5},
+          {"clip_grad", 0.0}};
 }
 
-// CIFAR-10 statistics and augmentation, for the variants made for 32x32 images.
-Json cifar_preprocess() {
-  return {{"input_size", 32}, {"crop_pct", 1.0}, {"train_aug", "crop"}, {"auto_augment", ""},
-          {"mean", {0.4914, 0.4822, 0.4465}}, {"std", {0.2470, 0.2435, 0.2616}}};
+// A classifier whose architecture options are Config's, with `variant`'s values as defaults.
+template <class Model, class Config>
+ModelSpec classifier(std::string name, std::string description, const data::Preprocess& preprocess, const Config& variant,
+                     int64_t params, Recipe recipe = sgd_recipe(0.1)) {
+  ModelSpec spec{std::move(name), "classify", "vision", std::move(description), {}, params, nullptr, std::move(recipe)};
+  spec.options.add(data::Preprocess::options(), preprocess).add(Config::options(), variant);
+  spec.create = [variant](const Json& options) { return std::make_shared<Model>(Config::options().read(options, variant)); };
+  return spec;
 }
 
 }  // namespace
 
 void register_vision_models(Registry& registry) {
-  using namespace zoo::models;
-  auto add = [&](std::string name, std::string description, Json defaults, int64_t params,
-                 std::function<std::shared_ptr<torch::nn::Module>(const Options&)> create) {
-    registry.add_model({std::move(name), "classify", "vision", std::move(description), std::move(defaults), params, std::move(create)});
-  };
-
-  add("alexnet", "AlexNet (torchvision single-GPU variant): 5 conv + 3 FC layers",
-      with(imagenet_preprocess(), {{"num_classes", 1000}, {"dropout", 0.5}}), 61100840,
-      [](const Options& o) { return std::make_shared<AlexNetImpl>(o.get_int("num_classes"), o.get_double("dropout")); });
+  registry.add_model(classifier<AlexNetImpl>("alexnet", "AlexNet (torchvision single-GPU variant): 5 conv + 3 FC layers",
+                                             imagenet_preprocess(), AlexNetConfig{}, 61100840, sgd_recipe(0.01)));
 
   const std::vector<std::pair<int, std::array<int64_t, 2>>> vgg_params{
       {11, {132863336, 132868840}}, {13, {133047848, 133053736}}, {16, {138357544, 138365992}}, {19, {143667240, 143678248}}};
   for (const auto& [depth, params] : vgg_params) {
     for (bool bn : {false, true}) {
-      const std::string name = "vgg" + std::to_string(depth) + (bn ? "_bn" : "");
-      add(name, "VGG-" + std::to_string(depth) + (bn ? " with BatchNorm" : "") + ": 3x3 convolutions only, 3 FC layers",
-          with(imagenet_preprocess(), {{"num_classes", 1000}, {"dropout", 0.5}}), params[bn ? 1 : 0],
-          [depth = depth, bn](const Options& o) {
-            VggConfig c;
-            c.depth = depth;
-            c.batch_norm = bn;
-            c.num_classes = o.get_int("num_classes");
-            c.dropout = o.get_double("dropout");
-            return std::make_shared<VGGImpl>(c);
-          });
+      VggConfig c;
+      c.depth = depth, c.batch_norm = bn;
+      registry.add_model(classifier<VGGImpl>("vgg" + std::to_string(depth) + (bn ? "_bn" : ""),
+                                             "VGG-" + std::to_string(depth) + (bn ? " with BatchNorm" : "") + ": 3x3 convolutions only, 3 FC layers",
+                                             imagenet_preprocess(), c, params[bn ? 1 : 0], sgd_recipe(0.01)));
     }
   }
 
-  add("googlenet", "GoogLeNet (Inception v1) with BatchNorm; aux_logits=true trains the two side classifiers (weight 0.3)",
-      with(imagenet_preprocess(), {{"num_classes", 1000}, {"aux_logits", false}, {"transform_input", false},
-                                   {"dropout", 0.2}, {"dropout_aux", 0.7}}),
-      6624904, [](const Options& o) {
-        GoogLeNetConfig c;
-        c.num_classes = o.get_int("num_classes");
-        c.aux_logits = o.get_bool("aux_logits");
-        c.transform_input = o.get_bool("transform_input");
-        c.dropout = o.get_double("dropout");
-        c.dropout_aux = o.get_double("dropout_aux");
-        return std::make_shared<GoogLeNetImpl>(c);
-      });
+  registry.add_model(classifier<GoogLeNetImpl>(
+      "googlenet", "GoogLeNet (Inception v1) with BatchNorm; aux_logits=true trains the two side classifiers (weight 0.3)",
+      imagenet_preprocess(), GoogLeNetConfig{}, 6624904));
 
   struct ResNetVariant {
     const char* name;
@@ -101,38 +91,23 @@ void register_vision_models(Registry& registry) {
                                            {"resnet50_sa", true, {3, 4, 6, 3}, 27198122, true}};
   for (const auto& v : resnets) {
     const int depth = std::stoi(std::string(v.name).substr(6));
-    add(v.name, "ResNet-" + std::to_string(depth) + (v.bottleneck ? " (bottleneck blocks)" : " (basic blocks)") +
-                    (v.self_attention ? " with self-attention (1x1 conv Q/K/V, gain from 0) after layer2 and layer3" : ""),
-        with(imagenet_preprocess(), {{"num_classes", 1000}, {"zero_init_residual", false}}), v.params,
-        [v](const Options& o) {
-          ResNetConfig c;
-          c.bottleneck = v.bottleneck;
-          c.layers = v.layers;
-          c.num_classes = o.get_int("num_classes");
-          c.zero_init_residual = o.get_bool("zero_init_residual");
-          c.self_attention = v.self_attention;
-          return std::make_shared<ResNetImpl>(c);
-        });
+    ResNetConfig c;
+    c.bottleneck = v.bottleneck, c.layers = v.layers, c.self_attention = v.self_attention;
+    registry.add_model(classifier<ResNetImpl>(
+        v.name,
+        "ResNet-" + std::to_string(depth) + (v.bottleneck ? " (bottleneck blocks)" : " (basic blocks)") +
+            (v.self_attention ? " with self-attention (1x1 conv Q/K/V, gain from 0) after layer2 and layer3" : ""),
+        imagenet_preprocess(), c, v.params));
   }
   // CIFAR-style stem for 32x32 inputs: 3x3 stride-1 conv1, no max-pool; CIFAR-10 statistics.
-  add("resnet18_cifar", "ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 images",
-      with(cifar_preprocess(), {{"num_classes", 10}, {"zero_init_residual", false}}),
-      11173962, [](const Options& o) {
-        ResNetConfig c;
-        c.small_input = true;
-        c.num_classes = o.get_int("num_classes");
-        c.zero_init_residual = o.get_bool("zero_init_residual");
-        return std::make_shared<ResNetImpl>(c);
-      });
-  add("resnet18_sa_cifar", "resnet18_cifar with self-attention (1x1 conv Q/K/V, gain from 0) after layer2 (16x16) and layer3 (8x8)",
-      with(cifar_preprocess(), {{"num_classes", 10}, {"zero_init_residual", false}}), 11277036, [](const Options& o) {
-        ResNetConfig c;
-        c.small_input = true;
-        c.self_attention = true;
-        c.num_classes = o.get_int("num_classes");
-        c.zero_init_residual = o.get_bool("zero_init_residual");
-        return std::make_shared<ResNetImpl>(c);
-      });
+  ResNetConfig cifar_resnet;
+  cifar_resnet.small_input = true, cifar_resnet.num_classes = 10;
+  registry.add_model(classifier<ResNetImpl>("resnet18_cifar", "ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 images",
+                                            cifar_preprocess(), cifar_resnet, 11173962));
+  cifar_resnet.self_attention = true;
+  registry.add_model(classifier<ResNetImpl>(
+      "resnet18_sa_cifar", "resnet18_cifar with self-attention (1x1 conv Q/K/V, gain from 0) after layer2 (16x16) and layer3 (8x8)",
+      cifar_preprocess(), cifar_resnet, 11277036));
 
   // Swin (torchvision's three, and a small variant for 32x32 images).
   struct SwinVariant {
@@ -151,28 +126,17 @@ void register_vision_models(Registry& registry) {
       {"swin_tiny_patch2_window4_32", 2, 96, {2, 2, 6}, {3, 6, 12}, 4, 0.1, 12141604, "Swin for 32x32 images"}};
   for (const auto& v : swins) {
     const bool cifar = std::string(v.name).find("_32") != std::string::npos;
-    Json options = with(cifar ? cifar_preprocess() : imagenet_preprocess(),
-                        {{"num_classes", cifar ? 10 : 1000}, {"patch_size", v.patch}, {"embed_dim", v.embed_dim}, {"depths", v.depths},
-                         {"heads", v.heads}, {"window", v.window}, {"mlp_ratio", 4.0}, {"dropout", 0.0}, {"attention_dropout", 0.0},
-                         {"drop_path", v.drop_path}});
+    SwinConfig c;
+    c.patch_size = v.patch, c.embed_dim = v.embed_dim, c.depths = v.depths, c.heads = v.heads, c.window = v.window;
+    c.drop_path = v.drop_path, c.num_classes = cifar ? 10 : 1000;
     std::string stages;
     for (auto d : v.depths) stages += (stages.empty() ? "" : "+") + std::to_string(d);
-    add(v.name, std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + stages +
-                    " blocks in " + std::to_string(v.depths.size()) + " stages from width " + std::to_string(v.embed_dim) +
-                    ", attention in " + std::to_string(v.window) + "x" + std::to_string(v.window) + " shifted windows",
-        options, v.params, [](const Options& o) {
-          SwinConfig c;
-          c.patch_size = o.get_int("patch_size");
-          c.embed_dim = o.get_int("embed_dim");
-          c.depths = positive_ints(o, "depths");
-          c.heads = positive_ints(o, "heads");
-          c.window = o.get_int("window");
-          c.mlp_ratio = o.get_double("mlp_ratio");
-          c.dropout = o.get_double("dropout"), c.attention_dropout = o.get_double("attention_dropout");
-          c.drop_path = o.get_double("drop_path");
-          c.num_classes = o.get_int("num_classes");
-          return std::make_shared<SwinTransformerImpl>(c);
-        });
+    registry.add_model(classifier<SwinTransformerImpl>(
+        v.name,
+        std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + stages + " blocks in " +
+            std::to_string(v.depths.size()) + " stages from width " + std::to_string(v.embed_dim) + ", attention in " +
+            std::to_string(v.window) + "x" + std::to_string(v.window) + " shifted windows",
+        cifar ? cifar_preprocess() : imagenet_preprocess(), c, v.params, transformer_recipe()));
   }
 
   // ViT (torchvision's five) and DeiT (timm's names; torchvision's layout). The architecture
@@ -183,6 +147,7 @@ void register_vision_models(Registry& registry) {
     bool distilled;
     int64_t params;
     const char* what;
+    bool cifar = false;  // made for 32x32 images: CIFAR's preprocessing, 10 classes, `what` is the description
   };
   const std::vector<VitVariant> vits{
       {"vit_b_16", 16, 12, 12, 768, 3072, false, 86567656, "ViT-B/16"},
@@ -195,40 +160,37 @@ void register_vision_models(Registry& registry) {
       {"deit_base_patch16_224", 16, 12, 12, 768, 3072, false, 86567656, "DeiT-B"},
       {"deit_tiny_distilled_patch16_224", 16, 12, 3, 192, 768, true, 5910800, "DeiT-Ti with a distillation token"},
       {"deit_small_distilled_patch16_224", 16, 12, 6, 384, 1536, true, 22436432, "DeiT-S with a distillation token"},
-      {"deit_base_distilled_patch16_224", 16, 12, 12, 768, 3072, true, 87338192, "DeiT-B with a distillation token"}};
-  auto vit_options = [](const VitVariant& v, Json preprocess, int64_t num_classes) {
-    Json o = with(std::move(preprocess), {{"num_classes", num_classes}, {"patch_size", v.patch}, {"layers", v.layers}, {"heads", v.heads},
-                                          {"width", v.width}, {"mlp", v.mlp}, {"dropout", 0.0}, {"attention_dropout", 0.0},
-                                          {"drop_path", v.distilled || std::string(v.name).rfind("deit", 0) == 0 ? 0.1 : 0.0}});
-    if (v.distilled) o["teacher"] = "";  // a zoo classifier checkpoint whose argmax trains head_dist
-    return o;
-  };
-  auto make_vit = [](bool distilled) {
-    return [distilled](const Options& o) {
-      VitConfig c;
-      c.image_size = o.get_int("input_size");
-      c.patch_size = o.get_int("patch_size");
-      c.layers = o.get_int("layers"), c.heads = o.get_int("heads"), c.width = o.get_int("width"), c.mlp = o.get_int("mlp");
-      c.num_classes = o.get_int("num_classes");
-      c.dropout = o.get_double("dropout"), c.attention_dropout = o.get_double("attention_dropout");
-      c.drop_path = o.get_double("drop_path");
-      c.distilled = distilled;
-      return std::make_shared<VisionTransformerImpl>(c);
-    };
-  };
+      {"deit_base_distilled_patch16_224", 16, 12, 12, 768, 3072, true, 87338192, "DeiT-B with a distillation token"},
+      // Small variants for 32x32 images (CIFAR): 4x4 patches make 64 tokens; 6 blocks of width 192.
+      {"vit_tiny_patch4_32", 4, 6, 3, 192, 768, false, 2693578,
+       "ViT for 32x32 images: 4x4 patches (64 tokens), 6 pre-norm blocks of width 192, 3 heads", true},
+      {"deit_tiny_distilled_patch4_32", 4, 6, 3, 192, 768, true, 2695892,
+       "vit_tiny_patch4_32 with DeiT's distillation token; head_dist learns from --set teacher=CKPT", true}};
   for (const auto& v : vits) {
-    const std::string patches = std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, ";
-    add(v.name, std::string(v.what) + ": " + patches + std::to_string(v.layers) + " pre-norm blocks of width " + std::to_string(v.width) +
-                    ", " + std::to_string(v.heads) + " heads" + (v.distilled ? "; head_dist learns from --set teacher=CKPT" : ""),
-        vit_options(v, imagenet_preprocess(), 1000), v.params, make_vit(v.distilled));
+    const bool cifar = v.cifar;
+    const bool deit = std::string(v.name).rfind("deit", 0) == 0;
+    VitConfig c;
+    c.patch_size = v.patch, c.layers = v.layers, c.heads = v.heads, c.width = v.width, c.mlp = v.mlp;
+    c.num_classes = cifar ? 10 : 1000, c.drop_path = deit ? 0.1 : 0.0, c.distilled = v.distilled;
+    const data::Preprocess preprocess = cifar ? cifar_preprocess() : imagenet_preprocess();
+    c.image_size = preprocess.input_size;
+    const std::string description =
+        cifar ? v.what
+              : std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + std::to_string(v.layers) +
+                    " pre-norm blocks of width " + std::to_string(v.width) + ", " + std::to_string(v.heads) + " heads" +
+                    (v.distilled ? "; head_dist learns from --set teacher=CKPT" : "");
+    ModelSpec spec{v.name, "classify", "vision", description, {}, v.params, nullptr, transformer_recipe()};
+    spec.options.add(data::Preprocess::options(), preprocess).add(VitConfig::options(), c);
+    if (v.distilled) spec.options.add(DistillationConfig::options(), DistillationConfig{});
+    // The position embeddings are made for the preprocessing's input_size.
+    spec.options.rule([](const Json& o) { check_vit_grid(o.at("input_size").get<int64_t>(), o.at("patch_size").get<int64_t>()); });
+    spec.create = [c](const Json& options) {
+      VitConfig config = VitConfig::options().read(options, c);
+      config.image_size = options.at("input_size").get<int64_t>();
+      return std::make_shared<VisionTransformerImpl>(config);
+    };
+    registry.add_model(std::move(spec));
   }
-  // Small variants for 32x32 images (CIFAR): 4x4 patches make 64 tokens; 6 blocks of width 192.
-  const VitVariant vit_cifar{"vit_tiny_patch4_32", 4, 6, 3, 192, 768, false, 0, ""};
-  add("vit_tiny_patch4_32", "ViT for 32x32 images: 4x4 patches (64 tokens), 6 pre-norm blocks of width 192, 3 heads",
-      vit_options(vit_cifar, cifar_preprocess(), 10), 2693578, make_vit(false));
-  const VitVariant deit_cifar{"deit_tiny_distilled_patch4_32", 4, 6, 3, 192, 768, true, 0, ""};
-  add("deit_tiny_distilled_patch4_32", "vit_tiny_patch4_32 with DeiT's distillation token; head_dist learns from --set teacher=CKPT",
-      vit_options(deit_cifar, cifar_preprocess(), 10), 2695892, make_vit(true));
 }
 
 }  // namespace zoo

@@ -52,6 +52,7 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
 }
 
 ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
+  ResNetConfig::options().check(config);
   conv1 = register_module("conv1", config.small_input
       ? torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 3).stride(1).padding(1).bias(false))
       : torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
@@ -143,6 +144,35 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   // Global average pool; flatten(1), not view(B, -1), so a trace keeps the batch size free.
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)
   return fc(x);                                           // (B, num_classes)
+}
+
+std::vector<viz::Figure> ResNetImpl::look(const torch::Tensor& image, const viz::LookOptions& options) {
+  if (!attention2) return ImageClassifierImpl::look(image, options);
+  torch::NoGradGuard no_grad;
+  attention2->keep_weights(true), attention3->keep_weights(true);
+  forward(image);
+  attention2->keep_weights(false), attention3->keep_weights(false);
+  const cv::Point query = options.query.value_or(cv::Point(0, 0));
+  const int64_t side = image.size(-1);
+  viz::Figure figure;
+  int block = 2;
+  for (auto* attention : {attention2.get(), attention3.get()}) {
+    const auto& kept = attention->last_weights();  // (1, HW, HW)
+    const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(kept.size(1)))));
+    const int64_t cell = std::max<int64_t>(1, side / grid);
+    const int64_t at = std::min<int64_t>(query.y / cell, grid - 1) * grid + std::min<int64_t>(query.x / cell, grid - 1);
+    auto map = kept[0][at].view({grid, grid}).to(torch::kCPU);
+    figure.maps.push_back(map);
+    figure.labels.push_back(
+        viz::with_peak("after layer" + std::to_string(block) + " (" + std::to_string(grid) + "x" + std::to_string(grid) + ")", map));
+    ++block;
+  }
+  figure.columns = 2;
+  figure.marker = query;
+  char gains[96];
+  std::snprintf(gains, sizeof(gains), "gains %.3f, %.3f", attention2->gamma.item<double>(), attention3->gamma.item<double>());
+  figure.title = options.model + ": attention of the marked position; " + gains;
+  return {figure};
 }
 
 }  // namespace zoo::models

@@ -63,6 +63,8 @@ class SelfAttention2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SelfAttention2d);
 
+// The variant (bottleneck, layers, small_input, self_attention) is the model's name; num_classes
+// and zero_init_residual are its options.
 struct ResNetConfig {
   bool bottleneck = false;
   std::vector<int64_t> layers{2, 2, 2, 2};  // blocks per stage
@@ -70,12 +72,25 @@ struct ResNetConfig {
   bool small_input = false;  // CIFAR stem: 3x3 stride-1 conv1 and no max-pool, for 32x32 images
   bool zero_init_residual = false;
   bool self_attention = false;  // a SelfAttention2d after layer2 (attention2) and after layer3 (attention3)
+  static const OptionSchema<ResNetConfig>& options();
 };
+
+inline const OptionSchema<ResNetConfig>& ResNetConfig::options() {
+  static const auto schema =
+      OptionSchema<ResNetConfig>("ResNet")
+          .option("num_classes", &ResNetConfig::num_classes, at_least(1), num_classes_help)
+          .option("zero_init_residual", &ResNetConfig::zero_init_residual,
+                  "start every residual branch's last BatchNorm at zero, so each block begins as the identity");
+  return schema;
+}
 
 class ResNetImpl : public ImageClassifierImpl {
  public:
   explicit ResNetImpl(const ResNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
+  // resnet*_sa: the attention of the position under options.query over every position of each
+  // attended feature map (after layer2 and layer3); the plain ResNets have none to show.
+  std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) override;
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

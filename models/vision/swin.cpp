@@ -144,8 +144,7 @@ torch::Tensor PatchMergingImpl::forward(const torch::Tensor& input) {
 }
 
 SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& c) : config_(c) {
-  if (c.depths.empty() || c.depths.size() != c.heads.size())
-    throw UsageError("invalid Swin depths/heads: expected one number of blocks and of heads per stage");
+  SwinConfig::options().check(c);
   features = register_module("features", torch::nn::ModuleList());
   // Patch partition and linear embedding: (B, 3, H, W) -> (B, C, H/4, W/4) -> (B, H/4, W/4, C)
   features->push_back(torch::nn::Sequential(
@@ -202,6 +201,48 @@ std::vector<std::vector<ShiftedWindowAttentionImpl*>> SwinTransformerImpl::atten
     for (const auto& block : features->ptr(i)->children()) stages.back().push_back(block->as<SwinBlockImpl>()->attn.get());
   }
   return stages;
+}
+
+std::vector<viz::Figure> SwinTransformerImpl::look(const torch::Tensor& image, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  keep_attention(true);
+  forward(image);
+  keep_attention(false);
+  const cv::Point query = options.query.value_or(cv::Point(0, 0));
+  const int64_t side = image.size(-1);
+  viz::Figure figure;
+  const auto stages = attention_by_stage();
+  int64_t stride = config_.patch_size;  // input pixels per token of the stage
+  for (size_t s = 0; s < stages.size(); ++s, stride *= 2) {
+    const auto* attention = stages[s].back();
+    const auto& kept = attention->last_weights();
+    const int64_t m = attention->window(), grid_h = (side + stride - 1) / stride, grid_w = grid_h;
+    // The query token in the rolled, padded grid, its window and its place in it.
+    const int64_t row = (query.y / stride - kept.shift_h + kept.padded_height) % kept.padded_height;
+    const int64_t col = (query.x / stride - kept.shift_w + kept.padded_width) % kept.padded_width;
+    const int64_t window = (row / m) * (kept.padded_width / m) + col / m, index = (row % m) * m + col % m;
+    auto weights = kept.weights[window].select(1, index).to(torch::kCPU);  // (heads, M^2) over the window's keys
+    // Scatter the keys back to where they sit in the unshifted grid: (heads, H_s, W_s)
+    auto placed = torch::zeros({weights.size(0), grid_h, grid_w});
+    for (int64_t k = 0; k < m * m; ++k) {
+      const int64_t r = ((row / m) * m + k / m + kept.shift_h) % kept.padded_height;
+      const int64_t c = ((col / m) * m + k % m + kept.shift_w) % kept.padded_width;
+      if (r < grid_h && c < grid_w) placed.select(1, r).select(1, c).copy_(weights.select(1, k));
+    }
+    auto mean = placed.mean(0);
+    figure.maps.push_back(mean);
+    figure.labels.push_back(viz::with_peak("stage " + std::to_string(s + 1) + " mean", mean));
+    const int64_t heads = std::min<int64_t>(placed.size(0), 6);
+    for (int64_t h = 0; h < heads; ++h) {
+      figure.maps.push_back(placed[h]);
+      figure.labels.push_back("stage " + std::to_string(s + 1) + " head " + std::to_string(h));
+    }
+    for (int64_t h = heads; h < 6; ++h) figure.maps.emplace_back(), figure.labels.emplace_back();  // blank tiles: one stage per row
+  }
+  figure.columns = 7;
+  figure.marker = query;
+  figure.title = options.model + ": window attention of the marked token, last block of each stage (first 6 heads)";
+  return {figure};
 }
 
 }  // namespace zoo::models

@@ -17,15 +17,41 @@ namespace zoo::models {
 
 struct SwinConfig {
   int64_t patch_size = 4;
-  int64_t embed_dim = 96;                 // C: the first stage's width; each stage doubles it
+  int64_t embed_dim = 96;                   // C: the first stage's width; each stage doubles it
   std::vector<int64_t> depths{2, 2, 6, 2};  // blocks per stage
   std::vector<int64_t> heads{3, 6, 12, 24};
-  int64_t window = 7;                     // M
+  int64_t window = 7;                       // M
   double mlp_ratio = 4.0;
   double dropout = 0.0, attention_dropout = 0.0;
-  double drop_path = 0.2;  // stochastic depth of the last block; linear from 0 at the first
+  double drop_path = 0.2;
   int64_t num_classes = 1000;
+  static const OptionSchema<SwinConfig>& options();
 };
+
+inline const OptionSchema<SwinConfig>& SwinConfig::options() {
+  static const auto schema =
+      OptionSchema<SwinConfig>("Swin")
+          .option("num_classes", &SwinConfig::num_classes, at_least(1), num_classes_help)
+          .option("patch_size", &SwinConfig::patch_size, at_least(1), "side of the square patches embedded as tokens")
+          .option("embed_dim", &SwinConfig::embed_dim, at_least(1), "C, the first stage's width; each stage doubles it")
+          .option("depths", &SwinConfig::depths, at_least(1), "blocks per stage, one number per stage (--set depths=2,2,6)")
+          .option("heads", &SwinConfig::heads, at_least(1), "attention heads per stage, one number per stage")
+          .option("window", &SwinConfig::window, at_least(1), "M: attention runs inside M x M windows of tokens, shifted by M/2 in every other block")
+          .option("mlp_ratio", &SwinConfig::mlp_ratio, positive(), "the MLP's hidden width over the block's width")
+          .option("dropout", &SwinConfig::dropout, fraction(), "dropout after the embeddings, the attention output and in the MLP")
+          .option("attention_dropout", &SwinConfig::attention_dropout, fraction(), "dropout on the attention weights")
+          .option("drop_path", &SwinConfig::drop_path, fraction(),
+                  "stochastic depth of the last block, rising linearly from 0 at the first")
+          .rule([](const SwinConfig& c) {
+            if (c.depths.size() != c.heads.size())
+              throw UsageError("invalid Swin depths/heads: expected one number of blocks and of heads per stage");
+            for (size_t stage = 0; stage < c.heads.size(); ++stage)
+              if ((c.embed_dim << stage) % c.heads[stage] != 0)
+                throw UsageError("invalid Swin heads " + std::to_string(c.heads[stage]) + ": the width " + std::to_string(c.embed_dim << stage) +
+                                 " must be a multiple of it");
+          });
+  return schema;
+}
 
 // (M^2, M^2) long: for tokens i = (y_i, x_i) and j of one window, the row of the bias table that
 // holds B_ij: (y_i - y_j + M - 1) (2M - 1) + (x_i - x_j + M - 1).
@@ -94,6 +120,10 @@ class SwinTransformerImpl : public ImageClassifierImpl {
  public:
   explicit SwinTransformerImpl(const SwinConfig& config);
   torch::Tensor forward(torch::Tensor images) override;
+
+  // Per stage, the last block's window attention of the token under options.query, averaged over
+  // heads and for each of the first 6 heads, placed back where its keys sit in the image.
+  std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) override;
 
   void keep_attention(bool keep);
   // Per stage, its blocks' attention modules (for zoo visualize).

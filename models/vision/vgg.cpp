@@ -25,6 +25,7 @@ const std::vector<int>& layers_for(int depth) {
 }  // namespace
 
 VGGImpl::VGGImpl(const VggConfig& config) {
+  VggConfig::options().check(config);
   features = Sequential();
   int64_t channels = 3;
   for (int width : layers_for(config.depth)) {

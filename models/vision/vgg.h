@@ -7,11 +7,19 @@
 namespace zoo::models {
 
 struct VggConfig {
-  int depth = 16;  // 11, 13, 16 or 19 weight layers
+  int depth = 16;  // 11, 13, 16 or 19 weight layers (the variant's name)
   bool batch_norm = false;
   int64_t num_classes = 1000;
   double dropout = 0.5;
+  static const OptionSchema<VggConfig>& options();
 };
+
+inline const OptionSchema<VggConfig>& VggConfig::options() {
+  static const auto schema = OptionSchema<VggConfig>("VGG")
+                                 .option("num_classes", &VggConfig::num_classes, at_least(1), num_classes_help)
+                                 .option("dropout", &VggConfig::dropout, fraction(), "dropout before the fully connected layers");
+  return schema;
+}
 
 class VGGImpl : public ImageClassifierImpl {
  public:

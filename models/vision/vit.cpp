@@ -68,9 +68,8 @@ torch::Tensor VitEncoderImpl::forward(const torch::Tensor& x) {
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const VitConfig& c) : config_(c) {
-  if (c.patch_size < 1 || c.image_size % c.patch_size != 0)
-    throw UsageError("invalid ViT input_size " + std::to_string(c.image_size) + ": it must be a multiple of the patch size " +
-                     std::to_string(c.patch_size));
+  VitConfig::options().check(c);
+  check_vit_grid(c.image_size, c.patch_size);
   // Patch embedding x_p E: a P x P convolution with stride P is a linear map of each flattened patch.
   conv_proj = register_module("conv_proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.width, c.patch_size).stride(c.patch_size)));
   class_token = register_parameter("class_token", torch::zeros({1, 1, c.width}));
@@ -145,6 +144,33 @@ std::vector<torch::Tensor> VisionTransformerImpl::attention_maps() const {
   std::vector<torch::Tensor> maps;
   for (const auto& block : encoder->layers->children()) maps.push_back(block->as<VitBlockImpl>()->self_attention->last_weights());
   return maps;
+}
+
+std::vector<viz::Figure> VisionTransformerImpl::look(const torch::Tensor& image, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  keep_attention(true);
+  forward(image);
+  keep_attention(false);
+  const auto layers = attention_maps();  // each (1, heads, T, T)
+  const auto count = static_cast<int64_t>(layers.size());
+  const int64_t layer = options.layer < 0 ? count + options.layer : options.layer;
+  if (layer < 0 || layer >= count)
+    throw UsageError("invalid --layer " + std::to_string(options.layer) + ": " + options.model + " has " + std::to_string(count) + " layers");
+  const int64_t prefix = prefix_tokens(), grid = image.size(-1) / config_.patch_size;
+  viz::Figure figure;
+  // The class token's attention to the patches, per head: (heads, grid, grid)
+  auto cls = layers[static_cast<size_t>(layer)][0].select(1, 0).narrow(1, prefix, grid * grid).view({-1, grid, grid}).to(torch::kCPU);
+  for (int64_t h = 0; h < cls.size(0); ++h) {
+    figure.maps.push_back(cls[h]);
+    figure.labels.push_back(viz::with_peak("head " + std::to_string(h), cls[h]));
+  }
+  // Rollout through every layer: the class token's row over the patches.
+  auto flow = attention_rollout(layers)[0].select(0, 0).narrow(0, prefix, grid * grid).view({grid, grid}).to(torch::kCPU);
+  figure.maps.push_back(flow);
+  figure.labels.push_back(viz::with_peak("rollout", flow));
+  figure.columns = static_cast<int>(std::min<int64_t>(cls.size(0) + 1, 7));
+  figure.title = options.model + ": class token attention in layer " + std::to_string(layer) + " by head, and rollout";
+  return {figure};
 }
 
 torch::Tensor attention_rollout(const std::vector<torch::Tensor>& maps) {

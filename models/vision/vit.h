@@ -20,16 +20,59 @@
 
 namespace zoo::models {
 
+// UsageError unless the patch size divides the image side: the position embeddings cover a grid.
+inline void check_vit_grid(int64_t image_size, int64_t patch_size) {
+  if (patch_size < 1 || image_size % patch_size != 0)
+    throw UsageError("invalid ViT input_size " + std::to_string(image_size) + ": it must be a multiple of the patch size " +
+                     std::to_string(patch_size));
+}
+
+// The architecture options; the position embeddings are made for the preprocessing's
+// input_size (image_size here), which must be a multiple of the patch size.
 struct VitConfig {
-  int64_t image_size = 224;  // the input side the position embeddings are made for
+  int64_t image_size = 224;
   int64_t patch_size = 16;
   int64_t layers = 12, heads = 12, width = 768, mlp = 3072;
   int64_t num_classes = 1000;
-  double dropout = 0.0;            // after the embeddings, the attention output and in the MLP
-  double attention_dropout = 0.0;  // on the attention weights
-  double drop_path = 0.0;          // stochastic depth of the last block; linear from 0 at the first
-  bool distilled = false;          // DeiT: a distillation token and head
+  double dropout = 0.0;
+  double attention_dropout = 0.0;
+  double drop_path = 0.0;
+  bool distilled = false;  // DeiT: a distillation token and head (the variant's name)
+  static const OptionSchema<VitConfig>& options();
 };
+
+inline const OptionSchema<VitConfig>& VitConfig::options() {
+  static const auto schema =
+      OptionSchema<VitConfig>("ViT and DeiT")
+          .option("num_classes", &VitConfig::num_classes, at_least(1), num_classes_help)
+          .option("patch_size", &VitConfig::patch_size, at_least(1), "P: the image is cut into P x P patches, each one token")
+          .option("layers", &VitConfig::layers, at_least(1), "encoder blocks")
+          .option("heads", &VitConfig::heads, at_least(1), "attention heads (width must be a multiple)")
+          .option("width", &VitConfig::width, at_least(1), "the tokens' width D")
+          .option("mlp", &VitConfig::mlp, at_least(1), "the MLP's hidden width")
+          .option("dropout", &VitConfig::dropout, fraction(), "dropout after the embeddings, the attention output and in the MLP")
+          .option("attention_dropout", &VitConfig::attention_dropout, fraction(), "dropout on the attention weights")
+          .option("drop_path", &VitConfig::drop_path, fraction(), "stochastic depth of the last block, rising linearly from 0 at the first")
+          .rule([](const VitConfig& c) {
+            if (c.width % c.heads != 0)
+              throw UsageError("invalid heads " + std::to_string(c.heads) + ": the width " + std::to_string(c.width) + " must be a multiple of it");
+          });
+  return schema;
+}
+
+// What a distilled DeiT trains its second head on.
+struct DistillationConfig {
+  std::string teacher;
+  static const OptionSchema<DistillationConfig>& options();
+};
+
+inline const OptionSchema<DistillationConfig>& DistillationConfig::options() {
+  static const auto schema = OptionSchema<DistillationConfig>("DeiT distillation")
+                                 .option("teacher", &DistillationConfig::teacher, anything(),
+                                         "a zoo classifier checkpoint (any model, same classes) whose argmax trains the distillation head; "
+                                         "empty: that head learns the labels");
+  return schema;
+}
 
 // One encoder block (torchvision's EncoderBlock): pre-norm self-attention and MLP, each added
 // back to the residual stream.
@@ -67,6 +110,10 @@ class VisionTransformerImpl : public ImageClassifierImpl {
   std::vector<TrainOutput> forward_train(torch::Tensor images) override;
   // A state_dict made for another image size gets its position embeddings resized to this one's.
   void adapt_state_dict(NamedTensors& tensors) const override;
+
+  // The class token's attention to the patches in options.layer, per head, and the rollout
+  // through every layer.
+  std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) override;
 
   // Keep each block's attention weights (B, heads, T, T) of the next forward (zoo visualize).
   void keep_attention(bool keep);

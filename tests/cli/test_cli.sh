@@ -21,6 +21,22 @@ doc = open(sys.argv[1]).read()
 for m in json.load(open(sys.argv[2])):
     assert f"| `{m['name']}` | {m['task']} | {m['params']:,} |" in doc, m["name"]
 PY
+check "models --json gives each option's type, range or choices, default and help" $PY - out.txt <<'PY'
+import json, sys
+m = {m["name"]: m for m in json.load(open(sys.argv[1]))}["seq2seq_attn"]
+o = {o["name"]: o for o in m["options"]}
+assert o["cell"]["choices"] == ["gru", "lstm", "rnn"] and o["cell"]["default"] == "gru" and o["cell"]["type"] == "string", o["cell"]
+assert o["dropout"]["min"] == 0 and o["dropout"]["below"] == 1 and o["dropout"]["default"] == 0.3 and o["dropout"]["help"], o["dropout"]
+assert set(o) == set(m["defaults"]), "options and defaults disagree"
+PY
+expect 0 "" models --markdown
+check "docs/MODELS.md's option tables are the declarations' (else run scripts/update_models_md.sh)" $PY - "$DOCS/MODELS.md" out.txt <<'PY'
+import sys
+assert open(sys.argv[2]).read().strip() in open(sys.argv[1]).read()
+PY
+expect 0 "" models --model gpt_mini
+check "models --model lists one model's options with their values and help" grep -qE "^ +context +integer, 1 or more +64 +longest sequence" out.txt
+expect 2 "unknown model 'gpt_maxi'" models --model gpt_maxi
 
 # --- train on the built-in synthetic data ---
 expect 0 "" train "${TINY[@]}" --epochs 2 --out run1 --json
@@ -45,6 +61,11 @@ expect 0 "" predict --checkpoint run1/best.ckpt --input "$img1" "$img2" --topk 3
 cp out.txt pred_ckpt.json
 check "predict gives top-3 per input, sorted" test "$(json x 'all(len(p["top"])==3 and p["top"][0]["prob"]>=p["top"][1]["prob"] for p in d["predictions"]) and len(d["predictions"])==2' pred_ckpt.json)" = True
 expect 0 "" export --checkpoint run1/best.ckpt --out model.pt
+# export and import work on the CPU: --device cpu is fine, another device is refused (exit 2),
+# not silently ignored.
+expect 0 "" export --checkpoint run1/best.ckpt --out model_cpu.pt --device cpu
+expect 2 "CUDA is not available|--device cuda: export traces the model on the CPU" export --checkpoint run1/best.ckpt --out x.pt --device cuda
+check "  ... and writes nothing" test ! -e x.pt
 expect 0 "" predict --torchscript model.pt --input "$img1" "$img2" --topk 3 --json
 cp out.txt pred_ts.json
 check "TorchScript predictions equal the checkpoint's" $PY - <<'PY'
@@ -108,6 +129,8 @@ m = torchvision.models.resnet18(num_classes=1000)
 torch.save(m.state_dict(), "tv_resnet18.pt")
 PY
 expect 0 "" import --from torchvision --model resnet18 --state-dict tv_resnet18.pt --out tv.ckpt
+expect 2 "CUDA is not available|--device cuda: import converts the weights on the CPU" \
+  import --from torchvision --model resnet18 --state-dict tv_resnet18.pt --out tv_cuda.ckpt --device cuda
 expect 0 "" train --task classify --model resnet18 --set input_size=32 --synth-size 64 --batch-size 16 --steps 1 --init tv.ckpt --out run_tv
 check "a 1000-class head is replaced for 6 classes" grep -q "kept new fc.weight" run_tv/train.log
 
@@ -132,6 +155,18 @@ expect 2 "split" eval --checkpoint run1/best.ckpt --split nope
 expect 2 "kind" data synth --kind nope --out x
 expect 2 "nope" bench --config nope
 expect 2 "missing --model" train --task classify
+# A bad --set (a rule across options, a range, a type) is refused before any data is read or run
+# folder made, for every task: --data names nothing, yet the answer is the option's (exit 2), not
+# the data's (exit 1).
+expect 2 "invalid ViT input_size 32: it must be a multiple of the patch size 5" \
+  train --task classify --model vit_tiny_patch4_32 --set patch_size=5 --data /nonexistent/images --out never_classify
+expect 2 "attention luong_dot needs the decoder state \(100\) as wide as the encoder output \(512\)" \
+  train --task translate --model seq2seq_attn --set attention=luong_dot --set hidden=100 --data /nonexistent/pairs --out never_translate
+expect 2 "invalid dropout 1.5: expected a number in \[0, 1\)" train --task lm --model gpt_mini --set dropout=1.5 --data /nonexistent/text --out never_lm
+expect 2 "invalid layers 'two': expected an integer" train --task lm --model char_rnn --set layers=two --data /nonexistent/text --out never_lm
+check "  ... and no run folder was made" test ! -e never_classify -a ! -e never_translate -a ! -e never_lm
+expect 2 "invalid --val-fraction 0: expected a number in \(0, 1\)" train --task lm --model gpt_mini --val-fraction 0 --data /nonexistent/text --out never_lm
+expect 2 "unknown synthetic data set 'synth:dates' for task classify; expected synth:shapes" train --task classify --model resnet18_cifar --data synth:dates
 expect 2 "exactly one" predict --input "$img1"
 expect 2 "" frobnicate
 echo '{"epochz": 3}' > typo.json

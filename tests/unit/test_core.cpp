@@ -11,26 +11,79 @@
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
+#include "lib/core/option_schema.h"
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
+#include "lib/tasks/builtin.h"
 #include "lib/tasks/task.h"
 #include "lib/train/optim.h"
 
 namespace fs = std::filesystem;
 using namespace zoo;
 
-TEST_CASE("apply_overrides converts to the default's type and rejects unknown keys", "[core]") {
-  Json defaults = {{"hidden", 256}, {"dropout", 0.1}, {"attention", "bahdanau"}, {"tied", false}, {"mean", {0.5, 0.5}}};
-  Json out = apply_overrides(defaults, {"hidden=512", "dropout=0.3", "tied=true", "mean=0.1,0.2", "attention=luong"}, "model m");
+namespace {
+
+// A config struct with one option of each type, declared as the models declare theirs.
+struct ExampleConfig {
+  int64_t hidden = 256;
+  double dropout = 0.1;
+  std::string attention = "bahdanau";
+  bool tied = false;
+  std::vector<double> mean{0.5, 0.5};
+  std::vector<int64_t> depths{2, 2};
+  static const OptionSchema<ExampleConfig>& options() {
+    static const auto schema = OptionSchema<ExampleConfig>("example")
+                                   .option("hidden", &ExampleConfig::hidden, at_least(1), "state width")
+                                   .option("dropout", &ExampleConfig::dropout, fraction(), "dropout rate")
+                                   .option("attention", &ExampleConfig::attention, one_of({"bahdanau", "luong"}), "score")
+                                   .option("tied", &ExampleConfig::tied, "tie weights")
+                                   .option("mean", &ExampleConfig::mean, anything(), "means")
+                                   .option("depths", &ExampleConfig::depths, at_least(1), "blocks per stage")
+                                   .rule([](const ExampleConfig& c) {
+                                     if (c.tied && c.hidden != 256) throw UsageError("tied needs hidden 256, not " + std::to_string(c.hidden));
+                                   });
+    return schema;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("OptionSet::resolve converts to each option's type and rejects unknown keys, bad values and broken rules", "[core]") {
+  ExampleConfig variant;
+  variant.hidden = 128;  // a registered variant's own default
+  OptionSet options;
+  options.add(ExampleConfig::options(), variant);
+  CHECK(options.defaults().at("hidden") == 128);
+  Json out = options.resolve({"hidden=512", "dropout=0.3", "tied=false", "mean=0.1,0.2", "attention=luong", "depths=2,2,6"}, "model m");
   CHECK(out["hidden"] == 512);
   CHECK(out["dropout"].get<double>() == Approx(0.3));
-  CHECK(out["tied"] == true);
+  CHECK(out["tied"] == false);
   CHECK(out["mean"][1].get<double>() == Approx(0.2));
   CHECK(out["attention"] == "luong");
-  CHECK_THROWS_WITH(apply_overrides(defaults, {"hiden=3"}, "model m"), Catch::Contains("valid keys: attention, dropout, hidden"));
-  CHECK_THROWS_AS(apply_overrides(defaults, {"hidden=big"}, "model m"), UsageError);
-  CHECK_THROWS_AS(apply_overrides(defaults, {"hidden"}, "model m"), UsageError);
-  CHECK_THROWS_AS(apply_overrides(defaults, {"tied=maybe"}, "model m"), UsageError);
+  CHECK(out["depths"] == Json::array({2, 2, 6}));
+  CHECK_THROWS_WITH(options.resolve({"hiden=3"}, "model m"), Catch::Contains("valid keys: attention, depths, dropout, hidden"));
+  CHECK_THROWS_AS(options.resolve({"hidden=big"}, "model m"), UsageError);
+  CHECK_THROWS_AS(options.resolve({"hidden"}, "model m"), UsageError);
+  CHECK_THROWS_AS(options.resolve({"tied=maybe"}, "model m"), UsageError);
+  // Ranges and allowed words, named in the message.
+  CHECK_THROWS_WITH(options.resolve({"hidden=0"}, "model m"), Catch::Contains("invalid hidden 0: expected an integer 1 or more"));
+  CHECK_THROWS_WITH(options.resolve({"dropout=1"}, "model m"), Catch::Contains("invalid dropout 1.0: expected a number in [0, 1)"));
+  CHECK_THROWS_WITH(options.resolve({"dropout=nan"}, "model m"), Catch::Contains("invalid dropout"));
+  CHECK_THROWS_WITH(options.resolve({"attention=magic"}, "model m"), Catch::Contains("invalid attention 'magic': expected bahdanau or luong"));
+  CHECK_THROWS_WITH(options.resolve({"depths=2,0"}, "model m"), Catch::Contains("invalid depths"));
+  CHECK_THROWS_WITH(options.resolve({"depths=2,1.5"}, "model m"), Catch::Contains("invalid depths"));
+  // A rule across options.
+  CHECK_THROWS_WITH(options.resolve({"tied=true"}, "model m"), Catch::Contains("tied needs hidden 256, not 128"));
+  CHECK(options.resolve({"tied=true", "hidden=256"}, "model m")["tied"] == true);
+  // Typed values (a checkpoint's): checked the same way; an integral float is an integer.
+  CHECK(options.resolve({}, "model m", Json{{"hidden", 64.0}})["hidden"].is_number_integer());
+  CHECK_THROWS_AS(options.resolve({}, "model m", Json{{"hidden", "64"}}), UsageError);
+  CHECK_THROWS_AS(options.resolve({}, "model m", Json{{"nope", 1}}), UsageError);
+  // read fills the struct; the declared defaults are the struct's.
+  const ExampleConfig read = ExampleConfig::options().read(out, ExampleConfig{});
+  CHECK(read.hidden == 512);
+  CHECK(read.depths == std::vector<int64_t>{2, 2, 6});
+  CHECK(ExampleConfig::options().infos(ExampleConfig{}).at(0).default_value == 256);
 }
 
 TEST_CASE("Options checks types and names the key", "[core]") {
@@ -43,18 +96,18 @@ TEST_CASE("Options checks types and names the key", "[core]") {
 }
 
 TEST_CASE("the registry knows every classifier and rejects unknown names", "[core]") {
-  auto& registry = Registry::instance();
+  const auto& models = registry();
   // 16 CNNs, 3 ResNets with self-attention, 11 ViT/DeiT and 2 for 32x32 images, 3 Swin and 1 for 32x32.
-  CHECK(registry.models("classify").size() == 36);
-  CHECK(registry.model("resnet50").params == 25557032);
-  CHECK_THROWS_WITH(registry.model("resnet9000"), Catch::Contains("unknown model 'resnet9000'"));
-  CHECK_THROWS_AS(registry.task("classification"), UsageError);
-  CHECK(registry.models("translate").size() == 4);
-  CHECK(registry.models("lm").size() == 3);
-  CHECK_THROWS_WITH(registry.create_task("caption"), Catch::Contains("not available yet"));
-  CHECK(registry.create_task("lm")->name() == "lm");
-  CHECK(registry.create_task("translate")->name() == "translate");
-  CHECK(registry.create_task("classify")->name() == "classify");
+  CHECK(models.models("classify").size() == 36);
+  CHECK(models.model("resnet50").params == 25557032);
+  CHECK_THROWS_WITH(models.model("resnet9000"), Catch::Contains("unknown model 'resnet9000'"));
+  CHECK_THROWS_AS(task_spec("classification"), UsageError);
+  CHECK(models.models("translate").size() == 4);
+  CHECK(models.models("lm").size() == 3);
+  CHECK_THROWS_WITH(create_task("caption"), Catch::Contains("not available yet"));
+  CHECK(create_task("lm")->name() == "lm");
+  CHECK(create_task("translate")->name() == "translate");
+  CHECK(create_task("classify")->name() == "classify");
 }
 
 TEST_CASE("devices parse and CUDA where there is none is a usage error", "[core]") {

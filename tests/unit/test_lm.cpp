@@ -16,6 +16,7 @@
 #include "lib/core/registry.h"
 #include "lib/nn/positional.h"
 #include "lib/nn/sampling.h"
+#include "lib/tasks/builtin.h"
 #include "lib/tasks/lm.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
@@ -208,13 +209,13 @@ TEST_CASE("gpt: nanoGPT's parameter names and counts", "[lm][gpt][models]") {
   // char_rnn (LSTM 2 x 512, embedding 128): 69*128 + 4*512*(128+512) + 2*2048 + 4*512*(512+512)
   //   + 2*2048 + 512*69 + 69 = 3,460,293.
   const std::map<std::string, int64_t> reference{{"gpt_mini", 810368}, {"gpt", 10772352}, {"char_rnn", 3460293}};
-  for (const auto* spec : Registry::instance().models("lm")) {
+  for (const auto* spec : registry().models("lm")) {
     CAPTURE(spec->name);
-    auto model = Registry::instance().create_model(spec->name, Json::object());
+    auto model = registry().create_model(spec->name, Json::object());
     CHECK(count_parameters(*model) == spec->params);
     if (reference.count(spec->name)) CHECK(count_parameters(*model) == reference.at(spec->name));
   }
-  auto names = Registry::instance().create_model("gpt_mini", Json::object())->named_parameters();
+  auto names = registry().create_model("gpt_mini", Json::object())->named_parameters();
   for (const char* name : {"transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.ln_1.weight", "transformer.h.0.attn.c_attn.weight",
                            "transformer.h.0.attn.c_proj.bias", "transformer.h.3.mlp.c_fc.weight", "transformer.h.3.mlp.c_proj.weight",
                            "transformer.ln_f.bias"})

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "lib/core/registry.h"
+#include "lib/tasks/builtin.h"
 #include "models/vision/classifier.h"
 #include "models/vision/googlenet.h"
 
@@ -9,7 +10,7 @@ using namespace zoo;
 
 namespace {
 std::shared_ptr<models::ImageClassifierImpl> create(const std::string& name, const Json& options = Json::object()) {
-  auto module = Registry::instance().create_model(name, options);
+  auto module = registry().create_model(name, options);
   auto classifier = std::dynamic_pointer_cast<models::ImageClassifierImpl>(module);
   REQUIRE(classifier);
   return classifier;
@@ -22,7 +23,7 @@ TEST_CASE("every classifier has torchvision's parameter count and maps (B, 3, H,
       {"alexnet", 61100840}, {"vgg16", 138357544}, {"googlenet", 6624904}, {"resnet18", 11689512}, {"resnet50", 25557032},
       {"vit_b_16", 86567656}, {"deit_tiny_patch16_224", 5717416}, {"swin_t", 28288354}};
   torch::NoGradGuard no_grad;
-  for (const auto* spec : Registry::instance().models("classify")) {
+  for (const auto* spec : registry().models("classify")) {
     INFO(spec->name);
     auto model = create(spec->name);  // built once: VGG's initialisation alone takes a second
     const int64_t params = count_parameters(*model);
@@ -30,9 +31,9 @@ TEST_CASE("every classifier has torchvision's parameter count and maps (B, 3, H,
     if (reference.count(spec->name)) CHECK(params == reference.at(spec->name));
     model->eval();
     // Small inputs keep the test fast; the adaptive pools make every model size-agnostic.
-    const bool small = spec->defaults.at("input_size").get<int64_t>() == 32;
+    const bool small = spec->defaults().at("input_size").get<int64_t>() == 32;
     const int64_t side = small ? 32 : 64;
-    const int64_t classes = spec->defaults.at("num_classes").get<int64_t>();
+    const int64_t classes = spec->defaults().at("num_classes").get<int64_t>();
     CHECK(model->forward(torch::randn({3, 3, side, side})).sizes() == torch::IntArrayRef({3, classes}));
   }
   // The head follows num_classes.

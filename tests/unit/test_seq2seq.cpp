@@ -7,6 +7,7 @@
 #include "lib/nn/attention.h"
 #include "lib/nn/recurrent_cell.h"
 #include "lib/nn/search.h"
+#include "lib/tasks/builtin.h"
 #include "models/seq2seq/rnn_seq2seq.h"
 
 using namespace zoo;
@@ -228,9 +229,9 @@ TEST_CASE("the translation models' parameter counts match the counts worked out 
   //   decoder layer 4,204,032 (x6), output bias 6,000                                             = 51,312,496
   const std::map<std::string, int64_t> reference{
       {"seq2seq_attn", 14816624}, {"seq2seq", 8896880}, {"transformer_small", 9119600}, {"transformer_base", 51312496}};
-  for (const auto* spec : Registry::instance().models("translate")) {
+  for (const auto* spec : registry().models("translate")) {
     CAPTURE(spec->name);
-    auto model = Registry::instance().create_model(spec->name, Json::object());
+    auto model = registry().create_model(spec->name, Json::object());
     CHECK(count_parameters(*model) == spec->params);
     if (reference.count(spec->name)) CHECK(count_parameters(*model) == reference.at(spec->name));
   }

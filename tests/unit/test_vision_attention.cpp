@@ -6,6 +6,7 @@
 #include "data/mixup.h"
 #include "lib/core/registry.h"
 #include "lib/nn/dropout.h"
+#include "lib/tasks/builtin.h"
 #include "lib/tasks/classify.h"
 #include "models/vision/resnet.h"
 #include "models/vision/swin.h"
@@ -17,7 +18,7 @@ namespace {
 
 template <typename T>
 std::shared_ptr<T> create(const std::string& name, const Json& options = Json::object()) {
-  auto model = std::dynamic_pointer_cast<T>(Registry::instance().create_model(name, options));
+  auto model = std::dynamic_pointer_cast<T>(registry().create_model(name, options));
   REQUIRE(model);
   return model;
 }

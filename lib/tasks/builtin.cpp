@@ -1,0 +1,70 @@
+#include "lib/tasks/builtin.h"
+
+#include <mutex>
+
+#include "lib/core/error.h"
+#include "lib/tasks/classify.h"
+#include "lib/tasks/lm.h"
+#include "lib/tasks/translate.h"
+#include "models/lm/register.h"
+#include "models/seq2seq/register.h"
+#include "models/vision/register.h"
+
+namespace zoo {
+
+namespace {
+
+// One entry per task: a new task is its own file and one line here. Tasks whose issues have not
+// landed answer "not available yet".
+std::vector<TaskSpec> builtin_tasks() {
+  return {
+      {"classify", "image classification (cross-entropy; top-1/top-5 accuracy)",
+       "an image-folder tree DIR/<class>/*.jpg, a folder with train/ and val/ (or test/) trees, or synth:shapes", "synth:shapes",
+       [] { return std::make_unique<ClassifyTask>(); }, ClassifyTask::write_synthetic},
+      {"translate", "sequence-to-sequence translation (token cross-entropy; BLEU, perplexity)",
+       "parallel files PREFIX.SRC / PREFIX.TGT (plain or .gz) with --src/--tgt, a folder of train.* val.* test*.* such files, "
+       "a TSV of source<TAB>target lines, or synth:dates",
+       "synth:dates", [] { return std::make_unique<TranslateTask>(); }, TranslateTask::write_synthetic},
+      {"lm", "language modelling (next-token cross-entropy; loss in nats per token, bits per character, perplexity)",
+       "a UTF-8 text file (plain or .gz) or a folder of them, the last --val-fraction held out; or synth:additions", "synth:additions",
+       [] { return std::make_unique<LmTask>(); }, LmTask::write_synthetic},
+      {"caption", "image captioning", "COCO captions: --data IMAGES_DIR --ann captions_*.json", "", nullptr, nullptr},
+      {"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", "", nullptr, nullptr},
+      {"clip", "contrastive image-text pre-training", "COCO captions", "", nullptr, nullptr},
+      {"ssl", "self-supervised image representation learning", "an image-folder tree", "", nullptr, nullptr},
+  };
+}
+
+}  // namespace
+
+const Registry& registry() {
+  static Registry instance;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_vision_models(instance);
+    register_seq2seq_models(instance);
+    register_lm_models(instance);
+  });
+  return instance;
+}
+
+const std::vector<TaskSpec>& task_specs() {
+  static const std::vector<TaskSpec> tasks = builtin_tasks();
+  return tasks;
+}
+
+const TaskSpec& task_spec(const std::string& name) {
+  for (const auto& t : task_specs())
+    if (t.name == name) return t;
+  std::string known;
+  for (const auto& t : task_specs()) known += (known.empty() ? "" : "|") + t.name;
+  throw UsageError("unknown task '" + name + "'; expected " + known);
+}
+
+std::unique_ptr<Task> create_task(const std::string& name) {
+  const TaskSpec& spec = task_spec(name);
+  if (!spec.create) throw UsageError("task '" + name + "' is not available yet");
+  return spec.create();
+}
+
+}  // namespace zoo

@@ -1,0 +1,80 @@
+#include "lib/tasks/task.h"
+
+#include <filesystem>
+
+#include "data/datasets.h"
+#include "lib/core/error.h"
+#include "lib/tasks/builtin.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+void Task::throw_not_available(const std::string& command) const {
+  throw UsageError(command + " is not available yet for task " + name());
+}
+
+namespace {
+
+// A library caller (a test, zoo bench) may leave out what `zoo train` always gives.
+int64_t int_or(const Options& o, const char* key, int64_t fallback) { return o.has(key) ? o.get_int(key) : fallback; }
+double number_or(const Options& o, const char* key, double fallback) { return o.has(key) ? o.get_double(key) : fallback; }
+
+}  // namespace
+
+const TaskSpec& TaskBase::spec() const { return task_spec(name_); }
+
+void TaskBase::check_options(const Options& config) const {
+  if (const int64_t batch = int_or(config, "batch_size", 64); batch < 1)
+    throw UsageError("invalid --batch-size " + std::to_string(batch) + ": expected a positive integer");
+  if (const int64_t workers = int_or(config, "workers", 0); workers < 0)
+    throw UsageError("invalid --workers " + std::to_string(workers) + ": expected 0 or more");
+  if (const int64_t size = int_or(config, "synth_size", 2048); size < 0)
+    throw UsageError("invalid --synth-size " + std::to_string(size) + ": expected 0 or more");
+  // Every task evaluates on a validation split, so some of the data must be held out for it.
+  if (const double fraction = number_or(config, "val_fraction", 0.1); !(fraction > 0 && fraction < 1))
+    throw UsageError("invalid --val-fraction " + format_value(fraction) + ": expected a number in (0, 1)");
+  if (const double smoothing = number_or(config, "label_smoothing", 0.0); !(smoothing >= 0 && smoothing < 1))
+    throw UsageError("invalid --label-smoothing " + format_value(smoothing) + ": expected a number in [0, 1)");
+  if (config.has("bad_samples")) data::bad_samples_policy(config.get_string("bad_samples"));
+  registry().model_options(config, name_);
+}
+
+void TaskBase::setup_common(const Options& config, torch::Device device) {
+  check_options(config);
+  device_ = device;
+  model_name_ = config.get_string("model");
+  model_options_ = registry().model_options(config, name_);
+  batch_size_ = int_or(config, "batch_size", 64);
+  workers_ = static_cast<int>(int_or(config, "workers", 0));
+  seed_ = static_cast<uint64_t>(int_or(config, "seed", 0));
+  label_smoothing_ = number_or(config, "label_smoothing", 0.0);
+  std::string path = config.has("data") ? config.get_string("data") : spec().synthetic;
+  if (path.rfind("synth:", 0) != 0) path = fs::absolute(path).lexically_normal().string();
+  data_ = {{"path", path}, {"val_fraction", number_or(config, "val_fraction", 0.1)}, {"synth_size", int_or(config, "synth_size", 2048)},
+           {"seed", seed_}};
+}
+
+void TaskBase::setup_common(const Json& meta, torch::Device device) {
+  device_ = device;
+  try {
+    model_name_ = meta.at("model").get<std::string>();
+    model_options_ = meta.at("model_options");
+    data_ = meta.at("data");
+    seed_ = data_.at("seed").get<uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint meta is incomplete for task " + name_ + ": " + first_line(e.what()));
+  }
+}
+
+Json TaskBase::common_meta() const {
+  return {{"task", name_}, {"model", model_name_}, {"model_options", model_options_}, {"data", data_}};
+}
+
+std::shared_ptr<torch::nn::Module> TaskBase::build_module() {
+  module_ = registry().create_model(model_name_, model_options_);
+  module_->to(device_);
+  return module_;
+}
+
+}  // namespace zoo
