@@ -44,13 +44,12 @@ void LmTask::setup_training(const Options& config, torch::Device device) {
   val_corpus_ = load_split(data_path(), "val");
 
   // Tokenizer and vocabulary from the training part only; "\n" is a token of every kind.
-  std::string kind = model_options_.at("tokenizer").get<std::string>();
-  if (kind == "auto") kind = "char";
+  const auto tokenizing = text::TokenizerConfig::options().read(model_options_, {});
+  std::string kind = tokenizing.tokenizer == "auto" ? "char" : tokenizing.tokenizer;
   model_options_["tokenizer"] = kind;
   const bool subwords = kind == "bpe" || kind == "unigram";
-  const int64_t cap = model_options_.at("vocab").get<int64_t>(), min_freq = model_options_.at("min_freq").get<int64_t>();
-  tokenizer_ = text::make_tokenizer(kind, model_options_.at("lowercase").get<bool>(), train_corpus_.lines,
-                                    cap > 0 ? cap : kDefaultSubwords);
+  const int64_t cap = models::LmVocabConfig::options().read(model_options_, {}).vocab, min_freq = tokenizing.min_freq;
+  tokenizer_ = text::make_tokenizer(kind, tokenizing.lowercase, train_corpus_.lines, cap > 0 ? cap : kDefaultSubwords);
   std::vector<std::vector<std::string>> tokens;
   tokens.reserve(train_corpus_.lines.size());
   for (size_t i = 0; i < train_corpus_.lines.size(); ++i) {

@@ -64,12 +64,14 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
   if (train.size() == 0) throw Error("no training sentence pairs in " + path);
 
   // The tokenizers and vocabularies come from the training split only.
-  std::string kind = model_options_.at("tokenizer").get<std::string>();
-  if (kind == "auto") kind = path.rfind(kSynthPrefix, 0) == 0 ? "char" : "word";
+  const auto tokenizing = text::TokenizerConfig::options().read(model_options_, {});
+  const auto caps = models::TranslationVocabConfig::options().read(model_options_, {});
+  std::string kind = tokenizing.tokenizer;
+  if (kind == "auto") kind = synthetic_data() ? "char" : "word";
   model_options_["tokenizer"] = kind;
-  const bool lowercase = model_options_.at("lowercase").get<bool>();
-  const int64_t min_freq = kind == "bpe" || kind == "unigram" ? 1 : model_options_.at("min_freq").get<int64_t>();
-  const int64_t src_cap = model_options_.at("src_vocab").get<int64_t>(), tgt_cap = model_options_.at("tgt_vocab").get<int64_t>();
+  const bool lowercase = tokenizing.lowercase;
+  const int64_t min_freq = kind == "bpe" || kind == "unigram" ? 1 : tokenizing.min_freq;
+  const int64_t src_cap = caps.src_vocab, tgt_cap = caps.tgt_vocab;
   // share_embeddings (the Transformer's): one tokenizer and one vocabulary, learnt from both
   // sides (a joint SentencePiece model for bpe/unigram), capped at src_vocab.
   const bool joint = model_options_.value("share_embeddings", false);

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/core/option_schema.h"
 #include "lib/core/options.h"
 
 namespace zoo::text {
@@ -48,6 +49,29 @@ class WordTokenizer : public Tokenizer {
 
 // Unicode full lowercasing of UTF-8 text (throws zoo::Error on invalid UTF-8).
 std::string lowercase(std::string_view text);
+
+// How text becomes tokens: options of every translation and language model (each task with its
+// own defaults). The task learns the tokenizer from its training text; it travels in the
+// checkpoint.
+struct TokenizerConfig {
+  std::string tokenizer = "auto";
+  bool lowercase = false;
+  int64_t min_freq = 1;
+  static const OptionSchema<TokenizerConfig>& options();
+};
+
+inline const OptionSchema<TokenizerConfig>& TokenizerConfig::options() {
+  static const auto schema =
+      OptionSchema<TokenizerConfig>("text")
+          .option("tokenizer", &TokenizerConfig::tokenizer, one_of({"auto", "char", "word", "bpe", "unigram"}),
+                  "char: every code point; word: Unicode letters/digits as words, punctuation split off (detokenized back); bpe/unigram: "
+                  "SentencePiece trained on the training text (needs the plug-in libzoo_sentencepiece.so); auto: char for synth: data "
+                  "and for language models, word otherwise; a line break is the token \\n of every language-model tokenizer")
+          .option("lowercase", &TokenizerConfig::lowercase,
+                  "Unicode full lowercasing before tokenizing (translation: BLEU then compares with lowercased references, sacreBLEU's -lc)")
+          .option("min_freq", &TokenizerConfig::min_freq, at_least(1), "a token needs this many occurrences in the training text (char, word)");
+  return schema;
+}
 
 // A tokenizer of `kind` ("char", "word", "bpe" or "unigram") for `sentences`: SentencePiece
 // models are trained on them, with vocab_cap - 3 pieces (a Vocab adds <pad> <bos> <eos>; its

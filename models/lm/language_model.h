@@ -12,27 +12,19 @@
 
 namespace zoo::models {
 
-// How text becomes tokens: options of every language model. The lm task learns the tokenizer and
-// vocabulary from the training part; they travel in the checkpoint.
-struct LmTextConfig {
-  std::string tokenizer = "auto";
-  bool lowercase = false;
-  int64_t min_freq = 1;
+// The vocabulary cap of every language model (its text options are text::TokenizerConfig's).
+// The embedding and output layers follow the vocabulary the task builds from the training part.
+struct LmVocabConfig {
   int64_t vocab = 0;
-  static const OptionSchema<LmTextConfig>& options();
+  static const OptionSchema<LmVocabConfig>& options();
 };
 
-inline const OptionSchema<LmTextConfig>& LmTextConfig::options() {
+inline const OptionSchema<LmVocabConfig>& LmVocabConfig::options() {
   static const auto schema =
-      OptionSchema<LmTextConfig>("language-model text")
-          .option("tokenizer", &LmTextConfig::tokenizer, one_of({"auto", "char", "word", "bpe", "unigram"}),
-                  "char (every code point), word, bpe/unigram (SentencePiece trained on the training part), auto (char); a line break "
-                  "is the token \\n for every tokenizer")
-          .option("lowercase", &LmTextConfig::lowercase, "Unicode full lowercasing before tokenizing")
-          .option("min_freq", &LmTextConfig::min_freq, at_least(1), "a token needs this many occurrences in the training part (char, word)")
-          .option("vocab", &LmTextConfig::vocab, at_least(0),
+      OptionSchema<LmVocabConfig>("language-model vocabulary")
+          .option("vocab", &LmVocabConfig::vocab, at_least(0),
                   "vocabulary cap including the 4 specials (0: every token; for bpe/unigram 0 means 2000 pieces); the model's follows the data")
-          .rule([](const LmTextConfig& c) {
+          .rule([](const LmVocabConfig& c) {
             // The 4 specials and the line break are in every vocabulary.
             if (c.vocab != 0 && c.vocab < 5) throw UsageError("invalid vocab " + std::to_string(c.vocab) + ": expected 0 (no limit) or at least 5");
           });

@@ -5,6 +5,7 @@
 // their structs.
 #include "models/lm/register.h"
 
+#include "lib/text/tokenizer.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
 
@@ -21,7 +22,9 @@ constexpr int64_t kListedVocab = 69;
 template <class Model, class Config>
 ModelSpec language_model(std::string name, std::string description, const Config& variant, int64_t params, Recipe recipe) {
   ModelSpec spec{std::move(name), "lm", "lm", std::move(description), {}, params, nullptr, std::move(recipe)};
-  spec.options.add(LmTextConfig::options(), LmTextConfig{}).add(Config::options(), variant);
+  spec.options.add(text::TokenizerConfig::options(), text::TokenizerConfig{})
+      .add(LmVocabConfig::options(), LmVocabConfig{})
+      .add(Config::options(), variant);
   spec.create = [variant](const Json& options) {
     Config config = Config::options().read(options, variant);
     const int64_t vocab = options.at("vocab").get<int64_t>();

@@ -4,6 +4,7 @@
 // every translation model has and its architecture's, declared beside their structs.
 #include "models/seq2seq/register.h"
 
+#include "lib/text/tokenizer.h"
 #include "models/seq2seq/rnn_seq2seq.h"
 #include "models/seq2seq/transformer.h"
 
@@ -19,7 +20,12 @@ template <class Model, class Config>
 ModelSpec translator(std::string name, std::string description, const Config& variant, int64_t params, Recipe recipe,
                      const std::vector<std::string>& left_out = {}) {
   ModelSpec spec{std::move(name), "translate", "seq2seq", std::move(description), {}, params, nullptr, std::move(recipe)};
-  spec.options.add(TranslationTextConfig::options(), TranslationTextConfig{}).add(Config::options(), variant, left_out);
+  // Translation lowercases (BLEU against lowercased references) and keeps words seen twice.
+  text::TokenizerConfig text;
+  text.lowercase = true, text.min_freq = 2;
+  spec.options.add(text::TokenizerConfig::options(), text)
+      .add(TranslationVocabConfig::options(), TranslationVocabConfig{})
+      .add(Config::options(), variant, left_out);
   spec.create = [variant](const Json& options) {
     Config config = Config::options().read(options, variant);
     config.src_vocab = options.at("src_vocab").get<int64_t>(), config.tgt_vocab = options.at("tgt_vocab").get<int64_t>();

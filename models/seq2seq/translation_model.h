@@ -12,29 +12,19 @@
 
 namespace zoo::models {
 
-// How text becomes tokens: options of every translation model. The translate task learns the
-// tokenizers and vocabularies from the training split; they travel in the checkpoint.
-struct TranslationTextConfig {
-  std::string tokenizer = "auto";
-  bool lowercase = true;
-  int64_t min_freq = 2;
+// The vocabulary caps of every translation model (its text options are text::TokenizerConfig's).
+// The embeddings and output layer follow the vocabularies the task builds from the training split.
+struct TranslationVocabConfig {
   int64_t src_vocab = 8000, tgt_vocab = 6000;
-  static const OptionSchema<TranslationTextConfig>& options();
+  static const OptionSchema<TranslationVocabConfig>& options();
 };
 
-inline const OptionSchema<TranslationTextConfig>& TranslationTextConfig::options() {
+inline const OptionSchema<TranslationVocabConfig>& TranslationVocabConfig::options() {
   static const auto schema =
-      OptionSchema<TranslationTextConfig>("translation text")
-          .option("tokenizer", &TranslationTextConfig::tokenizer, one_of({"auto", "char", "word", "bpe", "unigram"}),
-                  "char; word (Unicode letters/digits as words, punctuation split off; detokenized back); bpe/unigram (SentencePiece "
-                  "trained on the training split, src_vocab/tgt_vocab pieces; needs the plug-in libzoo_sentencepiece.so); auto: char "
-                  "for synth: data, word otherwise")
-          .option("lowercase", &TranslationTextConfig::lowercase,
-                  "Unicode full lowercasing before tokenizing (BLEU then compares with lowercased references, sacreBLEU's -lc)")
-          .option("min_freq", &TranslationTextConfig::min_freq, at_least(1), "a token needs this many occurrences in the training split (word, char)")
-          .option("src_vocab", &TranslationTextConfig::src_vocab, at_least(4),
+      OptionSchema<TranslationVocabConfig>("translation vocabularies")
+          .option("src_vocab", &TranslationVocabConfig::src_vocab, at_least(4),
                   "source vocabulary cap including <pad> <unk> <bos> <eos> (bpe/unigram: the model size); the model's follows the data")
-          .option("tgt_vocab", &TranslationTextConfig::tgt_vocab, at_least(4), "target vocabulary cap, as src_vocab");
+          .option("tgt_vocab", &TranslationVocabConfig::tgt_vocab, at_least(4), "target vocabulary cap, as src_vocab");
   return schema;
 }
 
