@@ -45,6 +45,19 @@ for f in config.json last.ckpt best.ckpt metrics.jsonl train.log; do check "run 
 check "metrics.jsonl has one line per epoch" test "$(wc -l < run1/metrics.jsonl)" -eq 2
 check "config.json records every option" test "$(json x 'd["lr"], d["weight_decay"], d["batch_size"], d["data"],' run1/config.json)" = "(0.1, 0.0005, 32, 'synth:shapes')"
 
+# --- each model trains with its family's recipe unless flags say otherwise ---
+# (One step of a one-layer gpt_mini each: what config.json records is what the run used.)
+GPT1=(train --task lm --model gpt_mini --steps 1 --batch-size 4 --set layers=1 --set width=32 --set heads=2 --set context=16 --workers 0)
+recipe() { json x 'd["opt"], d["lr"], d["weight_decay"], d["warmup_fraction"], d["clip_grad"], d["sched"]' "$1/config.json"; }
+expect 0 "" "${GPT1[@]}" --out recipe_default
+check "gpt_mini without optimizer flags trains with nanoGPT's recipe" test "$(recipe recipe_default)" = "('adamw', 0.001, 0.1, 0.05, 1.0, 'cosine')"
+expect 0 "" "${GPT1[@]}" --lr 3e-4 --clip-grad 0 --out recipe_lr
+check "  ... a flag overrides its part of it" test "$(recipe recipe_lr)" = "('adamw', 0.0003, 0.1, 0.05, 0.0, 'cosine')"
+expect 0 "" "${GPT1[@]}" --opt sgd --out recipe_sgd
+check "  ... another --opt drops the recipe's optimizer settings, keeps its schedule" test "$(recipe recipe_sgd)" = "('sgd', 0.1, 0.0005, 0.05, 1.0, 'cosine')"
+expect 0 "" models --model gpt_mini
+check "  ... and zoo models shows it" grep -q "^training recipe (any flag overrides its part): --opt adamw --lr 0.001 --weight-decay 0.1 --sched cosine --warmup-fraction 0.05 --min-lr 0.0001 --clip-grad 1.0$" out.txt
+
 # --- eval reproduces the best validation numbers ---
 expect 0 "" eval --checkpoint run1/best.ckpt --json
 cp out.txt eval1.json
