@@ -37,7 +37,7 @@ std::vector<OptionSpec> train_options() {
       {"epochs", 10, 0, "training epochs", Kind::Value, "N"},
       {"steps", 0, 0, "train this many optimizer steps, whatever --epochs says (0: --epochs decides)", Kind::Value, "N"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
-      {"opt", nullptr, "", "sgd | adam | adamw [default: the model's recipe (zoo models --model NAME), else sgd]", Kind::Value, "NAME"},
+      {"opt", nullptr, "", "sgd | adam | adamw [default: the model's training recipe, which also sets --lr, --weight-decay, --momentum, --sched, --warmup-fraction, --min-lr and --clip-grad where they are not given (zoo models --model NAME)]", Kind::Value, "NAME"},
       {"lr", nullptr, 0.1, "peak learning rate [default: the recipe's with its optimizer, else 0.1 for sgd, 1e-3 for adam/adamw]", Kind::Value, "LR"},
       {"momentum", 0.9, 0.9, "SGD momentum", Kind::Value, "M"},
       {"nesterov", nullptr, false, "Nesterov momentum for SGD", Kind::Flag},
