@@ -13,6 +13,12 @@ std::string key_of(const std::string& flag) {
   return key;
 }
 
+std::string flag_of(const std::string& key) {
+  std::string flag = key;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return "--" + flag;
+}
+
 std::vector<OptionSpec> common_options() {
   return {
       {"device", "auto", "", "auto | cpu | cuda | cuda:N (auto: CUDA when available, else CPU)", Kind::Value, "DEVICE"},

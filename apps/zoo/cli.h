@@ -22,7 +22,9 @@ struct OptionSpec {
   std::string type_name = "";  // shown in --help
 };
 
+// "batch-size" <-> "batch_size": a flag's JSON key, and the flag (with its dashes) of a key.
 std::string key_of(const std::string& flag);
+std::string flag_of(const std::string& key);
 
 // One subcommand's options bound to CLI11 storage.
 class Command {

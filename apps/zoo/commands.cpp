@@ -90,11 +90,7 @@ torch::Device setup_runtime(const Options& o) {
 }
 
 std::string require(const Options& o, const std::string& key) {
-  if (!o.has(key) || o.get_string(key).empty()) throw UsageError("missing --" + [&] {
-    std::string flag = key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    return flag;
-  }());
+  if (!o.has(key) || o.get_string(key).empty()) throw UsageError("missing " + flag_of(key));
   return o.get_string(key);
 }
 
@@ -124,8 +120,8 @@ int cmd_models(const Options& o) {
     std::printf("%s", options_markdown(registry()).c_str());
     return 0;
   }
-  auto models = registry().models(task);
-  if (o.has("model") && !o.get_string("model").empty()) models = {&registry().model(o.get_string("model"))};
+  const bool one = o.has("model") && !o.get_string("model").empty();
+  auto models = one ? std::vector<const ModelSpec*>{&registry().model(o.get_string("model"))} : registry().models(task);
   if (o.get_bool("json")) {
     Json list = Json::array();
     for (const auto* m : models) {
@@ -138,7 +134,7 @@ int cmd_models(const Options& o) {
     print_json(list);
     return 0;
   }
-  if (o.has("model") && !o.get_string("model").empty()) {
+  if (one) {
     std::printf("%s", model_details_text(*models.front()).c_str());
     return 0;
   }
@@ -147,8 +143,7 @@ int cmd_models(const Options& o) {
     std::printf("%-16s %-9s %14lld  %s\n", m->name.c_str(), m->task.c_str(), (long long)m->params, m->description.c_str());
     std::string defaults;
     const Json values = m->defaults();
-    for (auto it = values.begin(); it != values.end(); ++it)
-      defaults += (defaults.empty() ? "" : " ") + it.key() + "=" + (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    for (auto it = values.begin(); it != values.end(); ++it) defaults += (defaults.empty() ? "" : " ") + it.key() + "=" + value_text(it.value());
     std::printf("%-16s %-9s %14s  options: %s\n", "", "", "", defaults.c_str());
     std::printf("%-16s %-9s %14s  recipe: %s\n", "", "", "", recipe_text(m->recipe).c_str());
   }
@@ -212,24 +207,20 @@ int cmd_train(const Command& cmd) {
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
   if (!o.has("data")) o.json()["data"] = task_spec(task_name).synthetic;
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
-  auto flag = [](std::string key) {
-    std::replace(key.begin(), key.end(), '_', '-');
-    return "--" + key;
-  };
   // Every option is checked before the run folder is made or data read; NaN fails each test
   // (comparisons with it are false). The task checks its own and its model's (--set).
   task->check_options(o);
   for (const char* key : {"epochs", "steps", "warmup_steps", "eval_every"}) {
-    if (o.get_int(key) < 0) throw UsageError("invalid " + flag(key) + " " + std::to_string(o.get_int(key)) + ": expected 0 or more");
+    if (o.get_int(key) < 0) throw UsageError("invalid " + flag_of(key) + " " + std::to_string(o.get_int(key)) + ": expected 0 or more");
   }
   optimizer_config(o);
   for (const char* key : {"clip_grad", "min_lr", "save_every_minutes", "decay_epochs", "decay_rate", "mixup", "cutmix"}) {
     const double value = o.get_double(key);
-    if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected 0 or more");
+    if (!(value >= 0) || !std::isfinite(value)) throw UsageError("invalid " + flag_of(key) + " " + format_value(value) + ": expected 0 or more");
   }
   for (const char* key : {"mixup_prob", "mixup_switch_prob"}) {
     const double value = o.get_double(key);
-    if (!(value >= 0 && value <= 1)) throw UsageError("invalid " + flag(key) + " " + format_value(value) + ": expected a number in [0, 1]");
+    if (!(value >= 0 && value <= 1)) throw UsageError("invalid " + flag_of(key) + " " + format_value(value) + ": expected a number in [0, 1]");
   }
   validate_loop_options(o);
   // The run folder before any data is read: an unwritable --out fails at once.

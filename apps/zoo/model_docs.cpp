@@ -4,20 +4,11 @@
 #include <cstdio>
 #include <map>
 
+#include "apps/zoo/cli.h"
+
 namespace zoo::cli {
 
 namespace {
-
-// A value as --set takes it: 0.1, true, rrc, 2,2,6,2; "" for an empty string.
-std::string value_text(const Json& value) {
-  if (value.is_string()) return value.get<std::string>().empty() ? "\"\"" : value.get<std::string>();
-  if (value.is_array()) {
-    std::string out;
-    for (const auto& item : value) out += (out.empty() ? "" : ",") + value_text(item);
-    return out;
-  }
-  return value.dump();
-}
 
 std::string markdown_cell(std::string text) {
   std::string out;
@@ -51,13 +42,21 @@ std::string defaults_cell(const std::vector<std::pair<std::string, std::string>>
 
 }  // namespace
 
+std::string value_text(const Json& value) {
+  if (value.is_string()) return value.get<std::string>().empty() ? "\"\"" : value.get<std::string>();
+  if (value.is_array()) {
+    std::string out;
+    for (const auto& item : value) out += (out.empty() ? "" : ",") + value_text(item);
+    return out;
+  }
+  return value.dump();
+}
+
 std::string recipe_text(const Recipe& recipe) {
   std::string out;
   for (const char* key : {"opt", "lr", "momentum", "weight_decay", "sched", "warmup_fraction", "min_lr", "clip_grad"}) {
     if (!recipe.contains(key)) continue;
-    std::string flag = key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    out += (out.empty() ? "--" : " --") + flag + " " + value_text(recipe.at(key));
+    out += (out.empty() ? "" : " ") + flag_of(key) + " " + value_text(recipe.at(key));
   }
   return out;
 }

@@ -8,6 +8,9 @@
 
 namespace zoo::cli {
 
+// A value as --set takes it: 0.1, true, rrc, 2,2,6,2; "" for an empty string.
+std::string value_text(const Json& value);
+
 // "int, 1 or more", "float in [0, 1)", "gru, lstm or rnn": an option's type and allowed values.
 std::string option_values_text(const OptionInfo& option);
 

@@ -8,9 +8,6 @@ namespace zoo {
 
 namespace {
 
-// A number as it is written in ranges and messages: 1, 0.5, 1e-06.
-std::string number_text(double v) { return format_value(v); }
-
 bool integral(double v) { return std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.2e18; }
 
 std::string words_text(const std::vector<std::string>& words, const char* last_joint) {
@@ -34,9 +31,9 @@ bool Allowed::admits(const std::string& word) const {
 
 std::string Allowed::text() const {
   if (!words.empty()) return words_text(words, " or ");
-  if (min && !max) return min_open ? "above " + number_text(*min) : number_text(*min) + " or more";
-  if (max && !min) return max_open ? "below " + number_text(*max) : number_text(*max) + " or less";
-  if (min && max) return std::string(min_open ? "(" : "[") + number_text(*min) + ", " + number_text(*max) + (max_open ? ")" : "]");
+  if (min && !max) return min_open ? "above " + format_value(*min) : format_value(*min) + " or more";
+  if (max && !min) return max_open ? "below " + format_value(*max) : format_value(*max) + " or less";
+  if (min && max) return std::string(min_open ? "(" : "[") + format_value(*min) + ", " + format_value(*max) + (max_open ? ")" : "]");
   return "";
 }
 
@@ -45,7 +42,6 @@ Allowed at_least(double min) { return {min, std::nullopt, false, false, {}}; }
 Allowed positive() { return {0.0, std::nullopt, true, false, {}}; }
 Allowed fraction() { return {0.0, 1.0, false, true, {}}; }
 Allowed probability() { return {0.0, 1.0, false, false, {}}; }
-Allowed between(double min, double max) { return {min, max, false, false, {}}; }
 Allowed in_range(double min, double max, const char* ends) { return {min, max, ends[0] == '(', ends[1] == ')', {}}; }
 Allowed one_of(std::vector<std::string> words) { return {std::nullopt, std::nullopt, false, false, std::move(words)}; }
 
@@ -65,39 +61,30 @@ Json OptionInfo::parse(const std::string& text) const {
   auto fail = [&](const std::string& expected) -> Json {
     throw UsageError("invalid " + name + " '" + text + "': expected " + expected);
   };
-  auto to_number = [&](const std::string& item, const char* expected) {
-    try {
-      size_t used = 0;
-      const double v = std::stod(item, &used);
-      if (used == item.size()) return v;
-    } catch (const std::exception&) {
-    }
-    fail(expected);
-    return 0.0;
-  };
   switch (type) {
-    case OptionType::Bool:
-      if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-      if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-      return fail("true or false");
+    case OptionType::Bool: {
+      const auto v = parse_bool(text);
+      return v ? Json(*v) : fail("true or false");
+    }
     case OptionType::Int: {
-      std::optional<int64_t> v;
-      try {
-        size_t used = 0;
-        v = std::stoll(text, &used);
-        if (used != text.size()) v.reset();
-      } catch (const std::exception&) {
-      }
+      const auto v = parse_int(text);
       return v ? check(*v) : fail("an integer");
     }
-    case OptionType::Float: return check(to_number(text, "a number"));
+    case OptionType::Float: {
+      const auto v = parse_number(text);
+      return v ? check(*v) : fail("a number");
+    }
     case OptionType::String: return check(text);
     case OptionType::Ints:
     case OptionType::Floats: {
       const char* expected = type == OptionType::Ints ? "a comma-separated list of integers" : "a comma-separated list of numbers";
       Json list = Json::array();
       std::stringstream in(text);
-      for (std::string item; std::getline(in, item, ',');) list.push_back(to_number(item, expected));
+      for (std::string item; std::getline(in, item, ',');) {
+        const auto v = parse_number(item);
+        if (!v) fail(expected);
+        list.push_back(*v);
+      }
       if (list.empty()) fail(expected);
       return check(list);
     }
@@ -105,16 +92,17 @@ Json OptionInfo::parse(const std::string& text) const {
   return fail("a value");
 }
 
+// Checks run at every --set, checkpoint load and model construction: the message is built only
+// when a value fails.
 Json OptionInfo::check(const Json& value) const {
-  const std::string shown = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
   auto fail = [&](const std::string& expected) -> Json {
+    const std::string shown = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
     throw UsageError("invalid " + name + " " + shown + ": expected " + expected);
   };
-  const std::string range = allowed.text();
   auto number = [&](const Json& v, bool whole) {
     if (!v.is_number() || (whole && !integral(v.get<double>()))) fail(whole ? "an integer" : "a number");
     const double d = v.get<double>();
-    if (!allowed.admits(d)) fail(std::string(whole ? "an integer " : "a number ") + (allowed.min && allowed.max ? "in " : "") + range);
+    if (!allowed.admits(d)) fail(std::string(whole ? "an integer " : "a number ") + (allowed.min && allowed.max ? "in " : "") + allowed.text());
     return d;
   };
   switch (type) {
@@ -125,7 +113,7 @@ Json OptionInfo::check(const Json& value) const {
     case OptionType::Float: return Json(number(value, false));
     case OptionType::String:
       if (!value.is_string()) fail("a string");
-      if (!allowed.admits(value.get<std::string>())) fail(range);
+      if (!allowed.admits(value.get<std::string>())) fail(allowed.text());
       return value;
     case OptionType::Ints:
     case OptionType::Floats: {

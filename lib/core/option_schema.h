@@ -39,7 +39,6 @@ Allowed at_least(double min);             // [min, inf)
 Allowed positive();                       // (0, inf)
 Allowed fraction();                       // [0, 1): dropout rates
 Allowed probability();                    // [0, 1]
-Allowed between(double min, double max);  // [min, max]
 Allowed in_range(double min, double max, const char* ends);  // ends "[]", "[)", "(]" or "()"
 Allowed one_of(std::vector<std::string> words);
 
@@ -107,12 +106,12 @@ class OptionSchema {
     for (const auto& f : fields_) out[f.info.name] = f.get(config);
     return out;
   }
-  // `base` with each declared option that `values` holds set from it (typed and checked), then
-  // checked as a whole. Keys of other schemas are left alone.
+  // `base` (a declared default) with each option that `values` holds set from it, typed and
+  // checked, then the rules. Keys of other schemas are left alone.
   Config read(const Json& values, Config base) const {
     for (const auto& f : fields_)
       if (values.contains(f.info.name) && !values.at(f.info.name).is_null()) f.set(base, f.info.check(values.at(f.info.name)));
-    check(base);
+    for (const auto& rule : rules_) rule(base);
     return base;
   }
   // Every option's allowed values, then the rules: what a constructor calls before it builds.

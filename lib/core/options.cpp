@@ -31,39 +31,24 @@ int64_t Options::get_int(const std::string& key) const {
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
     return static_cast<int64_t>(v.get<double>());
-  if (v.is_string()) {
-    try {
-      size_t used = 0;
-      int64_t out = std::stoll(v.get<std::string>(), &used);
-      if (used == v.get<std::string>().size()) return out;
-    } catch (const std::exception&) {
-    }
-  }
+  if (v.is_string())
+    if (const auto parsed = parse_int(v.get<std::string>())) return *parsed;
   bad_value(key, "an integer");
 }
 
 double Options::get_double(const std::string& key) const {
   const Json& v = at(key);
   if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    try {
-      size_t used = 0;
-      double out = std::stod(v.get<std::string>(), &used);
-      if (used == v.get<std::string>().size()) return out;
-    } catch (const std::exception&) {
-    }
-  }
+  if (v.is_string())
+    if (const auto parsed = parse_number(v.get<std::string>())) return *parsed;
   bad_value(key, "a number");
 }
 
 bool Options::get_bool(const std::string& key) const {
   const Json& v = at(key);
   if (v.is_boolean()) return v.get<bool>();
-  if (v.is_string()) {
-    auto s = v.get<std::string>();
-    if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
-    if (s == "false" || s == "0" || s == "no" || s == "off") return false;
-  }
+  if (v.is_string())
+    if (const auto parsed = parse_bool(v.get<std::string>())) return *parsed;
   if (v.is_number_integer() && (v.get<int64_t>() == 0 || v.get<int64_t>() == 1)) return v.get<int64_t>() == 1;
   bad_value(key, "true or false");
 }
@@ -89,40 +74,57 @@ std::vector<double> Options::get_doubles(const std::string& key) const {
   bad_value(key, "a list of numbers");
 }
 
+std::optional<bool> parse_bool(const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<int64_t> parse_int(const std::string& text) {
+  try {
+    size_t used = 0;
+    const int64_t value = std::stoll(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {  // not a number, or out of range
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
 Json convert_like(const Json& like, const std::string& text, const std::string& key) {
   auto fail = [&](const char* expected) -> Json {
     throw UsageError("invalid value for '" + key + "': expected " + expected + ", got '" + text + "'");
   };
-  try {
-    size_t used = 0;
-    if (like.is_boolean()) {
-      if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-      if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-      return fail("true or false");
+  if (like.is_boolean()) {
+    const auto v = parse_bool(text);
+    return v ? Json(*v) : fail("true or false");
+  }
+  if (like.is_number_integer()) {
+    const auto v = parse_int(text);
+    return v ? Json(*v) : fail("an integer");
+  }
+  if (like.is_number_float()) {
+    const auto v = parse_number(text);
+    return v ? Json(*v) : fail("a number");
+  }
+  if (like.is_array()) {
+    Json out = Json::array();
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');) {
+      const auto v = parse_number(item);
+      if (!v) return fail("a comma-separated list of numbers");
+      out.push_back(*v);
     }
-    if (like.is_number_integer()) {
-      int64_t v = std::stoll(text, &used);
-      return used == text.size() ? Json(v) : fail("an integer");
-    }
-    if (like.is_number_float()) {
-      double v = std::stod(text, &used);
-      return used == text.size() ? Json(v) : fail("a number");
-    }
-    if (like.is_array()) {
-      Json out = Json::array();
-      std::stringstream in(text);
-      std::string item;
-      while (std::getline(in, item, ',')) {
-        double v = std::stod(item, &used);
-        if (used != item.size()) return fail("a comma-separated list of numbers");
-        out.push_back(v);
-      }
-      return out;
-    }
-  } catch (const UsageError&) {
-    throw;
-  } catch (const std::exception&) {
-    return fail(like.is_boolean() ? "true or false" : like.is_number_integer() ? "an integer" : "a number");
+    return out;
   }
   return text;
 }

@@ -2,6 +2,7 @@
 // command (defaults, --config file, flags, --set) ends up here, so config.json can replay it.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ class Options {
   Json values_;
   std::string what_;
 };
+
+// Text as a value, the whole text or nothing: "true|1|yes|on" / "false|0|no|off"; an integer; a
+// number (stod's syntax). What flags, config files and --set share.
+std::optional<bool> parse_bool(const std::string& text);
+std::optional<int64_t> parse_int(const std::string& text);
+std::optional<double> parse_number(const std::string& text);
 
 // A double as a person reads it in a message: "0.001", "-1", "nan".
 std::string format_value(double value);

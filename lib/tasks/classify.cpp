@@ -42,7 +42,7 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
     throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " +
                      std::to_string(data_classes) + " classes");
   model_options_["num_classes"] = data_classes;
-  build_model(device);
+  build_model();
   if (model_options_.contains("teacher") && !model_options_.at("teacher").get<std::string>().empty()) {
     model_options_["teacher"] = fs::absolute(model_options_.at("teacher").get<std::string>()).lexically_normal().string();
     load_teacher(model_options_.at("teacher").get<std::string>());
@@ -96,18 +96,12 @@ void ClassifyTask::set_inference_options(const Options& options) {
   }
 }
 
-void ClassifyTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  setup_common(meta, device);
-  try {
-    classes_ = meta.at("classes").get<std::vector<std::string>>();
-    preprocess_ = data::Preprocess::from_json(meta.at("preprocess"));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint meta is incomplete for task classify: " + first_line(e.what()));
-  }
-  if (build) build_model(device);
+void ClassifyTask::read_meta(const Json& meta) {
+  classes_ = meta.at("classes").get<std::vector<std::string>>();
+  preprocess_ = data::Preprocess::from_json(meta.at("preprocess"));
 }
 
-void ClassifyTask::build_model(torch::Device device) {
+void ClassifyTask::build_model() {
   model_ = build_model_as<models::ImageClassifierImpl>("an image classifier");
   if (channels_last_) {
     torch::NoGradGuard no_grad;

@@ -19,7 +19,6 @@ class ClassifyTask : public TaskBase {
  public:
   ClassifyTask() : TaskBase("classify") {}
   void setup_training(const Options& config, torch::Device device) override;
-  void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
   void use_torchscript(torch::jit::Module module) override;
 
   Json meta() const override;
@@ -54,7 +53,8 @@ class ClassifyTask : public TaskBase {
   static std::string write_synthetic(const SynthRequest& request);
 
  private:
-  void build_model(torch::Device device);
+  void read_meta(const Json& meta) override;
+  void build_model() override;
   // DeiT's teacher (--set teacher=CKPT): a classifier checkpoint run frozen in eval mode.
   void load_teacher(const std::string& path);
   torch::Tensor teacher_logits(const torch::Tensor& images);  // (B, C)

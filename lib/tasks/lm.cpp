@@ -69,7 +69,7 @@ void LmTask::setup_training(const Options& config, torch::Device device) {
   }
   tokens.clear();
   val_ids_ = encode_corpus(*val_corpus_);
-  build_model(device);
+  build_model();
 
   const auto n = static_cast<int64_t>(train_ids_.size());
   if (is_recurrent() && stream_length() < 1)
@@ -82,16 +82,10 @@ void LmTask::setup_training(const Options& config, torch::Device device) {
                train_corpus_.lines.size(), val_ids_.size(), kind.c_str(), (long long)vocab_.size());
 }
 
-void LmTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  setup_common(meta, device);
-  try {
-    tokenizer_ = text::tokenizer_from_json(meta.at("tokenizer"));
-    vocab_ = text::Vocab::from_json(meta.at("vocabulary"));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint meta is incomplete for task lm: " + first_line(e.what()));
-  }
+void LmTask::read_meta(const Json& meta) {
+  tokenizer_ = text::tokenizer_from_json(meta.at("tokenizer"));
+  vocab_ = text::Vocab::from_json(meta.at("vocabulary"));
   newline_ = vocab_.id(kNewline);
-  if (build) build_model(device);
 }
 
 void LmTask::set_inference_options(const Options& o) {
@@ -118,7 +112,7 @@ void LmTask::set_inference_options(const Options& o) {
   }
 }
 
-void LmTask::build_model(torch::Device device) { model_ = build_model_as<models::LanguageModel>("a language model"); }
+void LmTask::build_model() { model_ = build_model_as<models::LanguageModel>("a language model"); }
 
 Json LmTask::meta() const {
   Json meta = common_meta();

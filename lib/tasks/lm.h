@@ -25,7 +25,6 @@ class LmTask : public TaskBase {
  public:
   LmTask() : TaskBase("lm") {}
   void setup_training(const Options& config, torch::Device device) override;
-  void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
   void set_inference_options(const Options& options) override;
   void use_torchscript(torch::jit::Module module) override { scripted_ = std::move(module); }
 
@@ -60,7 +59,8 @@ class LmTask : public TaskBase {
   models::LmOutput run(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state);
 
  private:
-  void build_model(torch::Device device);
+  void read_meta(const Json& meta) override;
+  void build_model() override;
   // Every token of `corpus` ("\n" after each line), and where each line starts in them.
   std::vector<int64_t> encode_corpus(const data::TextCorpus& corpus, std::vector<int64_t>* line_starts = nullptr) const;
   int64_t sequence_length() const;  // bptt (recurrent) or context (transformer)

@@ -55,16 +55,18 @@ void TaskBase::setup_common(const Options& config, torch::Device device) {
            {"seed", seed_}};
 }
 
-void TaskBase::setup_common(const Json& meta, torch::Device device) {
+void TaskBase::setup_from_meta(const Json& meta, torch::Device device, bool build) {
   device_ = device;
   try {
     model_name_ = meta.at("model").get<std::string>();
     model_options_ = meta.at("model_options");
     data_ = meta.at("data");
     seed_ = data_.at("seed").get<uint64_t>();
+    read_meta(meta);
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint meta is incomplete for task " + name_ + ": " + first_line(e.what()));
   }
+  if (build) build_model();
 }
 
 Json TaskBase::common_meta() const {

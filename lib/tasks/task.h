@@ -125,15 +125,19 @@ class TaskBase : public Task {
   void check_options(const Options& config) const override;
   void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
   std::shared_ptr<torch::nn::Module> model() const override { return module_; }
+  // The common meta, then the task's (read_meta), then the model (build_model); a missing or
+  // mistyped key is an Error naming it.
+  void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) final;
 
  protected:
+  // The task's own part of a checkpoint's meta (classes, tokenizers, ...).
+  virtual void read_meta(const Json& meta) = 0;
+  // Builds the model from model_name_ and model_options_ onto device_ (build_model_as).
+  virtual void build_model() = 0;
   // The first step of setup_training: check_options, then the model's options, the data path
   // (synth:NAME as given, a file path made absolute), batch size, loader threads, seed. Reads
   // no data.
   void setup_common(const Options& config, torch::Device device);
-  // The first step of setup_from_meta: the model, its options, the data and the seed of a
-  // checkpoint's meta; Error naming what is missing.
-  void setup_common(const Json& meta, torch::Device device);
   // task, model, model_options, data: the meta every task's checkpoints carry.
   Json common_meta() const;
   // Builds model_name_ with model_options_ onto device_, as M ("an image classifier").

@@ -113,25 +113,19 @@ void TranslateTask::setup_training(const Options& config, torch::Device device) 
                "%s tokens, vocabularies %lld (source) and %lld (target)\n",
                train_source_.size(), (long long)too_long, (long long)train.skipped_empty, (long long)val_pairs_->size(), kind.c_str(),
                (long long)src_vocab_.size(), (long long)tgt_vocab_.size());
-  build_model(device);
+  build_model();
 }
 
-void TranslateTask::setup_from_meta(const Json& meta, torch::Device device, bool build) {
-  setup_common(meta, device);
-  try {
-    src_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("source"));
-    tgt_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("target"));
-    src_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("source"));
-    tgt_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("target"));
-    if (meta.contains("search")) {
-      const Json& s = meta.at("search");
-      search_.length_penalty = s.at("length_penalty").get<double>();
-      search_.max_len_ratio = s.at("max_len_ratio").get<double>();
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint meta is incomplete for task translate: " + first_line(e.what()));
+void TranslateTask::read_meta(const Json& meta) {
+  src_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("source"));
+  tgt_tokenizer_ = text::tokenizer_from_json(meta.at("tokenizers").at("target"));
+  src_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("source"));
+  tgt_vocab_ = text::Vocab::from_json(meta.at("vocabularies").at("target"));
+  if (meta.contains("search")) {
+    const Json& s = meta.at("search");
+    search_.length_penalty = s.at("length_penalty").get<double>();
+    search_.max_len_ratio = s.at("max_len_ratio").get<double>();
   }
-  if (build) build_model(device);
 }
 
 void TranslateTask::set_inference_options(const Options& o) {
@@ -144,7 +138,7 @@ void TranslateTask::set_inference_options(const Options& o) {
   search_.bos = text::Vocab::kBos, search_.eos = text::Vocab::kEos;
 }
 
-void TranslateTask::build_model(torch::Device device) { model_ = build_model_as<models::TranslationModel>("a translation model"); }
+void TranslateTask::build_model() { model_ = build_model_as<models::TranslationModel>("a translation model"); }
 
 void TranslateTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
 

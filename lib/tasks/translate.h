@@ -19,7 +19,6 @@ class TranslateTask : public TaskBase {
   TranslateTask() : TaskBase("translate") {}
   void check_options(const Options& config) const override;  // and --max-len
   void setup_training(const Options& config, torch::Device device) override;
-  void setup_from_meta(const Json& meta, torch::Device device, bool build_model = true) override;
   void set_inference_options(const Options& options) override;
   void use_torchscript(torch::jit::Module module) override;
 
@@ -50,7 +49,8 @@ class TranslateTask : public TaskBase {
   const nn::SearchOptions& search_options() const { return search_; }
 
  private:
-  void build_model(torch::Device device);
+  void read_meta(const Json& meta) override;
+  void build_model() override;
   std::vector<int64_t> encode_source(const std::string& sentence) const;  // ids + <eos>
   Batch collate(const std::vector<int64_t>& indices, const std::vector<std::vector<int64_t>>& source,
                 const std::vector<std::vector<int64_t>>& target) const;

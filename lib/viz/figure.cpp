@@ -36,6 +36,13 @@ std::string with_peak(const std::string& label, const torch::Tensor& map) {
   return label + text;
 }
 
+int64_t LookOptions::layer_index(int64_t count, const std::string& owner) const {
+  const int64_t index = layer < 0 ? count + layer : layer;
+  if (index < 0 || index >= count)
+    throw UsageError("invalid --layer " + std::to_string(layer) + ": " + owner + " has " + std::to_string(count) + " layers");
+  return index;
+}
+
 cv::Mat render(const Figure& figure, const FigureContext& context) {
   switch (figure.kind) {
     case Figure::Kind::OverImage: {

@@ -45,6 +45,10 @@ struct LookOptions {
   std::optional<cv::Point> query;  // --query X,Y in input pixels (the task fills in the centre)
   std::vector<int64_t> units;      // --units; empty: the 8 that vary most
   std::string signal = "h";        // --signal
+
+  // --layer as an index into `count` layers (negative from the end); UsageError "invalid --layer
+  // 5: OWNER has 2 layers" past either end.
+  int64_t layer_index(int64_t count, const std::string& owner) const;
 };
 
 // What only the task knows: the image the model saw (RGB uint8) and the tokens along each axis

@@ -123,10 +123,7 @@ std::vector<viz::Figure> CharRnnImpl::look(const torch::Tensor& tokens, const vi
     for (const auto& [name, value] : traces) valid += (valid.empty() ? "" : ", ") + name;
     throw UsageError("invalid --signal '" + signal + "' for a " + config_.cell + " cell: expected one of " + valid);
   }
-  const int64_t layers = config_.layers, hidden = config_.hidden;
-  const int64_t layer = options.layer < 0 ? layers + options.layer : options.layer;
-  if (layer < 0 || layer >= layers)
-    throw UsageError("invalid --layer " + std::to_string(options.layer) + ": the model has " + std::to_string(layers) + " layers");
+  const int64_t hidden = config_.hidden, layer = options.layer_index(config_.layers, "the model");
   auto values = traces.at(signal).select(0, layer).to(torch::kCPU, torch::kFloat32);  // (T, H)
   // Every signal on [-1, 1] for one colour scale: tanh(c) as Karpathy et al. plot the cell; a
   // gate's [0, 1] stretched so that 0.5 is neutral.

@@ -152,10 +152,7 @@ std::vector<viz::Figure> VisionTransformerImpl::look(const torch::Tensor& image,
   forward(image);
   keep_attention(false);
   const auto layers = attention_maps();  // each (1, heads, T, T)
-  const auto count = static_cast<int64_t>(layers.size());
-  const int64_t layer = options.layer < 0 ? count + options.layer : options.layer;
-  if (layer < 0 || layer >= count)
-    throw UsageError("invalid --layer " + std::to_string(options.layer) + ": " + options.model + " has " + std::to_string(count) + " layers");
+  const int64_t layer = options.layer_index(static_cast<int64_t>(layers.size()), options.model);
   const int64_t prefix = prefix_tokens(), grid = image.size(-1) / config_.patch_size;
   viz::Figure figure;
   // The class token's attention to the patches, per head: (heads, grid, grid)
