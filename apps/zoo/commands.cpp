@@ -17,6 +17,7 @@
 #include "lib/export/state_dict.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/caption.h"
 #include "lib/train/optim.h"
 #include "lib/train/trainer.h"
 
@@ -67,8 +68,8 @@ std::vector<OptionSpec> train_options() {
       {"val-fraction", 0.1, 0.0, "share of a single data set (image-folder tree, parallel files, TSV) held out for validation", Kind::Value, "F"},
       {"src", nullptr, "", "translate: source language suffix of the parallel files (PREFIX.SRC)", Kind::Value, "LANG"},
       {"tgt", nullptr, "", "translate: target language suffix of the parallel files (PREFIX.TGT)", Kind::Value, "LANG"},
-      {"max-len", 100, 0, "translate: drop training pairs with a side longer than this many tokens (0: keep all)", Kind::Value, "N"},
-      {"beam", 1, 0, "translate: beam size of the validation BLEU during training (1: greedy)", Kind::Value, "K"},
+      {"max-len", 100, 0, "translate: drop training pairs with a side longer than this many tokens; caption: captions longer than this many words (0: keep all)", Kind::Value, "N"},
+      {"beam", 1, 0, "translate, caption: beam size of the validation BLEU/CIDEr during training (1: greedy)", Kind::Value, "K"},
       {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"json", nullptr, false, "print a JSON summary on stdout", Kind::Flag},
   };
@@ -251,6 +252,21 @@ int cmd_train(const Command& cmd) {
 
 int cmd_eval(const Options& o) {
   const torch::Device device = setup_runtime(o);
+  if (o.has("captions") && !o.get_string("captions").empty()) {
+    // A results file scored against the data's references: no model involved.
+    if (o.has("checkpoint") && !o.get_string("checkpoint").empty()) throw UsageError("give --captions or --checkpoint, not both");
+    if (!o.has("task") || o.get_string("task") != "caption") throw UsageError("--captions needs --task caption");
+    const std::string split = o.get_string("split");
+    Json result = score_caption_results(fs::absolute(require(o, "data")).string(), split, o.get_string("captions"), o.get_double("val_fraction"));
+    Json out = {{"task", "caption"}, {"model", nullptr}, {"split", split}, {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
+    if (o.get_bool("json")) {
+      print_json(out);
+    } else {
+      std::printf("captions of %s on %s (%lld images)\n", o.get_string("captions").c_str(), split.c_str(), (long long)out["examples"].get<int64_t>());
+      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-8s %.4f\n", it.key().c_str(), it.value().get<double>());
+    }
+    return 0;
+  }
   const std::string checkpoint = require(o, "checkpoint");
   auto task = task_from_checkpoint(checkpoint, device);
   task->set_loader(o.get_int("batch_size"), static_cast<int>(o.get_int("workers")));
@@ -402,12 +418,15 @@ Commands make_commands(CLI::App& app) {
   c.eval = std::make_unique<Command>(app, "eval", "evaluate a checkpoint", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"data", nullptr, "", "data to evaluate on (default: the data it was trained on)", Kind::Value, "PATH"},
+      {"task", nullptr, "", "caption: with --captions, the task whose results file is scored", Kind::Value, "TASK"},
+      {"captions", nullptr, "", "caption: score this COCO results file ([{\"image_id\", \"caption\"}]) against --data's references; no checkpoint", Kind::Value, "FILE"},
+      {"val-fraction", 0.1, 0.0, "with --captions: the share held out as val when --data has no val annotations", Kind::Value, "F"},
       {"split", "val", "", "train | val | test", Kind::Value, "SPLIT"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
       {"bad-samples", "fail", "", "an unreadable image: fail (naming it) | leave it out of the metrics, listed on stderr", Kind::Value, "ACTION"},
-      {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
-      {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
+      {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
+      {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.predict = std::make_unique<Command>(app, "predict", "run a model on inputs", std::vector<OptionSpec>{
@@ -417,8 +436,8 @@ Commands make_commands(CLI::App& app) {
       {"prompt", nullptr, Json::array(), "lm: a text to continue (repeatable; \"\" starts from nothing)", Kind::List, "TEXT"},
       {"input-file", nullptr, "", "inputs from a file, one per line (translate: sentences, output in the same order)", Kind::Value, "FILE"},
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
-      {"beam", 5, 0, "translate: beam size (1: greedy)", Kind::Value, "K"},
-      {"length-penalty", 1.0, 0.0, "translate: rank beams by log P / length^A", Kind::Value, "A"},
+      {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
+      {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"max-new-tokens", 200, 0, "lm: tokens to generate after each prompt", Kind::Value, "N"},
       {"temperature", 1.0, 0.0, "lm: divide the logits by this before sampling (0: greedy)", Kind::Value, "T"},
@@ -434,7 +453,7 @@ Commands make_commands(CLI::App& app) {
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"input", nullptr, "", "one input", Kind::Value, "X"},
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
-      {"beam", 1, 0, "translate: beam size of the translation whose alignment is drawn", Kind::Value, "K"},
+      {"beam", 1, 0, "translate, caption: beam size of the translation or caption whose attention is drawn", Kind::Value, "K"},
       {"layer", -1, 0, "char_rnn: the layer whose units are drawn; vit/deit: the layer of the class token's attention (-1: the last)", Kind::Value, "L"},
       {"query", "", "", "swin, resnet*_sa: the query position X,Y in the model's input pixels (default: the centre)", Kind::Value, "X,Y"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},

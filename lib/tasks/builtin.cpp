@@ -3,9 +3,11 @@
 #include <mutex>
 
 #include "lib/core/error.h"
+#include "lib/tasks/caption.h"
 #include "lib/tasks/classify.h"
 #include "lib/tasks/lm.h"
 #include "lib/tasks/translate.h"
+#include "models/caption/register.h"
 #include "models/lm/register.h"
 #include "models/seq2seq/register.h"
 #include "models/vision/register.h"
@@ -28,7 +30,10 @@ std::vector<TaskSpec> builtin_tasks() {
       {"lm", "language modelling (next-token cross-entropy; loss in nats per token, bits per character, perplexity)",
        "a UTF-8 text file (plain or .gz) or a folder of them, the last --val-fraction held out; or synth:additions", "synth:additions",
        [] { return std::make_unique<LmTask>(); }, LmTask::write_synthetic},
-      {"caption", "image captioning", "COCO captions: --data IMAGES_DIR --ann captions_*.json", "", nullptr, nullptr},
+      {"caption", "image captioning (word cross-entropy; BLEU-1..4, CIDEr-D, ROUGE-L as the COCO caption evaluation computes them)",
+       "a COCO root DIR/annotations/captions_{train,val}2017.json with DIR/{train,val}2017/, a Karpathy-split JSON, Flickr8k's "
+       "Flickr8k.token.txt, or synth:scenes",
+       "synth:scenes", [] { return std::make_unique<CaptionTask>(); }, CaptionTask::write_synthetic},
       {"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", "", nullptr, nullptr},
       {"clip", "contrastive image-text pre-training", "COCO captions", "", nullptr, nullptr},
       {"ssl", "self-supervised image representation learning", "an image-folder tree", "", nullptr, nullptr},
@@ -44,6 +49,7 @@ const Registry& registry() {
     register_vision_models(instance);
     register_seq2seq_models(instance);
     register_lm_models(instance);
+    register_caption_models(instance);  // after vision: its encoders are vision classifiers
   });
   return instance;
 }

@@ -40,6 +40,20 @@ class ImageClassifierImpl : public torch::nn::Module {
   virtual std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) {
     throw UsageError("visualize is not available for " + options.model + " (it has no attention): try a vit_*, deit_*, swin_* or resnet*_sa model");
   }
+
+  // The convolutional trunk as an image encoder (the captioners'): (B, 3, H, W) -> the feature
+  // map (B, C, h, w) after stage `stage` (ResNet: layer1..layer4 = 1..4; VGG: 5, conv5 before
+  // its last pool, the paper's 14x14 at 224 pixels), and C. Models without one say so.
+  virtual torch::Tensor feature_map(const torch::Tensor& images, int64_t stage) { throw_no_trunk(); }
+  virtual int64_t feature_channels(int64_t stage) const { throw_no_trunk(); }
+  // The stages feature_map accepts.
+  virtual std::vector<int64_t> trunk_stages() const { return {}; }
+  // Unregisters every layer after `stage` (the head among them), so an encoder holds only the
+  // trunk's parameters.
+  virtual void keep_trunk(int64_t stage) { throw_no_trunk(); }
+
+ private:
+  [[noreturn]] void throw_no_trunk() const { throw UsageError("this classifier has no convolutional trunk to encode images with: use a resnet* or vgg*"); }
 };
 
 }  // namespace zoo::models

@@ -146,6 +146,39 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   return fc(x);                                           // (B, num_classes)
 }
 
+torch::Tensor ResNetImpl::feature_map(const torch::Tensor& images, int64_t stage) {
+  auto x = bn1(conv1(images)).relu_();
+  if (!config_.small_input) x = maxpool(x);
+  x = layer1->forward(x);  // stage 1: (B, 64e, H/4, W/4)
+  if (stage == 1) return x;
+  x = layer2->forward(x);  // stage 2: (B, 128e, H/8, W/8)
+  if (attention2) x = attention2(x);
+  if (stage == 2) return x;
+  x = layer3->forward(x);  // stage 3: (B, 256e, H/16, W/16)
+  if (attention3) x = attention3(x);
+  if (stage == 3) return x;
+  return layer4->forward(x);  // stage 4: (B, 512e, H/32, W/32)
+}
+
+int64_t ResNetImpl::feature_channels(int64_t stage) const {
+  const int64_t expansion = config_.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
+  return (int64_t{64} << (stage - 1)) * expansion;
+}
+
+void ResNetImpl::keep_trunk(int64_t stage) {
+  unregister_module("fc");
+  fc = nullptr;
+  if (stage < 4) unregister_module("layer4"), layer4 = nullptr;
+  if (stage < 3) {
+    unregister_module("layer3"), layer3 = nullptr;
+    if (attention3) unregister_module("attention3"), attention3 = nullptr;
+  }
+  if (stage < 2) {
+    unregister_module("layer2"), layer2 = nullptr;
+    if (attention2) unregister_module("attention2"), attention2 = nullptr;
+  }
+}
+
 std::vector<viz::Figure> ResNetImpl::look(const torch::Tensor& image, const viz::LookOptions& options) {
   if (!attention2) return ImageClassifierImpl::look(image, options);
   torch::NoGradGuard no_grad;

@@ -91,6 +91,10 @@ class ResNetImpl : public ImageClassifierImpl {
   // resnet*_sa: the attention of the position under options.query over every position of each
   // attended feature map (after layer2 and layer3); the plain ResNets have none to show.
   std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) override;
+  torch::Tensor feature_map(const torch::Tensor& images, int64_t stage) override;
+  int64_t feature_channels(int64_t stage) const override;
+  std::vector<int64_t> trunk_stages() const override { return {1, 2, 3, 4}; }
+  void keep_trunk(int64_t stage) override;
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

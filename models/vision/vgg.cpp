@@ -66,4 +66,20 @@ torch::Tensor VGGImpl::forward(torch::Tensor x) {
   return classifier->forward(x);   // (B, num_classes)
 }
 
+torch::Tensor VGGImpl::feature_map(const torch::Tensor& images, int64_t stage) {
+  // Every layer but the last max-pool: conv5's last ReLU, (B, 512, H/16, W/16).
+  auto x = images;
+  size_t index = 0;
+  for (auto& layer : *features)
+    if (++index < features->size()) x = layer.forward(x);
+  return x;
+}
+
+void VGGImpl::keep_trunk(int64_t stage) {
+  unregister_module("avgpool");
+  unregister_module("classifier");
+  avgpool = nullptr;
+  classifier = nullptr;
+}
+
 }  // namespace zoo::models

@@ -25,6 +25,10 @@ class VGGImpl : public ImageClassifierImpl {
  public:
   explicit VGGImpl(const VggConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor feature_map(const torch::Tensor& images, int64_t stage) override;
+  int64_t feature_channels(int64_t stage) const override { return 512; }
+  std::vector<int64_t> trunk_stages() const override { return {5}; }
+  void keep_trunk(int64_t stage) override;
 
   torch::nn::Sequential features{nullptr};
   torch::nn::AdaptiveAvgPool2d avgpool{nullptr};

@@ -1,0 +1,477 @@
+#include "data/captions.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
+
+#include "data/datasets.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/core/random.h"
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace zoo::data {
+
+namespace {
+
+Json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path);
+  try {
+    return Json::parse(in);
+  } catch (const Json::exception& e) {
+    throw Error(path + " is not valid JSON: " + e.what());
+  }
+}
+
+bool blank(const std::string& s) { return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); }); }
+
+// A JSON field of an entry, with an Error naming the file, the entry and the key.
+template <class T>
+T field(const Json& entry, const char* key, const std::string& where) {
+  if (!entry.is_object() || !entry.contains(key)) throw Error(where + " has no \"" + key + "\"");
+  try {
+    return entry.at(key).get<T>();
+  } catch (const Json::exception&) {
+    throw Error(where + ": \"" + key + "\" has the wrong type (" + entry.at(key).dump().substr(0, 60) + ")");
+  }
+}
+
+// The split's images: all when the data has this split, else a held-out share.
+std::vector<CaptionedImage> hold_out(std::vector<CaptionedImage> all, const std::string& split, double val_fraction,
+                                     const std::string& source) {
+  if (all.size() < 2) throw Error(source + " holds " + std::to_string(all.size()) + " image(s); nothing to hold out for validation");
+  const auto n = static_cast<int64_t>(all.size());
+  auto order = epoch_order(n, /*seed=*/0, /*epoch=*/0);
+  const auto held_out = std::clamp<int64_t>(static_cast<int64_t>(val_fraction * static_cast<double>(n)), 1, n - 1);
+  std::vector<int64_t> chosen = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
+                                                 : std::vector<int64_t>(order.end() - held_out, order.end());
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<CaptionedImage> out;
+  for (int64_t i : chosen) out.push_back(std::move(all[static_cast<size_t>(i)]));
+  return out;
+}
+
+// Every image file must exist before training starts; the first missing one is named.
+void check_files(const CaptionSet& set) {
+  int64_t missing = 0;
+  std::string first;
+  for (const auto& image : set.images) {
+    std::error_code ec;
+    if (!fs::is_regular_file(image.file, ec)) {
+      if (missing++ == 0) first = image.file;
+    }
+  }
+  if (missing > 0)
+    throw Error("image file not found: " + first + " (image of " + set.source + (missing > 1 ? "; " + std::to_string(missing - 1) + " more missing" : "") + ")");
+}
+
+// --- COCO -----------------------------------------------------------------------------------
+
+// captions_*.json (and, when given, instances_*.json for boxes); images under `image_dir`.
+std::vector<CaptionedImage> read_coco(const std::string& captions_path, const std::string& instances_path, const fs::path& image_dir) {
+  const Json doc = read_json_file(captions_path);
+  if (!doc.is_object() || !doc.contains("images") || !doc.contains("annotations") || !doc.at("images").is_array() ||
+      !doc.at("annotations").is_array())
+    throw Error(captions_path + " is not a COCO captions file (expected \"images\" and \"annotations\" arrays)");
+  std::vector<CaptionedImage> images;
+  std::map<int64_t, size_t> by_id;
+  for (size_t i = 0; i < doc.at("images").size(); ++i) {
+    const Json& entry = doc.at("images")[i];
+    const std::string where = captions_path + ": images[" + std::to_string(i) + "]";
+    CaptionedImage image;
+    image.image_id = field<int64_t>(entry, "id", where);
+    image.file = (image_dir / field<std::string>(entry, "file_name", where)).string();
+    if (!by_id.emplace(image.image_id, images.size()).second) throw Error(where + ": image id " + std::to_string(image.image_id) + " appears twice");
+    images.push_back(std::move(image));
+  }
+  for (size_t i = 0; i < doc.at("annotations").size(); ++i) {
+    const Json& entry = doc.at("annotations")[i];
+    const std::string where = captions_path + ": annotations[" + std::to_string(i) + "]";
+    const auto image_id = field<int64_t>(entry, "image_id", where);
+    const auto caption = field<std::string>(entry, "caption", where);
+    auto it = by_id.find(image_id);
+    if (it == by_id.end()) throw Error(where + " refers to image_id " + std::to_string(image_id) + ", which is not in its \"images\"");
+    if (blank(caption)) throw Error(where + " (image " + std::to_string(image_id) + ") has an empty caption");
+    images[it->second].captions.push_back(caption);
+  }
+  if (!instances_path.empty()) {
+    const Json inst = read_json_file(instances_path);
+    std::map<int64_t, std::string> categories;
+    if (inst.contains("categories") && inst.at("categories").is_array())
+      for (size_t i = 0; i < inst.at("categories").size(); ++i) {
+        const std::string where = instances_path + ": categories[" + std::to_string(i) + "]";
+        categories[field<int64_t>(inst.at("categories")[i], "id", where)] = field<std::string>(inst.at("categories")[i], "name", where);
+      }
+    if (inst.contains("annotations") && inst.at("annotations").is_array())
+      for (size_t i = 0; i < inst.at("annotations").size(); ++i) {
+        const Json& entry = inst.at("annotations")[i];
+        const std::string where = instances_path + ": annotations[" + std::to_string(i) + "]";
+        auto it = by_id.find(field<int64_t>(entry, "image_id", where));
+        if (it == by_id.end()) continue;  // an image without captions
+        auto category = categories.find(field<int64_t>(entry, "category_id", where));
+        if (category == categories.end()) throw Error(where + ": unknown category_id " + entry.at("category_id").dump());
+        const auto box = field<std::vector<double>>(entry, "bbox", where);
+        if (box.size() != 4) throw Error(where + ": \"bbox\" is not [x, y, width, height]");
+        images[it->second].objects.push_back({category->second, {box[0], box[1], box[2], box[3]}});
+      }
+  }
+  // torchvision's CocoCaptions lists every image, captioned or not; an image without a
+  // caption has nothing to train on or score, so it is left out here.
+  images.erase(std::remove_if(images.begin(), images.end(), [](const CaptionedImage& im) { return im.captions.empty(); }), images.end());
+  if (images.empty()) throw Error(captions_path + " holds no captioned image");
+  return images;
+}
+
+// The annotation file of `split` in a COCO root, 2017 names first, then 2014; "" when absent.
+std::string coco_annotation(const fs::path& root, const std::string& kind, const std::string& split) {
+  for (const char* year : {"2017", "2014"}) {
+    const fs::path p = root / "annotations" / (kind + "_" + split + year + ".json");
+    if (fs::is_regular_file(p)) return p.string();
+  }
+  return "";
+}
+
+// --- Karpathy split --------------------------------------------------------------------------
+
+std::vector<CaptionedImage> read_karpathy(const std::string& path, const std::string& split) {
+  const Json doc = read_json_file(path);
+  if (!doc.is_object() || !doc.contains("images") || !doc.at("images").is_array())
+    throw Error(path + " is not a Karpathy-split file (expected an \"images\" array)");
+  const fs::path root = fs::path(path).parent_path();
+  std::vector<CaptionedImage> images;
+  for (size_t i = 0; i < doc.at("images").size(); ++i) {
+    const Json& entry = doc.at("images")[i];
+    const std::string where = path + ": images[" + std::to_string(i) + "]";
+    std::string image_split = field<std::string>(entry, "split", where);
+    if (image_split == "restval") image_split = "train";
+    if (image_split != split) continue;
+    CaptionedImage image;
+    image.image_id = entry.contains("cocoid") ? field<int64_t>(entry, "cocoid", where)
+                     : entry.contains("imgid") ? field<int64_t>(entry, "imgid", where)
+                                               : static_cast<int64_t>(i);
+    const fs::path relative = fs::path(entry.contains("filepath") ? field<std::string>(entry, "filepath", where) : "") /
+                              field<std::string>(entry, "filename", where);
+    image.file = (root / relative).string();
+    if (!fs::exists(image.file) && fs::exists(root / "images" / relative)) image.file = (root / "images" / relative).string();
+    const Json sentences = entry.contains("sentences") ? entry.at("sentences") : Json::array();
+    if (!sentences.is_array()) throw Error(where + ": \"sentences\" is not an array");
+    for (size_t k = 0; k < sentences.size(); ++k) {
+      const std::string raw = field<std::string>(sentences[k], "raw", where + ".sentences[" + std::to_string(k) + "]");
+      if (blank(raw)) throw Error(where + ".sentences[" + std::to_string(k) + "] has an empty caption");
+      image.captions.push_back(raw);
+    }
+    if (!image.captions.empty()) images.push_back(std::move(image));
+  }
+  return images;
+}
+
+// --- Flickr8k --------------------------------------------------------------------------------
+
+std::vector<CaptionedImage> read_flickr8k(const std::string& path, const std::string& split, double val_fraction) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path);
+  const fs::path dir = fs::path(path).parent_path();
+  fs::path image_dir = dir;
+  for (const char* name : {"Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images"})
+    if (fs::is_directory(dir / name)) {
+      image_dir = dir / name;
+      break;
+    }
+  std::vector<CaptionedImage> images;
+  std::map<std::string, size_t> by_name;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (blank(line)) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    const auto tab = line.find('\t');
+    const auto hash = line.rfind('#', tab);
+    if (tab == std::string::npos || hash == std::string::npos) throw Error(where + ": expected IMAGE#K<TAB>CAPTION");
+    const std::string name = line.substr(0, hash), caption = line.substr(tab + 1);
+    if (blank(caption)) throw Error(where + " (image " + name + ") has an empty caption");
+    auto [it, added] = by_name.emplace(name, images.size());
+    if (added) {
+      CaptionedImage image;
+      image.image_id = static_cast<int64_t>(images.size()) + 1;
+      image.file = (image_dir / name).string();
+      images.push_back(std::move(image));
+    }
+    images[it->second].captions.push_back(caption);
+  }
+  if (images.empty()) throw Error(path + " holds no caption");
+  // The official split lists, when they sit beside the token file.
+  const std::map<std::string, std::string> lists{{"train", "Flickr_8k.trainImages.txt"}, {"val", "Flickr_8k.devImages.txt"}, {"test", "Flickr_8k.testImages.txt"}};
+  const fs::path list = dir / lists.at(split);
+  if (!fs::is_regular_file(list)) return hold_out(std::move(images), split == "test" ? "val" : split, val_fraction, path);
+  std::ifstream names(list);
+  std::vector<CaptionedImage> out;
+  for (std::string name; std::getline(names, name);) {
+    if (!name.empty() && name.back() == '\r') name.pop_back();
+    if (blank(name)) continue;
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw Error(list.string() + ": " + name + " has no caption in " + path);
+    out.push_back(images[it->second]);
+  }
+  return out;
+}
+
+// --- synth:scenes ----------------------------------------------------------------------------
+
+struct SceneSpec {
+  struct Shape {
+    int shape = 0, colour = 0;
+    double cx = 0, cy = 0, radius = 0;
+  };
+  std::vector<Shape> shapes;  // left to right
+};
+
+const std::vector<cv::Scalar>& scene_colours() {
+  static const std::vector<cv::Scalar> colours{{230, 40, 40}, {40, 200, 60}, {50, 90, 240}, {240, 220, 40}, {170, 60, 210}, {250, 140, 20}};
+  return colours;
+}
+
+SceneSpec scene_spec(uint64_t seed, int64_t index, int size) {
+  Rng rng(mix_seed(seed, static_cast<uint64_t>(index), 1));
+  SceneSpec spec;
+  const int count = static_cast<int>(rng.randint(1, 4));
+  std::set<std::pair<int, int>> used;
+  for (int tries = 0; static_cast<int>(spec.shapes.size()) < count && tries < 200; ++tries) {
+    SceneSpec::Shape s;
+    s.shape = static_cast<int>(rng.randint(0, 6)), s.colour = static_cast<int>(rng.randint(0, 6));
+    s.radius = size * rng.uniform(0.11, 0.17);
+    s.cx = rng.uniform(s.radius + 1, size - s.radius - 1), s.cy = rng.uniform(s.radius + 1, size - s.radius - 1);
+    if (used.count({s.shape, s.colour})) continue;
+    // Apart enough that each stays whole and its box its own.
+    bool clear = true;
+    for (const auto& o : spec.shapes) clear = clear && std::hypot(o.cx - s.cx, o.cy - s.cy) > o.radius + s.radius + 2;
+    if (!clear) continue;
+    used.insert({s.shape, s.colour});
+    spec.shapes.push_back(s);
+  }
+  std::sort(spec.shapes.begin(), spec.shapes.end(), [](const auto& a, const auto& b) { return a.cx < b.cx; });
+  return spec;
+}
+
+std::string phrase(const SceneSpec::Shape& s) { return "a " + scene_colour_names()[s.colour] + " " + SynthShapes::shape_names()[s.shape]; }
+
+// Five captions of a scene: the shapes left to right, right to left, listed, and their vertical
+// relation; one shape: five ways of naming it.
+std::vector<std::string> scene_captions(const SceneSpec& spec) {
+  const auto& s = spec.shapes;
+  if (s.size() == 1) {
+    const std::string one = phrase(s[0]).substr(2);
+    return {"a " + one, "a single " + one, "one " + one, "a picture of a " + one, "there is a " + one};
+  }
+  std::string left_to_right = phrase(s[0]), right_to_left = phrase(s.back()), listed = phrase(s[0]);
+  for (size_t i = 1; i < s.size(); ++i) {
+    left_to_right += " left of " + phrase(s[i]);
+    right_to_left += " right of " + phrase(s[s.size() - 1 - i]);
+    listed += (i + 1 == s.size() ? " and " : " , ") + phrase(s[i]);
+  }
+  // The highest shape first, each next one below.
+  std::vector<SceneSpec::Shape> by_height(s.begin(), s.end());
+  std::sort(by_height.begin(), by_height.end(), [](const auto& a, const auto& b) { return a.cy < b.cy; });
+  std::string top_down = phrase(by_height[0]);
+  for (size_t i = 1; i < by_height.size(); ++i) top_down += " above " + phrase(by_height[i]);
+  return {left_to_right, right_to_left, listed, top_down, "a picture of " + listed};
+}
+
+cv::Mat render_scene(const SceneSpec& spec, uint64_t seed, int64_t index, int size) {
+  Rng rng(mix_seed(seed, static_cast<uint64_t>(index), 2));
+  cv::Mat img(size, size, CV_8UC3);
+  double base[3];
+  for (double& b : base) b = rng.uniform(15, 70);
+  const double noise = rng.uniform(3, 12);
+  for (int y = 0; y < size; ++y) {
+    auto* row = img.ptr<uint8_t>(y);
+    for (int x = 0; x < size * 3; ++x) row[x] = static_cast<uint8_t>(std::clamp(base[x % 3] + noise * rng.normal(), 0.0, 255.0));
+  }
+  for (const auto& s : spec.shapes) {
+    const cv::Scalar colour = scene_colours()[s.colour];
+    const double angle = rng.uniform(0, 2 * M_PI);
+    const std::string& name = SynthShapes::shape_names()[s.shape];
+    auto polygon = [&](int points, double inner) {
+      std::vector<cv::Point> out;
+      for (int k = 0; k < points; ++k) {
+        const double r = (inner > 0 && k % 2 == 1) ? s.radius * inner : s.radius, a = angle + 2.0 * M_PI * k / points;
+        out.emplace_back(static_cast<int>(std::lround(s.cx + r * std::cos(a))), static_cast<int>(std::lround(s.cy + r * std::sin(a))));
+      }
+      return out;
+    };
+    std::vector<cv::Point> outline;
+    if (name == "circle") cv::circle(img, cv::Point(static_cast<int>(s.cx), static_cast<int>(s.cy)), static_cast<int>(s.radius), colour, cv::FILLED, cv::LINE_AA);
+    else if (name == "square") outline = polygon(4, 0);
+    else if (name == "triangle") outline = polygon(3, 0);
+    else if (name == "hexagon") outline = polygon(6, 0);
+    else if (name == "star") outline = polygon(10, 0.45);
+    else {  // cross
+      const double w = s.radius * 0.33, c = std::cos(angle), sn = std::sin(angle), r = s.radius;
+      const double xs[12] = {-w, w, w, r, r, w, w, -w, -w, -r, -r, -w}, ys[12] = {-r, -r, -w, -w, w, w, r, r, w, w, -w, -w};
+      for (int k = 0; k < 12; ++k)
+        outline.emplace_back(static_cast<int>(std::lround(s.cx + c * xs[k] - sn * ys[k])), static_cast<int>(std::lround(s.cy + sn * xs[k] + c * ys[k])));
+    }
+    if (!outline.empty()) cv::fillPoly(img, std::vector<std::vector<cv::Point>>{outline}, colour, cv::LINE_AA);
+  }
+  return img;
+}
+
+}  // namespace
+
+const std::vector<std::string>& scene_colour_names() {
+  static const std::vector<std::string> names{"red", "green", "blue", "yellow", "purple", "orange"};
+  return names;
+}
+
+cv::Mat CaptionSet::image(int64_t index) const {
+  const auto& entry = images.at(static_cast<size_t>(index));
+  if (!entry.file.empty()) return read_image(entry.file);
+  return render_scene(scene_spec(synth_seed, entry.image_id, synth_image_size), synth_seed, entry.image_id, synth_image_size);
+}
+
+std::string CaptionSet::describe(int64_t index) const {
+  const auto& entry = images.at(static_cast<size_t>(index));
+  return entry.file.empty() ? "synth:scenes#" + std::to_string(entry.image_id) : entry.file;
+}
+
+int64_t CaptionSet::caption_count() const {
+  int64_t n = 0;
+  for (const auto& image : images) n += static_cast<int64_t>(image.captions.size());
+  return n;
+}
+
+CaptionSet synth_scenes_split(int64_t n, int image_size, uint64_t seed, const std::string& split) {
+  CaptionSet set;
+  set.source = "synth:scenes";
+  set.synth_image_size = image_size;
+  set.synth_seed = mix_seed(seed, split == "train" ? 21 : split == "val" ? 22 : 23);
+  const int64_t count = split == "train" ? n : std::max<int64_t>(64, n / 4);
+  for (int64_t i = 0; i < count; ++i) {
+    const SceneSpec spec = scene_spec(set.synth_seed, i, image_size);
+    CaptionedImage image;
+    image.image_id = i;
+    image.captions = scene_captions(spec);
+    for (const auto& s : spec.shapes)
+      image.objects.push_back({SynthShapes::shape_names()[s.shape], {s.cx - s.radius, s.cy - s.radius, 2 * s.radius, 2 * s.radius}});
+    set.images.push_back(std::move(image));
+  }
+  return set;
+}
+
+CaptionSet load_caption_split(const std::string& path, const std::string& split, double val_fraction) {
+  if (split != "train" && split != "val" && split != "test") throw UsageError("invalid --split '" + split + "': expected train, val or test");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("data not found: " + path);
+  CaptionSet set;
+  set.source = path;
+  const fs::path p(path);
+  auto karpathy_in = [](const fs::path& dir) -> std::string {
+    for (const char* name : {"dataset_coco.json", "dataset_flickr8k.json", "dataset_flickr30k.json"})
+      if (fs::is_regular_file(dir / name)) return (dir / name).string();
+    return "";
+  };
+  if (fs::is_directory(p)) {
+    if (fs::is_directory(p / "annotations")) {
+      // A COCO root; a split without its own annotations is held out of train.
+      std::string captions = coco_annotation(p, "captions", split);
+      std::string own_split = split;
+      if (captions.empty() && split == "test") captions = coco_annotation(p, "captions", own_split = "val");
+      const bool held_out = captions.empty();
+      if (held_out) captions = coco_annotation(p, "captions", own_split = "train");
+      if (captions.empty()) throw Error("no annotations/captions_train2017.json (or _" + split + "2017) in " + path);
+      const std::string year = captions.substr(captions.size() - 9, 4);
+      set.source = captions;
+      set.images = read_coco(captions, coco_annotation(p, "instances", own_split), p / (own_split + year));
+      if (held_out || (split == "train" && coco_annotation(p, "captions", "val").empty()))
+        set.images = hold_out(std::move(set.images), split, val_fraction, captions);
+    } else if (auto karpathy = karpathy_in(p); !karpathy.empty()) {
+      return load_caption_split(karpathy, split, val_fraction);
+    } else if (fs::is_regular_file(p / "Flickr8k.token.txt")) {
+      return load_caption_split((p / "Flickr8k.token.txt").string(), split, val_fraction);
+    } else {
+      throw Error(path + " holds no caption data (expected annotations/captions_<split>2017.json, dataset_coco.json or Flickr8k.token.txt)");
+    }
+  } else if (p.extension() == ".txt") {
+    set.images = read_flickr8k(path, split, val_fraction);
+  } else {
+    const Json peek = read_json_file(path);
+    if (peek.is_object() && peek.contains("annotations")) {
+      // A COCO captions file on its own: images beside it, or in ../<split>2017 of a COCO root.
+      fs::path image_dir = p.parent_path();
+      const std::string stem = p.stem().string();  // captions_train2017
+      const auto underscore = stem.find('_');
+      if (underscore != std::string::npos && fs::is_directory(p.parent_path().parent_path() / stem.substr(underscore + 1)))
+        image_dir = p.parent_path().parent_path() / stem.substr(underscore + 1);
+      set.images = hold_out(read_coco(path, "", image_dir), split == "test" ? "val" : split, val_fraction, path);
+    } else {
+      std::vector<CaptionedImage> images = read_karpathy(path, split);
+      if (images.empty() && split == "test") images = read_karpathy(path, "val");
+      if (images.empty()) throw Error(path + " has no image in split '" + split + "'");
+      set.images = std::move(images);
+    }
+  }
+  if (set.images.empty()) throw Error(path + ": the " + split + " split holds no captioned image");
+  check_files(set);
+  return set;
+}
+
+void write_coco_captions(const CaptionSet& set, const std::string& root, const std::string& split) {
+  const fs::path image_dir = fs::path(root) / (split + "2017"), annotation_dir = fs::path(root) / "annotations";
+  std::error_code ec;
+  fs::create_directories(image_dir, ec);
+  fs::create_directories(annotation_dir, ec);
+  if (ec) throw Error("cannot create " + image_dir.string() + ": " + ec.message());
+  Json images = Json::array(), captions = Json::array(), boxes = Json::array(), categories = Json::array();
+  std::map<std::string, int64_t> category_ids;
+  int64_t caption_id = 0, box_id = 0;
+  char name[32];
+  for (int64_t i = 0; i < set.size(); ++i) {
+    const auto& entry = set.images[static_cast<size_t>(i)];
+    const cv::Mat img = set.image(i);
+    std::snprintf(name, sizeof(name), "%012lld.png", static_cast<long long>(entry.image_id));
+    write_image((image_dir / name).string(), img);
+    images.push_back({{"id", entry.image_id}, {"file_name", name}, {"width", img.cols}, {"height", img.rows}});
+    for (const auto& caption : entry.captions) captions.push_back({{"id", ++caption_id}, {"image_id", entry.image_id}, {"caption", caption}});
+    for (const auto& object : entry.objects) {
+      auto [it, added] = category_ids.emplace(object.name, static_cast<int64_t>(category_ids.size()) + 1);
+      if (added) categories.push_back({{"id", it->second}, {"name", object.name}, {"supercategory", "shape"}});
+      const auto& b = object.box;
+      boxes.push_back({{"id", ++box_id}, {"image_id", entry.image_id}, {"category_id", it->second}, {"bbox", {b[0], b[1], b[2], b[3]}},
+                       {"area", b[2] * b[3]}, {"iscrowd", 0}});
+    }
+  }
+  auto write = [&](const std::string& file, const Json& doc) {
+    std::ofstream out(annotation_dir / file);
+    out << doc.dump();
+    if (!out) throw Error("cannot write " + (annotation_dir / file).string());
+  };
+  const Json info = {{"description", "zoo " + set.source}};
+  write("captions_" + split + "2017.json", {{"info", info}, {"images", images}, {"annotations", captions}});
+  write("instances_" + split + "2017.json", {{"info", info}, {"images", images}, {"annotations", boxes}, {"categories", categories}});
+}
+
+std::vector<std::pair<int64_t, std::string>> read_caption_results(const std::string& path) {
+  const Json doc = read_json_file(path);
+  if (!doc.is_array()) throw Error(path + " is not a COCO results file (expected an array of {\"image_id\", \"caption\"})");
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const std::string where = path + ": [" + std::to_string(i) + "]";
+    const auto id = field<int64_t>(doc[i], "image_id", where);
+    if (!seen.insert(id).second) throw Error(where + ": image_id " + std::to_string(id) + " has a second caption");
+    out.emplace_back(id, field<std::string>(doc[i], "caption", where));
+  }
+  return out;
+}
+
+}  // namespace zoo::data

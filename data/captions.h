@@ -1,0 +1,76 @@
+// Captioned images for the caption task: COCO captions (as torchvision's CocoCaptions reads
+// them), the "Karpathy split" JSON, Flickr8k's token file, and the built-in synth:scenes.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zoo::data {
+
+// An object in an image with its box, (x, y, width, height) in the image's pixels: synth:scenes'
+// shapes, or COCO instances when instances_<split>.json sits beside the captions. What the
+// pointing accuracy measures attention against.
+struct SceneObject {
+  std::string name;  // the word naming it: "circle", or the COCO category name
+  std::array<double, 4> box{};
+};
+
+struct CaptionedImage {
+  int64_t image_id = 0;               // COCO's image id (the results format's key)
+  std::string file;                   // the image on disk; empty for synth:scenes
+  std::vector<std::string> captions;  // as written (raw)
+  std::vector<SceneObject> objects;   // may be empty
+};
+
+class CaptionSet {
+ public:
+  std::string source;  // what it was read from, for messages: a file, or synth:scenes
+  std::vector<CaptionedImage> images;
+  int64_t size() const { return static_cast<int64_t>(images.size()); }
+  // Image `index` as RGB uint8: read from its file (Error naming it) or rendered.
+  cv::Mat image(int64_t index) const;
+  std::string describe(int64_t index) const;  // its file, or synth:scenes#i
+  // Total captions.
+  int64_t caption_count() const;
+
+  // synth:scenes' renderer, when the set is synthetic.
+  int synth_image_size = 0;
+  uint64_t synth_seed = 0;
+};
+
+// synth:scenes: 1-3 coloured shapes (synth:shapes' six) of six colours on a dark noisy
+// background, no two alike, with five captions from a small grammar ("a red circle left of a
+// blue square", "a blue square right of a red circle", ...) and each shape's box. Image i is a
+// pure function of (seed, i). Splits as synth:shapes': `n` training images, val and test a
+// quarter (at least 64), from three disjoint seed streams.
+CaptionSet synth_scenes_split(int64_t n, int image_size, uint64_t seed, const std::string& split);
+const std::vector<std::string>& scene_colour_names();  // red, green, blue, yellow, purple, orange
+
+// Reads split `split` (train, val or test) of caption data at `path`:
+//  - a COCO root: PATH/annotations/captions_<split>2017.json (or 2014) with images in
+//    PATH/<split>2017/; boxes from instances_<split>2017.json beside it when present;
+//  - a COCO captions JSON file (images beside it, or in ../<split>2017/);
+//  - a Karpathy-split JSON (dataset_coco.json, dataset_flickr8k.json: images[].split, filepath,
+//    filename, sentences[].raw), images under its folder (or its images/ folder); "restval"
+//    counts as train; a folder holding one;
+//  - Flickr8k's Flickr8k.token.txt (image#k<TAB>caption), images in Flicker8k_Dataset/ (or
+//    Flickr8k_Dataset/, Images/) beside it, splits from Flickr_8k.{train,dev,test}Images.txt
+//    when present; a folder holding it.
+// A split the data does not have (val when only train annotations exist) is the last
+// `val_fraction` of the images after a fixed, seed-independent shuffle (test falls back to
+// val), and train is then the rest. Errors name the file and the entry: bad JSON, an annotation
+// of an unknown image id, an empty caption, a missing image file.
+CaptionSet load_caption_split(const std::string& path, const std::string& split, double val_fraction);
+
+// Writes `set` as a COCO root: ROOT/<split>2017/<id>.png and
+// ROOT/annotations/captions_<split>2017.json, plus instances_<split>2017.json of its objects.
+void write_coco_captions(const CaptionSet& set, const std::string& root, const std::string& split);
+
+// A COCO results file, [{"image_id": ID, "caption": TEXT}, ...]: the captions by image id.
+// Error naming the file and entry for bad JSON, a missing key, or an id twice.
+std::vector<std::pair<int64_t, std::string>> read_caption_results(const std::string& path);
+
+}  // namespace zoo::data

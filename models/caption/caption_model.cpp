@@ -1,0 +1,64 @@
+#include "models/caption/caption_model.h"
+
+#include "lib/core/checkpoint.h"
+#include "lib/core/error.h"
+
+#include <optional>
+
+namespace zoo::models {
+
+CaptionModel::CaptionModel(const CaptionEncoderConfig& config, std::shared_ptr<ImageClassifierImpl> trunk) : config_(config) {
+  CaptionEncoderConfig::options().check(config);
+  const auto stages = trunk->trunk_stages();
+  if (std::find(stages.begin(), stages.end(), config.encoder_stage) == stages.end())
+    throw UsageError("invalid encoder_stage=" + std::to_string(config.encoder_stage) + " for " + config.encoder);
+  trunk->keep_trunk(config.encoder_stage);
+  channels_ = trunk->feature_channels(config.encoder_stage);
+  encoder = register_module("encoder", trunk);
+  if (config.freeze_encoder)
+    for (auto& p : encoder->parameters()) p.set_requires_grad(false);
+}
+
+torch::Tensor CaptionModel::annotations(const torch::Tensor& images) {
+  torch::Tensor features;
+  {
+    // A frozen trunk needs no graph: its activations are not kept for a backward pass.
+    std::optional<torch::NoGradGuard> no_grad;
+    if (config_.freeze_encoder) no_grad.emplace();
+    features = encoder->feature_map(images, config_.encoder_stage);  // (B, D, h, w)
+  }
+  if (config_.encoder_grid > 0 && (features.size(2) != config_.encoder_grid || features.size(3) != config_.encoder_grid))
+    features = torch::adaptive_avg_pool2d(features, {config_.encoder_grid, config_.encoder_grid});  // (B, D, G, G)
+  return features.flatten(2).transpose(1, 2);  // (B, L = G*G, D)
+}
+
+void CaptionModel::init_encoder(const std::string& checkpoint) {
+  CheckpointReader reader(checkpoint);
+  const Json& meta = reader.meta();
+  if (meta.value("task", "") != "classify")
+    throw Error("encoder_init=" + checkpoint + ": not a classifier checkpoint (task " + meta.value("task", "?") + ")");
+  if (meta.value("model", "") != config_.encoder)
+    throw Error("encoder_init=" + checkpoint + " holds a " + meta.value("model", "?") + ", not the encoder " + config_.encoder);
+  // The trunk's tensors only: the head and any stage after the cut are not part of the encoder.
+  NamedTensors trunk;
+  const NamedTensors all = reader.weights();
+  const NamedTensors own = state_dict(*encoder);
+  for (const auto& [name, tensor] : all)
+    if (own.count(name)) trunk[name] = tensor;
+  load_state_dict(*encoder, trunk, checkpoint);
+}
+
+void CaptionModel::train(bool on) {
+  torch::nn::Module::train(on);
+  if (on && config_.freeze_encoder) encoder->eval();
+}
+
+std::pair<torch::Tensor, torch::Tensor> caption_cross_entropy(const torch::Tensor& logits, const torch::Tensor& tokens_out,
+                                                               double label_smoothing) {
+  namespace F = torch::nn::functional;
+  auto options = F::CrossEntropyFuncOptions().ignore_index(0).reduction(torch::kSum).label_smoothing(label_smoothing);
+  auto total = F::cross_entropy(logits.flatten(0, 1), tokens_out.flatten(), options);
+  return {total, tokens_out.ne(0).sum()};
+}
+
+}  // namespace zoo::models

@@ -1,0 +1,94 @@
+#include "models/caption/show_attend_tell.h"
+
+namespace zoo::models {
+
+ShowAttendTellImpl::ShowAttendTellImpl(const ShowAttendTellConfig& config, const CaptionEncoderConfig& encoder_config,
+                                       std::shared_ptr<ImageClassifierImpl> trunk)
+    : CaptionModel(encoder_config, std::move(trunk)), config_(config) {
+  ShowAttendTellConfig::options().check(config);
+  const int64_t D = annotation_size();
+  embed = register_module("embed", torch::nn::Embedding(config.vocab, config.embed));
+  init_h = register_module("init_h", torch::nn::Linear(D, config.hidden));
+  init_c = register_module("init_c", torch::nn::Linear(D, config.hidden));
+  attend_annotation = register_module("attend_annotation", torch::nn::Linear(D, config.attention));
+  attend_hidden = register_module("attend_hidden", torch::nn::Linear(torch::nn::LinearOptions(config.hidden, config.attention).bias(false)));
+  attend_score = register_module("attend_score", torch::nn::Linear(config.attention, 1));
+  if (config.gate) gate = register_module("gate", torch::nn::Linear(config.hidden, 1));
+  lstm = register_module("lstm", torch::nn::LSTMCell(config.embed + D, config.hidden));
+  out_hidden = register_module("out_hidden", torch::nn::Linear(config.hidden, config.embed));
+  out_context = register_module("out_context", torch::nn::Linear(D, config.embed));
+  dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
+  out = register_module("out", torch::nn::Linear(config.embed, config.vocab));
+}
+
+std::vector<torch::Tensor> ShowAttendTellImpl::encode(const torch::Tensor& images) {
+  auto a = annotations(images);  // (B, L, D)
+  auto mean = a.mean(1);         // (B, D)
+  // h_0 = tanh(f_init,h(mean_i a_i)), c_0 = tanh(f_init,c(mean_i a_i))
+  auto h = torch::tanh(init_h(mean)), c = torch::tanh(init_c(mean));
+  // W_a a_i + b does not change over the caption: computed once.
+  return {a, attend_annotation(a), h, c};  // (B, L, D), (B, L, A), (B, H), (B, H)
+}
+
+torch::Tensor ShowAttendTellImpl::attention_weights(const torch::Tensor& projected, const torch::Tensor& h) {
+  // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b)
+  auto e = attend_score(torch::tanh(projected + attend_hidden(h).unsqueeze(1))).squeeze(2);  // (B, L)
+  // alpha_t = softmax(e_t) over the locations
+  return torch::softmax(e, 1);
+}
+
+torch::Tensor ShowAttendTellImpl::context(const torch::Tensor& weights, const torch::Tensor& annotations, const torch::Tensor& h) {
+  // sum_i alpha_ti a_i: (B, 1, L) x (B, L, D) -> (B, D)
+  auto z = torch::bmm(weights.unsqueeze(1), annotations).squeeze(1);
+  // beta_t = sigma(f_beta(h_{t-1})): how much the image matters for this word
+  if (gate) z = torch::sigmoid(gate(h)) * z;
+  return z;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step(const torch::Tensor& word, const torch::Tensor& z,
+                                                                                  const torch::Tensor& h, const torch::Tensor& c) {
+  auto [h_next, c_next] = lstm(torch::cat({word, z}, 1), std::make_tuple(h, c));
+  // p(y_t) = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t))
+  auto logits = out(dropout(word + out_hidden(h_next) + out_context(z)));  // (B, V)
+  return {logits, h_next, c_next};
+}
+
+nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+  const auto& a = state.at(0);
+  const auto& projected = state.at(1);
+  auto alpha = attention_weights(projected, state.at(2));
+  auto z = context(alpha, a, state.at(2));
+  auto [logits, h, c] = step(embed(tokens), z, state.at(2), state.at(3));
+  return {torch::log_softmax(logits, 1), {a, projected, h, c}, alpha};
+}
+
+CaptionOutput ShowAttendTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
+  auto state = encode(images);
+  const auto& a = state[0];
+  const auto& projected = state[1];
+  auto h = state[2], c = state[3];
+  auto words = embed(tokens_in);  // (B, T, E)
+  std::vector<torch::Tensor> logits, alphas;
+  for (int64_t t = 0; t < tokens_in.size(1); ++t) {
+    auto alpha = attention_weights(projected, h);
+    auto z = context(alpha, a, h);
+    auto [out_t, h_next, c_next] = step(words.select(1, t), z, h, c);
+    logits.push_back(out_t), alphas.push_back(alpha), h = h_next, c = c_next;
+  }
+  return {torch::stack(logits, 1), torch::stack(alphas, 1)};  // (B, T, V), (B, T, L)
+}
+
+torch::Tensor ShowAttendTellImpl::loss(const torch::Tensor& images, const torch::Tensor& tokens_in, const torch::Tensor& tokens_out,
+                                       double label_smoothing) {
+  auto output = forward(images, tokens_in);
+  auto [total, count] = caption_cross_entropy(output.logits, tokens_out, label_smoothing);
+  if (config_.doubly_stochastic > 0) {
+    // lambda sum_i (1 - sum_t alpha_ti)^2, over each caption's own steps (its words and <end>)
+    auto mask = tokens_out.ne(0).unsqueeze(2).to(output.attention.dtype());  // (B, T, 1)
+    auto coverage = (output.attention * mask).sum(1);                        // (B, L)
+    total = total + config_.doubly_stochastic * (1 - coverage).pow(2).sum();
+  }
+  return total / count.clamp_min(1);
+}
+
+}  // namespace zoo::models

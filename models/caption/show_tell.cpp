@@ -1,0 +1,53 @@
+#include "models/caption/show_tell.h"
+
+namespace zoo::models {
+
+ShowTellImpl::ShowTellImpl(const ShowTellConfig& config, const CaptionEncoderConfig& encoder_config, std::shared_ptr<ImageClassifierImpl> trunk)
+    : CaptionModel(encoder_config, std::move(trunk)) {
+  ShowTellConfig::options().check(config);
+  image_embed = register_module("image_embed", torch::nn::Linear(annotation_size(), config.embed));
+  embed = register_module("embed", torch::nn::Embedding(config.vocab, config.embed));
+  lstm = register_module("lstm", torch::nn::LSTMCell(config.embed, config.hidden));
+  dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
+  classifier = register_module("classifier", torch::nn::Linear(config.hidden, config.vocab));
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowTellImpl::step(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c) {
+  auto [h_next, c_next] = lstm(x, std::make_tuple(h, c));
+  return {classifier(dropout(h_next)), h_next, c_next};  // logits (B, V)
+}
+
+std::vector<torch::Tensor> ShowTellImpl::encode(const torch::Tensor& images) {
+  // x_{-1} = W_I CNN(I): the trunk's features averaged over the locations (its global pool).
+  auto image = image_embed(annotations(images).mean(1));  // (B, E)
+  auto zeros = torch::zeros({images.size(0), lstm->options.hidden_size()}, image.options());
+  auto [logits, h, c] = step(image, zeros, zeros);  // the LSTM reads the image; its output is not a word
+  return {h, c};
+}
+
+nn::DecodeStep ShowTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+  // x_t = W_e S_t,  p_{t+1} = LSTM(x_t)
+  auto [logits, h, c] = step(embed(tokens), state.at(0), state.at(1));
+  return {torch::log_softmax(logits, 1), {h, c}, torch::Tensor()};
+}
+
+CaptionOutput ShowTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
+  auto state = encode(images);
+  auto words = embed(tokens_in);  // (B, T, E)
+  std::vector<torch::Tensor> logits;
+  auto h = state[0], c = state[1];
+  for (int64_t t = 0; t < tokens_in.size(1); ++t) {
+    auto [out, h_next, c_next] = step(words.select(1, t), h, c);
+    logits.push_back(out), h = h_next, c = c_next;
+  }
+  return {torch::stack(logits, 1), torch::Tensor()};  // (B, T, V)
+}
+
+torch::Tensor ShowTellImpl::loss(const torch::Tensor& images, const torch::Tensor& tokens_in, const torch::Tensor& tokens_out,
+                                 double label_smoothing) {
+  // -sum_t log p_t(S_t), per target word
+  auto [total, count] = caption_cross_entropy(forward(images, tokens_in).logits, tokens_out, label_smoothing);
+  return total / count.clamp_min(1);
+}
+
+}  // namespace zoo::models
