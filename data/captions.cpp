@@ -263,15 +263,19 @@ SceneSpec scene_spec(uint64_t seed, int64_t index, int size) {
   return spec;
 }
 
-std::string phrase(const SceneSpec::Shape& s) { return "a " + scene_colour_names()[s.colour] + " " + SynthShapes::shape_names()[s.shape]; }
+// "a red circle", "an orange star".
+std::string phrase(const SceneSpec::Shape& s) {
+  const std::string& colour = scene_colour_names()[s.colour];
+  return std::string(std::string("aeiou").find(colour[0]) == std::string::npos ? "a " : "an ") + colour + " " + SynthShapes::shape_names()[s.shape];
+}
 
 // Five captions of a scene: the shapes left to right, right to left, listed, and their vertical
 // relation; one shape: five ways of naming it.
 std::vector<std::string> scene_captions(const SceneSpec& spec) {
   const auto& s = spec.shapes;
   if (s.size() == 1) {
-    const std::string one = phrase(s[0]).substr(2);
-    return {"a " + one, "a single " + one, "one " + one, "a picture of a " + one, "there is a " + one};
+    const std::string one = scene_colour_names()[s[0].colour] + " " + SynthShapes::shape_names()[s[0].shape];
+    return {phrase(s[0]), "a single " + one, "one " + one, "a picture of " + phrase(s[0]), "there is " + phrase(s[0])};
   }
   std::string left_to_right = phrase(s[0]), right_to_left = phrase(s.back()), listed = phrase(s[0]);
   for (size_t i = 1; i < s.size(); ++i) {

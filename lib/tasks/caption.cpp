@@ -340,7 +340,7 @@ void CaptionTask::export_torchscript(const std::string& path) {
         std::vector<torch::Tensor> out{step.log_probs};
         out.insert(out.end(), step.state.begin(), step.state.end());
         // Show and Tell has no attention: an empty (B, 0), so every export has one signature.
-        out.push_back(step.attention.defined() ? step.attention : torch::zeros({in[0].size(0), 0}));
+        out.push_back(step.attention.defined() ? step.attention : torch::zeros_like(in[0].unsqueeze(1).narrow(1, 0, 0), torch::kFloat32));
         return out;
       },
       step_inputs);

@@ -20,7 +20,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowTellImpl::step(const
 std::vector<torch::Tensor> ShowTellImpl::encode(const torch::Tensor& images) {
   // x_{-1} = W_I CNN(I): the trunk's features averaged over the locations (its global pool).
   auto image = image_embed(annotations(images).mean(1));  // (B, E)
-  auto zeros = torch::zeros({images.size(0), lstm->options.hidden_size()}, image.options());
+  // h_{-2} = c_{-2} = 0, shaped from the batch (not a number: a traced export keeps any batch size).
+  auto zeros = torch::zeros_like(image.narrow(1, 0, 1)).expand({-1, lstm->options.hidden_size()});
   auto [logits, h, c] = step(image, zeros, zeros);  // the LSTM reads the image; its output is not a word
   return {h, c};
 }
