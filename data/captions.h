@@ -8,22 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "data/caption_files.h"
+
 namespace zoo::data {
-
-// An object in an image with its box, (x, y, width, height) in the image's pixels: synth:scenes'
-// shapes, or COCO instances when instances_<split>.json sits beside the captions. What the
-// pointing accuracy measures attention against.
-struct SceneObject {
-  std::string name;  // the word naming it: "circle", or the COCO category name
-  std::array<double, 4> box{};
-};
-
-struct CaptionedImage {
-  int64_t image_id = 0;               // COCO's image id (the results format's key)
-  std::string file;                   // the image on disk; empty for synth:scenes
-  std::vector<std::string> captions;  // as written (raw)
-  std::vector<SceneObject> objects;   // may be empty
-};
 
 class CaptionSet {
  public:
@@ -68,9 +55,5 @@ CaptionSet load_caption_split(const std::string& path, const std::string& split,
 // Writes `set` as a COCO root: ROOT/<split>2017/<id>.png and
 // ROOT/annotations/captions_<split>2017.json, plus instances_<split>2017.json of its objects.
 void write_coco_captions(const CaptionSet& set, const std::string& root, const std::string& split);
-
-// A COCO results file, [{"image_id": ID, "caption": TEXT}, ...]: the captions by image id.
-// Error naming the file and entry for bad JSON, a missing key, or an id twice.
-std::vector<std::pair<int64_t, std::string>> read_caption_results(const std::string& path);
 
 }  // namespace zoo::data

@@ -5,6 +5,7 @@
 #include "models/caption/register.h"
 
 #include "models/caption/show_attend_tell.h"
+#include "models/caption/show_attend_tell_hard.h"
 #include "models/caption/show_tell.h"
 
 namespace zoo {
@@ -20,6 +21,13 @@ Recipe caption_recipe() {
           {"clip_grad", 5.0}};
 }
 
+// The classifier named by the encoder options, freshly built (the captioner cuts it to its trunk).
+std::shared_ptr<ImageClassifierImpl> build_trunk(const Registry& registry, const CaptionEncoderConfig& encoder) {
+  auto trunk = std::dynamic_pointer_cast<ImageClassifierImpl>(registry.create_model(encoder.encoder, Json::object()));
+  if (!trunk) throw UsageError("encoder " + encoder.encoder + " is not an image classifier");
+  return trunk;
+}
+
 // A captioner whose decoder options are Config's; the trunk comes from the registry's classifiers.
 template <class Model, class Config>
 ModelSpec captioner(const Registry& registry, std::string name, std::string description, int64_t params) {
@@ -32,9 +40,24 @@ ModelSpec captioner(const Registry& registry, std::string name, std::string desc
     Config config = Config::options().read(options, Config{});
     config.vocab = options.at("vocab").get<int64_t>();
     const auto encoder = CaptionEncoderConfig::options().read(options, {});
-    auto trunk = std::dynamic_pointer_cast<ImageClassifierImpl>(registry.create_model(encoder.encoder, Json::object()));
-    if (!trunk) throw UsageError("encoder " + encoder.encoder + " is not an image classifier");
-    return std::make_shared<Model>(config, encoder, trunk);
+    return std::make_shared<Model>(config, encoder, build_trunk(registry, encoder));
+  };
+  return spec;
+}
+
+// Show-Attend-Tell with hard attention: the soft model's options and REINFORCE's.
+ModelSpec hard_captioner(const Registry& registry, int64_t params) {
+  ModelSpec spec = captioner<ShowAttendTellImpl, ShowAttendTellConfig>(
+      registry, "show_attend_tell_hard",
+      "Show, Attend and Tell (Xu 2015), hard attention: one sampled location per word, trained with REINFORCE "
+      "(moving-average baseline, entropy bonus, expected context for half the images)",
+      params);
+  spec.options.add(HardAttentionConfig::options(), HardAttentionConfig{});
+  spec.create = [&registry](const Json& options) {
+    ShowAttendTellConfig config = ShowAttendTellConfig::options().read(options, {});
+    config.vocab = options.at("vocab").get<int64_t>();
+    const auto encoder = CaptionEncoderConfig::options().read(options, {});
+    return std::make_shared<ShowAttendTellHardImpl>(config, HardAttentionConfig::options().read(options, {}), encoder, build_trunk(registry, encoder));
   };
   return spec;
 }
@@ -47,6 +70,7 @@ void register_caption_models(Registry& registry) {
   registry.add_model(captioner<ShowAttendTellImpl, ShowAttendTellConfig>(
       registry, "show_attend_tell",
       "Show, Attend and Tell (Xu 2015), soft attention over the encoder's locations, gating scalar, deep output, doubly stochastic penalty", 63767890));
+  registry.add_model(hard_captioner(registry, 63767890));
 }
 
 }  // namespace zoo

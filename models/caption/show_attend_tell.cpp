@@ -56,10 +56,10 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step
 nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   const auto& a = state.at(0);
   const auto& projected = state.at(1);
-  auto alpha = attention_weights(projected, state.at(2));
-  auto z = context(alpha, a, state.at(2));
+  auto weights = decoding_weights(attention_weights(projected, state.at(2)));
+  auto z = context(weights, a, state.at(2));
   auto [logits, h, c] = step(embed(tokens), z, state.at(2), state.at(3));
-  return {torch::log_softmax(logits, 1), {a, projected, h, c}, alpha};
+  return {torch::log_softmax(logits, 1), {a, projected, h, c}, weights};
 }
 
 CaptionOutput ShowAttendTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {

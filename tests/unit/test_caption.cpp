@@ -18,6 +18,7 @@
 #include "lib/tasks/builtin.h"
 #include "lib/text/caption_metrics.h"
 #include "models/caption/show_attend_tell.h"
+#include "models/caption/show_attend_tell_hard.h"
 #include "models/caption/show_tell.h"
 
 using namespace zoo;
@@ -252,6 +253,7 @@ Json tiny_options(const std::string& model) {
   o["encoder"] = "resnet18", o["encoder_stage"] = 2, o["encoder_grid"] = 0, o["input_size"] = 32, o["vocab"] = 17;
   o["embed"] = 12, o["hidden"] = 16, o["dropout"] = 0.0;
   if (o.contains("attention")) o["attention"] = 10;
+  if (o.contains("expected_share")) o["expected_share"] = 0.0;  // every image samples: the REINFORCE path
   return o;
 }
 
@@ -321,7 +323,7 @@ TEST_CASE("captioners cut their trunk: no classifier head, layers after the cut 
     CHECK(name.rfind("encoder.layer3.", 0) != 0);
   }
   // The registry's counts hold at the defaults (ResNet-101 trunk, 10,000 words).
-  for (const char* name : {"show_tell", "show_attend_tell"}) {
+  for (const char* name : {"show_tell", "show_attend_tell", "show_attend_tell_hard"}) {
     CAPTURE(name);
     CHECK(count_parameters(*registry().create_model(name, Json::object())) == registry().model(name).params);
   }
@@ -329,4 +331,59 @@ TEST_CASE("captioners cut their trunk: no classifier head, layers after the cut 
   Json options = Json::object();
   options["encoder"] = "vgg16", options["encoder_stage"] = 4;
   CHECK_THROWS_AS(registry().create_model("show_tell", options), UsageError);
+}
+
+TEST_CASE("REINFORCE: the surrogate's gradient is, in expectation over sampled locations, the exact gradient of -E[log p(y|s)]",
+          "[caption][models]") {
+  // A tiny case worked exactly: 4 locations with alpha = softmax(theta), and a log-likelihood per
+  // location that depends on other weights w: log p(y|s) = -(w_s - 1)^2 - 0.5 s. The exact
+  // objective E_{s~alpha}[log p(y|s)] = sum_s alpha_s log p(y|s); its gradient against the mean
+  // gradient of the surrogate over 400,000 sampled locations, with a baseline (any constant
+  // leaves the expectation unchanged) and no entropy term.
+  torch::manual_seed(11);
+  auto theta = torch::tensor({0.3, -0.8, 1.1, 0.0}, torch::requires_grad());
+  auto w = torch::tensor({0.2, 1.5, -0.4, 0.9}, torch::requires_grad());
+  auto log_likelihood_of = [&](const torch::Tensor& s) { return -(w.index({s}) - 1).pow(2) - 0.5 * s.to(torch::kFloat32); };
+  auto alpha = torch::softmax(theta, 0);
+  auto exact = -(alpha * log_likelihood_of(torch::arange(4))).sum();
+  auto exact_grads = torch::autograd::grad({exact}, {theta, w});
+
+  const int64_t n = 400000;
+  auto alpha_again = torch::softmax(theta, 0);
+  auto s = torch::multinomial(alpha_again.detach(), n, /*replacement=*/true);
+  auto log_prob = torch::log(alpha_again).index({s});
+  auto surrogate = models::reinforce_surrogate(log_likelihood_of(s), log_prob, torch::zeros({n}), /*baseline=*/-1.3, 1.0, 0.0).mean();
+  auto estimated = torch::autograd::grad({surrogate}, {theta, w});
+  CAPTURE(exact_grads[0], estimated[0], exact_grads[1], estimated[1]);
+  CHECK(torch::allclose(estimated[0], exact_grads[0], 0.0, 0.02));
+  CHECK(torch::allclose(estimated[1], exact_grads[1], 0.0, 0.02));
+  // Without the REINFORCE term the attention gets no gradient at all: the sample has none.
+  auto log_prob_again = torch::log(torch::softmax(theta, 0)).index({s});
+  auto no_reinforce = models::reinforce_surrogate(log_likelihood_of(s), log_prob_again, torch::zeros({n}), 0.0, 0.0, 0.0).mean();
+  auto none = torch::autograd::grad({no_reinforce}, {theta}, {}, c10::nullopt, false, /*allow_unused=*/true);
+  CHECK((!none[0].defined() || none[0].abs().max().item<double>() == 0));
+}
+
+TEST_CASE("hard attention decodes through one location, trains through samples and keeps its baseline", "[caption][models]") {
+  auto model = tiny("show_attend_tell_hard");
+  CHECK(model->samples_attention());
+  auto images = torch::randn({2, 3, 32, 32});
+  auto step = model->decode_step(torch::full({2}, 2, torch::kInt64), model->encode(images));
+  // One-hot: each row one 1, at alpha's argmax.
+  CHECK(torch::equal(step.attention.sum(1), torch::ones({2})));
+  CHECK(std::get<0>(step.attention.max(1)).eq(1).all().item<bool>());
+  auto tokens_in = torch::tensor({{2, 5, 6}, {2, 7, 0}}, torch::kInt64), tokens_out = torch::tensor({{5, 6, 3}, {7, 3, 0}}, torch::kInt64);
+  model->train();
+  auto hard = std::dynamic_pointer_cast<models::ShowAttendTellHardImpl>(model);
+  REQUIRE(hard);
+  CHECK(std::isnan(hard->baseline.item<double>()));
+  auto loss = model->loss(images, tokens_in, tokens_out, 0.0);
+  loss.backward();
+  CHECK(std::isfinite(hard->baseline.item<double>()));
+  CHECK(hard->attend_score->weight.grad().defined());
+  CHECK(hard->attend_score->weight.grad().abs().sum().item<double>() > 0);
+  // The baseline is a buffer: it travels in checkpoints.
+  bool saved = false;
+  for (const auto& b : model->named_buffers()) saved = saved || b.key() == "baseline";
+  CHECK(saved);
 }
