@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "lib/core/error.h"
 
@@ -21,6 +22,13 @@ namespace {
 template <class T>
 T field(const Json& entry, const char* key, const std::string& where) {
   if (!entry.is_object() || !entry.contains(key)) throw Error(where + " has no \"" + key + "\"");
+  const Json& value = entry.at(key);
+  if constexpr (std::is_integral_v<T>) {
+    // An id must be an integer JSON number that fits: nlohmann would convert 9.4e47 to int64_t
+    // with undefined behaviour (found by fuzz_caption_files).
+    const bool fits = value.is_number_integer() && !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX));
+    if (!fits) throw Error(where + ": \"" + key + "\" is not an integer id (" + value.dump().substr(0, 60) + ")");
+  }
   try {
     return entry.at(key).get<T>();
   } catch (const Json::exception&) {
