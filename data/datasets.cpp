@@ -67,13 +67,7 @@ int64_t BadSamples::count() const {
 }
 
 std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples) {
-  try {
-    return dataset.image(index);
-  } catch (const Error& e) {
-    if (!bad_samples.skip()) throw;
-    bad_samples.record(dataset.describe(index), e.what());
-    return std::nullopt;
-  }
+  return read_or_skip([&] { return dataset.image(index); }, [&] { return dataset.describe(index); }, bad_samples);
 }
 
 std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/error.h"
+
 namespace zoo::data {
 
 class ImageDataset {
@@ -99,9 +101,24 @@ class BadSamples {
   std::vector<std::string> notices_;
 };
 
-// Image `index` of `dataset`, or nullopt when it cannot be read and `bad_samples` says skip (the
-// sample is then recorded); with fail, the read's Error.
+// read(), or nullopt when it throws an Error and `bad_samples` says skip (the sample is then
+// recorded as describe()); with fail, the read's Error.
+template <class Read, class Describe>
+std::optional<cv::Mat> read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples);
+
+// Image `index` of `dataset` through read_or_skip.
 std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples);
+
+template <class Read, class Describe>
+std::optional<cv::Mat> read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples) {
+  try {
+    return read();
+  } catch (const Error& e) {
+    if (!bad_samples.skip()) throw;
+    bad_samples.record(describe(), e.what());
+    return std::nullopt;
+  }
+}
 
 // "fail" or "skip" (--bad-samples) as a BadSamples policy; anything else is a UsageError.
 std::shared_ptr<BadSamples> bad_samples_policy(const std::string& value);

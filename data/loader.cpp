@@ -1,6 +1,8 @@
 #include "data/loader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
@@ -83,6 +85,22 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), 0x5eed));
   for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.randint(0, i + 1)]);  // Fisher-Yates
   return order;
+}
+
+std::pair<torch::Tensor, torch::Tensor> shifted_targets(const std::vector<const std::vector<int64_t>*>& sequences, int64_t bos) {
+  const auto n = static_cast<int64_t>(sequences.size());
+  int64_t longest = 1;
+  for (const auto* s : sequences) longest = std::max<int64_t>(longest, static_cast<int64_t>(s->size()));
+  auto in = torch::zeros({n, longest}, torch::kInt64), out = torch::zeros({n, longest}, torch::kInt64);
+  auto in_a = in.accessor<int64_t, 2>(), out_a = out.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < n; ++b) {
+    const auto& y = *sequences[static_cast<size_t>(b)];
+    for (size_t j = 0; j < y.size(); ++j) {
+      out_a[b][static_cast<int64_t>(j)] = y[j];
+      in_a[b][static_cast<int64_t>(j)] = j == 0 ? bos : y[j - 1];
+    }
+  }
+  return {in, out};
 }
 
 }  // namespace zoo::data

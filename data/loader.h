@@ -40,6 +40,10 @@ class PrefetchLoader : public BatchStream {
 // workers stay single-threaded.
 torch::Tensor stack_samples(const std::vector<torch::Tensor>& samples);
 
+// A decoder's teacher-forced inputs and targets for token sequences that end in <eos>:
+// in = <bos> y_1 .. y_{n-1}, out = y_1 .. y_n, each (B, longest) padded with 0 (at least one column).
+std::pair<torch::Tensor, torch::Tensor> shifted_targets(const std::vector<const std::vector<int64_t>*>& sequences, int64_t bos);
+
 // The sample order of an epoch: a permutation of [0, n) that depends only on (seed, epoch).
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
 

@@ -12,6 +12,7 @@
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/scripted_decoder.h"
 #include "lib/text/caption_metrics.h"
 #include "lib/viz/figure.h"
 
@@ -50,6 +51,12 @@ bool peak_inside(const torch::Tensor& weights, const std::array<double, 4>& box,
 }
 
 }  // namespace
+
+CaptionTask::CaptionTask() : TaskBase("caption") {
+  // A caption is at most the longest training caption (max_words_) and <end>.
+  search_.max_len_ratio = 1.0, search_.max_len_extra = 1;
+  search_.bos = text::Vocab::kBos, search_.eos = text::Vocab::kEos;
+}
 
 void CaptionTask::check_options(const Options& config) const {
   TaskBase::check_options(config);
@@ -123,9 +130,6 @@ void CaptionTask::set_inference_options(const Options& o) {
   if (o.has("length_penalty")) search_.length_penalty = o.get_double("length_penalty");
   if (search_.beam < 1) throw UsageError("invalid --beam " + std::to_string(search_.beam) + ": expected 1 or more");
   if (!std::isfinite(search_.length_penalty)) throw UsageError("invalid --length-penalty: expected a finite number");
-  // At most the longest training caption and <end>.
-  search_.max_len_ratio = 1.0, search_.max_len_extra = 1;
-  search_.bos = text::Vocab::kBos, search_.eos = text::Vocab::kEos;
 }
 
 void CaptionTask::read_meta(const Json& meta) {
@@ -183,13 +187,7 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
       for (int64_t k = 0;; ++k) {
         if (k == n) throw Error("no image of the training set can be read (see the log for each)");
         const int64_t slot = (*order)[(i + k) % n], index = train_images_[static_cast<size_t>(slot)];
-        std::optional<cv::Mat> image;
-        try {
-          image = train_set_->image(index);
-        } catch (const Error& e) {
-          if (!bad_samples_->skip()) throw;
-          bad_samples_->record(train_set_->describe(index), e.what());
-        }
+        auto image = data::read_or_skip([&] { return train_set_->image(index); }, [&] { return train_set_->describe(index); }, *bad_samples_);
         if (!image) continue;
         const auto& options = train_words_[static_cast<size_t>(slot)];
         Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
@@ -199,18 +197,8 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
         break;
       }
     }
-    // tokens_in = <bos> w_1 .. w_n, tokens_out = w_1 .. w_n <end>, padded with 0.
-    int64_t longest = 1;
-    for (const auto* c : captions) longest = std::max<int64_t>(longest, static_cast<int64_t>(c->size()));
-    auto tokens_in = torch::zeros({batch_size, longest}, torch::kInt64), tokens_out = torch::zeros({batch_size, longest}, torch::kInt64);
-    auto in_a = tokens_in.accessor<int64_t, 2>(), out_a = tokens_out.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < batch_size; ++r) {
-      const auto& ids_r = *captions[static_cast<size_t>(r)];
-      for (size_t j = 0; j < ids_r.size(); ++j) {
-        out_a[r][static_cast<int64_t>(j)] = ids_r[j];
-        in_a[r][static_cast<int64_t>(j)] = j == 0 ? text::Vocab::kBos : ids_r[j - 1];
-      }
-    }
+    // tokens_in = <bos> w_1 .. w_n, tokens_out = w_1 .. w_n <end>
+    auto [tokens_in, tokens_out] = data::shifted_targets(captions, text::Vocab::kBos);
     return Batch{{data::stack_samples(images), tokens_in, tokens_out}, batch_size, ids};
   };
   return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
@@ -222,24 +210,12 @@ torch::Tensor CaptionTask::loss(const Batch& batch) {
 
 std::vector<torch::Tensor> CaptionTask::encode(const torch::Tensor& images) {
   if (!scripted_) return model_->encode(images.to(device_));
-  auto out = scripted_->get_method("encode")({images.to(device_)}).toTuple();
-  std::vector<torch::Tensor> state;
-  for (const auto& v : out->elements()) state.push_back(v.toTensor());
-  return state;
+  return scripted_encode(*scripted_, {images.to(device_)});
 }
 
 nn::DecodeStep CaptionTask::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   if (!scripted_) return model_->decode_step(tokens, state);
-  std::vector<c10::IValue> inputs{tokens};
-  for (const auto& s : state) inputs.emplace_back(s);
-  const auto tuple = scripted_->get_method("decode_step")(inputs).toTuple();
-  const auto& out = tuple->elements();
-  // (log_probs, state..., attention); a model without attention exports an empty one
-  nn::DecodeStep step;
-  step.log_probs = out[0].toTensor();
-  for (size_t i = 1; i + 1 < out.size(); ++i) step.state.push_back(out[i].toTensor());
-  if (out.back().toTensor().numel() > 0) step.attention = out.back().toTensor();
-  return step;
+  return scripted_decode_step(*scripted_, tokens, state);
 }
 
 std::vector<CaptionTask::Caption> CaptionTask::caption(const std::vector<cv::Mat>& images) {
@@ -266,7 +242,7 @@ std::vector<CaptionTask::Caption> CaptionTask::caption(const std::vector<cv::Mat
 
 Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
   const data::CaptionSet set = (data.empty() && split == "val" && val_set_) ? *val_set_
-                               : open_split(data.empty() ? data_path() : (data.rfind(kSynthPrefix, 0) == 0 ? data : fs::absolute(data).string()), split);
+                               : open_split(data_for(data), split);
   // Images in loader-sized chunks: a COCO split does not fit in memory as pixels.
   std::vector<text::CaptionPair> pairs;
   int64_t pointed = 0, pointing_words = 0;
@@ -275,13 +251,10 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
     std::vector<cv::Mat> images;
     std::vector<int64_t> indices;
     for (int64_t i = start; i < std::min(set.size(), start + chunk); ++i) {
-      try {
-        images.push_back(set.image(i));
-        indices.push_back(i);
-      } catch (const Error& e) {
-        if (!bad_samples_->skip()) throw;
-        bad_samples_->record(set.describe(i), e.what());  // left out of the metrics
-      }
+      auto image = data::read_or_skip([&] { return set.image(i); }, [&] { return set.describe(i); }, *bad_samples_);
+      if (!image) continue;  // left out of the metrics
+      images.push_back(*image);
+      indices.push_back(i);
     }
     const auto captions = caption(images);
     for (size_t k = 0; k < captions.size(); ++k) {
@@ -330,20 +303,11 @@ void CaptionTask::export_torchscript(const std::string& path) {
   auto scripted = mirror_module(*model_, model_name_);
   auto images = torch::randn({2, 3, image_.input_size, image_.input_size});
   add_traced_method(scripted, "encode", [&](const std::vector<torch::Tensor>& in) { return model_->encode(in[0]); }, {images});
-  auto state = model_->encode(images);
-  std::vector<torch::Tensor> step_inputs{torch::full({2}, text::Vocab::kBos, torch::kInt64)};
-  step_inputs.insert(step_inputs.end(), state.begin(), state.end());
-  add_traced_method(
-      scripted, "decode_step",
-      [&](const std::vector<torch::Tensor>& in) {
-        auto step = model_->decode_step(in[0], std::vector<torch::Tensor>(in.begin() + 1, in.end()));
-        std::vector<torch::Tensor> out{step.log_probs};
-        out.insert(out.end(), step.state.begin(), step.state.end());
-        // Show and Tell has no attention: an empty (B, 0), so every export has one signature.
-        out.push_back(step.attention.defined() ? step.attention : torch::zeros_like(in[0].unsqueeze(1).narrow(1, 0, 0), torch::kFloat32));
-        return out;
-      },
-      step_inputs);
+  // Show and Tell has no attention: an empty (B, 0), shaped from the batch.
+  add_decode_step_method(
+      scripted, [&](const torch::Tensor& t, const std::vector<torch::Tensor>& s) { return model_->decode_step(t, s); },
+      torch::full({2}, text::Vocab::kBos, torch::kInt64), model_->encode(images),
+      [](const std::vector<torch::Tensor>& in) { return torch::zeros_like(in[0].unsqueeze(1).narrow(1, 0, 0), torch::kFloat32); });
   std::string lines;
   for (int64_t i = 0; i < vocab_.size(); ++i) lines += vocab_.token(i) + "\n";
   save_torchscript(scripted, path, meta(), {{"vocab.txt", lines}});

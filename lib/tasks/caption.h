@@ -18,7 +18,7 @@ namespace zoo {
 
 class CaptionTask : public TaskBase {
  public:
-  CaptionTask() : TaskBase("caption") {}
+  CaptionTask();
   void check_options(const Options& config) const override;  // and --max-len, --beam
   void setup_training(const Options& config, torch::Device device) override;
   void set_inference_options(const Options& options) override;

@@ -240,9 +240,7 @@ torch::Tensor ClassifyTask::logits(const torch::Tensor& images) {
 
 Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
   auto dataset = (data.empty() && split == "val" && val_set_) ? val_set_
-                 : open_split(data.empty() ? data_.at("path").get<std::string>()
-                                           : (data.rfind(kSynthPrefix, 0) == 0 ? data : fs::absolute(data).string()),
-                              split);
+                 : open_split(data_for(data), split);
   if (model_) model_->eval();
   torch::NoGradGuard no_grad;
   const int64_t n = dataset->size(), batches = (n + batch_size_ - 1) / batch_size_;

@@ -337,7 +337,7 @@ double LmTask::addition_accuracy(const data::TextCorpus& corpus) {
 
 Json LmTask::evaluate(const std::string& split, const std::string& data) {
   const bool own_val = data.empty() && split == "val" && val_corpus_;
-  const std::string path = data.empty() ? data_.at("path").get<std::string>() : (data.rfind("synth:", 0) == 0 ? data : fs::absolute(data).string());
+  const std::string path = data_for(data);
   const data::TextCorpus corpus = own_val ? *val_corpus_ : load_split(path, split);
   const std::vector<int64_t> ids = own_val && !val_ids_.empty() ? val_ids_ : encode_corpus(corpus);
   const auto n = static_cast<int64_t>(ids.size());

@@ -69,6 +69,11 @@ void TaskBase::setup_from_meta(const Json& meta, torch::Device device, bool buil
   if (build) build_model();
 }
 
+std::string TaskBase::data_for(const std::string& data) const {
+  if (data.empty()) return data_path();
+  return data.rfind("synth:", 0) == 0 ? data : fs::absolute(data).string();
+}
+
 Json TaskBase::common_meta() const {
   return {{"task", name_}, {"model", model_name_}, {"model_options", model_options_}, {"data", data_}};
 }

@@ -148,6 +148,9 @@ class TaskBase : public Task {
     return typed;
   }
   std::string data_path() const { return data_.at("path").get<std::string>(); }
+  // What `eval --data D` names: the training data when D is empty, synth:NAME as given, a path
+  // made absolute.
+  std::string data_for(const std::string& data) const;
   bool synthetic_data() const { return data_path().rfind("synth:", 0) == 0; }
 
   const TaskSpec& spec() const;  // this task's entry in the registry (lib/tasks/builtin.h)

@@ -11,6 +11,7 @@
 #include "lib/core/runtime.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/scripted_decoder.h"
 #include "lib/text/bleu.h"
 #include "lib/text/sentencepiece.h"
 #include "lib/viz/figure.h"
@@ -21,7 +22,6 @@ namespace zoo {
 
 namespace {
 
-constexpr const char* kSynthPrefix = "synth:";
 constexpr int64_t kBucketBatches = 64;  // batches whose sentences are sorted by length together
 
 std::string option_string(const Options& o, const std::string& key) { return o.has(key) ? o.get_string(key) : ""; }
@@ -162,27 +162,21 @@ std::vector<int64_t> TranslateTask::encode_source(const std::string& sentence) c
 Batch TranslateTask::collate(const std::vector<int64_t>& indices, const std::vector<std::vector<int64_t>>& source,
                              const std::vector<std::vector<int64_t>>& target) const {
   const auto n = static_cast<int64_t>(indices.size());
-  int64_t s = 1, t = 1;
-  for (int64_t i : indices) {
-    s = std::max<int64_t>(s, static_cast<int64_t>(source[i].size()));
-    if (!target.empty()) t = std::max<int64_t>(t, static_cast<int64_t>(target[i].size()));
-  }
+  int64_t s = 1;
+  for (int64_t i : indices) s = std::max<int64_t>(s, static_cast<int64_t>(source[i].size()));
   auto src = torch::zeros({n, s}, torch::kInt64), lengths = torch::zeros({n}, torch::kInt64);
-  auto tgt_in = torch::zeros({n, t}, torch::kInt64), tgt_out = torch::zeros({n, t}, torch::kInt64);
-  auto src_a = src.accessor<int64_t, 2>(), in_a = tgt_in.accessor<int64_t, 2>(), out_a = tgt_out.accessor<int64_t, 2>();
+  auto src_a = src.accessor<int64_t, 2>();
   auto len_a = lengths.accessor<int64_t, 1>();
+  std::vector<const std::vector<int64_t>*> targets;
   for (int64_t b = 0; b < n; ++b) {
     const auto& x = source[indices[b]];
     for (size_t j = 0; j < x.size(); ++j) src_a[b][static_cast<int64_t>(j)] = x[j];
     len_a[b] = static_cast<int64_t>(x.size());
-    if (target.empty()) continue;
-    // tgt_in = <bos> y_1 .. y_n, tgt_out = y_1 .. y_n <eos>
-    const auto& y = target[indices[b]];
-    for (size_t j = 0; j < y.size(); ++j) {
-      out_a[b][static_cast<int64_t>(j)] = y[j];
-      in_a[b][static_cast<int64_t>(j)] = j == 0 ? text::Vocab::kBos : y[j - 1];
-    }
+    if (!target.empty()) targets.push_back(&target[indices[b]]);
   }
+  // tgt_in = <bos> y_1 .. y_n, tgt_out = y_1 .. y_n <eos>; without targets (inference) one empty column
+  auto [tgt_in, tgt_out] = target.empty() ? std::make_pair(torch::zeros({n, 1}, torch::kInt64), torch::zeros({n, 1}, torch::kInt64))
+                                          : data::shifted_targets(targets, text::Vocab::kBos);
   return Batch{{src, lengths, tgt_in, tgt_out, torch::tensor(indices, torch::kInt64)}, n, indices};
 }
 
@@ -217,24 +211,12 @@ torch::Tensor TranslateTask::loss(const Batch& batch) {
 
 std::vector<torch::Tensor> TranslateTask::encode(const torch::Tensor& src, const torch::Tensor& lengths) {
   if (!scripted_) return model_->encode(src.to(device_), lengths);
-  auto out = scripted_->get_method("encode")({src.to(device_), lengths.to(device_)}).toTuple();
-  std::vector<torch::Tensor> state;
-  for (const auto& v : out->elements()) state.push_back(v.toTensor());
-  return state;
+  return scripted_encode(*scripted_, {src.to(device_), lengths.to(device_)});
 }
 
 nn::DecodeStep TranslateTask::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   if (!scripted_) return model_->decode_step(tokens, state);
-  std::vector<c10::IValue> inputs{tokens};
-  for (const auto& s : state) inputs.emplace_back(s);
-  auto tuple = scripted_->get_method("decode_step")(inputs).toTuple();
-  const auto& out = tuple->elements();
-  // (log_probs, state..., attention)
-  nn::DecodeStep step;
-  step.log_probs = out[0].toTensor();
-  for (size_t i = 1; i + 1 < out.size(); ++i) step.state.push_back(out[i].toTensor());
-  step.attention = out[out.size() - 1].toTensor();
-  return step;
+  return scripted_decode_step(*scripted_, tokens, state);
 }
 
 std::vector<TranslateTask::Translation> TranslateTask::translate(const std::vector<std::string>& sentences) {
@@ -275,7 +257,7 @@ std::vector<TranslateTask::Translation> TranslateTask::translate(const std::vect
 Json TranslateTask::evaluate(const std::string& split, const std::string& data) {
   const data::SentencePairs pairs =
       (data.empty() && split == "val" && val_pairs_) ? *val_pairs_
-      : load_split(data.empty() ? data_.at("path").get<std::string>() : (data.rfind(kSynthPrefix, 0) == 0 ? data : fs::absolute(data).string()), split);
+      : load_split(data_for(data), split);
   if (pairs.size() == 0) throw Error("no sentence pairs in the " + split + " split");
   model_->eval();
   torch::NoGradGuard no_grad;
@@ -341,20 +323,11 @@ void TranslateTask::export_torchscript(const std::string& path) {
   auto src = torch::tensor({{5, 6, 7, 8, 3}, {9, 10, 3, 0, 0}, {11, 3, 0, 0, 0}}, torch::kInt64).clamp_max(src_vocab_.size() - 1);
   auto lengths = torch::tensor({5, 3, 2}, torch::kInt64);
   add_traced_method(scripted, "encode", [&](const std::vector<torch::Tensor>& in) { return model_->encode(in[0], in[1]); }, {src, lengths});
-  auto state = model_->encode(src, lengths);
-  std::vector<torch::Tensor> step_inputs{torch::full({3}, text::Vocab::kBos, torch::kInt64)};
-  step_inputs.insert(step_inputs.end(), state.begin(), state.end());
-  add_traced_method(
-      scripted, "decode_step",
-      [&](const std::vector<torch::Tensor>& in) {
-        auto step = model_->decode_step(in[0], std::vector<torch::Tensor>(in.begin() + 1, in.end()));
-        std::vector<torch::Tensor> out{step.log_probs};
-        out.insert(out.end(), step.state.begin(), step.state.end());
-        // Models without attention report zeros, so every export has the same signature.
-        out.push_back(step.attention.defined() ? step.attention : torch::zeros_like(in[3], torch::kFloat32));
-        return out;
-      },
-      step_inputs);
+  // Models without attention report zeros over the source (state[2] is (B, S)).
+  add_decode_step_method(
+      scripted, [&](const torch::Tensor& t, const std::vector<torch::Tensor>& s) { return model_->decode_step(t, s); },
+      torch::full({3}, text::Vocab::kBos, torch::kInt64), model_->encode(src, lengths),
+      [](const std::vector<torch::Tensor>& in) { return torch::zeros_like(in[3], torch::kFloat32); });
   // The vocabularies also as plain files (one token per line, line number = id) for other tools.
   auto lines = [](const text::Vocab& vocab) {
     std::string text;

@@ -3,7 +3,7 @@
 namespace zoo::models {
 
 torch::Tensor reinforce_surrogate(const torch::Tensor& log_likelihood, const torch::Tensor& log_prob_sampled, const torch::Tensor& entropy,
-                                  double baseline, double reinforce_weight, double entropy_weight) {
+                                  const torch::Tensor& baseline, double reinforce_weight, double entropy_weight) {
   // The reward log p(y|s~) - b is a number to the gradient: only log p(s~|a) carries it back.
   auto advantage = (log_likelihood.detach() - baseline);
   return -(log_likelihood + reinforce_weight * advantage * log_prob_sampled + entropy_weight * entropy);
@@ -57,19 +57,16 @@ torch::Tensor ShowAttendTellHardImpl::loss(const torch::Tensor& images, const to
   auto entropy = (torch::stack(entropies, 1) * real).sum(1);                                  // (B)
 
   // b_k = decay b_{k-1} + (1 - decay) mean log p(y | s~_k, a), over the sampled images; the first
-  // batch starts it at its own mean.
-  double b = baseline.item<double>();
+  // batch starts it at its own mean. All on the device, without reading a number back.
   if (is_training()) {
+    torch::NoGradGuard no_grad;
     auto sampled = 1 - expected.squeeze(1);
-    const double n = sampled.sum().item<double>();
-    if (n > 0) {
-      const double mean = ((log_likelihood.detach() * sampled).sum() / n).item<double>();
-      b = std::isnan(b) ? mean : hard_.baseline_decay * b + (1 - hard_.baseline_decay) * mean;
-      torch::NoGradGuard no_grad;
-      baseline.fill_(b);
-    }
+    auto count = sampled.sum();
+    auto mean = (log_likelihood.detach() * sampled).sum() / count.clamp_min(1);
+    auto updated = torch::where(torch::isnan(baseline), mean, hard_.baseline_decay * baseline + (1 - hard_.baseline_decay) * mean);
+    baseline.copy_(torch::where(count > 0, updated, baseline));  // a batch with no sample leaves it
   }
-  if (std::isnan(b)) b = 0;
+  auto b = torch::nan_to_num(baseline, 0.0);  // no batch seen yet: b = 0
   auto total = reinforce_surrogate(log_likelihood, log_prob_sampled, entropy, b, hard_.reinforce_weight, hard_.entropy_weight).sum();
   if (config_.doubly_stochastic > 0) {
     auto coverage = (torch::stack(alphas, 1) * real.unsqueeze(2)).sum(1);  // (B, L)

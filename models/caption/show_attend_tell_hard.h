@@ -37,8 +37,9 @@ inline const OptionSchema<HardAttentionConfig>& HardAttentionConfig::options() {
 //   -(log p(y|s~) + lambda_r (log p(y|s~) - b) log p(s~|a) + lambda_e H)
 // `log_likelihood` (B) = log p(y | s~, a), `log_prob_sampled` (B) = sum_t log alpha_t(s~_t) (0 for
 // images on the expected context), `entropy` (B) = sum_t H(alpha_t). Returns (B).
+// `baseline` is b, a number or a tensor that broadcasts (kept on the device: no synchronisation).
 torch::Tensor reinforce_surrogate(const torch::Tensor& log_likelihood, const torch::Tensor& log_prob_sampled, const torch::Tensor& entropy,
-                                  double baseline, double reinforce_weight, double entropy_weight);
+                                  const torch::Tensor& baseline, double reinforce_weight, double entropy_weight);
 
 class ShowAttendTellHardImpl : public ShowAttendTellImpl {
  public:

@@ -352,14 +352,14 @@ TEST_CASE("REINFORCE: the surrogate's gradient is, in expectation over sampled l
   auto alpha_again = torch::softmax(theta, 0);
   auto s = torch::multinomial(alpha_again.detach(), n, /*replacement=*/true);
   auto log_prob = torch::log(alpha_again).index({s});
-  auto surrogate = models::reinforce_surrogate(log_likelihood_of(s), log_prob, torch::zeros({n}), /*baseline=*/-1.3, 1.0, 0.0).mean();
+  auto surrogate = models::reinforce_surrogate(log_likelihood_of(s), log_prob, torch::zeros({n}), /*baseline=*/torch::tensor(-1.3), 1.0, 0.0).mean();
   auto estimated = torch::autograd::grad({surrogate}, {theta, w});
   CAPTURE(exact_grads[0], estimated[0], exact_grads[1], estimated[1]);
   CHECK(torch::allclose(estimated[0], exact_grads[0], 0.0, 0.02));
   CHECK(torch::allclose(estimated[1], exact_grads[1], 0.0, 0.02));
   // Without the REINFORCE term the attention gets no gradient at all: the sample has none.
   auto log_prob_again = torch::log(torch::softmax(theta, 0)).index({s});
-  auto no_reinforce = models::reinforce_surrogate(log_likelihood_of(s), log_prob_again, torch::zeros({n}), 0.0, 0.0, 0.0).mean();
+  auto no_reinforce = models::reinforce_surrogate(log_likelihood_of(s), log_prob_again, torch::zeros({n}), torch::tensor(0.0), 0.0, 0.0).mean();
   auto none = torch::autograd::grad({no_reinforce}, {theta}, {}, c10::nullopt, false, /*allow_unused=*/true);
   CHECK((!none[0].defined() || none[0].abs().max().item<double>() == 0));
 }
