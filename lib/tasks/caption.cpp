@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "data/image.h"
@@ -137,6 +138,18 @@ void CaptionTask::read_meta(const Json& meta) {
   max_words_ = meta.at("max_words").get<int64_t>();
   search_.length_penalty = meta.at("search").at("length_penalty").get<double>();
   image_ = models::CaptionImageConfig::options().read(model_options_, {});
+}
+
+std::vector<ParameterGroup> CaptionTask::parameter_groups() const {
+  const auto& encoder = model_->encoder_config();
+  if (encoder.freeze_encoder || (encoder.fine_tune_from <= 1 && encoder.encoder_lr == 0)) return TaskBase::parameter_groups();
+  std::set<const void*> in_encoder;
+  auto trunk = model_->encoder_parameters();
+  for (const auto& p : trunk) in_encoder.insert(p.unsafeGetTensorImpl());
+  std::vector<torch::Tensor> decoder;
+  for (const auto& p : model_->parameters())
+    if (!in_encoder.count(p.unsafeGetTensorImpl())) decoder.push_back(p);
+  return {{"decoder", decoder}, {"encoder", trunk, encoder.encoder_lr, encoder.fine_tune_from - 1}};
 }
 
 void CaptionTask::build_model() { model_ = build_model_as<models::CaptionModel>("a captioning model"); }

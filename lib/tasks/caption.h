@@ -27,6 +27,9 @@ class CaptionTask : public TaskBase {
   Json meta() const override;
   std::vector<std::string> head_prefixes() const override { return {"embed.", "out.", "classifier."}; }
 
+  // The decoder, and the encoder trunk on its own when it has its own learning rate
+  // (encoder_lr) or trains only from a later epoch (fine_tune_from).
+  std::vector<ParameterGroup> parameter_groups() const override;
   int64_t batches_per_epoch() const override;
   int64_t examples_per_epoch() const override { return static_cast<int64_t>(train_images_.size()); }
   std::string describe_sample(int64_t id) const override { return train_set_->describe(id); }

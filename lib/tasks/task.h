@@ -22,6 +22,15 @@ namespace zoo {
 using data::Batch;
 using data::BatchStream;
 
+// Parameters that train with their own learning rate, or only from a given epoch on (a
+// captioner's pretrained image encoder, fine-tuned later and slower than its decoder).
+struct ParameterGroup {
+  std::string name;                       // for the training log
+  std::vector<torch::Tensor> parameters;
+  double lr = 0;                          // peak learning rate, shaped by the run's schedule; 0: the run's --lr
+  int64_t first_epoch = 0;                // 0-based epoch from which it trains; before it, no gradients reach it
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -55,6 +64,9 @@ class Task {
   virtual void adapt_weights(NamedTensors& tensors) const {}
 
   // --- training ---
+  // How the optimizer groups the model's parameters; every trainable parameter in exactly one
+  // group. Default: one group of them all, at the run's learning rate from the first epoch.
+  virtual std::vector<ParameterGroup> parameter_groups() const { return {{"model", model()->parameters()}}; }
   virtual int64_t batches_per_epoch() const = 0;
   virtual int64_t examples_per_epoch() const = 0;
   // The batches of `epoch` starting at `first_batch` (for --resume mid-epoch); the order

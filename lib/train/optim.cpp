@@ -39,14 +39,21 @@ OptimizerConfig optimizer_config(const Options& config) {
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& c) {
+  return make_optimizer(std::vector<std::vector<torch::Tensor>>{std::move(params)}, c);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<std::vector<torch::Tensor>>& groups, const OptimizerConfig& c) {
   check(c);
+  // A group given without options takes the optimizer's defaults (cloned per group).
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  for (const auto& params : groups) param_groups.emplace_back(params);
   if (c.name == "sgd") {
     if (c.nesterov && c.momentum <= 0) throw UsageError("--nesterov needs --momentum > 0");
     return std::make_unique<torch::optim::SGD>(
-        params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+        param_groups, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
   }
-  if (c.name == "adam") return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
-  if (c.name == "adamw") return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.name == "adam") return std::make_unique<torch::optim::Adam>(param_groups, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.name == "adamw") return std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
   throw UsageError("invalid --opt '" + c.name + "': expected sgd, adam or adamw");
 }
 

@@ -27,6 +27,9 @@ double default_weight_decay(const std::string& optimizer);
 OptimizerConfig optimizer_config(const Options& config);
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> params, const OptimizerConfig& config);
+// One optimizer over several parameter groups, in this order (param_groups()[i] is groups[i]),
+// each with the config's options; the trainer sets each group's learning rate every step.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<std::vector<torch::Tensor>>& groups, const OptimizerConfig& config);
 void set_lr(torch::optim::Optimizer& optimizer, double lr);
 
 struct ScheduleConfig {

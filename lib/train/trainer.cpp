@@ -225,6 +225,9 @@ class TrainingRun {
   void start_new();
   // One optimizer step on `batch`, guarded against a non-finite loss or gradient; the loss.
   double train_step(const Batch& batch);
+  // Each parameter group's learning rate for this step, and whether it trains in this epoch.
+  void set_group_learning_rates(double lr);
+  void follow_group_epochs();
   // Evaluates on the validation split: a metrics.jsonl line, best.ckpt when it is the best, and
   // a save.
   void evaluate();
@@ -240,6 +243,8 @@ class TrainingRun {
   const std::string last_path_, best_path_, metrics_path_;
   std::shared_ptr<torch::nn::Module> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<ParameterGroup> groups_;  // optimizer_->param_groups()[i] is groups_[i]
+  std::vector<int> group_trains_;       // per group: -1 not yet set, 0 frozen, 1 training
   std::vector<torch::Tensor> parameters_;
   int64_t per_epoch_ = 0, total_ = 0;
   ScheduleConfig schedule_;
@@ -270,7 +275,15 @@ TrainingRun::TrainingRun(Task& task, const Options& config)
 
   model_ = task_.model();
   const OptimizerConfig opt = optimizer_config(config_);
-  optimizer_ = make_optimizer(model_->parameters(), opt);
+  groups_ = task_.parameter_groups();
+  std::vector<std::vector<torch::Tensor>> group_parameters;
+  for (const auto& group : groups_) {
+    if (!(group.lr >= 0) || !std::isfinite(group.lr))
+      throw UsageError("invalid learning rate " + format_value(group.lr) + " for the " + group.name + ": expected a positive number");
+    group_parameters.push_back(group.parameters);
+  }
+  optimizer_ = make_optimizer(group_parameters, opt);
+  group_trains_.assign(groups_.size(), -1);
   parameters_ = model_->parameters();
 
   per_epoch_ = task_.batches_per_epoch();
@@ -456,9 +469,35 @@ std::string TrainingRun::describe_batch(const Batch& batch) const {
   return names.empty() ? std::string("(unknown)") : names;
 }
 
+void TrainingRun::set_group_learning_rates(double lr) {
+  // A group's own peak rate follows the run's schedule in proportion.
+  auto& param_groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups_.size(); ++i)
+    param_groups[i].options().set_lr(groups_[i].lr > 0 ? lr * groups_[i].lr / schedule_.lr : lr);
+}
+
+void TrainingRun::follow_group_epochs() {
+  // A function of the epoch alone, so a resumed run freezes and thaws exactly as an unbroken one.
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const auto& group = groups_[i];
+    if (group.first_epoch <= 0) continue;
+    const int trains = state_.epoch >= group.first_epoch ? 1 : 0;
+    if (trains == group_trains_[i]) continue;
+    for (auto p : group.parameters) p.set_requires_grad(trains == 1);
+    if (trains && group_trains_[i] == 0) {
+      progress_->break_line();
+      log_->line("epoch " + std::to_string(state_.epoch + 1) + ": the " + group.name + " trains from now on");
+    } else if (!trains) {
+      log_->line("the " + group.name + " is frozen until epoch " + std::to_string(group.first_epoch + 1));
+    }
+    group_trains_[i] = trains;
+  }
+}
+
 double TrainingRun::train_step(const Batch& batch) {
   const double lr = lr_at(schedule_, state_.step);
-  set_lr(*optimizer_, lr);
+  set_group_learning_rates(lr);
+  follow_group_epochs();
   model_->train();
   auto loss = task_.loss(batch);
   double loss_value = loss.item<double>();

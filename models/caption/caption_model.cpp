@@ -24,7 +24,7 @@ torch::Tensor CaptionModel::annotations(const torch::Tensor& images) {
   {
     // A frozen trunk needs no graph: its activations are not kept for a backward pass.
     std::optional<torch::NoGradGuard> no_grad;
-    if (config_.freeze_encoder) no_grad.emplace();
+    if (!encoder_trains()) no_grad.emplace();
     features = encoder->feature_map(images, config_.encoder_stage);  // (B, D, h, w)
   }
   if (config_.encoder_grid > 0 && (features.size(2) != config_.encoder_grid || features.size(3) != config_.encoder_grid))
@@ -48,9 +48,16 @@ void CaptionModel::init_encoder(const std::string& checkpoint) {
   load_state_dict(*encoder, trunk, checkpoint);
 }
 
+bool CaptionModel::encoder_trains() const {
+  if (config_.freeze_encoder) return false;
+  for (const auto& p : encoder->parameters())
+    if (p.requires_grad()) return true;
+  return false;
+}
+
 void CaptionModel::train(bool on) {
   torch::nn::Module::train(on);
-  if (on && config_.freeze_encoder) encoder->eval();
+  if (on && !encoder_trains()) encoder->eval();
 }
 
 std::pair<torch::Tensor, torch::Tensor> caption_cross_entropy(const torch::Tensor& logits, const torch::Tensor& tokens_out,

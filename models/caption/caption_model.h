@@ -22,6 +22,8 @@ struct CaptionEncoderConfig {
   int64_t encoder_grid = 14;
   std::string encoder_init;
   bool freeze_encoder = false;
+  int64_t fine_tune_from = 1;  // 1-based epoch from which the trunk trains
+  double encoder_lr = 0;       // the trunk's peak learning rate; 0: the run's --lr
   static const OptionSchema<CaptionEncoderConfig>& options();
 };
 
@@ -62,7 +64,13 @@ inline const OptionSchema<CaptionEncoderConfig>& CaptionEncoderConfig::options()
                   "empty: random weights. Read when training starts")
           .option("freeze_encoder", &CaptionEncoderConfig::freeze_encoder,
                   "keep the trunk's weights and BatchNorm statistics fixed (no gradients through it)")
+          .option("fine_tune_from", &CaptionEncoderConfig::fine_tune_from, at_least(1),
+                  "the epoch (1-based) from which the trunk trains; before it the trunk is frozen as with freeze_encoder")
+          .option("encoder_lr", &CaptionEncoderConfig::encoder_lr, at_least(0.0),
+                  "the trunk's peak learning rate, following --sched like the decoder's; 0: --lr")
           .rule([](const CaptionEncoderConfig& c) {
+            if (c.freeze_encoder && (c.fine_tune_from > 1 || c.encoder_lr > 0))
+              throw UsageError("freeze_encoder=true keeps the trunk fixed for the whole run: drop fine_tune_from and encoder_lr, or set freeze_encoder=false");
             const bool vgg = c.encoder.rfind("vgg", 0) == 0;
             if (vgg && c.encoder_stage != 5)
               throw UsageError("invalid encoder_stage=" + std::to_string(c.encoder_stage) + " for " + c.encoder + ": a VGG trunk is cut at 5 (conv5)");
@@ -112,8 +120,11 @@ class CaptionModel : public torch::nn::Module {
   // Loads the trunk's weights from a zoo classifier checkpoint (its head and the layers after
   // the cut are not needed); an Error names the file and the first missing or mis-shaped tensor.
   void init_encoder(const std::string& checkpoint);
-  // A frozen trunk stays in eval mode (fixed BatchNorm statistics) when the model trains.
+  // A frozen trunk (freeze_encoder, or before fine_tune_from) stays in eval mode (fixed
+  // BatchNorm statistics) when the model trains.
   void train(bool on = true) override;
+  std::vector<torch::Tensor> encoder_parameters() const { return encoder->parameters(); }
+  const CaptionEncoderConfig& encoder_config() const { return config_; }
 
   // images (B, 3, S, S) -> the state before the first decoding step, every tensor (B, ...).
   virtual std::vector<torch::Tensor> encode(const torch::Tensor& images) = 0;
@@ -132,6 +143,8 @@ class CaptionModel : public torch::nn::Module {
   std::shared_ptr<ImageClassifierImpl> encoder;
 
  private:
+  // Whether gradients reach the trunk now: the trainer freezes it before fine_tune_from.
+  bool encoder_trains() const;
   CaptionEncoderConfig config_;
   int64_t channels_ = 0;
 };

@@ -70,9 +70,34 @@ check "predict --torchscript writes the same captions" cmp -s out.txt greedy.txt
 expect 0 "" export --checkpoint st/best.ckpt --out st.pt
 check "Show and Tell exports too (no attention)" $PY "$CLI_DIR/caption_torchscript.py" st.pt <("$ZOO" predict --checkpoint st/best.ckpt --beam 1 --input "${val_images[@]:0:4}") "${val_images[@]:0:4}"
 
-# --- real data: tiny_coco's 45 training and 5 held-out images ---
-expect 0 "" train --task caption --model show_attend_tell --data "$ZOO_SHARED_DATA/tiny_coco" "${SMALL[@]}" --set attention=64 --steps 2 --batch-size 8 --out coco --json
+# --- encoder fine-tuning: the trunk frozen in epoch 1, trained from epoch 2 at its own rate ---
+expect 0 "" train --task caption --model show_tell --data synth:scenes --synth-size 64 "${SMALL[@]}" --set fine_tune_from=2 \
+  --set encoder_lr=1e-5 --epochs 2 --save-every-steps 1 --keep-last 4 --out tune
+check "fine_tune_from: the log says when the encoder starts training" grep -q "epoch 2: the encoder trains from now on" tune/train.log
+# A checkpoint is a LibTorch archive: Python's torch.jit.load reads its weights.
+check "fine_tune_from=2 encoder_lr=1e-5: the trunk (BatchNorm statistics too) is fixed in epoch 1, then moves by Adam steps of at most 1e-5" \
+  $PY - tune/checkpoints/step-0000000{1,2,4}.ckpt <<'PY'
+import sys
+import torch
+a, b, c = (torch.jit.load(p).weights for p in sys.argv[1:])
+trunk = [k for k in a if k.startswith("encoder.")]
+moved = lambda x, y, keys: max((x[k].double() - y[k].double()).abs().max().item() for k in keys)
+convs = [k for k in trunk if k.endswith("conv1.weight") or k.endswith("conv2.weight")]
+decoder = [k for k in a if not k.startswith("encoder.")]
+print("     trunk moved in epoch 1:", moved(a, b, trunk), "in epoch 2:", moved(b, c, convs), "decoder in epoch 1:", moved(a, b, decoder))
+# Two Adam steps at a rate of at most 1e-5 move a weight by at most about 2e-5; the decoder's 1e-3 by far more.
+sys.exit(0 if len(trunk) > 20 and moved(a, b, trunk) == 0 and 0 < moved(b, c, convs) <= 2.5e-5 and moved(a, b, decoder) > 1e-4 else 1)
+PY
+
+# --- real data: tiny_coco's 45 training and 5 held-out images. A captioner that can learn
+# reproduces its training captions (the references it was trained on) ---
+expect 0 "" train --task caption --model show_attend_tell --data "$ZOO_SHARED_DATA/tiny_coco" "${SMALL[@]}" --set input_size=32 --set embed=128 \
+  --set hidden=256 --set attention=64 --set doubly_stochastic=0 --set dropout=0 --batch-size 45 --lr 4e-3 --steps 160 --eval-every 160 --out coco --json
 check "tiny_coco: trains and evaluates on its held-out images" test "$(json x '"cider" in d["metrics"]' out.txt)" = True
+expect 0 "" eval --checkpoint coco/last.ckpt --split train --beam 1 --json
+coco_bleu4=$(json x 'd["metrics"]["bleu_4"]' out.txt)
+echo "     show_attend_tell on tiny_coco's 45 training images: BLEU-4 $coco_bleu4"
+check "it reproduces tiny_coco's training captions: BLEU-4 on train above 0.9 (got $coco_bleu4)" ge "$coco_bleu4" 0.9
 
 # --- bad input ---
 mkdir -p broken/annotations broken/train2017
