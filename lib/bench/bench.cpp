@@ -17,6 +17,8 @@
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
+#include "lib/tasks/builtin.h"
+#include "models/caption/caption_model.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
 #include "models/seq2seq/rnn_seq2seq.h"
@@ -264,6 +266,40 @@ Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps) {
                 {{"batch", batch}, {"input", "3x32x32"}, {"params", count_parameters(*model)}});
 }
 
+// sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
+// trunk (through layer4, pooled to 14x14 = 196 annotation vectors of 2048), embedding, attention
+// and LSTM 512, dropout 0.5, vocabulary 10,000; the registry's show_attend_tell with these options.
+// Batch 32 of random 224x224 images with 20-word captions (random ids, teacher forcing); one step =
+// trunk (no gradient) + decoder forward + cross-entropy + doubly stochastic penalty (lambda 1) +
+// backward + clip 5 + Adam(4e-4) on the decoder. Unit: images.
+Json bench_sat_soft(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 32, words = 20, vocab = 10000;
+  const Json options = {{"encoder", "resnet50"}, {"encoder_stage", 4}, {"encoder_grid", 14}, {"freeze_encoder", true},
+                        {"vocab", vocab}, {"embed", 512}, {"attention", 512}, {"hidden", 512}};
+  auto model = std::dynamic_pointer_cast<models::CaptionModel>(registry().create_model("show_attend_tell", options));
+  model->to(device);
+  model->train();
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  torch::optim::Adam adam(trainable, torch::optim::AdamOptions(4e-4));
+  auto images = torch::randn({batch, 3, 224, 224}).to(device);
+  auto tokens = torch::randint(4, vocab, {batch, words + 1}, torch::kInt64).to(device);
+  auto tokens_in = tokens.narrow(1, 0, words), tokens_out = tokens.narrow(1, 1, words);
+  auto step = [&] {
+    adam.zero_grad();
+    model->loss(images, tokens_in, tokens_out, 0.0).backward();
+    torch::nn::utils::clip_grad_norm_(trainable, 5.0);
+    adam.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  int64_t trainable_count = 0;
+  for (const auto& p : trainable) trainable_count += p.numel();
+  return result("sat_soft", "images", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", "3x224x224"}, {"words", words}, {"vocab", vocab}, {"params", count_parameters(*model)},
+                 {"trainable", trainable_count}});
+}
+
 // Every configuration, in the order "all" runs them.
 struct Benchmark {
   const char* name;
@@ -281,6 +317,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
       {"transformer_mt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s); }},
       {"vit_cifar", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s); }},
+      {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
   };
   return table;
 }

@@ -15,6 +15,14 @@ CaptionModel::CaptionModel(const CaptionEncoderConfig& config, std::shared_ptr<I
   trunk->keep_trunk(config.encoder_stage);
   channels_ = trunk->feature_channels(config.encoder_stage);
   encoder = register_module("encoder", trunk);
+  {
+    // The trunk runs channels-last (NHWC), oneDNN's preferred layout: a frozen ResNet-50 trunk at
+    // 224 pixels is about 1.5x faster so (docs/PERFORMANCE.md, sat_soft). The weights keep their
+    // names and shapes; only their memory order differs.
+    torch::NoGradGuard no_grad;
+    for (auto& p : encoder->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
   if (config.freeze_encoder)
     for (auto& p : encoder->parameters()) p.set_requires_grad(false);
 }
@@ -25,11 +33,12 @@ torch::Tensor CaptionModel::annotations(const torch::Tensor& images) {
     // A frozen trunk needs no graph: its activations are not kept for a backward pass.
     std::optional<torch::NoGradGuard> no_grad;
     if (!encoder_trains()) no_grad.emplace();
-    features = encoder->feature_map(images, config_.encoder_stage);  // (B, D, h, w)
+    features = encoder->feature_map(images.contiguous(at::MemoryFormat::ChannelsLast), config_.encoder_stage);  // (B, D, h, w)
   }
   if (config_.encoder_grid > 0 && (features.size(2) != config_.encoder_grid || features.size(3) != config_.encoder_grid))
     features = torch::adaptive_avg_pool2d(features, {config_.encoder_grid, config_.encoder_grid});  // (B, D, G, G)
-  return features.flatten(2).transpose(1, 2);  // (B, L = G*G, D)
+  // Channels-last features make this a view: (B, L, D) contiguous.
+  return features.flatten(2).transpose(1, 2).contiguous();  // (B, L = G*G, D)
 }
 
 void CaptionModel::init_encoder(const std::string& checkpoint) {

@@ -14,10 +14,10 @@ ShowAttendTellImpl::ShowAttendTellImpl(const ShowAttendTellConfig& config, const
   attend_hidden = register_module("attend_hidden", torch::nn::Linear(torch::nn::LinearOptions(config.hidden, config.attention).bias(false)));
   attend_score = register_module("attend_score", torch::nn::Linear(config.attention, 1));
   if (config.gate) gate = register_module("gate", torch::nn::Linear(config.hidden, 1));
-  lstm = register_module("lstm", torch::nn::LSTMCell(config.embed + D, config.hidden));
+  lstm = register_module("lstm", nn::RecurrentCell(nn::CellKind::Lstm, config.embed + D, config.hidden));
   out_hidden = register_module("out_hidden", torch::nn::Linear(config.hidden, config.embed));
   out_context = register_module("out_context", torch::nn::Linear(D, config.embed));
-  dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
+  dropout = register_module("dropout", nn::Dropout(config.dropout));
   out = register_module("out", torch::nn::Linear(config.embed, config.vocab));
 }
 
@@ -31,8 +31,8 @@ std::vector<torch::Tensor> ShowAttendTellImpl::encode(const torch::Tensor& image
 }
 
 torch::Tensor ShowAttendTellImpl::attention_weights(const torch::Tensor& projected, const torch::Tensor& h) {
-  // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b)
-  auto e = attend_score(torch::tanh(projected + attend_hidden(h).unsqueeze(1))).squeeze(2);  // (B, L)
+  // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b); tanh in place on the sum, one (B, L, A) buffer
+  auto e = attend_score((projected + attend_hidden(h).unsqueeze(1)).tanh_()).squeeze(2);  // (B, L)
   // alpha_t = softmax(e_t) over the locations
   return torch::softmax(e, 1);
 }
@@ -45,12 +45,30 @@ torch::Tensor ShowAttendTellImpl::context(const torch::Tensor& weights, const to
   return z;
 }
 
+torch::Tensor ShowAttendTellImpl::context_weight() const {
+  // W_ih = [W_ih,y  W_ih,z]: the LSTM's input is [E y_{t-1}; z_t]. Sliced and transposed once per
+  // caption, not per step: the steps' gradients then add up contiguous, and the slice's backward
+  // (a whole (4H, E + D) gradient allocated and filled) runs once.
+  return lstm->weight_ih.narrow(1, embed->options.embedding_dim(), annotation_size()).t();
+}
+
+std::pair<torch::Tensor, torch::Tensor> ShowAttendTellImpl::recur(const torch::Tensor& word_input, const torch::Tensor& z,
+                                                                   const torch::Tensor& weight_z, const torch::Tensor& h,
+                                                                   const torch::Tensor& c) {
+  // W_ih [E y; z] = W_ih,y E y + W_ih,z z: the word part arrives projected.
+  auto next = lstm->step(torch::addmm(word_input, z, weight_z), {h, c});
+  return {next.h, next.c};
+}
+
+torch::Tensor ShowAttendTellImpl::readout(const torch::Tensor& word, const torch::Tensor& h, const torch::Tensor& z) {
+  // p(y_t) = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t))
+  return out(dropout(word + out_hidden(h) + out_context(z)));
+}
+
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step(const torch::Tensor& word, const torch::Tensor& z,
                                                                                   const torch::Tensor& h, const torch::Tensor& c) {
-  auto [h_next, c_next] = lstm(torch::cat({word, z}, 1), std::make_tuple(h, c));
-  // p(y_t) = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t))
-  auto logits = out(dropout(word + out_hidden(h_next) + out_context(z)));  // (B, V)
-  return {logits, h_next, c_next};
+  auto [h_next, c_next] = recur(lstm->project_input(word), z, context_weight(), h, c);
+  return {readout(word, h_next, z), h_next, c_next};  // logits (B, V)
 }
 
 nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
@@ -62,20 +80,27 @@ nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, cons
   return {torch::log_softmax(logits, 1), {a, projected, h, c}, weights};
 }
 
-CaptionOutput ShowAttendTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
-  auto state = encode(images);
+CaptionOutput ShowAttendTellImpl::teacher_forced(const std::vector<torch::Tensor>& state, const torch::Tensor& tokens_in,
+                                                 const std::function<torch::Tensor(int64_t, const torch::Tensor&)>& look) {
   const auto& a = state[0];
   const auto& projected = state[1];
   auto h = state[2], c = state[3];
-  auto words = embed(tokens_in);  // (B, T, E)
-  std::vector<torch::Tensor> logits, alphas;
+  auto words = embed(tokens_in);                    // (B, T, E)
+  auto word_inputs = lstm->project_input(words);    // (B, T, 4H): W_ih,y E y + b_ih, all steps at once
+  auto weight_z = context_weight();                 // (D, 4H)
+  std::vector<torch::Tensor> hs, zs, alphas;
   for (int64_t t = 0; t < tokens_in.size(1); ++t) {
-    auto alpha = attention_weights(projected, h);
-    auto z = context(alpha, a, h);
-    auto [out_t, h_next, c_next] = step(words.select(1, t), z, h, c);
-    logits.push_back(out_t), alphas.push_back(alpha), h = h_next, c = c_next;
+    auto alpha = attention_weights(projected, h);  // (B, L)
+    auto z = context(look(t, alpha), a, h);         // (B, D)
+    std::tie(h, c) = recur(word_inputs.select(1, t), z, weight_z, h, c);
+    hs.push_back(h), zs.push_back(z), alphas.push_back(alpha);
   }
-  return {torch::stack(logits, 1), torch::stack(alphas, 1)};  // (B, T, V), (B, T, L)
+  auto logits = readout(words, torch::stack(hs, 1), torch::stack(zs, 1));  // (B, T, V)
+  return {logits, torch::stack(alphas, 1)};                                // alpha (B, T, L)
+}
+
+CaptionOutput ShowAttendTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
+  return teacher_forced(encode(images), tokens_in, [](int64_t, const torch::Tensor& alpha) { return alpha; });
 }
 
 torch::Tensor ShowAttendTellImpl::loss(const torch::Tensor& images, const torch::Tensor& tokens_in, const torch::Tensor& tokens_out,

@@ -10,6 +10,11 @@
 // trained with the doubly stochastic penalty lambda sum_i (1 - sum_t alpha_ti)^2, which asks every
 // location to be looked at about once over the caption.
 #pragma once
+#include <functional>
+#include <utility>
+
+#include "lib/nn/dropout.h"
+#include "lib/nn/recurrent_cell.h"
 #include "models/caption/caption_model.h"
 
 namespace zoo::models {
@@ -55,9 +60,9 @@ class ShowAttendTellImpl : public CaptionModel {
   torch::nn::Linear attend_hidden{nullptr};                  // W_h
   torch::nn::Linear attend_score{nullptr};                   // w
   torch::nn::Linear gate{nullptr};                           // f_beta (config.gate)
-  torch::nn::LSTMCell lstm{nullptr};
+  nn::RecurrentCell lstm{nullptr};                            // input [E y_{t-1}; z_t]
   torch::nn::Linear out_hidden{nullptr}, out_context{nullptr};  // L_h, L_z
-  torch::nn::Dropout dropout{nullptr};
+  nn::Dropout dropout{nullptr};
   torch::nn::Linear out{nullptr};                             // L_o
 
   // The pieces of a step, public for the hard-attention model and the tests.
@@ -72,6 +77,19 @@ class ShowAttendTellImpl : public CaptionModel {
  protected:
   // What decoding looks through, given alpha_t: soft attention alpha_t itself.
   virtual torch::Tensor decoding_weights(const torch::Tensor& alpha) { return alpha; }
+  // Teacher forcing from encode()'s state over tokens_in (B, T): logits (B, T, V) and alpha
+  // (B, T, L). `look(t, alpha_t)` gives the weights z_t is taken with (soft: alpha_t itself).
+  // The words' part of the LSTM's input projection and the deep output layer run once over all
+  // T steps; only the recurrence goes step by step.
+  CaptionOutput teacher_forced(const std::vector<torch::Tensor>& state, const torch::Tensor& tokens_in,
+                               const std::function<torch::Tensor(int64_t, const torch::Tensor&)>& look);
+  // W_ih,z^T (D, 4H): the LSTM input weights of the context z_t, transposed.
+  torch::Tensor context_weight() const;
+  // (h_t, c_t) = LSTM([E y_{t-1}; z_t], h_{t-1}, c_{t-1}) given W_ih's word part already applied (B, 4H).
+  std::pair<torch::Tensor, torch::Tensor> recur(const torch::Tensor& word_input, const torch::Tensor& z, const torch::Tensor& weight_z,
+                                                const torch::Tensor& h, const torch::Tensor& c);
+  // logits = L_o(E y_{t-1} + L_h h_t + L_z z_t), for one step (B, ...) or all (B, T, ...).
+  torch::Tensor readout(const torch::Tensor& word, const torch::Tensor& h, const torch::Tensor& z);
   ShowAttendTellConfig config_;
 };
 TORCH_MODULE(ShowAttendTell);

@@ -25,29 +25,22 @@ torch::Tensor ShowAttendTellHardImpl::loss(const torch::Tensor& images, const to
                                            double label_smoothing) {
   auto state = encode(images);
   const auto& a = state[0];
-  const auto& projected = state[1];
-  auto h = state[2], c = state[3];
   const int64_t B = images.size(0), T = tokens_in.size(1);
-  auto words = embed(tokens_in);                 // (B, T, E)
   auto real = tokens_out.ne(0).to(a.dtype());    // (B, T): the caption's own steps
   // Which images look through the expected context this batch (the paper's "set s~ to its
   // expected value alpha with probability 0.5").
   auto expected = torch::rand({B, 1}, a.options()).lt(hard_.expected_share).to(a.dtype());  // (B, 1)
-  std::vector<torch::Tensor> logits, alphas, sampled_log_probs, entropies;
-  for (int64_t t = 0; t < T; ++t) {
-    auto alpha = attention_weights(projected, h);  // (B, L)
+  std::vector<torch::Tensor> sampled_log_probs, entropies;
+  auto output = teacher_forced(state, tokens_in, [&](int64_t, const torch::Tensor& alpha) {
     // s~_t ~ Multinoulli_L(alpha_t)
     auto location = torch::multinomial(alpha.detach(), 1);  // (B, 1)
     auto one_hot = torch::zeros_like(alpha).scatter_(1, location, 1.0);
-    auto weights = expected * alpha + (1 - expected) * one_hot;
-    auto z = context(weights, a, h);
-    auto [out_t, h_next, c_next] = step(words.select(1, t), z, h, c);
-    logits.push_back(out_t), alphas.push_back(alpha), h = h_next, c = c_next;
     auto log_alpha = torch::log(alpha.clamp_min(1e-12));
     sampled_log_probs.push_back(log_alpha.gather(1, location).squeeze(1));  // log p(s~_t | a)
     entropies.push_back(-(alpha * log_alpha).sum(1));                        // H(alpha_t)
-  }
-  auto logits_all = torch::stack(logits, 1);  // (B, T, V)
+    return expected * alpha + (1 - expected) * one_hot;
+  });
+  const auto& logits_all = output.logits;  // (B, T, V)
   namespace F = torch::nn::functional;
   auto token_nll = F::cross_entropy(logits_all.flatten(0, 1), tokens_out.flatten(),
                                     F::CrossEntropyFuncOptions().ignore_index(0).reduction(torch::kNone).label_smoothing(label_smoothing))
@@ -69,7 +62,7 @@ torch::Tensor ShowAttendTellHardImpl::loss(const torch::Tensor& images, const to
   auto b = torch::nan_to_num(baseline, 0.0);  // no batch seen yet: b = 0
   auto total = reinforce_surrogate(log_likelihood, log_prob_sampled, entropy, b, hard_.reinforce_weight, hard_.entropy_weight).sum();
   if (config_.doubly_stochastic > 0) {
-    auto coverage = (torch::stack(alphas, 1) * real.unsqueeze(2)).sum(1);  // (B, L)
+    auto coverage = (output.attention * real.unsqueeze(2)).sum(1);  // (B, L)
     total = total + config_.doubly_stochastic * (1 - coverage).pow(2).sum();
   }
   return total / real.sum().clamp_min(1);

@@ -7,21 +7,21 @@ ShowTellImpl::ShowTellImpl(const ShowTellConfig& config, const CaptionEncoderCon
   ShowTellConfig::options().check(config);
   image_embed = register_module("image_embed", torch::nn::Linear(annotation_size(), config.embed));
   embed = register_module("embed", torch::nn::Embedding(config.vocab, config.embed));
-  lstm = register_module("lstm", torch::nn::LSTMCell(config.embed, config.hidden));
-  dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
+  lstm = register_module("lstm", nn::RecurrentCell(nn::CellKind::Lstm, config.embed, config.hidden));
+  dropout = register_module("dropout", nn::Dropout(config.dropout));
   classifier = register_module("classifier", torch::nn::Linear(config.hidden, config.vocab));
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowTellImpl::step(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c) {
-  auto [h_next, c_next] = lstm(x, std::make_tuple(h, c));
-  return {classifier(dropout(h_next)), h_next, c_next};  // logits (B, V)
+  auto next = lstm->step(lstm->project_input(x), {h, c});
+  return {classifier(dropout(next.h)), next.h, next.c};  // logits (B, V)
 }
 
 std::vector<torch::Tensor> ShowTellImpl::encode(const torch::Tensor& images) {
   // x_{-1} = W_I CNN(I): the trunk's features averaged over the locations (its global pool).
   auto image = image_embed(annotations(images).mean(1));  // (B, E)
   // h_{-2} = c_{-2} = 0, shaped from the batch (not a number: a traced export keeps any batch size).
-  auto zeros = torch::zeros_like(image.narrow(1, 0, 1)).expand({-1, lstm->options.hidden_size()});
+  auto zeros = torch::zeros_like(image.narrow(1, 0, 1)).expand({-1, lstm->hidden_size()});
   auto [logits, h, c] = step(image, zeros, zeros);  // the LSTM reads the image; its output is not a word
   return {h, c};
 }
@@ -34,14 +34,15 @@ nn::DecodeStep ShowTellImpl::decode_step(const torch::Tensor& tokens, const std:
 
 CaptionOutput ShowTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
   auto state = encode(images);
-  auto words = embed(tokens_in);  // (B, T, E)
-  std::vector<torch::Tensor> logits;
-  auto h = state[0], c = state[1];
+  // W_ih W_e S_t + b_ih for all steps in one product; only the recurrence goes step by step.
+  auto inputs = lstm->project_input(embed(tokens_in));  // (B, T, 4H)
+  nn::CellState cell{state[0], state[1]};
+  std::vector<torch::Tensor> hs;
   for (int64_t t = 0; t < tokens_in.size(1); ++t) {
-    auto [out, h_next, c_next] = step(words.select(1, t), h, c);
-    logits.push_back(out), h = h_next, c = c_next;
+    cell = lstm->step(inputs.select(1, t), cell);
+    hs.push_back(cell.h);
   }
-  return {torch::stack(logits, 1), torch::Tensor()};  // (B, T, V)
+  return {classifier(dropout(torch::stack(hs, 1))), torch::Tensor()};  // (B, T, V)
 }
 
 torch::Tensor ShowTellImpl::loss(const torch::Tensor& images, const torch::Tensor& tokens_in, const torch::Tensor& tokens_out,

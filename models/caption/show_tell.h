@@ -2,6 +2,8 @@
 // image, encoded once, is the LSTM's first input; the words follow.
 //   x_{-1} = W_I CNN(I),  x_t = W_e S_t,  p_{t+1} = LSTM(x_t)
 #pragma once
+#include "lib/nn/dropout.h"
+#include "lib/nn/recurrent_cell.h"
 #include "models/caption/caption_model.h"
 
 namespace zoo::models {
@@ -34,8 +36,8 @@ class ShowTellImpl : public CaptionModel {
 
   torch::nn::Linear image_embed{nullptr};  // W_I
   torch::nn::Embedding embed{nullptr};     // W_e
-  torch::nn::LSTMCell lstm{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  nn::RecurrentCell lstm{nullptr};
+  nn::Dropout dropout{nullptr};
   torch::nn::Linear classifier{nullptr};  // h_t -> word logits
 
  private:

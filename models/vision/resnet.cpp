@@ -11,6 +11,26 @@ torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
 torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false));
 }
+
+// bn(conv(x)). In evaluation BatchNorm is a fixed affine map per channel, folded into the
+// convolution: BN(W * x) = (s W) * x + (beta - s mu), s = gamma / sqrt(var + eps). One pass over
+// the activations instead of two (a frozen ResNet-50 trunk at batch 32: about 200 ms of 1.6 s),
+// for the cost of scaling the weights. In training, batch statistics: the two modules as they are.
+torch::Tensor conv_bn(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  if (bn.is_training()) return bn.forward(conv.forward(x));
+  auto scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());  // (C)
+  auto weight = conv.weight * scale.view({-1, 1, 1, 1});                     // (C, C_in, k, k)
+  auto bias = bn.bias - bn.running_mean * scale;
+  const auto& o = conv.options;
+  return torch::nn::functional::conv2d(
+      x, weight, torch::nn::functional::Conv2dFuncOptions().bias(bias).stride(o.stride()).padding(o.padding()).dilation(o.dilation()).groups(o.groups()));
+}
+
+// The shortcut: the identity, or the downsampling 1x1 convolution and its BatchNorm.
+torch::Tensor shortcut(torch::nn::Sequential& downsample, const torch::Tensor& x) {
+  if (!downsample) return x;
+  return conv_bn(*downsample->ptr(0)->as<torch::nn::Conv2d>(), *downsample->ptr(1)->as<torch::nn::BatchNorm2d>(), x);
+}
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
@@ -22,11 +42,11 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride,
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-  auto identity = downsample ? downsample->forward(x) : x;
+  auto identity = shortcut(downsample, x);
   // In-place ReLU and add, as torchvision: BatchNorm's backward does not need its output, and
   // fewer large temporaries is measurably faster on CPU.
-  auto out = bn1(conv1(x)).relu_();  // (B, planes, H/stride, W/stride)
-  out = bn2(conv2(out));
+  auto out = conv_bn(*conv1, *bn1, x).relu_();  // (B, planes, H/stride, W/stride)
+  out = conv_bn(*conv2, *bn2, out);
   // y = relu(F(x) + x): the block learns a residual on top of the identity.
   out += identity;
   return out.relu_();
@@ -43,10 +63,10 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
 }
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
-  auto identity = downsample ? downsample->forward(x) : x;
-  auto out = bn1(conv1(x)).relu_();  // (B, planes, H, W)
-  out = bn2(conv2(out)).relu_();     // (B, planes, H/stride, W/stride)
-  out = bn3(conv3(out));             // (B, 4 planes, H/stride, W/stride)
+  auto identity = shortcut(downsample, x);
+  auto out = conv_bn(*conv1, *bn1, x).relu_();    // (B, planes, H, W)
+  out = conv_bn(*conv2, *bn2, out).relu_();       // (B, planes, H/stride, W/stride)
+  out = conv_bn(*conv3, *bn3, out);               // (B, 4 planes, H/stride, W/stride)
   out += identity;
   return out.relu_();
 }
@@ -133,7 +153,7 @@ torch::Tensor SelfAttention2dImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = bn1(conv1(x)).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
+  x = conv_bn(*conv1, *bn1, x).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
   if (!config_.small_input) x = maxpool(x);  // (B, 64, H/4, W/4)
   x = layer1->forward(x);  // (B, 64e, H/4, W/4)
   x = layer2->forward(x);  // (B, 128e, H/8, W/8)
@@ -147,7 +167,7 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
 }
 
 torch::Tensor ResNetImpl::feature_map(const torch::Tensor& images, int64_t stage) {
-  auto x = bn1(conv1(images)).relu_();
+  auto x = conv_bn(*conv1, *bn1, images).relu_();
   if (!config_.small_input) x = maxpool(x);
   x = layer1->forward(x);  // stage 1: (B, 64e, H/4, W/4)
   if (stage == 1) return x;
