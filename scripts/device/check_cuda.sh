@@ -34,7 +34,7 @@ traced() { cuda-gdb -q -batch -ex run -ex bt --args "$@" 2>&1 | grep -E -A30 "re
 if [[ $phase != cli ]]; then
   build-cuda/tests/unit_tests > "$out/unit.log" 2>&1; rc=$?; echo "unit rc=$rc"; tail -3 "$out/unit.log"
   [[ $rc -ge 128 ]] && traced build-cuda/tests/unit_tests
-  for config in resnet18_64 loader_folder gemm_2048 gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar; do
+  for config in resnet18_64 loader_folder gemm_2048 gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar sat_soft; do
     "$Z" bench --config $config --device cuda --steps 20 --json >> "$out/bench.jsonl" 2>> "$out/bench.err"; rc=$?
     echo "bench $config rc=$rc"; [[ $rc -ge 128 ]] && traced "$Z" bench --config $config --device cuda --steps 1
   done

@@ -99,6 +99,11 @@ coco_bleu4=$(json x 'd["metrics"]["bleu_4"]' out.txt)
 echo "     show_attend_tell on tiny_coco's 45 training images: BLEU-4 $coco_bleu4"
 check "it reproduces tiny_coco's training captions: BLEU-4 on train above 0.9 (got $coco_bleu4)" ge "$coco_bleu4" 0.9
 
+# --- bench: the issue's model (frozen ResNet-50 trunk, 14x14 locations, decoder 512, 10,000 words), one step ---
+expect 0 "" bench --config sat_soft --warmup 0 --steps 1 --json
+check "sat_soft benchmarks torchvision's ResNet-50 trunk and the decoder (44,775,762 parameters, 21,267,730 trained), as benchmarks/pytorch_sat_soft.py" \
+  test "$(json x 'd["params"] == 44775762 and d["trainable"] == 21267730 and d["unit"] == "images" and d["per_s"] > 0' out.txt)" = True
+
 # --- bad input ---
 mkdir -p broken/annotations broken/train2017
 cp scenes/train2017/000000000000.png broken/train2017/
