@@ -115,6 +115,8 @@ echo '[{"image_id": 123456, "caption": "a cat"}]' > unknown.json
 expect 1 "image_id 123456 is not in the val split" eval --task caption --data scenes --captions unknown.json
 expect 2 "needs --task caption" eval --data scenes --captions results.json
 expect 2 "invalid encoder_stage=4 for vgg16" train --task caption --model show_tell --set encoder=vgg16 --set encoder_stage=4 --steps 1 --out b3
+expect 2 "freeze_encoder=true keeps the trunk fixed for the whole run" train --task caption --model show_tell --set freeze_encoder=true \
+  --set fine_tune_from=2 --steps 1 --out b5
 expect 2 "invalid --max-len -1" train --task caption --model show_tell --max-len -1 --steps 1 --out b4
 expect 1 "cannot read image" predict --checkpoint sat/best.ckpt --input missing.png
 
