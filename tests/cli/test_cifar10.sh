@@ -8,7 +8,7 @@ SRC=${ZOO_SHARED_DATA:?}/cifar10.tar.gz
 W=${ZOO_WORK:-/tmp/zoo-work}/cifar10
 PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-300}   # 3,000 training images
 PER_CLASS_TEST=${CIFAR_PER_CLASS_TEST:-100}     # 1,000 test images
-EPOCHS=${CIFAR_EPOCHS:-4}
+EPOCHS=${CIFAR_EPOCHS:-3}
 CIFAR_BAR=${CIFAR_BAR:-25}
 
 [[ -f $SRC ]] || { echo "FAIL: $SRC not found (../shared/data must sit beside the project)"; exit 1; }
