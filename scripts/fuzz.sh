@@ -27,26 +27,47 @@ declare -A sources=(
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"
-status=0
 for target in "${targets[@]}"; do
   [[ -n ${sources[$target]:-} ]] || { echo "fuzz: unknown target '$target' (known: ${!sources[*]})"; exit 2; }
-  binary=$out/fuzz_$target
+done
+# Compiling and fuzzing are one process per target: both phases run a target per core at once
+# (the smoke test in CI spent more time compiling one after another than fuzzing).
+parallel=$(nproc 2> /dev/null || echo 1)
+throttle() { while (( $(jobs -rp | wc -l) >= parallel )); do wait -n || true; done; }
+
+for target in "${targets[@]}"; do
+  throttle
   # shellcheck disable=SC2086
-  "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$binary" -lz -licuuc -licui18n -ldl -lpthread
-  corpus=$out/corpus/$target findings=$out/findings/$target
-  rm -rf "$findings" && mkdir -p "$corpus" "$findings"
+  ( "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$out/fuzz_$target" -lz -licuuc -licui18n -ldl -lpthread \
+      > "$out/$target.build.log" 2>&1 || { cat "$out/$target.build.log"; echo "fuzz: building fuzz_$target failed"; exit 1; } ) &
+done
+wait_all() { local failed=0 pid; for pid in $(jobs -p); do wait "$pid" || failed=1; done; return $failed; }
+wait_all || exit 1
+
+run_target() {
+  local target=$1 corpus=$out/corpus/$1 findings=$out/findings/$1
+  rm -rf "$findings" "$out/$target.result" && mkdir -p "$corpus" "$findings"
   cp -n tests/fuzz/corpus/"$target"/* "$corpus"/ 2> /dev/null || true
-  log=$out/$target.log
   # -rss_limit_mb: the 10 MB-line inputs of a parser are fine, a runaway allocation is a finding.
   if ZOO_SENTENCEPIECE_LIB=${ZOO_SENTENCEPIECE_LIB:-build/libzoo_sentencepiece.so} \
-     "$binary" "$corpus" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -max_len=65536 \
-       -artifact_prefix="$findings/" > "$log" 2>&1; then
-    result="no finding"
+     "$out/fuzz_$target" "$corpus" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -max_len=65536 \
+       -artifact_prefix="$findings/" > "$out/$target.log" 2>&1; then
+    echo "no finding" > "$out/$target.result"
   else
-    result="FINDING (see $log and $findings/)"
-    status=1
+    echo "FINDING (see $out/$target.log and $findings/)" > "$out/$target.result"
   fi
-  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  echo "fuzz_$target: ${seconds} s, ${executions:-?} executions, corpus $(ls "$corpus" | wc -l) inputs, $result"
+}
+for target in "${targets[@]}"; do
+  throttle
+  run_target "$target" &
+done
+wait_all || true
+
+status=0
+for target in "${targets[@]}"; do
+  result=$(cat "$out/$target.result" 2> /dev/null || echo "FINDING (the run left no result; see $out/$target.log)")
+  [[ $result == "no finding" ]] || status=1
+  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$target.log" | awk '{print $2}' | tail -1)
+  echo "fuzz_$target: ${seconds} s, ${executions:-?} executions, corpus $(ls "$out/corpus/$target" | wc -l) inputs, $result"
 done
 exit $status
