@@ -37,12 +37,15 @@ throttle() { while (( $(jobs -rp | wc -l) >= parallel )); do wait -n || true; do
 
 for target in "${targets[@]}"; do
   throttle
+  rm -f "$out/fuzz_$target"
   # shellcheck disable=SC2086
-  ( "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$out/fuzz_$target" -lz -licuuc -licui18n -ldl -lpthread \
-      > "$out/$target.build.log" 2>&1 || { cat "$out/$target.build.log"; echo "fuzz: building fuzz_$target failed"; exit 1; } ) &
+  "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$out/fuzz_$target" -lz -licuuc -licui18n -ldl -lpthread \
+    > "$out/$target.build.log" 2>&1 &
 done
-wait_all() { local failed=0 pid; for pid in $(jobs -p); do wait "$pid" || failed=1; done; return $failed; }
-wait_all || exit 1
+wait
+for target in "${targets[@]}"; do
+  [[ -x $out/fuzz_$target ]] || { cat "$out/$target.build.log"; echo "fuzz: building fuzz_$target failed"; exit 1; }
+done
 
 run_target() {
   local target=$1 corpus=$out/corpus/$1 findings=$out/findings/$1
@@ -61,13 +64,13 @@ for target in "${targets[@]}"; do
   throttle
   run_target "$target" &
 done
-wait_all || true
+wait
 
 status=0
 for target in "${targets[@]}"; do
   result=$(cat "$out/$target.result" 2> /dev/null || echo "FINDING (the run left no result; see $out/$target.log)")
   [[ $result == "no finding" ]] || status=1
-  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$target.log" | awk '{print $2}' | tail -1)
+  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$target.log" | awk '{print $2}' | tail -1 || true)
   echo "fuzz_$target: ${seconds} s, ${executions:-?} executions, corpus $(ls "$out/corpus/$target" | wc -l) inputs, $result"
 done
 exit $status
