@@ -14,11 +14,12 @@ Usage: /usr/bin/python3 benchmarks/pytorch_gru_bahdanau.py [--threads N] [--step
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import twin  # benchmarks/twin.py: the command line and the clock the PyTorch programs share
 
 
 class Encoder(nn.Module):
@@ -81,12 +82,7 @@ class Seq2Seq(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin.parse_args(parser, warmup=2, steps=5)
     batch, length = 64, 24
     model = Seq2Seq()
     model.train()
@@ -102,12 +98,7 @@ def main():
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         adam.step()
 
-    for _ in range(args.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    seconds = (time.perf_counter() - t0) / args.steps
+    seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "gru_bahdanau_pytorch", "unit": "sentences", "per_s": batch / seconds, "step_ms": 1000 * seconds,
                       "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters()),
                       "torch": torch.__version__}))

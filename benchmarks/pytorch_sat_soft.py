@@ -21,12 +21,13 @@ Usage: /usr/bin/python3 benchmarks/pytorch_sat_soft.py [--threads N] [--steps N]
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+
+import twin  # benchmarks/twin.py: the command line and the clock the PyTorch programs share
 
 
 class Decoder(nn.Module):
@@ -67,13 +68,8 @@ class Decoder(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--channels-last", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin.parse_args(parser, warmup=1, steps=5, threads=2)
 
     batch, length, vocab, grid = 32, 20, 10000, 14
     resnet = torchvision.models.resnet50()
@@ -101,12 +97,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(decoder.parameters(), 5.0)
         adam.step()
 
-    for _ in range(args.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    seconds = (time.perf_counter() - t0) / args.steps
+    seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     params = sum(p.numel() for p in trunk.parameters()) + sum(p.numel() for p in decoder.parameters())
     print(json.dumps({"config": "sat_soft", "impl": "pytorch", "unit": "images", "per_s": batch / seconds,
                       "step_ms": 1000 * seconds, "threads": args.threads, "channels_last": args.channels_last,

@@ -14,11 +14,12 @@ Usage: /usr/bin/python3 benchmarks/pytorch_transformer_mt.py [--threads N] [--st
 import argparse
 import json
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import twin  # benchmarks/twin.py: the command line and the clock the PyTorch programs share
 
 
 class Translator(nn.Module):
@@ -49,12 +50,7 @@ class Translator(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin.parse_args(parser, warmup=2, steps=5)
     batch, src_length, tgt_length = 64, 24, 23
     model = Translator()
     model.train()
@@ -68,12 +64,7 @@ def main():
         F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), label_smoothing=0.1).backward()
         adam.step()
 
-    for _ in range(args.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    seconds = (time.perf_counter() - t0) / args.steps
+    seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "transformer_mt_pytorch", "unit": "tokens", "per_s": batch * tgt_length / seconds,
                       "step_ms": 1000 * seconds, "threads": torch.get_num_threads(),
                       "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}))

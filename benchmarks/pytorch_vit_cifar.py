@@ -12,11 +12,12 @@ Usage: /usr/bin/python3 benchmarks/pytorch_vit_cifar.py [--threads N] [--steps N
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import twin  # benchmarks/twin.py: the command line and the clock the PyTorch programs share
 
 
 class ViT(nn.Module):
@@ -39,12 +40,7 @@ class ViT(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin.parse_args(parser, warmup=2, steps=10)
     batch = 128
     model = ViT()
     model.train()
@@ -57,12 +53,7 @@ def main():
         F.cross_entropy(model(images), labels).backward()
         adamw.step()
 
-    for _ in range(args.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    seconds = (time.perf_counter() - t0) / args.steps
+    seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "vit_cifar_pytorch", "unit": "images", "per_s": batch / seconds, "step_ms": 1000 * seconds,
                       "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters()),
                       "torch": torch.__version__}))
