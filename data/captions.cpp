@@ -7,13 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <opencv2/imgproc.hpp>
 #include <set>
-#include <sstream>
 
 #include "data/datasets.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/core/random.h"
 
@@ -63,8 +62,6 @@ std::string coco_annotation(const fs::path& root, const std::string& kind, const
   }
   return "";
 }
-
-// --- Karpathy split --------------------------------------------------------------------------
 
 // --- Flickr8k --------------------------------------------------------------------------------
 
@@ -171,30 +168,8 @@ cv::Mat render_scene(const SceneSpec& spec, uint64_t seed, int64_t index, int si
     for (int x = 0; x < size * 3; ++x) row[x] = static_cast<uint8_t>(std::clamp(base[x % 3] + noise * rng.normal(), 0.0, 255.0));
   }
   for (const auto& s : spec.shapes) {
-    const cv::Scalar colour = scene_colours()[s.colour];
     const double angle = rng.uniform(0, 2 * M_PI);
-    const std::string& name = SynthShapes::shape_names()[s.shape];
-    auto polygon = [&](int points, double inner) {
-      std::vector<cv::Point> out;
-      for (int k = 0; k < points; ++k) {
-        const double r = (inner > 0 && k % 2 == 1) ? s.radius * inner : s.radius, a = angle + 2.0 * M_PI * k / points;
-        out.emplace_back(static_cast<int>(std::lround(s.cx + r * std::cos(a))), static_cast<int>(std::lround(s.cy + r * std::sin(a))));
-      }
-      return out;
-    };
-    std::vector<cv::Point> outline;
-    if (name == "circle") cv::circle(img, cv::Point(static_cast<int>(s.cx), static_cast<int>(s.cy)), static_cast<int>(s.radius), colour, cv::FILLED, cv::LINE_AA);
-    else if (name == "square") outline = polygon(4, 0);
-    else if (name == "triangle") outline = polygon(3, 0);
-    else if (name == "hexagon") outline = polygon(6, 0);
-    else if (name == "star") outline = polygon(10, 0.45);
-    else {  // cross
-      const double w = s.radius * 0.33, c = std::cos(angle), sn = std::sin(angle), r = s.radius;
-      const double xs[12] = {-w, w, w, r, r, w, w, -w, -w, -r, -r, -w}, ys[12] = {-r, -r, -w, -w, w, w, r, r, w, w, -w, -w};
-      for (int k = 0; k < 12; ++k)
-        outline.emplace_back(static_cast<int>(std::lround(s.cx + c * xs[k] - sn * ys[k])), static_cast<int>(std::lround(s.cy + sn * xs[k] + c * ys[k])));
-    }
-    if (!outline.empty()) cv::fillPoly(img, std::vector<std::vector<cv::Point>>{outline}, colour, cv::LINE_AA);
+    draw_shape(img, SynthShapes::shape_names()[s.shape], s.cx, s.cy, s.radius, angle, scene_colours()[s.colour]);
   }
   return img;
 }
@@ -323,11 +298,7 @@ void write_coco_captions(const CaptionSet& set, const std::string& root, const s
                        {"area", b[2] * b[3]}, {"iscrowd", 0}});
     }
   }
-  auto write = [&](const std::string& file, const Json& doc) {
-    std::ofstream out(annotation_dir / file);
-    out << doc.dump();
-    if (!out) throw Error("cannot write " + (annotation_dir / file).string());
-  };
+  auto write = [&](const std::string& file, const Json& doc) { write_file_atomic((annotation_dir / file).string(), doc.dump()); };
   const Json info = {{"description", "zoo " + set.source}};
   write("captions_" + split + "2017.json", {{"info", info}, {"images", images}, {"annotations", captions}});
   write("instances_" + split + "2017.json", {{"info", info}, {"images", images}, {"annotations", boxes}, {"categories", categories}});

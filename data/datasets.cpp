@@ -123,17 +123,21 @@ cv::Mat SynthShapes::image(int64_t index) const {
   const double radius = S * rng.uniform(0.18, 0.38);
   const double cx = rng.uniform(radius, S - radius), cy = rng.uniform(radius, S - radius);
   const double angle = rng.uniform(0, 2 * M_PI);
-  const std::string& shape = shape_names()[label(index)];
+  draw_shape(img, shape_names()[label(index)], cx, cy, radius, angle, colour);
+  return img;
+}
+
+void draw_shape(cv::Mat& img, const std::string& name, double cx, double cy, double radius, double angle, const cv::Scalar& colour) {
   std::vector<cv::Point> outline;
-  if (shape == "circle") {
+  if (name == "circle") {
     cv::circle(img, cv::Point(static_cast<int>(cx), static_cast<int>(cy)), static_cast<int>(radius), colour, cv::FILLED, cv::LINE_AA);
-  } else if (shape == "square") {
+  } else if (name == "square") {
     outline = polygon(cx, cy, radius, 4, 0, angle);
-  } else if (shape == "triangle") {
+  } else if (name == "triangle") {
     outline = polygon(cx, cy, radius, 3, 0, angle);
-  } else if (shape == "hexagon") {
+  } else if (name == "hexagon") {
     outline = polygon(cx, cy, radius, 6, 0, angle);
-  } else if (shape == "star") {
+  } else if (name == "star") {
     outline = polygon(cx, cy, radius, 10, 0.45, angle);
   } else {  // cross: a plus sign of two bars, rotated
     const double w = radius * 0.33, c = std::cos(angle), s = std::sin(angle);
@@ -143,7 +147,6 @@ cv::Mat SynthShapes::image(int64_t index) const {
       outline.emplace_back(static_cast<int>(std::lround(cx + c * xs[k] - s * ys[k])), static_cast<int>(std::lround(cy + s * xs[k] + c * ys[k])));
   }
   if (!outline.empty()) cv::fillPoly(img, std::vector<std::vector<cv::Point>>{outline}, colour, cv::LINE_AA);
-  return img;
 }
 
 void write_image_folder(const ImageDataset& dataset, const std::string& dir) {

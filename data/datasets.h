@@ -78,6 +78,10 @@ class SynthShapes : public ImageDataset {
   uint64_t seed_;
 };
 
+// Draws the shape `name` (one of SynthShapes::shape_names()) filled with `colour`, centred at
+// (cx, cy) with radius `radius` and turned by `angle`: synth:shapes' and synth:scenes' shapes.
+void draw_shape(cv::Mat& img, const std::string& name, double cx, double cy, double radius, double angle, const cv::Scalar& colour);
+
 // A split of synth:shapes of `n` training images: train, or val or test (a quarter, at least 64);
 // three disjoint seed-determined streams. What `zoo train` reads and `zoo data synth` writes.
 std::shared_ptr<SynthShapes> synth_shapes_split(int64_t n, int image_size, uint64_t seed, const std::string& split);

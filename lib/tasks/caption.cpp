@@ -4,8 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <set>
-#include <sstream>
 
 #include "data/image.h"
 #include "data/loader.h"
@@ -22,17 +20,6 @@ namespace fs = std::filesystem;
 namespace zoo {
 
 namespace {
-
-constexpr const char* kSynthPrefix = "synth:";
-
-// A caption as the model's words: the COCO evaluation's tokenisation (lower-case, punctuation
-// off), so what the model learns to write is what the metrics compare.
-std::vector<std::string> caption_words(const std::string& caption) {
-  std::vector<std::string> words;
-  std::istringstream in(text::coco_tokenize(caption));
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
 
 std::string join(const std::vector<std::string>& words) {
   std::string out;
@@ -80,7 +67,9 @@ void CaptionTask::setup_training(const Options& config, torch::Device device) {
   std::vector<std::vector<std::string>> all;
   for (size_t i = 0; i < train_set_->images.size(); ++i)
     for (const auto& caption : train_set_->images[i].captions) {
-      words[i].push_back(caption_words(caption));
+      // The COCO evaluation's tokenisation (lower-case, punctuation off), so what the model
+      // learns to write is what the metrics compare.
+      words[i].push_back(text::coco_tokens(caption));
       all.push_back(words[i].back());
     }
   vocab_ = text::Vocab::build(all, words_config.min_count, words_config.vocab);
@@ -143,13 +132,10 @@ void CaptionTask::read_meta(const Json& meta) {
 std::vector<ParameterGroup> CaptionTask::parameter_groups() const {
   const auto& encoder = model_->encoder_config();
   if (encoder.freeze_encoder || (encoder.fine_tune_from <= 1 && encoder.encoder_lr == 0)) return TaskBase::parameter_groups();
-  std::set<const void*> in_encoder;
-  auto trunk = model_->encoder_parameters();
-  for (const auto& p : trunk) in_encoder.insert(p.unsafeGetTensorImpl());
-  std::vector<torch::Tensor> decoder;
-  for (const auto& p : model_->parameters())
-    if (!in_encoder.count(p.unsafeGetTensorImpl())) decoder.push_back(p);
-  return {{"decoder", decoder}, {"encoder", trunk, encoder.encoder_lr, encoder.fine_tune_from - 1}};
+  ParameterGroup decoder{"decoder", {}}, trunk{"encoder", {}, encoder.encoder_lr, encoder.fine_tune_from - 1};
+  for (const auto& item : model_->named_parameters())
+    (item.key().rfind("encoder.", 0) == 0 ? trunk : decoder).parameters.push_back(item.value());
+  return {decoder, trunk};
 }
 
 void CaptionTask::build_model() { model_ = build_model_as<models::CaptionModel>("a captioning model"); }
@@ -165,8 +151,7 @@ Json CaptionTask::meta() const {
 }
 
 data::CaptionSet CaptionTask::open_split(const std::string& path, const std::string& split) const {
-  if (path.rfind(kSynthPrefix, 0) == 0) {
-    if (path != spec().synthetic) throw UsageError("unknown synthetic data set '" + path + "' for task caption; expected " + spec().synthetic);
+  if (own_synthetic(path)) {
     if (split != "train" && split != "val" && split != "test") throw UsageError("invalid --split '" + split + "': expected train, val or test");
     return data::synth_scenes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(image_.input_size), data_.value("seed", uint64_t{0}),
                                     split);
@@ -272,9 +257,7 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
     const auto captions = caption(images);
     for (size_t k = 0; k < captions.size(); ++k) {
       const auto& entry = set.images[static_cast<size_t>(indices[k])];
-      text::CaptionPair pair{text::coco_tokenize(captions[k].text), {}};
-      for (const auto& reference : entry.captions) pair.references.push_back(text::coco_tokenize(reference));
-      pairs.push_back(std::move(pair));
+      pairs.push_back(text::coco_pair(captions[k].text, entry.captions));
       // Pointing: each written word that names an object of the image, with its attention's peak
       // inside that object's box (any object of that name).
       if (entry.objects.empty() || !captions[k].attention.defined()) continue;
@@ -290,8 +273,7 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
     }
   }
   if (pairs.empty()) throw Error("no image of the " + split + " split can be read");
-  Json metrics = Json::object();
-  for (const auto& [key, value] : text::coco_caption_scores(pairs)) metrics[key] = value;
+  Json metrics = text::coco_caption_scores(pairs);  // bleu_1..bleu_4, cider, rouge_l
   if (pointing_words > 0) metrics["pointing"] = static_cast<double>(pointed) / static_cast<double>(pointing_words);
   return {{"examples", static_cast<int64_t>(pairs.size())}, {"metrics", metrics}};
 }
@@ -356,7 +338,7 @@ std::string CaptionTask::write_synthetic(const SynthRequest& r) {
 }
 
 Json score_caption_results(const std::string& data, const std::string& split, const std::string& results, double val_fraction) {
-  if (data.rfind(kSynthPrefix, 0) == 0)
+  if (is_synthetic(data))
     throw UsageError("--captions scores against references on disk; write " + data + " with zoo data synth --kind " + data.substr(6) +
                      " --out DIR and give --data DIR");
   const data::CaptionSet set = data::load_caption_split(data, split, val_fraction);
@@ -366,14 +348,10 @@ Json score_caption_results(const std::string& data, const std::string& split, co
   for (const auto& [id, caption] : data::read_caption_results(results)) {
     auto it = by_id.find(id);
     if (it == by_id.end()) throw Error(results + ": image_id " + std::to_string(id) + " is not in the " + split + " split of " + set.source);
-    text::CaptionPair pair{text::coco_tokenize(caption), {}};
-    for (const auto& reference : it->second->captions) pair.references.push_back(text::coco_tokenize(reference));
-    pairs.push_back(std::move(pair));
+    pairs.push_back(text::coco_pair(caption, it->second->captions));
   }
   if (pairs.empty()) throw Error(results + " holds no caption");
-  Json metrics = Json::object();
-  for (const auto& [key, value] : text::coco_caption_scores(pairs)) metrics[key] = value;
-  return {{"examples", static_cast<int64_t>(pairs.size())}, {"metrics", metrics}};
+  return {{"examples", static_cast<int64_t>(pairs.size())}, {"metrics", text::coco_caption_scores(pairs)}};
 }
 
 }  // namespace zoo

@@ -15,12 +15,6 @@ namespace fs = std::filesystem;
 
 namespace zoo {
 
-namespace {
-
-constexpr const char* kSynthPrefix = "synth:";
-
-}  // namespace
-
 void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   setup_common(config, device);
   preprocess_ = data::Preprocess::from_json(model_options_);
@@ -127,8 +121,7 @@ std::vector<std::string> ClassifyTask::head_prefixes() const {
 std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& path, const std::string& split) const {
   if (split != "train" && split != "val" && split != "test")
     throw UsageError("invalid --split '" + split + "': expected train, val or test");
-  if (path.rfind(kSynthPrefix, 0) == 0) {
-    if (path != spec().synthetic) throw UsageError("unknown synthetic data set '" + path + "' for task classify; expected " + spec().synthetic);
+  if (own_synthetic(path)) {
     return data::synth_shapes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(preprocess_.input_size),
                                     data_.value("seed", uint64_t{0}), split);
   }

@@ -50,7 +50,7 @@ void TaskBase::setup_common(const Options& config, torch::Device device) {
   seed_ = static_cast<uint64_t>(int_or(config, "seed", 0));
   label_smoothing_ = number_or(config, "label_smoothing", 0.0);
   std::string path = config.has("data") ? config.get_string("data") : spec().synthetic;
-  if (path.rfind("synth:", 0) != 0) path = fs::absolute(path).lexically_normal().string();
+  if (!is_synthetic(path)) path = fs::absolute(path).lexically_normal().string();
   data_ = {{"path", path}, {"val_fraction", number_or(config, "val_fraction", 0.1)}, {"synth_size", int_or(config, "synth_size", 2048)},
            {"seed", seed_}};
 }
@@ -71,7 +71,13 @@ void TaskBase::setup_from_meta(const Json& meta, torch::Device device, bool buil
 
 std::string TaskBase::data_for(const std::string& data) const {
   if (data.empty()) return data_path();
-  return data.rfind("synth:", 0) == 0 ? data : fs::absolute(data).string();
+  return is_synthetic(data) ? data : fs::absolute(data).string();
+}
+
+bool TaskBase::own_synthetic(const std::string& data) const {
+  if (!is_synthetic(data)) return false;
+  if (data != spec().synthetic) throw UsageError("unknown synthetic data set '" + data + "' for task " + name_ + "; expected " + spec().synthetic);
+  return true;
 }
 
 Json TaskBase::common_meta() const {

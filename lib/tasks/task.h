@@ -22,6 +22,9 @@ namespace zoo {
 using data::Batch;
 using data::BatchStream;
 
+// Whether `data` names a built-in synthetic set (synth:NAME) rather than a path.
+inline bool is_synthetic(const std::string& data) { return data.rfind("synth:", 0) == 0; }
+
 // Parameters that train with their own learning rate, or only from a given epoch on (a
 // captioner's pretrained image encoder, fine-tuned later and slower than its decoder).
 struct ParameterGroup {
@@ -163,7 +166,10 @@ class TaskBase : public Task {
   // What `eval --data D` names: the training data when D is empty, synth:NAME as given, a path
   // made absolute.
   std::string data_for(const std::string& data) const;
-  bool synthetic_data() const { return data_path().rfind("synth:", 0) == 0; }
+  bool synthetic_data() const { return is_synthetic(data_path()); }
+  // Whether `data` is this task's synthetic set (spec().synthetic); another synth:NAME is a
+  // UsageError, a path false.
+  bool own_synthetic(const std::string& data) const;
 
   const TaskSpec& spec() const;  // this task's entry in the registry (lib/tasks/builtin.h)
 

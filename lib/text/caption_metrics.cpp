@@ -147,14 +147,14 @@ int ngram_order(const Ngram& gram) { return 1 + static_cast<int>(std::count(gram
 
 }  // namespace
 
-std::string coco_tokenize(std::string_view caption) {
+std::vector<std::string> coco_tokens(std::string_view caption) {
   std::string text = lowercase(caption);
   // The Unicode quotes and dashes PTB normalises to ASCII ones.
   replace_all(text, "\u2019", "'"), replace_all(text, "\u2018", "'"), replace_all(text, "\u201c", "\""), replace_all(text, "\u201d", "\"");
   replace_all(text, "\u2014", " -- "), replace_all(text, "\u2013", " -- ");
   std::vector<std::string> tokens;
   for (const auto& word : split_spaces(text)) tokenize_word(word, tokens);
-  std::string out;
+  std::vector<std::string> kept;
   for (auto& token : tokens) {
     // PTB's bracket escapes, lower-cased with the rest.
     if (token == "(" || token == "[") token = "-lrb-";
@@ -162,10 +162,21 @@ std::string coco_tokenize(std::string_view caption) {
     if (token == "{") token = "-lcb-";
     if (token == "}") token = "-rcb-";
     if (token == "\"") token = "''";
-    if (is_dropped(token)) continue;
-    out += (out.empty() ? "" : " ") + token;
+    if (!is_dropped(token)) kept.push_back(std::move(token));
   }
+  return kept;
+}
+
+std::string coco_tokenize(std::string_view caption) {
+  std::string out;
+  for (const auto& token : coco_tokens(caption)) out += (out.empty() ? "" : " ") + token;
   return out;
+}
+
+CaptionPair coco_pair(std::string_view hypothesis, const std::vector<std::string>& references) {
+  CaptionPair pair{coco_tokenize(hypothesis), {}};
+  for (const auto& reference : references) pair.references.push_back(coco_tokenize(reference));
+  return pair;
 }
 
 std::array<double, 4> coco_bleu(const std::vector<CaptionPair>& pairs) {

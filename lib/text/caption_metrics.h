@@ -16,7 +16,9 @@ namespace zoo::text {
 // tokens it lists (`` '' ` ' -LRB- -RRB- -LCB- -RCB- . ? ! , : - -- ... ;) dropped. Here the PTB
 // rules that matter to captions: lower-case, split punctuation off words (keeping it inside
 // numbers, "3.5", "1,000", and in abbreviations such as "u.s."), split the clitics 's 're 've 'll
-// 'd 'm n't, brackets as -LRB- ..., hyphenated words kept whole. Tokens joined by single spaces.
+// 'd 'm n't, brackets as -LRB- ..., hyphenated words kept whole.
+std::vector<std::string> coco_tokens(std::string_view caption);
+// The tokens joined by single spaces.
 std::string coco_tokenize(std::string_view caption);
 
 // The evaluated set: for each image (in any order), its generated caption and its references,
@@ -25,6 +27,8 @@ struct CaptionPair {
   std::string hypothesis;
   std::vector<std::string> references;
 };
+// A generated caption and its references, both through coco_tokenize.
+CaptionPair coco_pair(std::string_view hypothesis, const std::vector<std::string>& references);
 
 // Corpus BLEU-n for n = 1..4 (pycocoevalcap Bleu(4), option "closest"): clipped n-gram counts
 // and lengths summed over the images, the reference length per image the one closest to the

@@ -277,11 +277,7 @@ TrainingRun::TrainingRun(Task& task, const Options& config)
   const OptimizerConfig opt = optimizer_config(config_);
   groups_ = task_.parameter_groups();
   std::vector<std::vector<torch::Tensor>> group_parameters;
-  for (const auto& group : groups_) {
-    if (!(group.lr >= 0) || !std::isfinite(group.lr))
-      throw UsageError("invalid learning rate " + format_value(group.lr) + " for the " + group.name + ": expected a positive number");
-    group_parameters.push_back(group.parameters);
-  }
+  for (const auto& group : groups_) group_parameters.push_back(group.parameters);
   optimizer_ = make_optimizer(group_parameters, opt);
   group_trains_.assign(groups_.size(), -1);
   parameters_ = model_->parameters();

@@ -123,7 +123,6 @@ class CaptionModel : public torch::nn::Module {
   // A frozen trunk (freeze_encoder, or before fine_tune_from) stays in eval mode (fixed
   // BatchNorm statistics) when the model trains.
   void train(bool on = true) override;
-  std::vector<torch::Tensor> encoder_parameters() const { return encoder->parameters(); }
   const CaptionEncoderConfig& encoder_config() const { return config_; }
 
   // images (B, 3, S, S) -> the state before the first decoding step, every tensor (B, ...).
@@ -140,7 +139,7 @@ class CaptionModel : public torch::nn::Module {
   virtual bool samples_attention() const { return false; }
 
  protected:
-  std::shared_ptr<ImageClassifierImpl> encoder;
+  std::shared_ptr<ImageClassifierImpl> encoder;  // registered as "encoder": its parameters are encoder.*
 
  private:
   // Whether gradients reach the trunk now: the trainer freezes it before fine_tune_from.

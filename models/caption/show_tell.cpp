@@ -22,8 +22,9 @@ std::vector<torch::Tensor> ShowTellImpl::encode(const torch::Tensor& images) {
   auto image = image_embed(annotations(images).mean(1));  // (B, E)
   // h_{-2} = c_{-2} = 0, shaped from the batch (not a number: a traced export keeps any batch size).
   auto zeros = torch::zeros_like(image.narrow(1, 0, 1)).expand({-1, lstm->hidden_size()});
-  auto [logits, h, c] = step(image, zeros, zeros);  // the LSTM reads the image; its output is not a word
-  return {h, c};
+  // The LSTM reads the image; its output is not a word, so no word logits.
+  auto read = lstm->step(lstm->project_input(image), {zeros, zeros});
+  return {read.h, read.c};
 }
 
 nn::DecodeStep ShowTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {

@@ -153,22 +153,15 @@ torch::Tensor SelfAttention2dImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = conv_bn(*conv1, *bn1, x).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
-  if (!config_.small_input) x = maxpool(x);  // (B, 64, H/4, W/4)
-  x = layer1->forward(x);  // (B, 64e, H/4, W/4)
-  x = layer2->forward(x);  // (B, 128e, H/8, W/8)
-  if (attention2) x = attention2(x);
-  x = layer3->forward(x);  // (B, 256e, H/16, W/16)
-  if (attention3) x = attention3(x);
-  x = layer4->forward(x);  // (B, 512e, H/32, W/32)
+  x = feature_map(x, 4);  // (B, 512e, H/32, W/32)
   // Global average pool; flatten(1), not view(B, -1), so a trace keeps the batch size free.
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)
   return fc(x);                                           // (B, num_classes)
 }
 
 torch::Tensor ResNetImpl::feature_map(const torch::Tensor& images, int64_t stage) {
-  auto x = conv_bn(*conv1, *bn1, images).relu_();
-  if (!config_.small_input) x = maxpool(x);
+  auto x = conv_bn(*conv1, *bn1, images).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)
+  if (!config_.small_input) x = maxpool(x);         // (B, 64, H/4, W/4)
   x = layer1->forward(x);  // stage 1: (B, 64e, H/4, W/4)
   if (stage == 1) return x;
   x = layer2->forward(x);  // stage 2: (B, 128e, H/8, W/8)
