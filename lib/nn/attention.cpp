@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "lib/core/error.h"
+#include "lib/nn/attention_kernels.h"
 
 namespace zoo::nn {
 
@@ -73,7 +74,7 @@ AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const torch::
     case AttentionKind::Bahdanau:
     case AttentionKind::LuongConcat:
       // e_j = v^T tanh(W q + U h_j)   (bahdanau; luong_concat: v^T tanh(W [q; k_j]), the same split in two)
-      scores = torch::tanh(query_proj_->forward(query).unsqueeze(1) + keys).matmul(v_);
+      scores = additive_energies(keys, query_proj_->forward(query), v_);
       break;
     case AttentionKind::LuongDot:
       // e_j = q^T k_j
@@ -104,7 +105,7 @@ AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const torch::
   // a_j = softmax_j(e_j) over real tokens
   auto weights = masked_softmax(scores, mask);
   // c = sum_j a_j h_j
-  auto context = weights.unsqueeze(1).bmm(memory).squeeze(1);  // (B, Dk)
+  auto context = weighted_sum(weights, memory);  // (B, Dk)
   return {context, weights, next_state};
 }
 

@@ -37,7 +37,11 @@ CellState RecurrentCellImpl::step(const torch::Tensor& projected_input, const Ce
 
 CellState cell_step(CellKind kind, const torch::Tensor& projected_input, const CellState& state, const torch::Tensor& weight_hh,
                     const torch::Tensor& bias_hh, CellGates* gates) {
-  auto hidden = torch::addmm(bias_hh, state.h, weight_hh.t());  // W_hh h + b_hh, (B, G*H)
+  return cell_update(kind, projected_input, torch::addmm(bias_hh, state.h, weight_hh.t()), state, gates);  // W_hh h + b_hh, (B, G*H)
+}
+
+CellState cell_update(CellKind kind, const torch::Tensor& projected_input, const torch::Tensor& hidden, const CellState& state,
+                      CellGates* gates) {
   switch (kind) {
     case CellKind::Rnn:
       // h_t = tanh(W_hh h_{t-1} + W_xh x_t)

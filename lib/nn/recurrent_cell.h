@@ -34,6 +34,12 @@ struct CellGates {
 CellState cell_step(CellKind kind, const torch::Tensor& projected_input, const CellState& state, const torch::Tensor& weight_hh,
                     const torch::Tensor& bias_hh, CellGates* gates = nullptr);
 
+// The same step given both halves: the input's W_ih x + b_ih and the state's W_hh h_{t-1} + b_hh
+// (B, G*H), for a decoder that forms the latter itself (the LSTM only uses their sum; the GRU
+// keeps them apart).
+CellState cell_update(CellKind kind, const torch::Tensor& projected_input, const torch::Tensor& hidden, const CellState& state,
+                      CellGates* gates = nullptr);
+
 class RecurrentCellImpl : public torch::nn::Module {
  public:
   RecurrentCellImpl(CellKind kind, int64_t input_size, int64_t hidden_size);

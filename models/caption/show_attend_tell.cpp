@@ -1,5 +1,7 @@
 #include "models/caption/show_attend_tell.h"
 
+#include "lib/nn/attention_kernels.h"
+
 namespace zoo::models {
 
 ShowAttendTellImpl::ShowAttendTellImpl(const ShowAttendTellConfig& config, const CaptionEncoderConfig& encoder_config,
@@ -31,15 +33,16 @@ std::vector<torch::Tensor> ShowAttendTellImpl::encode(const torch::Tensor& image
 }
 
 torch::Tensor ShowAttendTellImpl::attention_weights(const torch::Tensor& projected, const torch::Tensor& h) {
-  // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b); tanh in place on the sum, one (B, L, A) buffer
-  auto e = attend_score((projected + attend_hidden(h).unsqueeze(1)).tanh_()).squeeze(2);  // (B, L)
+  // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b) + c, fused (lib/nn/attention_kernels.h): the
+  // (B, L, A) tanh layer is neither written nor kept for the backward pass.
+  auto e = nn::additive_energies(projected, attend_hidden(h), attend_score->weight.view(-1)) + attend_score->bias;  // (B, L)
   // alpha_t = softmax(e_t) over the locations
   return torch::softmax(e, 1);
 }
 
 torch::Tensor ShowAttendTellImpl::context(const torch::Tensor& weights, const torch::Tensor& annotations, const torch::Tensor& h) {
   // sum_i alpha_ti a_i: (B, 1, L) x (B, L, D) -> (B, D)
-  auto z = torch::bmm(weights.unsqueeze(1), annotations).squeeze(1);
+  auto z = nn::weighted_sum(weights, annotations);
   // beta_t = sigma(f_beta(h_{t-1})): how much the image matters for this word
   if (gate) z = torch::sigmoid(gate(h)) * z;
   return z;
@@ -52,11 +55,16 @@ torch::Tensor ShowAttendTellImpl::context_weight() const {
   return lstm->weight_ih.narrow(1, embed->options.embedding_dim(), annotation_size()).t();
 }
 
+ShowAttendTellImpl::RecurrentProducts ShowAttendTellImpl::recurrent_products() const {
+  return {nn::StepProduct(context_weight()), nn::StepProduct(lstm->weight_hh.t())};
+}
+
 std::pair<torch::Tensor, torch::Tensor> ShowAttendTellImpl::recur(const torch::Tensor& word_input, const torch::Tensor& z,
-                                                                   const torch::Tensor& weight_z, const torch::Tensor& h,
+                                                                   const RecurrentProducts& products, const torch::Tensor& h,
                                                                    const torch::Tensor& c) {
-  // W_ih [E y; z] = W_ih,y E y + W_ih,z z: the word part arrives projected.
-  auto next = lstm->step(torch::addmm(word_input, z, weight_z), {h, c});
+  // W_ih [E y; z] + W_hh h = W_ih,y E y + W_ih,z z + W_hh h: the word part arrives projected.
+  auto hidden = products.hidden.addmm(products.context.addmm(lstm->bias_hh, z), h);  // (B, 4H)
+  auto next = nn::cell_update(nn::CellKind::Lstm, word_input, hidden, {h, c});
   return {next.h, next.c};
 }
 
@@ -67,7 +75,7 @@ torch::Tensor ShowAttendTellImpl::readout(const torch::Tensor& word, const torch
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step(const torch::Tensor& word, const torch::Tensor& z,
                                                                                   const torch::Tensor& h, const torch::Tensor& c) {
-  auto [h_next, c_next] = recur(lstm->project_input(word), z, context_weight(), h, c);
+  auto [h_next, c_next] = recur(lstm->project_input(word), z, recurrent_products(), h, c);
   return {readout(word, h_next, z), h_next, c_next};  // logits (B, V)
 }
 
@@ -87,12 +95,12 @@ CaptionOutput ShowAttendTellImpl::teacher_forced(const std::vector<torch::Tensor
   auto h = state[2], c = state[3];
   auto words = embed(tokens_in);                    // (B, T, E)
   auto word_inputs = lstm->project_input(words);    // (B, T, 4H): W_ih,y E y + b_ih, all steps at once
-  auto weight_z = context_weight();                 // (D, 4H)
+  auto products = recurrent_products();
   std::vector<torch::Tensor> hs, zs, alphas;
   for (int64_t t = 0; t < tokens_in.size(1); ++t) {
     auto alpha = attention_weights(projected, h);  // (B, L)
     auto z = context(look(t, alpha), a, h);         // (B, D)
-    std::tie(h, c) = recur(word_inputs.select(1, t), z, weight_z, h, c);
+    std::tie(h, c) = recur(word_inputs.select(1, t), z, products, h, c);
     hs.push_back(h), zs.push_back(z), alphas.push_back(alpha);
   }
   auto logits = readout(words, torch::stack(hs, 1), torch::stack(zs, 1));  // (B, T, V)

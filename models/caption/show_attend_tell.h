@@ -15,6 +15,7 @@
 
 #include "lib/nn/dropout.h"
 #include "lib/nn/recurrent_cell.h"
+#include "lib/nn/step_gradient.h"
 #include "models/caption/caption_model.h"
 
 namespace zoo::models {
@@ -85,8 +86,14 @@ class ShowAttendTellImpl : public CaptionModel {
                                const std::function<torch::Tensor(int64_t, const torch::Tensor&)>& look);
   // W_ih,z^T (D, 4H): the LSTM input weights of the context z_t, transposed.
   torch::Tensor context_weight() const;
+  // The LSTM's per-step products, W_ih,z z_t and W_hh h_{t-1}, for one pass over a caption: in
+  // training their weights' gradients are formed once for all steps (lib/nn/step_gradient.h).
+  struct RecurrentProducts {
+    nn::StepProduct context, hidden;
+  };
+  RecurrentProducts recurrent_products() const;
   // (h_t, c_t) = LSTM([E y_{t-1}; z_t], h_{t-1}, c_{t-1}) given W_ih's word part already applied (B, 4H).
-  std::pair<torch::Tensor, torch::Tensor> recur(const torch::Tensor& word_input, const torch::Tensor& z, const torch::Tensor& weight_z,
+  std::pair<torch::Tensor, torch::Tensor> recur(const torch::Tensor& word_input, const torch::Tensor& z, const RecurrentProducts& products,
                                                 const torch::Tensor& h, const torch::Tensor& c);
   // logits = L_o(E y_{t-1} + L_h h_t + L_z z_t), for one step (B, ...) or all (B, T, ...).
   torch::Tensor readout(const torch::Tensor& word, const torch::Tensor& h, const torch::Tensor& z);
