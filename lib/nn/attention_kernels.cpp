@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 namespace zoo::nn {
 namespace {
@@ -49,8 +50,11 @@ bool fused(std::initializer_list<torch::Tensor> tensors) {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// With a record, backward adds d keys into record->accumulated and returns none for the keys.
 struct AdditiveEnergies : torch::autograd::Function<AdditiveEnergies> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& keys_in, const torch::Tensor& query_in, const torch::Tensor& v_in) {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& keys_in, const torch::Tensor& query_in, const torch::Tensor& v_in,
+                               const c10::intrusive_ptr<KeysRecord>& record) {
+    if (record) save_record(*ctx, record);
     auto keys = keys_in.contiguous(), query = query_in.contiguous(), v = v_in.contiguous();
     const int64_t B = keys.size(0), S = keys.size(1), A = keys.size(2);
     auto energies = torch::empty({B, S}, keys.options());
@@ -69,15 +73,23 @@ struct AdditiveEnergies : torch::autograd::Function<AdditiveEnergies> {
     const auto &keys = saved[0], &query = saved[1], &v = saved[2];
     auto grad = grads[0].contiguous();
     const int64_t B = keys.size(0), S = keys.size(1), A = keys.size(2);
-    auto dkeys = torch::empty_like(keys), dquery = torch::empty_like(query);
+    // Into the record's running sum (read, add, write), or a fresh gradient (write).
+    KeysRecord* record = ctx->saved_data.count("record") ? &saved_record<KeysRecord>(*ctx) : nullptr;
+    const bool accumulate = record && record->accumulated.defined();
+    auto dkeys = accumulate ? record->accumulated : torch::empty_like(keys);
+    auto dquery = torch::empty_like(query);
     // dv accumulates per thread, then adds up: no two threads write the same numbers.
     auto dv_parts = torch::zeros({at::get_num_threads(), A}, v.options());
     const float *k = keys.data_ptr<float>(), *q = query.data_ptr<float>(), *w = v.data_ptr<float>(), *g = grad.data_ptr<float>();
     float *dk = dkeys.data_ptr<float>(), *dq = dquery.data_ptr<float>(), *dv = dv_parts.data_ptr<float>();
     at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-      ZOO_DISPATCH(energies_backward_batches, k, q, w, g, dk, dq, dv + at::get_thread_num() * A, S, A, begin, end);
+      ZOO_DISPATCH(energies_backward_batches, k, q, w, g, dk, accumulate, dq, dv + at::get_thread_num() * A, S, A, begin, end);
     });
-    return {dkeys, dquery, dv_parts.sum(0)};
+    if (record) {
+      record->accumulated = dkeys;
+      return {torch::Tensor(), dquery, dv_parts.sum(0), torch::Tensor()};
+    }
+    return {dkeys, dquery, dv_parts.sum(0), torch::Tensor()};
   }
 };
 
@@ -129,7 +141,21 @@ torch::Tensor additive_energies(const torch::Tensor& keys, const torch::Tensor& 
                   v.size(0) == keys.size(2),
               "additive_energies: expected keys (B, S, A), query (B, A) and v (A), got ", keys.sizes(), ", ", query.sizes(), ", ", v.sizes());
   if (!fused({keys, query, v})) return torch::tanh(keys + query.unsqueeze(1)).matmul(v);
-  return AdditiveEnergies::apply(keys, query, v);
+  return AdditiveEnergies::apply(keys, query, v, c10::intrusive_ptr<KeysRecord>());
+}
+
+torch::Tensor KeysRecord::take_gradient() { return std::exchange(accumulated, torch::Tensor()); }
+
+StepKeys::StepKeys(const torch::Tensor& keys) : keys_(keys) {
+  if (gathers_step_gradients(keys) && fused({keys})) {
+    record_ = c10::make_intrusive<KeysRecord>();
+    keys_ = gather_step_gradients(keys.contiguous(), record_);
+  }
+}
+
+torch::Tensor StepKeys::energies(const torch::Tensor& query, const torch::Tensor& v) const {
+  if (!record_ || !torch::GradMode::is_enabled() || !fused({query, v})) return additive_energies(keys_, query, v);
+  return AdditiveEnergies::apply(keys_, query, v, record_);
 }
 
 torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& values) {

@@ -16,10 +16,32 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "lib/nn/step_gradient.h"
+
 namespace zoo::nn {
 
 // keys (B, S, A), query (B, A), v (A) -> energies (B, S): e_bj = sum_k v_k tanh(keys_bjk + query_bk).
 torch::Tensor additive_energies(const torch::Tensor& keys, const torch::Tensor& query, const torch::Tensor& v);
+
+// What the steps' backward passes leave for the keys: the sum of their gradients so far.
+struct KeysRecord : StepRecord {
+  torch::Tensor accumulated;  // undefined before the first
+  torch::Tensor take_gradient() override;
+};
+
+// The keys as every step of one decoding pass reads them: the steps' gradients for them add up
+// inside the energies' backward kernel, in one buffer, instead of autograd allocating a fresh
+// (B, S, A) gradient per step and adding it to the sum (lib/nn/step_gradient.h). Build it once
+// before the steps; without a graph it is additive_energies on the keys themselves.
+class StepKeys {
+ public:
+  explicit StepKeys(const torch::Tensor& keys);  // (B, S, A)
+  torch::Tensor energies(const torch::Tensor& query, const torch::Tensor& v) const;
+
+ private:
+  torch::Tensor keys_;                     // seen through the node that gathers their gradient
+  c10::intrusive_ptr<KeysRecord> record_;  // null when the steps do not gather it
+};
 
 // weights (B, S), values (B, S, D) -> (B, D): sum_j weights_bj values_bj.
 torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& values);

@@ -7,34 +7,42 @@ namespace zoo::nn {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+bool gathers_step_gradients(const torch::Tensor& tensor) {
+  return torch::GradMode::is_enabled() && tensor.requires_grad() && !torch::jit::tracer::isTracing();
+}
+
+AutogradContext& save_record(AutogradContext& ctx, const c10::intrusive_ptr<StepRecord>& record) {
+  ctx.saved_data["record"] = c10::IValue::make_capsule(record);
+  return ctx;
+}
+
+torch::Tensor ProductRecord::take_gradient() {
+  torch::Tensor grad;
+  // dW = sum_t x_t^T dy_t = X^T dY, the steps stacked
+  if (!inputs.empty()) grad = torch::cat(inputs).t().mm(torch::cat(output_grads));
+  inputs.clear(), output_grads.clear();
+  return grad;
+}
+
 namespace {
 
-StepRecord* record_of(AutogradContext* ctx) { return static_cast<StepRecord*>(ctx->saved_data["record"].toCapsule().get()); }
-
-// W as the steps see it: the identity forward; backward, after every step's backward has run
-// (the steps' nodes all feed this one), W's whole gradient in one product.
-struct GatherWeightGradient : torch::autograd::Function<GatherWeightGradient> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weight, const c10::intrusive_ptr<StepRecord>& record) {
-    ctx->saved_data["record"] = c10::IValue::make_capsule(record);
-    ctx->set_materialize_grads(false);  // the steps pass W nothing: no zeros to allocate
-    return weight.alias();
+// The tensor as the steps see it. Its backward runs after every step's (the steps' nodes all feed
+// this one) and returns what they left in the record; they pass it nothing themselves.
+struct GatherStepGradients : torch::autograd::Function<GatherStepGradients> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& tensor, const c10::intrusive_ptr<StepRecord>& record) {
+    save_record(*ctx, record).set_materialize_grads(false);  // no zeros to allocate for the nothing the steps pass
+    return tensor.alias();
   }
-  static variable_list backward(AutogradContext* ctx, variable_list /*grads*/) {
-    StepRecord* record = record_of(ctx);
-    torch::Tensor grad;  // undefined when no step's backward reached W: no gradient, as autograd means it
-    // dW = sum_t x_t^T dy_t = X^T dY, the steps stacked
-    if (!record->inputs.empty()) grad = torch::cat(record->inputs).t().mm(torch::cat(record->output_grads));
-    record->inputs.clear(), record->output_grads.clear();
-    return {grad, torch::Tensor()};  // (grads[0] is undefined: only the steps read W through this node)
+  static variable_list backward(AutogradContext* ctx, variable_list /*grads: undefined*/) {
+    return {saved_record<StepRecord>(*ctx).take_gradient(), torch::Tensor()};
   }
 };
 
 // One step's input + x W: backward gives input and x their gradients now, and leaves x and dy for W's.
 struct StepAddmm : torch::autograd::Function<StepAddmm> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input, const torch::Tensor& x, const torch::Tensor& weight,
-                               const c10::intrusive_ptr<StepRecord>& record) {
-    ctx->saved_data["record"] = c10::IValue::make_capsule(record);
-    ctx->saved_data["input_sizes"] = input.sizes();
+                               const c10::intrusive_ptr<ProductRecord>& record) {
+    save_record(*ctx, record).saved_data["input_sizes"] = input.sizes();
     ctx->save_for_backward({x, weight});
     return torch::addmm(input, x, weight);
   }
@@ -44,19 +52,23 @@ struct StepAddmm : torch::autograd::Function<StepAddmm> {
     torch::Tensor dinput, dx;
     if (ctx->needs_input_grad(0)) dinput = at::sum_to(grad, ctx->saved_data["input_sizes"].toIntVector());  // a broadcast bias sums
     if (ctx->needs_input_grad(1)) dx = grad.mm(saved[1].t());
-    StepRecord* record = record_of(ctx);
-    record->inputs.push_back(saved[0]);
-    record->output_grads.push_back(grad);
+    auto& record = saved_record<ProductRecord>(*ctx);
+    record.inputs.push_back(saved[0]);
+    record.output_grads.push_back(grad);
     return {dinput, dx, torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
+torch::Tensor gather_step_gradients(const torch::Tensor& tensor, const c10::intrusive_ptr<StepRecord>& record) {
+  return GatherStepGradients::apply(tensor, record);
+}
+
 StepProduct::StepProduct(const torch::Tensor& weight) : weight_(weight) {
-  if (torch::GradMode::is_enabled() && weight.requires_grad() && !torch::jit::tracer::isTracing()) {
-    record_ = c10::make_intrusive<StepRecord>();
-    weight_ = GatherWeightGradient::apply(weight, record_);
+  if (gathers_step_gradients(weight)) {
+    record_ = c10::make_intrusive<ProductRecord>();
+    weight_ = gather_step_gradients(weight, record_);
   }
 }
 

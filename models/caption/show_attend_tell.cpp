@@ -32,10 +32,10 @@ std::vector<torch::Tensor> ShowAttendTellImpl::encode(const torch::Tensor& image
   return {a, attend_annotation(a), h, c};  // (B, L, D), (B, L, A), (B, H), (B, H)
 }
 
-torch::Tensor ShowAttendTellImpl::attention_weights(const torch::Tensor& projected, const torch::Tensor& h) {
+torch::Tensor ShowAttendTellImpl::attention_weights(const nn::StepKeys& projected, const torch::Tensor& h) {
   // e_ti = w^T tanh(W_a a_i + W_h h_{t-1} + b) + c, fused (lib/nn/attention_kernels.h): the
   // (B, L, A) tanh layer is neither written nor kept for the backward pass.
-  auto e = nn::additive_energies(projected, attend_hidden(h), attend_score->weight.view(-1)) + attend_score->bias;  // (B, L)
+  auto e = projected.energies(attend_hidden(h), attend_score->weight.view(-1)) + attend_score->bias;  // (B, L)
   // alpha_t = softmax(e_t) over the locations
   return torch::softmax(e, 1);
 }
@@ -82,7 +82,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step
 nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   const auto& a = state.at(0);
   const auto& projected = state.at(1);
-  auto weights = decoding_weights(attention_weights(projected, state.at(2)));
+  auto weights = decoding_weights(attention_weights(nn::StepKeys(projected), state.at(2)));
   auto z = context(weights, a, state.at(2));
   auto [logits, h, c] = step(embed(tokens), z, state.at(2), state.at(3));
   return {torch::log_softmax(logits, 1), {a, projected, h, c}, weights};
@@ -91,7 +91,7 @@ nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, cons
 CaptionOutput ShowAttendTellImpl::teacher_forced(const std::vector<torch::Tensor>& state, const torch::Tensor& tokens_in,
                                                  const std::function<torch::Tensor(int64_t, const torch::Tensor&)>& look) {
   const auto& a = state[0];
-  const auto& projected = state[1];
+  const nn::StepKeys projected(state[1]);  // W_a a_i + b, read at every step
   auto h = state[2], c = state[3];
   auto words = embed(tokens_in);                    // (B, T, E)
   auto word_inputs = lstm->project_input(words);    // (B, T, 4H): W_ih,y E y + b_ih, all steps at once

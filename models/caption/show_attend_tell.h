@@ -13,6 +13,7 @@
 #include <functional>
 #include <utility>
 
+#include "lib/nn/attention_kernels.h"
 #include "lib/nn/dropout.h"
 #include "lib/nn/recurrent_cell.h"
 #include "lib/nn/step_gradient.h"
@@ -68,7 +69,7 @@ class ShowAttendTellImpl : public CaptionModel {
 
   // The pieces of a step, public for the hard-attention model and the tests.
   // e_t and alpha_t (B, L) from the annotations' projection (B, L, A) and h_{t-1} (B, H).
-  torch::Tensor attention_weights(const torch::Tensor& projected, const torch::Tensor& h);
+  torch::Tensor attention_weights(const nn::StepKeys& projected, const torch::Tensor& h);
   // z_t (B, D) from weights over the locations (soft: alpha_t; hard: a one-hot location).
   torch::Tensor context(const torch::Tensor& weights, const torch::Tensor& annotations, const torch::Tensor& h);
   // One step from y_{t-1} embedded (B, E) and z_t: logits (B, V) and the next (h, c).

@@ -1,5 +1,7 @@
 #include "models/vision/resnet.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <cmath>
 
 namespace zoo::models {
@@ -26,6 +28,17 @@ torch::Tensor conv_bn(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& b
       x, weight, torch::nn::functional::Conv2dFuncOptions().bias(bias).stride(o.stride()).padding(o.padding()).dilation(o.dilation()).groups(o.groups()));
 }
 
+// relu(out + identity), in place in `out`. Where no gradient is wanted on the CPU (a frozen
+// trunk, evaluation, prediction) ATen's fused kernel makes it one pass over the activations
+// instead of two: about 40 ms of a frozen ResNet-50 trunk's 1.4 s at batch 32. It has no
+// derivative, and a TorchScript trace keeps the two portable operations.
+torch::Tensor add_relu_(torch::Tensor& out, const torch::Tensor& identity) {
+  const bool graph = torch::GradMode::is_enabled() && (out.requires_grad() || identity.requires_grad());
+  if (!graph && out.device().is_cpu() && !torch::jit::tracer::isTracing()) return at::_add_relu_(out, identity);
+  out += identity;
+  return out.relu_();
+}
+
 // The shortcut: the identity, or the downsampling 1x1 convolution and its BatchNorm.
 torch::Tensor shortcut(torch::nn::Sequential& downsample, const torch::Tensor& x) {
   if (!downsample) return x;
@@ -48,8 +61,7 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   auto out = conv_bn(*conv1, *bn1, x).relu_();  // (B, planes, H/stride, W/stride)
   out = conv_bn(*conv2, *bn2, out);
   // y = relu(F(x) + x): the block learns a residual on top of the identity.
-  out += identity;
-  return out.relu_();
+  return add_relu_(out, identity);
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
@@ -67,8 +79,7 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   auto out = conv_bn(*conv1, *bn1, x).relu_();    // (B, planes, H, W)
   out = conv_bn(*conv2, *bn2, out).relu_();       // (B, planes, H/stride, W/stride)
   out = conv_bn(*conv3, *bn3, out);               // (B, 4 planes, H/stride, W/stride)
-  out += identity;
-  return out.relu_();
+  return add_relu_(out, identity);
 }
 
 ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {

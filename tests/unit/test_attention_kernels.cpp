@@ -162,3 +162,31 @@ TEST_CASE("StepProduct forms a weight's gradient once for all steps, equal to au
     CHECK(max_abs_diff(product.addmm(bias, xs[0]), torch::addmm(bias, xs[0], weight.t())) == 0);
   }
 }
+
+TEST_CASE("StepKeys adds the steps' key gradients in the kernel, equal to autograd's sum", "[attention_kernels]") {
+  torch::manual_seed(6);
+  const int64_t B = 2, S = 5, A = 20, T = 3;
+  auto keys = torch::randn({B, S, A}), v = torch::randn({A}), q0 = torch::randn({B, A}), mix = torch::randn({S, A}) * 0.3;
+  // q_t depends on the previous step's energies, as a decoder's state does; the keys are also
+  // read outside the steps (their mean), so both gradients must reach them.
+  auto run = [&](bool stepwise, torch::Tensor& k, torch::Tensor& q) {
+    k = leaf(keys), q = leaf(q0);
+    std::optional<zoo::nn::StepKeys> step_keys;
+    if (stepwise) step_keys.emplace(k);
+    auto query = q;
+    torch::Tensor loss = k.mean();
+    for (int64_t t = 0; t < T; ++t) {
+      auto e = stepwise ? step_keys->energies(query, v) : torch::tanh(k + query.unsqueeze(1)).matmul(v);
+      if (t == 1) e = e * torch::tensor({1.f, 0.f, 1.f, 1.f, 1.f});  // a position the loss does not reach at one step
+      query = torch::tanh(query + torch::softmax(e, 1).matmul(mix));
+      loss = loss + (e * e).sum() * 0.1;
+    }
+    (loss + query.sum()).backward();
+  };
+  torch::Tensor k1, q1, k2, q2;
+  run(true, k1, q1);
+  run(false, k2, q2);
+  CHECK(max_abs_diff(k1.grad(), k2.grad()) < 1e-5);
+  CHECK(max_abs_diff(q1.grad(), q2.grad()) < 1e-5);
+  CHECK(k1.grad().abs().sum().item<double>() > 0.1);
+}
