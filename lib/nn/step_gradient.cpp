@@ -19,7 +19,10 @@ AutogradContext& save_record(AutogradContext& ctx, const c10::intrusive_ptr<Step
 torch::Tensor ProductRecord::take_gradient() {
   torch::Tensor grad;
   // dW = sum_t x_t^T dy_t = X^T dY, the steps stacked
-  if (!inputs.empty()) grad = torch::cat(inputs).t().mm(torch::cat(output_grads));
+  if (!inputs.empty()) {
+    auto x = torch::cat(inputs), dy = torch::cat(output_grads);
+    grad = transposed ? dy.t().mm(x).t() : x.t().mm(dy);
+  }
   inputs.clear(), output_grads.clear();
   return grad;
 }
@@ -68,6 +71,7 @@ torch::Tensor gather_step_gradients(const torch::Tensor& tensor, const c10::intr
 StepProduct::StepProduct(const torch::Tensor& weight) : weight_(weight) {
   if (gathers_step_gradients(weight)) {
     record_ = c10::make_intrusive<ProductRecord>();
+    record_->transposed = weight.dim() == 2 && weight.stride(0) == 1 && weight.stride(1) != 1;
     weight_ = gather_step_gradients(weight, record_);
   }
 }

@@ -40,6 +40,9 @@ Record& saved_record(torch::autograd::AutogradContext& ctx) {
 // A weight's: x_t and dy_t of each step, W's gradient X^T dY.
 struct ProductRecord : StepRecord {
   std::vector<torch::Tensor> inputs, output_grads;
+  // W is a transposed view (W_ih.t(), as a linear layer's weight is used): its gradient is formed
+  // in the parameter's own layout, (dY^T X)^T, so that reaching the parameter costs no transposing copy.
+  bool transposed = false;
   torch::Tensor take_gradient() override;
 };
 

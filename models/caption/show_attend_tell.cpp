@@ -94,13 +94,15 @@ CaptionOutput ShowAttendTellImpl::teacher_forced(const std::vector<torch::Tensor
   const nn::StepKeys projected(state[1]);  // W_a a_i + b, read at every step
   auto h = state[2], c = state[3];
   auto words = embed(tokens_in);                    // (B, T, E)
-  auto word_inputs = lstm->project_input(words);    // (B, T, 4H): W_ih,y E y + b_ih, all steps at once
+  // (B, T, 4H): W_ih,y E y + b_ih, all steps at once; unbound into T views, whose gradients
+  // come back stacked in one node (select's would each fill and add a whole (B, T, 4H) gradient).
+  auto word_inputs = lstm->project_input(words).unbind(1);
   auto products = recurrent_products();
   std::vector<torch::Tensor> hs, zs, alphas;
   for (int64_t t = 0; t < tokens_in.size(1); ++t) {
     auto alpha = attention_weights(projected, h);  // (B, L)
     auto z = context(look(t, alpha), a, h);         // (B, D)
-    std::tie(h, c) = recur(word_inputs.select(1, t), z, products, h, c);
+    std::tie(h, c) = recur(word_inputs[t], z, products, h, c);
     hs.push_back(h), zs.push_back(z), alphas.push_back(alpha);
   }
   auto logits = readout(words, torch::stack(hs, 1), torch::stack(zs, 1));  // (B, T, V)

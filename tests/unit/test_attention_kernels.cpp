@@ -133,9 +133,11 @@ TEST_CASE("StepProduct forms a weight's gradient once for all steps, equal to au
   for (int64_t t = 0; t < T; ++t) xs.push_back(torch::randn({B, K}));
   // A small recurrence through the product, h_t = tanh(b + (x_t + h_{t-1,0}) W^T), with W also
   // read outside the product, and one more product the loss does not use, whose backward never runs.
+  bool transposed_view = GENERATE(true, false);
   auto run = [&](bool stepwise, torch::Tensor& w, torch::Tensor& b, torch::Tensor& h_init) {
     w = leaf(weight), b = leaf(bias), h_init = leaf(h0);
-    auto w_t = w.t();  // (K, N): a view, as the models pass it
+    // (K, N): a transposed view, as the models pass a layer's weight, or a contiguous copy
+    auto w_t = transposed_view ? w.t() : w.t().contiguous();
     std::optional<zoo::nn::StepProduct> product;
     if (stepwise) product.emplace(w_t);
     auto h = h_init;
