@@ -63,9 +63,13 @@ void tune_allocator() {
 #if defined(__GLIBC__)
   const char* opt_out = std::getenv("ZOO_MALLOC_DEFAULTS");
   if (opt_out && std::string(opt_out) == "1") return;
-  // Allocations up to 32 MB (glibc's maximum for this setting) come from the heap and are
-  // reused; larger ones are still mapped and unmapped. Freed heap memory is not trimmed.
+  // Every allocation comes from the heap and is reused: no block is mapped on allocation and
+  // unmapped on free, which made each step page-fault its activations in again. 32 MB is the
+  // highest threshold glibc takes; with no mapped blocks at all (M_MMAP_MAX 0) the larger ones
+  // are reused too (a 224-pixel ResNet-50 trunk at batch 32 allocates ~100 MB activations: 3.5x
+  // fewer page faults, ~4% faster; docs/PERFORMANCE.md). Freed heap memory is not trimmed.
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }

@@ -35,8 +35,15 @@ torch::Tensor CaptionModel::annotations(const torch::Tensor& images) {
     if (!encoder_trains()) no_grad.emplace();
     features = encoder->feature_map(images.contiguous(at::MemoryFormat::ChannelsLast), config_.encoder_stage);  // (B, D, h, w)
   }
-  if (config_.encoder_grid > 0 && (features.size(2) != config_.encoder_grid || features.size(3) != config_.encoder_grid))
-    features = torch::adaptive_avg_pool2d(features, {config_.encoder_grid, config_.encoder_grid});  // (B, D, G, G)
+  const int64_t G = config_.encoder_grid, h = features.size(2), w = features.size(3);
+  if (G > 0 && G % h == 0 && G % w == 0 && (G != h || G != w)) {
+    // A grid that multiplies the map (ResNet's 7x7 to 14x14): each adaptive-pooling bin holds
+    // exactly one cell, so the pooling is a replication, written straight into the (B, L, D)
+    // layout in one copy (the pooling kernel takes several times as long).
+    auto cells = features.permute({0, 2, 3, 1});  // (B, h, w, D), a view of channels-last features
+    return cells.unsqueeze(2).unsqueeze(4).expand({-1, h, G / h, w, G / w, -1}).reshape({features.size(0), G * G, -1});  // (B, L = G*G, D)
+  }
+  if (G > 0 && (h != G || w != G)) features = torch::adaptive_avg_pool2d(features, {G, G});  // (B, D, G, G)
   // Channels-last features make this a view: (B, L, D) contiguous.
   return features.flatten(2).transpose(1, 2).contiguous();  // (B, L = G*G, D)
 }

@@ -333,6 +333,30 @@ TEST_CASE("captioners cut their trunk: no classifier head, layers after the cut 
   CHECK_THROWS_AS(registry().create_model("show_tell", options), UsageError);
 }
 
+TEST_CASE("annotation grids: a multiple of the map replicates cells exactly as adaptive pooling does", "[caption][models]") {
+  // 32 px through layer2 gives a 4x4 map: grid 8 and 12 replicate, grid 6 pools; grid 0 keeps
+  // the map itself, the reference. The same seed builds the same trunk each time.
+  auto annotations = [](int64_t grid, const torch::Tensor& images) {
+    Json o = tiny_options("show_tell");
+    o["encoder_grid"] = grid;
+    torch::manual_seed(3);
+    auto model = std::dynamic_pointer_cast<models::CaptionModel>(registry().create_model("show_tell", o));
+    model->eval();
+    torch::NoGradGuard no_grad;
+    return model->annotations(images);
+  };
+  auto images = torch::randn({2, 3, 32, 32});
+  auto map = annotations(0, images).transpose(1, 2).reshape({2, -1, 4, 4});  // (2, 128, 4, 4)
+  for (int64_t grid : {8, 12, 6}) {
+    CAPTURE(grid);
+    auto expected = torch::adaptive_avg_pool2d(map, {grid, grid}).flatten(2).transpose(1, 2);
+    auto got = annotations(grid, images);
+    REQUIRE(got.sizes() == expected.sizes());
+    CHECK(got.is_contiguous());
+    CHECK(torch::equal(got, expected.contiguous()));
+  }
+}
+
 TEST_CASE("REINFORCE: the surrogate's gradient is, in expectation over sampled locations, the exact gradient of -E[log p(y|s)]",
           "[caption][models]") {
   // A tiny case worked exactly: 4 locations with alpha = softmax(theta), and a log-likelihood per
