@@ -30,14 +30,18 @@ torch::Tensor ProductRecord::take_gradient() {
 namespace {
 
 // The tensor as the steps see it. Its backward runs after every step's (the steps' nodes all feed
-// this one) and returns what they left in the record; they pass it nothing themselves.
+// this one) and returns what they left in the record; they pass it nothing themselves, unless
+// one fell back to ATen.
 struct GatherStepGradients : torch::autograd::Function<GatherStepGradients> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& tensor, const c10::intrusive_ptr<StepRecord>& record) {
     save_record(*ctx, record).set_materialize_grads(false);  // no zeros to allocate for the nothing the steps pass
     return tensor.alias();
   }
-  static variable_list backward(AutogradContext* ctx, variable_list /*grads: undefined*/) {
-    return {saved_record<StepRecord>(*ctx).take_gradient(), torch::Tensor()};
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto grad = saved_record<StepRecord>(*ctx).take_gradient();
+    // A step that fell back to ATen's operations passed its gradient the usual way.
+    if (grads[0].defined()) grad = grad.defined() ? grad + grads[0] : grads[0];
+    return {grad, torch::Tensor()};
   }
 };
 

@@ -191,4 +191,14 @@ TEST_CASE("StepKeys adds the steps' key gradients in the kernel, equal to autogr
   CHECK(max_abs_diff(k1.grad(), k2.grad()) < 1e-5);
   CHECK(max_abs_diff(q1.grad(), q2.grad()) < 1e-5);
   CHECK(k1.grad().abs().sum().item<double>() > 0.1);
+  // A query the kernel does not take (float64) falls back to ATen for that step; the keys'
+  // gradient still arrives, through the gathering node, beside the kernel's.
+  auto k3 = leaf(keys);
+  zoo::nn::StepKeys mixed(k3);
+  auto e_kernel = mixed.energies(q0, v);
+  auto e_aten = mixed.energies(q0.to(torch::kFloat64), v.to(torch::kFloat64));
+  (e_kernel.sum() + e_aten.sum()).backward();
+  auto k4 = leaf(keys);
+  (torch::tanh(k4 + q0.unsqueeze(1)).matmul(v).sum() * 2).backward();
+  CHECK(max_abs_diff(k3.grad(), k4.grad()) < 1e-5);
 }
