@@ -12,7 +12,9 @@
 //
 // Both are autograd functions with the same results as the ATen expressions (to float rounding)
 // and fall back to those expressions off the CPU, for other dtypes, and while tracing for
-// TorchScript export (a trace records ATen operations, not a kernel's loops).
+// TorchScript export (a trace records ATen operations, not a kernel's loops). The loops are built
+// for AVX2 + FMA and for the compiler's baseline; the CPU picks, and ZOO_KERNELS=baseline forces
+// the latter (a test runs both).
 #pragma once
 #include <torch/torch.h>
 

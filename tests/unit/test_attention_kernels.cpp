@@ -48,7 +48,7 @@ TEST_CASE("additive_energies' tanh is float-accurate over its whole range", "[at
   auto x = torch::linspace(-20, 20, 40001).view({1, -1, 1}).repeat({1, 1, 8});  // (1, S, 8): one full vector per row
   auto e = zoo::nn::additive_energies(x, torch::zeros({1, 8}), torch::full({8}, 0.125));
   auto expected = x.select(2, 0).to(torch::kFloat64).tanh();
-  CHECK(max_abs_diff(e.to(torch::kFloat64), expected) < 3e-7);
+  CHECK(max_abs_diff(e.to(torch::kFloat64), expected) < 5e-7);  // a few units in the last place near 1
   // Near 0 the relative error counts: tanh(x) ~ x.
   auto tiny = torch::linspace(1e-6, 1e-3, 1000).view({1, -1, 1}).repeat({1, 1, 8});
   auto small = zoo::nn::additive_energies(tiny, torch::zeros({1, 8}), torch::full({8}, 0.125)).to(torch::kFloat64);
