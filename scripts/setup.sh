@@ -18,6 +18,7 @@ packages=(
   catch2                                         # unit tests (v2 API)
   clang libclang-rt-14-dev                       # libFuzzer and the sanitizers (scripts/fuzz.sh)
   libopenblas0-openmp                            # the BLAS behind LibTorch's GEMMs
+  libgloo-dev                                    # c10d's CPU collectives (runs launched by torchrun)
   python3-torch python3-torchvision              # test oracles (/usr/bin/python3)
 )
 

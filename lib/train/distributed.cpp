@@ -1,0 +1,138 @@
+#include "lib/train/distributed.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef ZOO_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+
+#include "lib/core/error.h"
+
+namespace zoo {
+
+namespace {
+
+// An integer environment variable of at least `minimum`, or `fallback` when unset or empty.
+int64_t env_int(const std::function<const char*(const char*)>& lookup, const char* name, int64_t fallback, int64_t minimum) {
+  const char* text = lookup(name);
+  if (!text || !*text) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value < minimum)
+    throw UsageError("invalid " + std::string(name) + "='" + text + "': expected an integer of at least " + std::to_string(minimum));
+  return value;
+}
+
+bool is_set(const char* text) { return text && *text; }
+
+}  // namespace
+
+DistEnv read_dist_env(const std::function<const char*(const char*)>& lookup) {
+  DistEnv env;
+  const bool rank_set = is_set(lookup("RANK")), world_set = is_set(lookup("WORLD_SIZE"));
+  if (!rank_set && !world_set) return env;
+  if (rank_set != world_set)
+    throw UsageError(std::string(rank_set ? "RANK" : "WORLD_SIZE") + " is set but " + (rank_set ? "WORLD_SIZE" : "RANK") +
+                     " is not: a launcher such as torchrun sets both");
+  env.launched = true;
+  env.world_size = env_int(lookup, "WORLD_SIZE", 1, 1);
+  env.rank = env_int(lookup, "RANK", 0, 0);
+  if (env.rank >= env.world_size)
+    throw UsageError("invalid RANK=" + std::to_string(env.rank) + ": expected less than WORLD_SIZE=" + std::to_string(env.world_size));
+  env.local_world_size = env_int(lookup, "LOCAL_WORLD_SIZE", env.world_size, 1);
+  env.local_rank = env_int(lookup, "LOCAL_RANK", env.rank % env.local_world_size, 0);
+  if (env.local_rank >= env.local_world_size)
+    throw UsageError("invalid LOCAL_RANK=" + std::to_string(env.local_rank) + ": expected less than LOCAL_WORLD_SIZE=" +
+                     std::to_string(env.local_world_size));
+  if (const char* addr = lookup("MASTER_ADDR"); is_set(addr)) env.master_addr = addr;
+  env.master_port = env_int(lookup, "MASTER_PORT", env.master_port, 1);
+  if (env.master_port > 65535) throw UsageError("invalid MASTER_PORT=" + std::to_string(env.master_port) + ": expected a port up to 65535");
+  env.restart_count = env_int(lookup, "TORCHELASTIC_RESTART_COUNT", 0, 0);
+  const char* agent = lookup("TORCHELASTIC_USE_AGENT_STORE");
+  env.agent_store = is_set(agent) && (std::string(agent) == "True" || std::string(agent) == "true" || std::string(agent) == "1");
+  return env;
+}
+
+bool gloo_available() {
+#ifdef ZOO_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+#ifdef ZOO_GLOO
+class GlooCollectives : public Collectives {
+ public:
+  GlooCollectives(c10::intrusive_ptr<c10d::Store> store, const DistEnv& env, std::chrono::milliseconds timeout)
+      : store_(std::move(store)), rank_(env.rank), world_size_(env.world_size) {
+    auto options = c10d::ProcessGroupGloo::Options::create();
+    options->timeout = timeout;
+    // The interface GLOO_SOCKET_IFNAME names, as PyTorch's workers take it; else the one the host name resolves to.
+    const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
+    options->devices.push_back(is_set(interface) ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                                 : c10d::ProcessGroupGloo::createDefaultDevice());
+    group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, static_cast<int>(rank_), static_cast<int>(world_size_), options);
+  }
+  int64_t rank() const override { return rank_; }
+  int64_t world_size() const override { return world_size_; }
+  // c10d's vector arguments are one tensor per device: each tensor here is its own operation,
+  // all started before any is awaited.
+  void all_reduce_sum(std::vector<torch::Tensor>& tensors) override {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<torch::Tensor> one{t};
+      works.push_back(group_->allreduce(one));
+    }
+    for (auto& work : works) work->wait();
+  }
+  void broadcast(std::vector<torch::Tensor>& tensors, int64_t root) override {
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<torch::Tensor> one{t};
+      works.push_back(group_->broadcast(one, options));
+    }
+    for (auto& work : works) work->wait();
+  }
+  void barrier() override { group_->barrier()->wait(); }
+
+ private:
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  int64_t rank_, world_size_;
+};
+#endif
+
+}  // namespace
+
+std::unique_ptr<Collectives> join_run(const DistEnv& env, const std::string& backend, std::chrono::milliseconds timeout) {
+  if (backend != "auto" && backend != "gloo")
+    throw UsageError("invalid --dist-backend '" + backend + "': this build of zoo has gloo (auto picks it on the CPU)");
+#ifdef ZOO_GLOO
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(env.master_port);
+  options.isServer = !env.agent_store && env.rank == 0;
+  options.numWorkers = static_cast<std::size_t>(env.world_size);
+  options.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+  } catch (const std::exception& e) {
+    throw Error("cannot reach the run's store at " + env.master_addr + ":" + std::to_string(env.master_port) + " (rank " +
+                std::to_string(env.rank) + " of " + std::to_string(env.world_size) + "): " + e.what());
+  }
+  if (env.agent_store) store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), store);
+  return std::make_unique<GlooCollectives>(store, env, timeout);
+#else
+  (void)timeout;
+  throw Error("this zoo was built without Gloo, so it cannot join a run of " + std::to_string(env.world_size) +
+              " processes: install libgloo-dev (scripts/setup.sh) and rebuild");
+#endif
+}
+
+}  // namespace zoo
