@@ -33,8 +33,10 @@ namespace baseline {
 // or when ZOO_KERNELS=baseline (how the tests run the baseline build on an AVX2 machine).
 #if ZOO_AVX2_DISPATCH
 bool cpu_has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          !(std::getenv("ZOO_KERNELS") && std::string(std::getenv("ZOO_KERNELS")) == "baseline");
+  static const bool yes = [] {
+    const char* forced = std::getenv("ZOO_KERNELS");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(forced && std::string(forced) == "baseline");
+  }();
   return yes;
 }
 #define ZOO_DISPATCH(kernel, ...) (cpu_has_avx2() ? avx2::kernel(__VA_ARGS__) : baseline::kernel(__VA_ARGS__))

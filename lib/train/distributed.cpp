@@ -7,6 +7,7 @@
 #endif
 
 #include "lib/core/error.h"
+#include "lib/core/options.h"
 
 namespace zoo {
 
@@ -16,12 +17,10 @@ namespace {
 int64_t env_int(const std::function<const char*(const char*)>& lookup, const char* name, int64_t fallback, int64_t minimum) {
   const char* text = lookup(name);
   if (!text || !*text) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  const long long value = std::strtoll(text, &end, 10);
-  if (errno != 0 || *end != '\0' || value < minimum)
+  const auto value = parse_int(text);
+  if (!value || *value < minimum)
     throw UsageError("invalid " + std::string(name) + "='" + text + "': expected an integer of at least " + std::to_string(minimum));
-  return value;
+  return *value;
 }
 
 bool is_set(const char* text) { return text && *text; }
@@ -79,29 +78,29 @@ class GlooCollectives : public Collectives {
   }
   int64_t rank() const override { return rank_; }
   int64_t world_size() const override { return world_size_; }
-  // c10d's vector arguments are one tensor per device: each tensor here is its own operation,
-  // all started before any is awaited.
   void all_reduce_sum(std::vector<torch::Tensor>& tensors) override {
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& t : tensors) {
-      std::vector<torch::Tensor> one{t};
-      works.push_back(group_->allreduce(one));
-    }
-    for (auto& work : works) work->wait();
+    each(tensors, [&](std::vector<torch::Tensor>& one) { return group_->allreduce(one); });
   }
   void broadcast(std::vector<torch::Tensor>& tensors, int64_t root) override {
     c10d::BroadcastOptions options;
     options.rootRank = root;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& t : tensors) {
-      std::vector<torch::Tensor> one{t};
-      works.push_back(group_->broadcast(one, options));
-    }
-    for (auto& work : works) work->wait();
+    each(tensors, [&](std::vector<torch::Tensor>& one) { return group_->broadcast(one, options); });
   }
   void barrier() override { group_->barrier()->wait(); }
 
  private:
+  // c10d's vector arguments are one tensor per device: each tensor here is its own operation,
+  // all started before any is awaited.
+  template <typename Start>
+  static void each(std::vector<torch::Tensor>& tensors, const Start& start) {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<torch::Tensor> one{t};
+      works.push_back(start(one));
+    }
+    for (auto& work : works) work->wait();
+  }
+
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
   int64_t rank_, world_size_;
