@@ -11,6 +11,7 @@
 #include "data/text_pairs.h"
 #include "lib/bench/bench.h"
 #include "lib/core/checkpoint.h"
+#include "lib/core/distributed.h"
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
@@ -18,7 +19,10 @@
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
 #include "lib/tasks/caption.h"
+#include "lib/nn/sync_batch_norm.h"
+#include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
+#include "lib/train/precision.h"
 #include "lib/train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -63,6 +67,10 @@ std::vector<OptionSpec> train_options() {
       {"deterministic", nullptr, false, "deterministic algorithms only, one CPU thread unless --threads says otherwise: a resumed run ends bit for bit where an uninterrupted one does", Kind::Flag},
       {"bad-samples", "fail", "", "an unreadable image (corrupt, truncated, empty): fail (naming it) | skip it, listed in train.log", Kind::Value, "ACTION"},
       {"on-nan", "stop", "", "a non-finite loss or gradient: stop (with the step and its samples) | skip the step and count it", Kind::Value, "ACTION"},
+      {"accum-steps", 1, 0, "accumulate the gradients of K micro-batches per step (each rank's share of --batch-size split in K)", Kind::Value, "K"},
+      {"precision", "fp32", "", "fp32 | bf16 (autocast; CPU or CUDA) | fp16 (autocast with dynamic loss scaling; CUDA)", Kind::Value, "P"},
+      {"dist-backend", "auto", "", "under torchrun: auto (NCCL on CUDA, Gloo on the CPU) | gloo | nccl", Kind::Value, "NAME"},
+      {"sync-bn", nullptr, false, "under torchrun: BatchNorm statistics over the whole global batch, not each rank's share", Kind::Flag},
       {"channels-last", nullptr, false, "train CNNs with NHWC tensors (faster with oneDNN on CPU, see docs/PERFORMANCE.md)", Kind::Flag},
       {"set", nullptr, Json::array(), "model option key=value (repeatable); unknown keys list the valid ones", Kind::List, "KEY=VALUE"},
       {"val-fraction", 0.1, 0.0, "share of a single data set (image-folder tree, parallel files, TSV) held out for validation", Kind::Value, "F"},
@@ -156,6 +164,15 @@ int cmd_models(const Options& o) {
 int cmd_train(const Command& cmd) {
   Json base = Json::object();
   Json first = cmd.resolve();
+  // Launched by torchrun: this process is one rank (docs/DISTRIBUTED.md). A restarted attempt
+  // (--max_restarts) continues the run from its newest intact checkpoint, as --resume does.
+  const DistEnv env = read_dist_env();
+  if (env.restart_count > 0 && !first.at("out").is_null()) {
+    if (env.rank == 0)
+      std::fprintf(stderr, "zoo train: torchrun restarted the workers (attempt %lld); resuming the run in %s\n", (long long)env.restart_count,
+                   first.at("out").get<std::string>().c_str());
+    first["resume"] = true;
+  }
   if (first.at("resume").get<bool>()) {
     // A resumed run starts from its own config.json; options given now override it.
     if (first.at("out").is_null()) throw UsageError("--resume needs --out DIR, the run folder to continue");
@@ -207,6 +224,8 @@ int cmd_train(const Command& cmd) {
   if (!o.has("lr")) o.json()["lr"] = default_lr(opt);
   if (!o.has("weight_decay")) o.json()["weight_decay"] = default_weight_decay(opt);
   if (!o.has("data")) o.json()["data"] = task_spec(task_name).synthetic;
+  if (env.launched && !o.has("out"))
+    throw UsageError("under torchrun give --out DIR: every rank, and every restarted attempt, must name the same run folder");
   if (!o.has("out")) o.json()["out"] = (fs::path("runs") / (task_name + "-" + model + "-" + timestamp())).string();
   // Every option is checked before the run folder is made or data read; NaN fails each test
   // (comparisons with it are false). The task checks its own and its model's (--set).
@@ -224,9 +243,12 @@ int cmd_train(const Command& cmd) {
     if (!(value >= 0 && value <= 1)) throw UsageError("invalid " + flag_of(key) + " " + format_value(value) + ": expected a number in [0, 1]");
   }
   validate_loop_options(o);
+  DataShard shard;
+  shard.rank = env.rank, shard.world_size = env.world_size, shard.accum_steps = o.get_int("accum_steps");
+  check_data_parallel_options(o, shard);
   // The run folder before any data is read: an unwritable --out fails at once.
   std::error_code ec;
-  fs::create_directories(o.get_string("out"), ec);
+  if (shard.rank == 0) fs::create_directories(o.get_string("out"), ec);
   if (ec) throw Error("cannot create run folder " + o.get_string("out") + ": " + ec.message());
   // Fault injection (tests): die with the run folder made and nothing in it yet.
   if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
@@ -234,10 +256,22 @@ int cmd_train(const Command& cmd) {
     use_deterministic_algorithms();
     if (!cmd.given("threads") && o.get_int("threads") == 0) o.json()["threads"] = 1;
   }
+  // Several processes on one machine share its cores, unless --threads says otherwise.
+  if (env.local_world_size > 1 && !cmd.given("threads") && o.get_int("threads") == 0)
+    o.json()["threads"] = std::max(1, available_cores() / static_cast<int>(env.local_world_size));
   const torch::Device device = setup_runtime(o);
+  check_precision(parse_precision(o.get_string("precision")), device);
+  std::unique_ptr<Collectives> group;
+  if (env.world_size > 1) {
+    group = join_run(env, resolve_dist_backend(o.get_string("dist_backend"), device.is_cuda()));
+    shard.group = group.get();
+  }
+  task->set_shard(shard);
   task->setup_training(o, device);
-  Trainer trainer(*task, o);
+  if (o.get_bool("sync_bn")) nn::convert_sync_batch_norm(*task->model(), shard.group);
+  Trainer trainer(*task, o, shard);
   TrainSummary summary = trainer.fit();
+  if (shard.rank != 0) return 0;  // rank 0 reports for the run
   const fs::path out = summary.out_dir;
   if (o.get_bool("json")) {
     print_json({{"task", task_name}, {"model", model}, {"out", out.string()}, {"steps", summary.steps}, {"seconds", summary.seconds},

@@ -176,11 +176,15 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
   const auto n = static_cast<int64_t>(train_images_.size());
   auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(n, seed_, epoch));
   const int64_t batch_size = std::min<int64_t>(batch_size_, n);
-  auto make_batch = [this, order, batch_size, epoch, n](int64_t b) {
+  auto make_batch = [this, order, batch_size, epoch, n](int64_t item) {
+    // This rank's micro-batch `micro` of global batch b: positions [begin, end) of it.
+    const int64_t b = item / shard_.accum_steps, micro = item % shard_.accum_steps;
+    const auto [begin, end] = shard_.micro_batch(batch_size, micro);
+    if (begin == end) return Batch{};
     std::vector<torch::Tensor> images;
     std::vector<const std::vector<int64_t>*> captions;
     std::vector<int64_t> ids;
-    for (int64_t i = b * batch_size; i < (b + 1) * batch_size; ++i) {
+    for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
       // With --bad-samples skip an unreadable image is replaced by the next readable one.
       for (int64_t k = 0;; ++k) {
         if (k == n) throw Error("no image of the training set can be read (see the log for each)");
@@ -197,9 +201,15 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
     }
     // tokens_in = <bos> w_1 .. w_n, tokens_out = w_1 .. w_n <end>
     auto [tokens_in, tokens_out] = data::shifted_targets(captions, text::Vocab::kBos);
-    return Batch{{data::stack_samples(images), tokens_in, tokens_out}, batch_size, ids};
+    return Batch{{data::stack_samples(images), tokens_in, tokens_out}, end - begin, ids};
   };
-  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
+                                                workers_);
+}
+
+double CaptionTask::loss_weight(const Batch& batch) const {
+  // The models' losses average over the captions' words and <end> (the tokens that are not padding).
+  return batch.size == 0 ? 0.0 : static_cast<double>(batch.tensors.at(2).ne(0).sum().item<int64_t>());
 }
 
 torch::Tensor CaptionTask::loss(const Batch& batch) {
@@ -242,13 +252,16 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
   const data::CaptionSet set = (data.empty() && split == "val" && val_set_) ? *val_set_
                                : open_split(data_for(data), split);
   // Images in loader-sized chunks: a COCO split does not fit in memory as pixels.
-  std::vector<text::CaptionPair> pairs;
+  // This rank's images (all of them in one process); the captions are gathered for CIDEr, whose
+  // document frequencies span the whole split.
+  const auto [first, end] = shard_.eval_part(set.size());
+  std::vector<std::pair<int64_t, std::string>> written;  // (image, caption) of this rank
   int64_t pointed = 0, pointing_words = 0;
   const int64_t chunk = std::max<int64_t>(batch_size_, 1) * 4;
-  for (int64_t start = 0; start < set.size(); start += chunk) {
+  for (int64_t start = first; start < end; start += chunk) {
     std::vector<cv::Mat> images;
     std::vector<int64_t> indices;
-    for (int64_t i = start; i < std::min(set.size(), start + chunk); ++i) {
+    for (int64_t i = start; i < std::min(end, start + chunk); ++i) {
       auto image = data::read_or_skip([&] { return set.image(i); }, [&] { return set.describe(i); }, *bad_samples_);
       if (!image) continue;  // left out of the metrics
       images.push_back(*image);
@@ -257,7 +270,7 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
     const auto captions = caption(images);
     for (size_t k = 0; k < captions.size(); ++k) {
       const auto& entry = set.images[static_cast<size_t>(indices[k])];
-      pairs.push_back(text::coco_pair(captions[k].text, entry.captions));
+      written.emplace_back(indices[k], captions[k].text);
       // Pointing: each written word that names an object of the image, with its attention's peak
       // inside that object's box (any object of that name).
       if (entry.objects.empty() || !captions[k].attention.defined()) continue;
@@ -272,6 +285,17 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
       }
     }
   }
+  if (shard_.group) {
+    const auto sums = sum_over_shard({static_cast<double>(pointed), static_cast<double>(pointing_words)});
+    pointed = std::llround(sums[0]), pointing_words = std::llround(sums[1]);
+    Json mine = Json::array();
+    for (const auto& [image, text] : written) mine.push_back({image, text});
+    written.clear();
+    for (const auto& part : gather_text(*shard_.group, mine.dump()))  // rank order: the images' order
+      for (const auto& entry : Json::parse(part)) written.emplace_back(entry.at(0).get<int64_t>(), entry.at(1).get<std::string>());
+  }
+  std::vector<text::CaptionPair> pairs;
+  for (const auto& [image, text] : written) pairs.push_back(text::coco_pair(text, set.images[static_cast<size_t>(image)].captions));
   if (pairs.empty()) throw Error("no image of the " + split + " split can be read");
   Json metrics = text::coco_caption_scores(pairs);  // bleu_1..bleu_4, cider, rouge_l
   if (pointing_words > 0) metrics["pointing"] = static_cast<double>(pointed) / static_cast<double>(pointing_words);

@@ -31,6 +31,7 @@ class CaptionTask : public TaskBase {
   // (encoder_lr) or trains only from a later epoch (fine_tune_from).
   std::vector<ParameterGroup> parameter_groups() const override;
   int64_t batches_per_epoch() const override;
+  double loss_weight(const Batch& batch) const override;
   int64_t examples_per_epoch() const override { return static_cast<int64_t>(train_images_.size()); }
   std::string describe_sample(int64_t id) const override { return train_set_->describe(id); }
   std::vector<std::string> take_notices() override { return bad_samples_->take_notices(); }

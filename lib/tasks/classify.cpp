@@ -168,10 +168,14 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
   auto bad_samples = bad_samples_;
   const auto mix = mix_;
   const auto classes = static_cast<int64_t>(classes_.size());
-  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples, mix, classes](int64_t b) {
+  const DataShard shard = shard_;
+  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples, mix, classes, shard](int64_t item) {
+    // This rank's micro-batch `micro` of global batch b: positions [begin, end) of it.
+    const int64_t b = item / shard.accum_steps, micro = item % shard.accum_steps;
+    const auto [begin, end] = shard.micro_batch(batch_size, micro);
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels, ids;
-    for (int64_t i = b * batch_size; i < (b + 1) * batch_size; ++i) {
+    for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
       // With --bad-samples skip an unreadable image is replaced by the next readable one in the
       // epoch's order: a choice that depends on the files alone, not on worker timing.
       for (int64_t k = 0;; ++k) {
@@ -187,15 +191,22 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
         break;
       }
     }
+    if (images.empty()) return Batch{};
+    const auto size = static_cast<int64_t>(images.size());
     auto stacked = data::stack_samples(images);
     auto label_tensor = torch::tensor(labels, torch::kInt64);
-    if (!mix.enabled()) return Batch{{stacked, label_tensor}, batch_size, ids};
-    // Mixup/CutMix: the batch's draw is seeded by (seed, epoch, batch), whichever worker makes it.
-    Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), 0x6d6978ULL + static_cast<uint64_t>(b)));
+    if (!mix.enabled()) return Batch{{stacked, label_tensor}, size, ids};
+    // Mixup/CutMix: the batch's draw is seeded by (seed, epoch, batch), whichever worker makes it;
+    // a micro-batch mixes within itself, with its own draw (as each rank does under DDP).
+    const int64_t part = shard.rank * shard.accum_steps + micro;
+    uint64_t mix_key = mix_seed(seed, static_cast<uint64_t>(epoch), 0x6d6978ULL + static_cast<uint64_t>(b));
+    if (part > 0) mix_key = mix_seed(mix_key, static_cast<uint64_t>(part));
+    Rng rng(mix_key);
     auto mixed = data::mix_batch(stacked, label_tensor, classes, mix, rng);
-    return Batch{{mixed.images, label_tensor, mixed.targets}, batch_size, ids};
+    return Batch{{mixed.images, label_tensor, mixed.targets}, size, ids};
   };
-  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
+                                                workers_);
 }
 
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
@@ -236,14 +247,16 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
                  : open_split(data_for(data), split);
   if (model_) model_->eval();
   torch::NoGradGuard no_grad;
-  const int64_t n = dataset->size(), batches = (n + batch_size_ - 1) / batch_size_;
+  // This rank's part of the split (all of it in one process).
+  const auto [first, end] = shard_.eval_part(dataset->size());
+  const int64_t n = end - first, batches = (n + batch_size_ - 1) / batch_size_;
   const auto preprocess = preprocess_;
   const int64_t batch_size = batch_size_;
   auto bad_samples = bad_samples_;
-  auto make_batch = [dataset, preprocess, batch_size, n, bad_samples](int64_t b) {
+  auto make_batch = [dataset, preprocess, batch_size, n, first = first, bad_samples](int64_t b) {
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels;
-    for (int64_t i = b * batch_size; i < std::min(n, (b + 1) * batch_size); ++i) {
+    for (int64_t i = first + b * batch_size; i < first + std::min(n, (b + 1) * batch_size); ++i) {
       auto image = data::image_or_skip(*dataset, i, *bad_samples);
       if (!image) continue;  // left out of the metrics
       images.push_back(preprocess.eval(*image));
@@ -267,6 +280,9 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
     top1 += hit.select(1, 0).sum().item<int64_t>();
     topk += hit.any(1).sum().item<int64_t>();
   }
+  // Counts add over ranks; the metrics are computed from the sums, as in one process.
+  const auto sums = sum_over_shard({loss_sum, static_cast<double>(top1), static_cast<double>(topk), static_cast<double>(examples)});
+  loss_sum = sums[0], top1 = std::llround(sums[1]), topk = std::llround(sums[2]), examples = std::llround(sums[3]);
   if (examples == 0) throw Error("no image of the " + split + " split can be read");
   return {{"examples", examples},
           {"metrics", {{"loss", loss_sum / examples}, {"top1", 100.0 * top1 / examples}, {"top5", 100.0 * topk / examples}}}};

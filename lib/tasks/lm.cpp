@@ -212,49 +212,90 @@ std::unique_ptr<BatchStream> LmTask::train_batches(int64_t epoch, int64_t first_
     // moves the chunk boundaries from epoch to epoch.
     const int64_t stream = stream_length();
     const int64_t shift = Rng(mix_seed(seed_, 51, static_cast<uint64_t>(epoch))).randint(0, length);
-    make_batch = [this, stream, shift, length, rows](int64_t k) {
+    // This rank's micro-batch reads rows [begin, end) of the B streams; its state is its own.
+    make_batch = [this, stream, shift, length, rows](int64_t item) {
+      const int64_t k = item / shard_.accum_steps, micro = item % shard_.accum_steps;
+      const auto [begin, end] = shard_.micro_batch(rows, micro);
+      if (begin == end) return Batch{};
       std::vector<int64_t> starts;
-      for (int64_t r = 0; r < rows; ++r) starts.push_back(shift + r * stream + k * length);
+      for (int64_t r = begin; r < end; ++r) starts.push_back(shift + r * stream + k * length);
       const int64_t len = std::min(length, stream - k * length);
-      return Batch{{gather_rows(train_ids_, starts, 0, len), gather_rows(train_ids_, starts, 1, len), torch::full({}, k == 0 ? 1 : 0, torch::kInt64)}, rows, starts};
+      return Batch{{gather_rows(train_ids_, starts, 0, len), gather_rows(train_ids_, starts, 1, len), torch::full({}, k == 0 ? 1 : 0, torch::kInt64),
+                    torch::full({}, micro, torch::kInt64)},
+                   end - begin, starts};
     };
   } else {
-    // nanoGPT's get_batch: B windows of the context length at uniformly random offsets.
-    make_batch = [this, length, rows, n, epoch](int64_t k) {
+    // nanoGPT's get_batch: B windows of the context length at uniformly random offsets; this
+    // rank's micro-batch takes rows [begin, end) of them.
+    make_batch = [this, length, rows, n, epoch](int64_t item) {
+      const int64_t k = item / shard_.accum_steps, micro = item % shard_.accum_steps;
       Rng rng(mix_seed(mix_seed(seed_, 52), static_cast<uint64_t>(epoch), static_cast<uint64_t>(k)));
       std::vector<int64_t> starts;
       for (int64_t r = 0; r < rows; ++r) starts.push_back(rng.randint(0, n - length));
-      return Batch{{gather_rows(train_ids_, starts, 0, length), gather_rows(train_ids_, starts, 1, length)}, rows, starts};
+      const auto [begin, end] = shard_.micro_batch(rows, micro);
+      if (begin == end) return Batch{};
+      starts = std::vector<int64_t>(starts.begin() + begin, starts.begin() + end);
+      return Batch{{gather_rows(train_ids_, starts, 0, length), gather_rows(train_ids_, starts, 1, length)}, end - begin, starts};
     };
   }
-  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
+                                                workers_);
 }
 
 torch::Tensor LmTask::loss(const Batch& batch) {
   auto input = batch.tensors.at(0).to(device_), target = batch.tensors.at(1).to(device_);
   std::vector<torch::Tensor> state;
-  // Truncated BPTT: the state the previous chunk ended with (already detached, so gradients
-  // stop at the chunk boundary), unless this is an epoch's first chunk.
-  const bool continues = is_recurrent() && batch.tensors.at(2).item<int64_t>() == 0 && !carried_.empty() && carried_[0].size(1) == input.size(0);
-  if (continues) state = carried_;
+  // Truncated BPTT: the state the previous chunk of these rows ended with (already detached, so
+  // gradients stop at the chunk boundary), unless this is an epoch's first chunk.
+  const auto micro = static_cast<size_t>(is_recurrent() ? batch.tensors.at(3).item<int64_t>() : 0);
+  if (carried_.size() <= micro) carried_.resize(micro + 1);
+  auto& carried = carried_[micro];
+  const bool continues = is_recurrent() && batch.tensors.at(2).item<int64_t>() == 0 && !carried.empty() && carried[0].size(1) == input.size(0);
+  if (continues) state = carried;
   auto out = model_->forward(input, state);
   if (is_recurrent()) {
-    carried_.clear();
-    for (const auto& s : out.state) carried_.push_back(s.detach());
+    carried.clear();
+    for (const auto& s : out.state) carried.push_back(s.detach());
   }
   // -log p(x_{t+1} | x_{<=t}), averaged over the batch's B x T positions
   return torch::nn::functional::cross_entropy(out.logits.flatten(0, 1), target.flatten());
 }
 
 std::map<std::string, torch::Tensor> LmTask::training_state() const {
+  // The state of all B rows, as one process holds it (dim 1 is the row): the micro-batches'
+  // parts in order, and in a data-parallel run every rank's, gathered by a sum over zero-filled
+  // copies. A checkpoint so resumes with any number of processes.
   std::map<std::string, torch::Tensor> state;
-  for (size_t i = 0; i < carried_.size(); ++i) state["carried_state." + std::to_string(i)] = carried_[i];
+  if (carried_.empty() || carried_[0].empty()) return state;
+  for (size_t i = 0; i < carried_[0].size(); ++i) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& micro : carried_) parts.push_back(micro.at(i));
+    auto rows = torch::cat(parts, 1);
+    if (shard_.group) {
+      const auto [begin, end] = shard_.micro_batch(batch_size_, 0);
+      auto sizes = rows.sizes().vec();
+      sizes[1] = batch_size_;
+      std::vector<torch::Tensor> full{torch::zeros(sizes, rows.options().device(torch::kCPU))};
+      full[0].narrow(1, begin, rows.size(1)).copy_(rows);
+      shard_.group->all_reduce_sum(full);
+      (void)end;
+      rows = full[0];
+    }
+    state["carried_state." + std::to_string(i)] = rows;
+  }
   return state;
 }
 
 void LmTask::restore_training_state(const std::map<std::string, torch::Tensor>& state) {
-  carried_.clear();
-  for (size_t i = 0; state.count("carried_state." + std::to_string(i)); ++i) carried_.push_back(state.at("carried_state." + std::to_string(i)).to(device_));
+  // Each micro-batch of this rank takes its rows back.
+  carried_.assign(static_cast<size_t>(shard_.accum_steps), {});
+  for (size_t i = 0; state.count("carried_state." + std::to_string(i)); ++i) {
+    const auto rows = state.at("carried_state." + std::to_string(i)).to(device_);
+    for (int64_t micro = 0; micro < shard_.accum_steps; ++micro) {
+      const auto [begin, end] = shard_.micro_batch(rows.size(1), micro);
+      carried_[static_cast<size_t>(micro)].push_back(rows.narrow(1, begin, end - begin));
+    }
+  }
 }
 
 models::LmOutput LmTask::run(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
@@ -322,17 +363,20 @@ double LmTask::addition_accuracy(const data::TextCorpus& corpus) {
   const nn::SamplingOptions greedy{0.0, 0, 1.0};
   Rng rng(0);
   int64_t checked = 0, correct = 0;
-  for (size_t i = 0; i < corpus.lines.size() && checked < kAdditionChecks; ++i) {
+  int64_t considered = 0;  // sums checked by every rank; a data-parallel run's ranks take turns
+  for (size_t i = 0; i < corpus.lines.size() && considered < kAdditionChecks; ++i) {
     const std::string& line = corpus.lines[i];
     const size_t equals = line.find('=');
     if (equals == std::string::npos) continue;
+    if (considered++ % shard_.world_size != shard_.rank) continue;
     const std::string answer = line.substr(equals + 1);
     auto completion = decode(generate(encode(line.substr(0, equals + 1)), static_cast<int64_t>(answer.size()) + 2, greedy, rng, newline_));
     if (!completion.empty() && completion.back() == '\n') completion.pop_back();
     correct += completion == answer;
     ++checked;
   }
-  return checked ? 100.0 * correct / checked : 0.0;
+  const auto sums = sum_over_shard({static_cast<double>(correct), static_cast<double>(checked)});
+  return sums[1] > 0 ? 100.0 * sums[0] / sums[1] : 0.0;
 }
 
 Json LmTask::evaluate(const std::string& split, const std::string& data) {
@@ -353,11 +397,13 @@ Json LmTask::evaluate(const std::string& split, const std::string& data) {
   int64_t predicted = 0;
   if (is_recurrent()) {
     // B contiguous streams read chunk by chunk with the state carried, as in training.
+    // A data-parallel run's ranks take rows [begin, end) of the streams each.
     const int64_t rows = std::clamp<int64_t>(batch_size_, 1, n - 1), stream = (n - 1) / rows;
+    const auto [begin, end] = shard_.eval_part(rows);
     std::vector<int64_t> starts;
-    for (int64_t r = 0; r < rows; ++r) starts.push_back(r * stream);
+    for (int64_t r = begin; r < end; ++r) starts.push_back(r * stream);
     std::vector<torch::Tensor> state;
-    for (int64_t k = 0; k * length < stream; ++k) {
+    for (int64_t k = 0; k * length < stream && !starts.empty(); ++k) {
       const int64_t len = std::min(length, stream - k * length);
       auto out = run(gather_rows(ids, starts, k * length, len), state);
       state = out.state;
@@ -367,17 +413,21 @@ Json LmTask::evaluate(const std::string& split, const std::string& data) {
   } else {
     // Consecutive windows of the context length (the last one shorter), B at a time: every
     // position is predicted once, from the window's earlier tokens.
-    std::vector<int64_t> full;
-    for (int64_t start = 0; start + length <= n - 1; start += length) full.push_back(start);
+    std::vector<int64_t> all;
+    for (int64_t start = 0; start + length <= n - 1; start += length) all.push_back(start);
+    // A data-parallel run's ranks take a part of the windows each; the last rank the tail.
+    const auto [begin, end] = shard_.eval_part(static_cast<int64_t>(all.size()));
+    const std::vector<int64_t> full(all.begin() + begin, all.begin() + end);
     for (size_t b = 0; b < full.size(); b += static_cast<size_t>(batch_size_)) {
       std::vector<int64_t> starts(full.begin() + static_cast<std::ptrdiff_t>(b),
                                   full.begin() + static_cast<std::ptrdiff_t>(std::min(full.size(), b + static_cast<size_t>(batch_size_))));
       nll += nll_of(run(gather_rows(ids, starts, 0, length), {}).logits, gather_rows(ids, starts, 1, length));
     }
-    const int64_t tail_start = static_cast<int64_t>(full.size()) * length, tail = n - 1 - tail_start;
-    if (tail > 0) nll += nll_of(run(gather_rows(ids, {tail_start}, 0, tail), {}).logits, gather_rows(ids, {tail_start}, 1, tail));
+    const int64_t tail_start = static_cast<int64_t>(all.size()) * length, tail = n - 1 - tail_start;
+    if (tail > 0 && shard_.rank == shard_.world_size - 1) nll += nll_of(run(gather_rows(ids, {tail_start}, 0, tail), {}).logits, gather_rows(ids, {tail_start}, 1, tail));
     predicted = n - 1;
   }
+  nll = sum_over_shard({nll})[0];
   const double loss = nll / static_cast<double>(predicted);
   // Bits per character: the same total over the characters the tokens spell (one per token
   // for character models).

@@ -84,7 +84,7 @@ class LmTask : public TaskBase {
   std::vector<int64_t> train_ids_, train_line_starts_, val_ids_;
   data::TextCorpus train_corpus_;
   std::optional<data::TextCorpus> val_corpus_;
-  std::vector<torch::Tensor> carried_;  // the recurrent state between training chunks
+  std::vector<std::vector<torch::Tensor>> carried_;  // per micro-batch: the recurrent state between training chunks
 };
 
 }  // namespace zoo

@@ -14,6 +14,13 @@ void Task::throw_not_available(const std::string& command) const {
   throw UsageError(command + " is not available yet for task " + name());
 }
 
+void Task::set_shard(const DataShard& shard) {
+  if (shard.world_size * shard.accum_steps > 1)
+    throw UsageError("task " + name() + " does not split its batches yet: it trains in one process without --accum-steps");
+}
+
+void TaskBase::set_shard(const DataShard& shard) { shard_ = shard; }
+
 namespace {
 
 // A library caller (a test, zoo bench) may leave out what `zoo train` always gives.

@@ -14,6 +14,7 @@
 
 #include "data/batch.h"
 #include "lib/core/checkpoint.h"
+#include "lib/core/distributed.h"
 #include "lib/core/error.h"
 #include "lib/core/options.h"
 
@@ -32,6 +33,22 @@ struct ParameterGroup {
   std::vector<torch::Tensor> parameters;
   double lr = 0;                          // peak learning rate, shaped by the run's schedule; 0: the run's --lr
   int64_t first_epoch = 0;                // 0-based epoch from which it trains; before it, no gradients reach it
+};
+
+// This process's part of the data in a data-parallel run, and of each step under --accum-steps
+// (docs/DISTRIBUTED.md). A global batch of n examples is cut into world_size x accum_steps
+// contiguous parts; rank r reads parts r*K .. r*K+K-1, one micro-batch each. Evaluation splits
+// the split's examples by rank and combines the metrics' statistics over `group`.
+struct DataShard {
+  int64_t rank = 0, world_size = 1, accum_steps = 1;
+  Collectives* group = nullptr;  // null in one process
+  bool distributed() const { return world_size > 1; }
+  // Positions [begin, end) of micro-batch `micro` (0 .. accum_steps-1) within a global batch of n.
+  std::pair<int64_t, int64_t> micro_batch(int64_t n, int64_t micro) const {
+    return shard_range(n, rank * accum_steps + micro, world_size * accum_steps);
+  }
+  // This rank's [begin, end) of n evaluation items.
+  std::pair<int64_t, int64_t> eval_part(int64_t n) const { return shard_range(n, rank, world_size); }
 };
 
 class Task {
@@ -73,13 +90,21 @@ class Task {
   virtual int64_t batches_per_epoch() const = 0;
   virtual int64_t examples_per_epoch() const = 0;
   // The batches of `epoch` starting at `first_batch` (for --resume mid-epoch); the order
-  // depends only on the seed and the epoch.
+  // depends only on the seed and the epoch. With a shard (set_shard), the stream holds this
+  // rank's accum_steps micro-batches of each global batch in turn; one may be empty (size 0).
   virtual std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) = 0;
+  // Before setup_training's data is read: which part of every batch and evaluation this process
+  // takes. Tasks that cannot split their data refuse any shard but the whole (UsageError).
+  virtual void set_shard(const DataShard& shard);
   // The training loss of one batch, with the model in train mode.
   virtual torch::Tensor loss(const Batch& batch) = 0;
+  // How many terms loss(batch) averages over (examples, or target tokens): micro-batches and
+  // ranks are weighted by it, so that their combined gradient is the whole batch's.
+  virtual double loss_weight(const Batch& batch) const { return static_cast<double>(batch.size); }
   // What the task carries from one batch to the next (a recurrent language model's hidden state
   // under truncated BPTT): saved in last.ckpt and handed back on --resume, so a resumed run
-  // continues exactly. Most tasks carry nothing.
+  // continues exactly. Most tasks carry nothing. In a data-parallel run every rank calls it at
+  // each save (it may gather over the shard's group) and rank 0 writes the result.
   virtual std::map<std::string, torch::Tensor> training_state() const { return {}; }
   virtual void restore_training_state(const std::map<std::string, torch::Tensor>& state) {}
   // Lines for the training log that the data side gathered since the last call (with
@@ -139,6 +164,8 @@ class TaskBase : public Task {
   std::string name() const override { return name_; }
   void check_options(const Options& config) const override;
   void set_loader(int64_t batch_size, int workers) override { batch_size_ = batch_size, workers_ = workers; }
+  // Every task on TaskBase splits its data (a new one must, before it derives from TaskBase).
+  void set_shard(const DataShard& shard) override;
   std::shared_ptr<torch::nn::Module> model() const override { return module_; }
   // The common meta, then the task's (read_meta), then the model (build_model); a missing or
   // mistyped key is an Error naming it.
@@ -163,6 +190,10 @@ class TaskBase : public Task {
     return typed;
   }
   std::string data_path() const { return data_.at("path").get<std::string>(); }
+  // Sums per-rank statistics of an evaluation over the run's ranks (as they are in one process).
+  std::vector<double> sum_over_shard(std::vector<double> values) const {
+    return shard_.group ? sum_over_ranks(*shard_.group, std::move(values)) : values;
+  }
   // What `eval --data D` names: the training data when D is empty, synth:NAME as given, a path
   // made absolute.
   std::string data_for(const std::string& data) const;
@@ -181,6 +212,7 @@ class TaskBase : public Task {
   int workers_ = 0;
   uint64_t seed_ = 0;
   double label_smoothing_ = 0;
+  DataShard shard_;
 
  private:
   std::shared_ptr<torch::nn::Module> build_module();

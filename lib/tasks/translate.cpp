@@ -198,8 +198,16 @@ std::unique_ptr<BatchStream> TranslateTask::train_batches(int64_t epoch, int64_t
   for (int64_t start = 0; start < n; start += batch_size_)
     batches->emplace_back(order.begin() + start, order.begin() + std::min(n, start + batch_size_));
   const auto batch_order = data::epoch_order(static_cast<int64_t>(batches->size()), mix_seed(seed_, 31), epoch);
-  auto make_batch = [this, batches, batch_order](int64_t b) { return collate((*batches)[batch_order[b]], train_source_, train_target_); };
-  return std::make_unique<data::PrefetchLoader>(first_batch, batches_per_epoch(), make_batch, workers_);
+  auto make_batch = [this, batches, batch_order](int64_t item) {
+    // This rank's micro-batch of global batch b: a contiguous part of its sentences.
+    const int64_t b = item / shard_.accum_steps, micro = item % shard_.accum_steps;
+    const auto& sentences = (*batches)[static_cast<size_t>(batch_order[static_cast<size_t>(b)])];
+    const auto [begin, end] = shard_.micro_batch(static_cast<int64_t>(sentences.size()), micro);
+    if (begin == end) return Batch{};
+    return collate(std::vector<int64_t>(sentences.begin() + begin, sentences.begin() + end), train_source_, train_target_);
+  };
+  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
+                                                workers_);
 }
 
 torch::Tensor TranslateTask::loss(const Batch& batch) {
@@ -207,6 +215,11 @@ torch::Tensor TranslateTask::loss(const Batch& batch) {
   auto logits = model_->forward(src, batch.tensors.at(1), tgt_in);  // (B, T, V)
   auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(text::Vocab::kPad).label_smoothing(label_smoothing_);
   return torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), options);
+}
+
+double TranslateTask::loss_weight(const Batch& batch) const {
+  // The loss averages over the target tokens that are not padding.
+  return batch.size == 0 ? 0.0 : static_cast<double>(batch.tensors.at(3).ne(text::Vocab::kPad).sum().item<int64_t>());
 }
 
 std::vector<torch::Tensor> TranslateTask::encode(const torch::Tensor& src, const torch::Tensor& lengths) {
@@ -270,8 +283,9 @@ Json TranslateTask::evaluate(const std::string& split, const std::string& data) 
     source.push_back(with_eos(src_vocab_.encode(src_tokens[i])));
     target.push_back(with_eos(tgt_vocab_.encode(tgt_tokens[i])));
   }
-  std::vector<int64_t> order(source.size());
-  std::iota(order.begin(), order.end(), 0);
+  // This rank's sentences: every world_size-th (all of them in one process).
+  std::vector<int64_t> order;
+  for (auto i = shard_.rank; i < static_cast<int64_t>(source.size()); i += shard_.world_size) order.push_back(i);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return source[a].size() < source[b].size(); });
   double nll = 0;
   int64_t tokens = 0;
@@ -287,15 +301,30 @@ Json TranslateTask::evaluate(const std::string& split, const std::string& data) 
 
   // BLEU on detokenized output against the raw references (lowercased when the tokenizer
   // lowercases: sacreBLEU's --lowercase).
-  const auto translations = translate(pairs.source);
-  std::vector<std::string> hypotheses, references;
-  int64_t exact = 0;
-  for (size_t i = 0; i < translations.size(); ++i) {
-    hypotheses.push_back(translations[i].text);
-    references.push_back(tgt_tokenizer_->lowercases() ? text::lowercase(pairs.target[i]) : pairs.target[i]);
-    exact += hypotheses.back() == references.back();
+  // BLEU's statistics add over sentences, so ranks add theirs and score the sum.
+  std::vector<std::string> sentences;
+  std::vector<size_t> mine;
+  for (size_t i = static_cast<size_t>(shard_.rank); i < pairs.size(); i += static_cast<size_t>(shard_.world_size)) {
+    sentences.push_back(pairs.source[i]);
+    mine.push_back(i);
   }
-  const text::BleuScore bleu = text::corpus_bleu(hypotheses, {references});
+  const auto translations = translate(sentences);
+  text::BleuStats stats;
+  int64_t exact = 0;
+  for (size_t k = 0; k < translations.size(); ++k) {
+    const size_t i = mine[k];
+    const std::string reference = tgt_tokenizer_->lowercases() ? text::lowercase(pairs.target[i]) : pairs.target[i];
+    stats += text::sentence_stats(translations[k].text, {reference});
+    exact += translations[k].text == reference;
+  }
+  std::vector<double> sums = {nll, static_cast<double>(tokens), static_cast<double>(exact), static_cast<double>(stats.hypothesis_length),
+                              static_cast<double>(stats.reference_length)};
+  for (int n = 0; n < 4; ++n) sums.push_back(static_cast<double>(stats.matches[n])), sums.push_back(static_cast<double>(stats.totals[n]));
+  sums = sum_over_shard(sums);
+  nll = sums[0], tokens = std::llround(sums[1]), exact = std::llround(sums[2]);
+  stats.hypothesis_length = std::llround(sums[3]), stats.reference_length = std::llround(sums[4]);
+  for (int n = 0; n < 4; ++n) stats.matches[n] = std::llround(sums[5 + 2 * n]), stats.totals[n] = std::llround(sums[6 + 2 * n]);
+  const text::BleuScore bleu = text::bleu_from_stats(stats);
   const double loss = nll / std::max<int64_t>(1, tokens);
   return {{"examples", pairs.size()},
           {"metrics", {{"bleu", bleu.score}, {"ppl", std::exp(loss)}, {"loss", loss}, {"exact", 100.0 * exact / pairs.size()}}},

@@ -25,6 +25,7 @@ class TranslateTask : public TaskBase {
   Json meta() const override;
 
   int64_t batches_per_epoch() const override;
+  double loss_weight(const Batch& batch) const override;
   int64_t examples_per_epoch() const override { return static_cast<int64_t>(train_source_.size()); }
   std::string describe_sample(int64_t id) const override { return train_origin_.at(static_cast<size_t>(id)); }
   std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) override;

@@ -13,8 +13,11 @@
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
+#include "lib/core/random.h"
 #include "lib/core/runtime.h"
+#include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
+#include "lib/train/precision.h"
 
 namespace fs = std::filesystem;
 
@@ -66,13 +69,17 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-// Lines for train.log (and stderr when it is not a live progress bar).
+// Lines for train.log (and stderr when it is not a live progress bar). Without a path (the
+// ranks after 0 of a data-parallel run) it writes nothing: rank 0 speaks for the run.
 class Log {
  public:
-  explicit Log(const std::string& path) : file_(path, std::ios::app) {
+  explicit Log(const std::string& path) {
+    if (path.empty()) return;
+    file_.open(path, std::ios::app);
     if (!file_) throw Error("cannot write " + path);
   }
   void line(const std::string& text, bool to_stderr = true) {
+    if (!file_.is_open()) return;
     file_ << text << '\n';
     file_.flush();
     if (to_stderr) std::fprintf(stderr, "%s\n", text.c_str());
@@ -85,10 +92,11 @@ class Log {
 // The progress bar on stderr: redrawn in place on a terminal, a line every ~10% otherwise.
 class Progress {
  public:
-  Progress(int64_t total_steps, int64_t steps_per_epoch, Log& log)
-      : total_(total_steps), per_epoch_(steps_per_epoch), log_(log), tty_(::isatty(2)) {}
+  Progress(int64_t total_steps, int64_t steps_per_epoch, Log& log, bool shown)
+      : total_(total_steps), per_epoch_(steps_per_epoch), log_(log), tty_(::isatty(2)), shown_(shown) {}
 
   void step(int64_t step, int64_t epoch, int64_t batch, double loss, double lr, int64_t examples, double step_seconds) {
+    if (!shown_) return;
     seconds_ = seconds_ == 0 ? step_seconds : 0.9 * seconds_ + 0.1 * step_seconds;
     rate_ = rate_ == 0 ? examples / step_seconds : 0.9 * rate_ + 0.1 * examples / step_seconds;
     const double eta = seconds_ * static_cast<double>(total_ - step);
@@ -122,7 +130,7 @@ class Progress {
  private:
   int64_t total_, per_epoch_;
   Log& log_;
-  bool tty_;
+  bool tty_, shown_;
   bool drawn_ = false;
   double seconds_ = 0, rate_ = 0;
   Clock::time_point last_draw_{};
@@ -136,6 +144,7 @@ struct LoopState {
   int64_t loss_count = 0;
   int64_t last_eval_step = -1;
   int64_t nonfinite_skipped = 0;           // --on-nan skip
+  int64_t overflow_skipped = 0;            // fp16 steps whose gradients overflowed
   std::optional<double> best;
   Json best_metrics, last_metrics;
 };
@@ -214,7 +223,7 @@ namespace {
 // and the pieces of the loop, each on one screen: start_or_resume, train_step, evaluate, save.
 class TrainingRun {
  public:
-  TrainingRun(Task& task, const Options& config);
+  TrainingRun(Task& task, const Options& config, const DataShard& shard);
   TrainSummary fit();
 
  private:
@@ -223,11 +232,17 @@ class TrainingRun {
   void start_or_resume();
   bool resume();  // false: nothing was saved yet
   void start_new();
-  // One optimizer step on `batch`, guarded against a non-finite loss or gradient; the loss.
-  double train_step(const Batch& batch);
+  // One optimizer step on the step's micro-batches (one, unless --accum-steps), guarded against
+  // a non-finite loss or gradient; the step's loss over all ranks.
+  double train_step(const std::vector<Batch>& micro_batches);
+  // The data-parallel run's agreement after a step: sums over ranks of `values` (the loss
+  // statistics, and whether a rank was signalled or rank 0's clock asks for a save).
+  std::vector<double> agree(std::vector<double> values) const;
   // Each parameter group's learning rate for this step, and whether it trains in this epoch.
   void set_group_learning_rates(double lr);
   void follow_group_epochs();
+  // Rank 0's buffers (BatchNorm's running statistics) on every rank.
+  void sync_buffers();
   // Evaluates on the validation split: a metrics.jsonl line, best.ckpt when it is the best, and
   // a save.
   void evaluate();
@@ -235,9 +250,12 @@ class TrainingRun {
   void save_last();
   Json checkpoint_meta() const;
   std::string describe_batch(const Batch& batch) const;
+  bool rank0() const { return shard_.rank == 0; }
 
   Task& task_;
   const Options& config_;
+  const DataShard shard_;
+  Collectives* group_;   // null in one process
   const std::string out_;
   const fs::path checkpoints_dir_;
   const std::string last_path_, best_path_, metrics_path_;
@@ -252,6 +270,15 @@ class TrainingRun {
   int64_t eval_every_ = 0, save_every_steps_ = 0, keep_last_ = 1;
   double save_every_minutes_ = 0;
   std::string on_nan_;
+  Precision precision_ = Precision::fp32;
+  torch::Device device_{torch::kCPU};
+  std::optional<LossScaler> scaler_;        // fp16
+  std::unique_ptr<GradientSync> sync_;      // several processes
+  std::vector<torch::Tensor> buffers_;      // broadcast from rank 0 before each step, as DDP does
+  uint64_t seed_ = 0;
+  int64_t last_examples_ = 0;               // the last step's examples over all ranks
+  int stop_signal_ = 0;                     // agreed by every rank after the step
+  bool save_due_ = false;                   // rank 0's --save-every-minutes, agreed likewise
   LoopState state_;
   std::unique_ptr<Log> log_;
   std::unique_ptr<Progress> progress_;
@@ -259,19 +286,23 @@ class TrainingRun {
   Clock::time_point start_, last_save_;
 };
 
-TrainingRun::TrainingRun(Task& task, const Options& config)
+TrainingRun::TrainingRun(Task& task, const Options& config, const DataShard& shard)
     : task_(task),
       config_(config),
+      shard_(shard),
+      group_(shard.group),
       out_(config.get_string("out")),
       checkpoints_dir_(fs::path(out_) / "checkpoints"),
       last_path_((fs::path(out_) / "last.ckpt").string()),
       best_path_((fs::path(out_) / "best.ckpt").string()),
       metrics_path_((fs::path(out_) / "metrics.jsonl").string()) {
-  std::error_code ec;
-  fs::create_directories(checkpoints_dir_, ec);
-  if (ec) throw Error("cannot create run folder " + out_ + ": " + ec.message());
-  remove_stale_temporaries(out_);
-  remove_stale_temporaries(checkpoints_dir_.string());
+  if (rank0()) {
+    std::error_code ec;
+    fs::create_directories(checkpoints_dir_, ec);
+    if (ec) throw Error("cannot create run folder " + out_ + ": " + ec.message());
+    remove_stale_temporaries(out_);
+    remove_stale_temporaries(checkpoints_dir_.string());
+  }
 
   model_ = task_.model();
   const OptimizerConfig opt = optimizer_config(config_);
@@ -306,7 +337,20 @@ TrainingRun::TrainingRun(Task& task, const Options& config)
   save_every_minutes_ = config_.get_double("save_every_minutes");
   keep_last_ = config_.get_int("keep_last");
   on_nan_ = config_.get_string("on_nan");
-  log_ = std::make_unique<Log>((fs::path(out_) / "train.log").string());
+  seed_ = config_.has("seed") ? static_cast<uint64_t>(config_.get_int("seed")) : 0;
+  if (!parameters_.empty()) device_ = parameters_.front().device();
+  precision_ = parse_precision(config_.has("precision") ? config_.get_string("precision") : "fp32");
+  check_precision(precision_, device_);
+  if (precision_ == Precision::fp16) scaler_.emplace();
+  log_ = std::make_unique<Log>(rank0() ? (fs::path(out_) / "train.log").string() : std::string());
+  if (group_) {
+    sync_ = std::make_unique<GradientSync>(parameters_, *group_);
+    buffers_ = model_->buffers();
+  }
+}
+
+std::vector<double> TrainingRun::agree(std::vector<double> values) const {
+  return group_ ? sum_over_ranks(*group_, std::move(values)) : values;
 }
 
 void TrainingRun::start_or_resume() {
@@ -320,24 +364,43 @@ void TrainingRun::start_or_resume() {
       log_->line("--resume: " + out_ + " holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given");
     else if (!resumed)
       log_->line("--resume: nothing saved in " + out_ + " yet; starting at step 0");
-    keep_metrics_up_to(metrics_path_, state_.step);
+    if (rank0()) keep_metrics_up_to(metrics_path_, state_.step);
   } else {
     start_new();
   }
+  // Every rank starts from rank 0's weights and buffers (a new run's are equal already, being
+  // seeded alike; this makes it so whatever each rank read).
+  if (group_) broadcast_module(*model_, *group_);
   // Fault injection (tests): die with the data read and train.log begun, but no config.json.
   if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
-  write_file_atomic((fs::path(out_) / "config.json").string(), config_.json().dump(2) + "\n");
+  if (!rank0()) return;
+  Json recorded = config_.json();
+  recorded["world_size"] = shard_.world_size;  // a fact of this run, not an option
+  write_file_atomic((fs::path(out_) / "config.json").string(), recorded.dump(2) + "\n");
 }
 
 bool TrainingRun::resume() {
   // The newest checkpoint that reads back intact: a step checkpoint, else last.ckpt (which is
-  // one of them, or a run from before step checkpoints existed).
+  // one of them, or a run from before step checkpoints existed). Rank 0 chooses; the others
+  // read the one it chose (the run folder is on storage every node sees, docs/DISTRIBUTED.md).
   std::error_code ec;
   std::vector<std::string> candidates;
-  for (const auto& [step, path] : step_checkpoints(checkpoints_dir_)) candidates.push_back(path);
-  if (fs::exists(last_path_)) candidates.push_back(last_path_);
+  if (rank0()) {
+    for (const auto& [step, path] : step_checkpoints(checkpoints_dir_)) candidates.push_back(path);
+    if (fs::exists(last_path_)) candidates.push_back(last_path_);
+  }
   std::unique_ptr<CheckpointReader> reader;
   std::string rejected;
+  if (group_ && !rank0()) {
+    const std::string chosen = gather_text(*group_, "").at(0);
+    if (chosen.empty()) return false;
+    try {
+      reader = std::make_unique<CheckpointReader>(chosen);
+    } catch (const Error& e) {
+      throw Error("rank " + std::to_string(shard_.rank) + " cannot read " + chosen + ", which rank 0 resumes from (is --out on storage every node shares?): " +
+                  first_line(e.what()));
+    }
+  }
   for (const auto& path : candidates) {
     try {
       auto candidate = std::make_unique<CheckpointReader>(path);
@@ -351,6 +414,7 @@ bool TrainingRun::resume() {
       if (path != last_path_) fs::rename(path, path + ".corrupt", ec);
     }
   }
+  if (group_ && rank0()) gather_text(*group_, reader ? reader->path() : std::string());
   if (!reader && !candidates.empty()) throw Error("--resume: no intact checkpoint in " + out_ + ": " + rejected);
   if (!reader) return false;
   const Json& meta = reader->meta();
@@ -369,6 +433,8 @@ bool TrainingRun::resume() {
   state_.loss_count = progress.value("loss_count", int64_t{0});
   state_.last_eval_step = progress.value("last_eval_step", int64_t{-1});
   state_.nonfinite_skipped = progress.value("nonfinite_skipped", int64_t{0});
+  state_.overflow_skipped = progress.value("overflow_skipped", int64_t{0});
+  if (scaler_ && meta.contains("loss_scale")) scaler_->restore(meta.at("loss_scale"));
   if (meta.contains("best") && !meta.at("best").is_null()) state_.best = meta.at("best").get<double>();
   if (meta.contains("best_metrics")) state_.best_metrics = meta.at("best_metrics");
   if (meta.contains("metrics")) state_.last_metrics = meta.at("metrics");
@@ -379,12 +445,14 @@ bool TrainingRun::resume() {
 void TrainingRun::start_new() {
   // A new run in a used folder: the old run's step checkpoints must not be resumed into it.
   std::error_code ec;
-  const auto previous = step_checkpoints(checkpoints_dir_);
-  if (!previous.empty() || fs::exists(last_path_))
-    log_->line("starting a new run in " + out_ + " (its previous checkpoints are replaced; --resume continues a run)");
-  for (const auto& [step, path] : previous) fs::remove(path, ec);
-  fs::remove(last_path_, ec);
-  keep_metrics_up_to(metrics_path_, -1);
+  if (rank0()) {
+    const auto previous = step_checkpoints(checkpoints_dir_);
+    if (!previous.empty() || fs::exists(last_path_))
+      log_->line("starting a new run in " + out_ + " (its previous checkpoints are replaced; --resume continues a run)");
+    for (const auto& [step, path] : previous) fs::remove(path, ec);
+    fs::remove(last_path_, ec);
+    keep_metrics_up_to(metrics_path_, -1);
+  }
   if (!config_.has("init") || config_.get_string("init").empty()) return;
   const std::string init = config_.get_string("init");
   CheckpointReader reader(init);
@@ -402,7 +470,8 @@ Json TrainingRun::checkpoint_meta() const {
   // The data order is a function of (seed, epoch) (Task::train_batches): epoch and batch place it.
   meta["progress"] = {{"step", state_.step}, {"epoch", state_.epoch}, {"batch", state_.batch}, {"total_steps", total_},
                       {"loss_sum", state_.loss_sum}, {"loss_count", state_.loss_count}, {"last_eval_step", state_.last_eval_step},
-                      {"nonfinite_skipped", state_.nonfinite_skipped}};
+                      {"nonfinite_skipped", state_.nonfinite_skipped}, {"overflow_skipped", state_.overflow_skipped}};
+  if (scaler_) meta["loss_scale"] = scaler_->state();
   meta["best"] = state_.best ? Json(*state_.best) : Json(nullptr);
   meta["best_metrics"] = state_.best_metrics;
   meta["metrics"] = state_.last_metrics;
@@ -411,18 +480,24 @@ Json TrainingRun::checkpoint_meta() const {
 
 void TrainingRun::save_last() {
   // Written whole under its own name, then last.ckpt points at it; the previous ones stay
-  // until --keep-last newer ones exist.
-  const std::string step_path = (checkpoints_dir_ / step_checkpoint_name(state_.step)).string();
-  save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model_), optimizer_.get(), true, task_.training_state()});
-  link_atomically(step_path, last_path_);
-  std::error_code ec;
-  const auto saved = step_checkpoints(checkpoints_dir_);
-  for (size_t i = static_cast<size_t>(keep_last_); i < saved.size(); ++i) fs::remove(saved[i].second, ec);
+  // until --keep-last newer ones exist. Every rank comes here together (the task's state may be
+  // gathered over them); rank 0 writes while the others wait at the barrier.
+  auto task_state = task_.training_state();
+  if (rank0()) {
+    const std::string step_path = (checkpoints_dir_ / step_checkpoint_name(state_.step)).string();
+    save_checkpoint(step_path, {checkpoint_meta(), state_dict(*model_), optimizer_.get(), true, task_state});
+    link_atomically(step_path, last_path_);
+    std::error_code ec;
+    const auto saved = step_checkpoints(checkpoints_dir_);
+    for (size_t i = static_cast<size_t>(keep_last_); i < saved.size(); ++i) fs::remove(saved[i].second, ec);
+  }
+  if (group_) group_->barrier();
   last_save_ = Clock::now();
 }
 
 void TrainingRun::evaluate() {
   progress_->break_line();
+  sync_buffers();
   const auto t0 = Clock::now();
   Json result = task_.evaluate("val");
   state_.last_metrics = result.at("metrics");
@@ -434,8 +509,10 @@ void TrainingRun::evaluate() {
                {"eval_seconds", std::chrono::duration<double>(Clock::now() - t0).count()},
                {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_).count()}};
   for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it) line["val_" + it.key()] = it.value();
-  metrics_file_ << line.dump() << '\n';
-  metrics_file_.flush();
+  if (rank0()) {
+    metrics_file_ << line.dump() << '\n';
+    metrics_file_.flush();
+  }
   std::string text = "eval step " + std::to_string(state_.step) + ":";
   for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it) {
     char value_text[64];
@@ -448,7 +525,7 @@ void TrainingRun::evaluate() {
   if (!state_.best || (higher ? value > *state_.best : value < *state_.best)) {
     state_.best = value;
     state_.best_metrics = state_.last_metrics;
-    save_checkpoint(best_path_, {checkpoint_meta(), state_dict(*model_), nullptr, false});
+    if (rank0()) save_checkpoint(best_path_, {checkpoint_meta(), state_dict(*model_), nullptr, false});
     text += " (best)";
   }
   log_->line(text);
@@ -490,30 +567,104 @@ void TrainingRun::follow_group_epochs() {
   }
 }
 
-double TrainingRun::train_step(const Batch& batch) {
+void TrainingRun::sync_buffers() {
+  // Running statistics and other buffers are rank 0's on every rank, as DistributedDataParallel
+  // keeps them (its broadcast_buffers): evaluations and checkpoints see one model.
+  if (!group_ || buffers_.empty()) return;
+  torch::NoGradGuard no_grad;
+  group_->broadcast(buffers_, 0);
+}
+
+double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
   const double lr = lr_at(schedule_, state_.step);
   set_group_learning_rates(lr);
   follow_group_epochs();
   model_->train();
-  auto loss = task_.loss(batch);
-  double loss_value = loss.item<double>();
-  if (fault_injected("nan-loss")) loss_value = std::nan("");  // tests of --on-nan
+  if (group_) {
+    sync_buffers();
+    // Each rank draws its own dropout masks, from (seed, step, rank): a resumed run draws the same.
+    seed_everything(mix_seed(seed_, 0x7374657000ULL + static_cast<uint64_t>(state_.step), static_cast<uint64_t>(shard_.rank)));
+  }
+  // Each micro-batch's share of the step: its loss averages over loss_weight terms, the step's
+  // loss over all of them on every rank (as one process computes the whole batch's mean).
+  std::vector<double> weights;
+  double local_weight = 0;
+  for (const auto& batch : micro_batches) local_weight += weights.emplace_back(batch.size > 0 ? task_.loss_weight(batch) : 0.0);
+  const double total_weight = group_ ? agree({local_weight})[0] : local_weight;
+  const auto world = static_cast<double>(shard_.world_size);
+
+  optimizer_->zero_grad();
+  double loss_sum = 0, bad_loss = 0, last_value = 0;
+  bool loss_finite = true;
+  int64_t examples = 0;
+  for (size_t k = 0; k < micro_batches.size(); ++k) {
+    // Gradients are averaged over ranks during the last micro-batch's backward pass only.
+    if (sync_) sync_->arm(k + 1 == micro_batches.size());
+    const Batch& batch = micro_batches[k];
+    if (batch.size == 0) continue;  // this rank's part of a short last batch is empty
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(precision_, device_);
+      loss = task_.loss(batch).to(torch::kFloat32);
+    }
+    double value = loss.item<double>();
+    if (fault_injected("nan-loss")) value = std::nan("");  // tests of --on-nan
+    examples += batch.size;
+    if (!std::isfinite(value)) {
+      loss_finite = false, bad_loss = value;
+      // One process stops computing; ranks go on, so that every collective is still matched.
+      if (!group_) break;
+    }
+    loss_sum += weights[k] * value;
+    last_value = value;
+    // d(mean over the step) = sum_k w_k / W_total * d(mean over micro-batch k); the average over
+    // ranks divides by their number, which the share multiplies back.
+    const double share = weights[k] / total_weight * world;
+    torch::Tensor objective = share == 1.0 ? loss : loss * share;
+    if (scaler_) objective = scaler_->scale_loss(objective);
+    objective.backward();
+  }
+  if (sync_) sync_->finish();
+  // The step's loss, and whether any rank's was not finite, a signal came, or a save is due.
+  const bool minutes_due = rank0() && save_every_minutes_ > 0 &&
+                           std::chrono::duration<double>(Clock::now() - last_save_).count() >= 60 * save_every_minutes_;
+  const int local_signal = g_stop_signal.load();
+  const auto agreed = agree({loss_sum, loss_finite ? 0.0 : 1.0, static_cast<double>(examples), local_signal ? 1.0 : 0.0, minutes_due ? 1.0 : 0.0});
+  // (One micro-batch in one process: its loss as computed, not w * loss / w.)
+  const double step_loss = agreed[1] > 0                           ? (loss_finite ? std::nan("") : bad_loss)
+                           : !group_ && micro_batches.size() == 1 ? last_value
+                                                                   : agreed[0] / total_weight;
+  stop_signal_ = agreed[3] > 0 ? (local_signal ? local_signal : SIGTERM) : 0;
+  save_due_ = agreed[4] > 0;
+  last_examples_ = static_cast<int64_t>(agreed[2]);
+
   std::string nonfinite;  // what went wrong, if anything did
-  if (!std::isfinite(loss_value)) {
-    nonfinite = "the loss is " + format_value(loss_value);
+  if (agreed[1] > 0) {
+    nonfinite = "the loss is " + format_value(step_loss) + (group_ ? " on " + std::to_string(static_cast<int64_t>(agreed[1])) + " rank(s)" : "");
   } else {
-    optimizer_->zero_grad();
-    loss.backward();
+    // fp16: gradients divided back by the loss scale; an overflow skips the step, not the run.
+    if (scaler_ && (!scaler_->unscale(parameters_) || fault_injected("grad-overflow"))) {
+      scaler_->update(false);
+      optimizer_->zero_grad();
+      ++state_.step, ++state_.batch, ++state_.overflow_skipped;
+      progress_->break_line();
+      log_->line("fp16: the gradients overflowed at step " + std::to_string(state_.step) + "; step skipped, loss scale now " +
+                 format_value(scaler_->scale()));
+      return step_loss;
+    }
     const double norm = clip_ > 0 ? torch::nn::utils::clip_grad_norm_(parameters_, clip_) : gradient_norm(parameters_);
     if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
   }
   ++state_.step, ++state_.batch;
   if (nonfinite.empty()) {
     optimizer_->step();
-    state_.loss_sum += loss_value, ++state_.loss_count;
-    return loss_value;
+    if (scaler_) scaler_->update(true);
+    state_.loss_sum += step_loss, ++state_.loss_count;
+    return step_loss;
   }
-  // Nothing of this step is applied: stop (naming the step and its samples) or skip it.
+  // Nothing of this step is applied: stop (naming the step and its samples) or skip it. Every
+  // rank decides alike: the loss flags and the averaged gradients are the same on each.
+  const Batch& batch = micro_batches.front();
   const std::string where = "step " + std::to_string(state_.step) + " (epoch " + std::to_string(state_.epoch + 1) + ", batch " +
                             std::to_string(state_.batch) + ")";
   progress_->break_line();
@@ -525,33 +676,53 @@ double TrainingRun::train_step(const Batch& batch) {
   ++state_.nonfinite_skipped;
   log_->line("--on-nan skip: " + nonfinite + " at " + where + ", on " + describe_batch(batch) + "; step skipped (" +
              std::to_string(state_.nonfinite_skipped) + " so far)");
-  return loss_value;
+  return step_loss;
 }
 
 TrainSummary TrainingRun::fit() {
   start_or_resume();
   last_save_ = start_ = Clock::now();
-  progress_ = std::make_unique<Progress>(total_, per_epoch_, *log_);
-  metrics_file_.open(metrics_path_, std::ios::app);
-  if (!metrics_file_) throw Error("cannot write " + metrics_path_);
+  progress_ = std::make_unique<Progress>(total_, per_epoch_, *log_, rank0());
+  if (rank0()) {
+    metrics_file_.open(metrics_path_, std::ios::app);
+    if (!metrics_file_) throw Error("cannot write " + metrics_path_);
+  }
   log_->line("training " + task_.meta().at("model").get<std::string>() + " for " + std::to_string(total_) + " steps (" +
              std::to_string(per_epoch_) + " per epoch, " + std::to_string(task_.examples_per_epoch()) + " examples), run folder " + out_);
+  if (group_ || shard_.accum_steps > 1 || precision_ != Precision::fp32) {
+    std::string how = group_ ? std::to_string(shard_.world_size) + " processes (" +
+                                   resolve_dist_backend(config_.has("dist_backend") ? config_.get_string("dist_backend") : "auto", device_.is_cuda()) + ", " +
+                                   std::to_string(sync_->buckets()) + " gradient buckets)"
+                             : std::string("1 process");
+    how += ", global batch " + std::to_string(config_.get_int("batch_size"));
+    if (shard_.accum_steps > 1) how += " in " + std::to_string(shard_.accum_steps) + " accumulated micro-batches per rank";
+    how += ", precision " + precision_name(precision_);
+    log_->line("data parallel: " + how);
+  }
+  if (precision_ == Precision::bf16 && !device_.is_cuda() && !cpu_has_bf16())
+    log_->line("--precision bf16: this CPU has no AVX-512 BF16 or AMX instructions; bf16 runs in software (correct, but slower than fp32)");
   StopSignalScope stop_signals;
   try {
     while (state_.step < total_) {
       auto batches = task_.train_batches(state_.epoch, state_.batch);
       while (state_.step < total_) {
         const auto t0 = Clock::now();
-        auto batch = batches->next();
-        if (!batch) break;
+        // The step's micro-batches: --accum-steps of them (this rank's parts of one global batch).
+        std::vector<Batch> micro_batches;
+        while (static_cast<int64_t>(micro_batches.size()) < shard_.accum_steps) {
+          auto batch = batches->next();
+          if (!batch) break;
+          micro_batches.push_back(std::move(*batch));
+        }
+        if (static_cast<int64_t>(micro_batches.size()) < shard_.accum_steps) break;
         const double lr = lr_at(schedule_, state_.step);
-        const double loss = train_step(*batch);
+        const double loss = train_step(micro_batches);
         for (const auto& notice : task_.take_notices()) {
           progress_->break_line();
           log_->line(notice);
         }
-        progress_->step(state_.step, state_.epoch, state_.batch, loss, lr, batch->size, std::chrono::duration<double>(Clock::now() - t0).count());
-        if (const int signal = g_stop_signal.load()) {
+        progress_->step(state_.step, state_.epoch, state_.batch, loss, lr, last_examples_, std::chrono::duration<double>(Clock::now() - t0).count());
+        if (const int signal = stop_signal_) {
           progress_->break_line();
           save_last();
           log_->line(std::string(signal == SIGTERM ? "terminated" : "interrupted") + " at step " + std::to_string(state_.step) + "; saved " +
@@ -560,7 +731,9 @@ TrainSummary TrainingRun::fit() {
         }
         if (eval_every_ > 0 && state_.step % eval_every_ == 0) evaluate();
         else if (save_every_steps_ > 0 && state_.step % save_every_steps_ == 0) save_last();
-        else if (save_every_minutes_ > 0 && std::chrono::duration<double>(Clock::now() - last_save_).count() >= 60 * save_every_minutes_) save_last();
+        else if (save_due_) save_last();
+        // Fault injection (tests): a worker that dies between steps (docs/DISTRIBUTED.md's restarts).
+        if (fault_injected("kill-after-step")) std::raise(SIGKILL);
       }
       if (state_.batch >= per_epoch_) {
         ++state_.epoch, state_.batch = 0;
@@ -590,8 +763,8 @@ TrainSummary TrainingRun::fit() {
 
 }  // namespace
 
-Trainer::Trainer(Task& task, Options config) : task_(task), config_(std::move(config)) {}
+Trainer::Trainer(Task& task, Options config, DataShard shard) : task_(task), config_(std::move(config)), shard_(shard) {}
 
-TrainSummary Trainer::fit() { return TrainingRun(task_, config_).fit(); }
+TrainSummary Trainer::fit() { return TrainingRun(task_, config_, shard_).fit(); }
 
 }  // namespace zoo

@@ -1,7 +1,8 @@
 // The one training loop of every task (Lightning's Trainer): optimizer, schedule, clipping,
 // evaluation cadence, best/last/step checkpoints, metrics.jsonl, train.log, progress, --resume
 // (exact, falling back past damaged checkpoints), --init, SIGINT/SIGTERM and the non-finite
-// guard. docs/RELIABILITY.md says what it promises.
+// guard; gradient accumulation, mixed precision and data parallelism over the ranks of a
+// torchrun launch. docs/RELIABILITY.md and docs/DISTRIBUTED.md say what it promises.
 #pragma once
 #include <string>
 
@@ -21,13 +22,16 @@ struct TrainSummary {
 class Trainer {
  public:
   // `config` holds every training option (see apps/zoo: the train command's table); the task
-  // must already be set up for training.
-  Trainer(Task& task, Options config);
+  // must already be set up for training, with `shard` (the same one) set on it. In a run of
+  // several processes every rank constructs a Trainer and calls fit(); rank 0 alone writes the
+  // run folder.
+  Trainer(Task& task, Options config, DataShard shard = {});
   TrainSummary fit();
 
  private:
   Task& task_;
   Options config_;
+  DataShard shard_;
 };
 
 // Checks the loop's own options (--eval-every, --save-every-*, --keep-last, --on-nan): a

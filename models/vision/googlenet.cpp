@@ -6,7 +6,7 @@ using namespace torch::nn;
 
 BasicConv2dImpl::BasicConv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding)
     : conv(register_module("conv", Conv2d(Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)))),
-      bn(register_module("bn", BatchNorm2d(BatchNorm2dOptions(out).eps(0.001)))) {}
+      bn(register_module("bn", zoo::nn::BatchNorm2d(BatchNorm2dOptions(out).eps(0.001)))) {}
 
 torch::Tensor BasicConv2dImpl::forward(torch::Tensor x) { return torch::relu(bn(conv(x))); }
 
@@ -72,7 +72,7 @@ GoogLeNetImpl::GoogLeNetImpl(const GoogLeNetConfig& config) : config_(config) {
       init::normal_(c->weight, 0.0, 0.01);
     } else if (auto* l = module->as<Linear>()) {
       init::normal_(l->weight, 0.0, 0.01);
-    } else if (auto* bn = module->as<BatchNorm2d>()) {
+    } else if (auto* bn = module->as<zoo::nn::BatchNorm2d>()) {
       init::ones_(bn->weight);
       init::zeros_(bn->bias);
     }

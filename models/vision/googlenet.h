@@ -3,6 +3,7 @@
 // torchvision's layout (BatchNorm after every convolution, 3x3 in the "5x5" branch), names and
 // parameter counts; the two auxiliary classifiers exist only with aux_logits.
 #pragma once
+#include "lib/nn/sync_batch_norm.h"
 #include "models/vision/classifier.h"
 
 namespace zoo::models {
@@ -13,7 +14,7 @@ class BasicConv2dImpl : public torch::nn::Module {
   BasicConv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0);
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  zoo::nn::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BasicConv2d);
 

@@ -18,7 +18,7 @@ torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
 // convolution: BN(W * x) = (s W) * x + (beta - s mu), s = gamma / sqrt(var + eps). One pass over
 // the activations instead of two (a frozen ResNet-50 trunk at batch 32: about 200 ms of 1.6 s),
 // for the cost of scaling the weights. In training, batch statistics: the two modules as they are.
-torch::Tensor conv_bn(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+torch::Tensor conv_bn(torch::nn::Conv2dImpl& conv, zoo::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
   if (bn.is_training()) return bn.forward(conv.forward(x));
   auto scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());  // (C)
   auto weight = conv.weight * scale.view({-1, 1, 1, 1});                     // (C, C_in, k, k)
@@ -42,15 +42,15 @@ torch::Tensor add_relu_(torch::Tensor& out, const torch::Tensor& identity) {
 // The shortcut: the identity, or the downsampling 1x1 convolution and its BatchNorm.
 torch::Tensor shortcut(torch::nn::Sequential& downsample, const torch::Tensor& x) {
   if (!downsample) return x;
-  return conv_bn(*downsample->ptr(0)->as<torch::nn::Conv2d>(), *downsample->ptr(1)->as<torch::nn::BatchNorm2d>(), x);
+  return conv_bn(*downsample->ptr(0)->as<torch::nn::Conv2d>(), *downsample->ptr(1)->as<zoo::nn::BatchNorm2d>(), x);
 }
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
     : conv1(register_module("conv1", conv3x3(inplanes, planes, stride))),
-      bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes))),
       conv2(register_module("conv2", conv3x3(planes, planes))),
-      bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))) {
+      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes))) {
   if (downsample_) downsample = register_module("downsample", downsample_);
 }
 
@@ -66,11 +66,11 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
     : conv1(register_module("conv1", conv1x1(inplanes, planes))),
-      bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes))),
       conv2(register_module("conv2", conv3x3(planes, planes, stride))),
-      bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))),
+      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes))),
       conv3(register_module("conv3", conv1x1(planes, planes * expansion))),
-      bn3(register_module("bn3", torch::nn::BatchNorm2d(planes * expansion))) {
+      bn3(register_module("bn3", zoo::nn::BatchNorm2d(planes * expansion))) {
   if (downsample_) downsample = register_module("downsample", downsample_);
 }
 
@@ -87,7 +87,7 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   conv1 = register_module("conv1", config.small_input
       ? torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 3).stride(1).padding(1).bias(false))
       : torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
+  bn1 = register_module("bn1", zoo::nn::BatchNorm2d(64));
   maxpool = register_module("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
   layer1 = register_module("layer1", make_layer(64, config.layers.at(0), 1));
   layer2 = register_module("layer2", make_layer(128, config.layers.at(1), 2));
@@ -104,7 +104,7 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<zoo::nn::BatchNorm2d>()) {
       torch::nn::init::ones_(bn->weight);
       torch::nn::init::zeros_(bn->bias);
     }
@@ -124,7 +124,7 @@ torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int
   if (stride != 1 || inplanes_ != planes * expansion) {
     // The shortcut changes shape with the block: a strided 1x1 projection, as in the paper's option B.
     downsample = torch::nn::Sequential(conv1x1(inplanes_, planes * expansion, stride),
-                                       torch::nn::BatchNorm2d(planes * expansion));
+                                       zoo::nn::BatchNorm2d(planes * expansion));
   }
   torch::nn::Sequential layer;
   for (int64_t i = 0; i < blocks; ++i) {

@@ -1,6 +1,7 @@
 // ResNet (He et al., 2015, "Deep Residual Learning for Image Recognition"), torchvision layout:
 // parameter names and counts match torchvision.models.resnet*, so its state_dicts load by name.
 #pragma once
+#include "lib/nn/sync_batch_norm.h"
 #include "lib/core/options.h"
 #include "models/vision/classifier.h"
 
@@ -15,9 +16,9 @@ class BasicBlockImpl : public torch::nn::Module {
 
   // Declared (so registered) in torchvision's order.
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zoo::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Conv2d conv2{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr};
+  zoo::nn::BatchNorm2d bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -30,11 +31,11 @@ class BottleneckImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zoo::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Conv2d conv2{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr};
+  zoo::nn::BatchNorm2d bn2{nullptr};
   torch::nn::Conv2d conv3{nullptr};
-  torch::nn::BatchNorm2d bn3{nullptr};
+  zoo::nn::BatchNorm2d bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -97,7 +98,7 @@ class ResNetImpl : public ImageClassifierImpl {
   void keep_trunk(int64_t stage) override;
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zoo::nn::BatchNorm2d bn1{nullptr};
   torch::nn::MaxPool2d maxpool{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};

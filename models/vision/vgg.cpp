@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "lib/nn/sync_batch_norm.h"
+
 namespace zoo::models {
 
 using namespace torch::nn;
@@ -34,7 +36,7 @@ VGGImpl::VGGImpl(const VggConfig& config) {
       continue;
     }
     features->push_back(Conv2d(Conv2dOptions(channels, width, 3).padding(1)));
-    if (config.batch_norm) features->push_back(BatchNorm2d(width));
+    if (config.batch_norm) features->push_back(zoo::nn::BatchNorm2d(width));
     features->push_back(ReLU(ReLUOptions(true)));
     channels = width;
   }
@@ -50,7 +52,7 @@ VGGImpl::VGGImpl(const VggConfig& config) {
     if (auto* conv = module->as<Conv2d>()) {
       init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
       init::zeros_(conv->bias);
-    } else if (auto* bn = module->as<BatchNorm2d>()) {
+    } else if (auto* bn = module->as<zoo::nn::BatchNorm2d>()) {
       init::ones_(bn->weight);
       init::zeros_(bn->bias);
     } else if (auto* linear = module->as<Linear>()) {

@@ -1,4 +1,4 @@
-// lib/train/distributed: the torchrun environment, and two ranks in one process joining a run
+// lib/core/distributed: the torchrun environment, and two ranks in one process joining a run
 // over loopback and talking through Gloo.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "lib/core/error.h"
-#include "lib/train/distributed.h"
+#include "lib/core/distributed.h"
 
 using namespace zoo;
 
@@ -134,5 +134,61 @@ TEST_CASE("two ranks join a run over loopback and reduce, broadcast and meet thr
     CHECK(sizes[rank] == 2);
     CHECK(torch::equal(sums[rank], expected));
     CHECK(torch::equal(broadcasts[rank], torch::full({2, 2}, 17.0f)));
+  }
+}
+
+namespace {
+
+// Runs fn(rank, collectives) on two ranks joined over loopback, each in its own thread; the
+// first error of either, or "".
+std::string on_two_ranks(const std::function<void(int, Collectives&)>& fn) {
+  const std::string port = std::to_string(free_port());
+  std::vector<std::string> errors(2);
+  auto worker = [&](int rank) {
+    try {
+      auto run = join_run(env_of({{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}}), "gloo",
+                          std::chrono::seconds(60));
+      fn(rank, *run);
+    } catch (const std::exception& e) {
+      errors[rank] = "rank " + std::to_string(rank) + ": " + e.what();
+    }
+  };
+  std::thread rank0(worker, 0), rank1(worker, 1);
+  rank0.join(), rank1.join();
+  return errors[0].empty() ? errors[1] : errors[0];
+}
+
+}  // namespace
+
+TEST_CASE("shard_range: contiguous parts that cover the items once and differ by at most one", "[distributed]") {
+  for (int64_t count : {0, 1, 5, 8, 13}) {
+    for (int64_t world : {1, 2, 3, 4}) {
+      int64_t next = 0;
+      for (int64_t rank = 0; rank < world; ++rank) {
+        auto [begin, end] = shard_range(count, rank, world);
+        CHECK(begin == next);
+        CHECK(end - begin >= count / world);
+        CHECK(end - begin <= count / world + 1);
+        next = end;
+      }
+      CHECK(next == count);
+    }
+  }
+  CHECK(shard_range(5, 0, 2) == std::make_pair<int64_t, int64_t>(0, 3));
+  CHECK(shard_range(5, 1, 2) == std::make_pair<int64_t, int64_t>(3, 5));
+}
+
+TEST_CASE("gather_text and sum_over_ranks: every rank's values on every rank, in rank order", "[distributed]") {
+  if (!gloo_available()) return;
+  std::vector<std::vector<std::string>> texts(2);
+  std::vector<std::vector<double>> sums(2);
+  const auto error = on_two_ranks([&](int rank, Collectives& group) {
+    texts[rank] = gather_text(group, rank == 0 ? std::string("h\xc3\xa9llo\n") : std::string(""));
+    sums[rank] = sum_over_ranks(group, {1.5 * (rank + 1), 1e15 + rank});
+  });
+  REQUIRE(error == "");
+  for (int rank = 0; rank < 2; ++rank) {
+    CHECK(texts[rank] == std::vector<std::string>{"h\xc3\xa9llo\n", ""});
+    CHECK(sums[rank] == std::vector<double>{4.5, 2e15 + 1});
   }
 }

@@ -1,4 +1,6 @@
-#include "lib/train/distributed.h"
+#include "lib/core/distributed.h"
+
+#include <cstring>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -86,6 +88,11 @@ class GlooCollectives : public Collectives {
     options.rootRank = root;
     each(tensors, [&](std::vector<torch::Tensor>& one) { return group_->broadcast(one, options); });
   }
+  std::function<void()> start_all_reduce_sum(torch::Tensor tensor) override {
+    std::vector<torch::Tensor> one{std::move(tensor)};
+    auto work = group_->allreduce(one);
+    return [work] { work->wait(); };
+  }
   void barrier() override { group_->barrier()->wait(); }
 
  private:
@@ -109,9 +116,50 @@ class GlooCollectives : public Collectives {
 
 }  // namespace
 
+std::vector<double> sum_over_ranks(Collectives& group, std::vector<double> values) {
+  if (values.empty()) return values;
+  std::vector<torch::Tensor> tensors{torch::tensor(values, torch::kFloat64)};
+  group.all_reduce_sum(tensors);
+  const double* summed = tensors[0].data_ptr<double>();
+  return std::vector<double>(summed, summed + values.size());
+}
+
+std::vector<std::string> gather_text(Collectives& group, const std::string& text) {
+  // The lengths first, then one buffer in which each rank fills its own span: a sum is a gather.
+  const auto world = static_cast<size_t>(group.world_size()), rank = static_cast<size_t>(group.rank());
+  std::vector<double> lengths(world, 0.0);
+  lengths[rank] = static_cast<double>(text.size());
+  lengths = sum_over_ranks(group, lengths);
+  std::vector<int64_t> offsets(world + 1, 0);
+  for (size_t r = 0; r < world; ++r) offsets[r + 1] = offsets[r] + static_cast<int64_t>(lengths[r]);
+  std::vector<torch::Tensor> buffer{torch::zeros({std::max<int64_t>(1, offsets[world])}, torch::kUInt8)};
+  std::memcpy(buffer[0].data_ptr<uint8_t>() + offsets[rank], text.data(), text.size());
+  group.all_reduce_sum(buffer);
+  std::vector<std::string> texts;
+  const auto* bytes = reinterpret_cast<const char*>(buffer[0].data_ptr<uint8_t>());
+  for (size_t r = 0; r < world; ++r) texts.emplace_back(bytes + offsets[r], static_cast<size_t>(offsets[r + 1] - offsets[r]));
+  return texts;
+}
+
+std::pair<int64_t, int64_t> shard_range(int64_t count, int64_t rank, int64_t world_size) {
+  const int64_t base = count / world_size, extra = count % world_size;
+  const int64_t begin = rank * base + std::min(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+std::string resolve_dist_backend(const std::string& name, bool cuda) {
+  // This build has no NCCL process group, and Gloo reduces CUDA tensors too (through the host).
+  if (name == "auto") return "gloo";
+  (void)cuda;
+  if (name != "gloo" && name != "nccl") throw UsageError("invalid --dist-backend '" + name + "': expected auto, gloo or nccl");
+  return name;
+}
+
 std::unique_ptr<Collectives> join_run(const DistEnv& env, const std::string& backend, std::chrono::milliseconds timeout) {
+  if (backend == "nccl")
+    throw Error("this zoo was built without NCCL (LibTorch's ProcessGroupNCCL); on this build use --dist-backend gloo, which also reduces CUDA tensors");
   if (backend != "auto" && backend != "gloo")
-    throw UsageError("invalid --dist-backend '" + backend + "': this build of zoo has gloo (auto picks it on the CPU)");
+    throw UsageError("invalid --dist-backend '" + backend + "': expected auto, gloo or nccl");
 #ifdef ZOO_GLOO
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(env.master_port);

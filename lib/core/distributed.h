@@ -1,5 +1,4 @@
-// One process of a data-parallel run launched by torchrun (issue 20; the trainer does not use it
-// yet). torchrun tells each worker who it is through the environment; zoo reads the variables
+// One process of a data-parallel run launched by torchrun (docs/DISTRIBUTED.md). torchrun tells each worker who it is through the environment; zoo reads the variables
 // PyTorch's own workers read, joins the store the same way, and talks over c10d's process groups
 // (Gloo on the CPU), behind the few collective operations the trainer needs.
 #pragma once
@@ -42,15 +41,31 @@ class Collectives {
   virtual int64_t rank() const = 0;
   virtual int64_t world_size() const = 0;
   virtual void all_reduce_sum(std::vector<torch::Tensor>& tensors) = 0;          // in place, every rank
+  // Starts a sum all-reduce of `tensor` in place and returns at once; calling the result waits
+  // for it. Every rank must start the same operations in the same order.
+  virtual std::function<void()> start_all_reduce_sum(torch::Tensor tensor) = 0;
   virtual void broadcast(std::vector<torch::Tensor>& tensors, int64_t root) = 0;  // root's values to every rank
   virtual void barrier() = 0;
 };
 
+// Sums `values` over every rank (a few scalars: counts, metric statistics), in double precision.
+std::vector<double> sum_over_ranks(Collectives& group, std::vector<double> values);
+
+// Every rank's `text`, in rank order, on every rank (predictions gathered for a corpus metric).
+std::vector<std::string> gather_text(Collectives& group, const std::string& text);
+
+// [begin, end) of this rank's share of `count` items split into `world_size` contiguous parts
+// that differ in size by at most one (the first count % world_size ranks take one more).
+std::pair<int64_t, int64_t> shard_range(int64_t count, int64_t rank, int64_t world_size);
+
+// The backend --dist-backend names: "auto" is "nccl" on a CUDA device and "gloo" on the CPU.
+std::string resolve_dist_backend(const std::string& name, bool cuda);
+
 // Joins the run `env` describes. The store: the launcher's, as a client, when it hosts one (keys
 // under "/worker/attempt_<restart count>", as PyTorch's workers keep them, so a restarted attempt
 // never reads its predecessor's); otherwise rank 0 hosts a TCPStore at MASTER_ADDR:MASTER_PORT
-// and the others connect. backend: "gloo", or "auto" (Gloo on the CPU). Error when the backend is
-// not in this build or the others do not arrive within `timeout`.
+// and the others connect. backend: "gloo" or "nccl" (resolve_dist_backend). Error when the
+// backend is not in this build or the others do not arrive within `timeout`.
 std::unique_ptr<Collectives> join_run(const DistEnv& env, const std::string& backend,
                                       std::chrono::milliseconds timeout = std::chrono::minutes(5));
 
