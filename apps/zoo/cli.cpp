@@ -81,7 +81,9 @@ Json Command::resolve(const Json& base) const {
     if (!file.is_object()) throw UsageError("config file " + config_path + " must hold a JSON object");
     for (auto it = file.begin(); it != file.end(); ++it) {
       const std::string key = key_of(it.key());
-      if (key == "config") continue;
+      // A run's config.json also records facts that are not options (world_size, the number of
+      // processes it ran in); replaying it with --config takes the options.
+      if (key == "config" || key == "world_size") continue;
       if (!by_key.count(key)) throw UsageError("unknown option '" + it.key() + "' in config file " + config_path + " for " + app_->get_name());
       const OptionSpec& spec = *by_key.at(key);
       Json value = it.value();

@@ -511,6 +511,7 @@ Commands make_commands(CLI::App& app) {
       {"data", nullptr, "", "image folder for loader_folder (default: ../shared/data/tiny_coco)", Kind::Value, "DIR"},
       {"warmup", 2, 0, "untimed steps first", Kind::Value, "N"},
       {"steps", 5, 0, "timed steps", Kind::Value, "N"},
+      {"precision", "fp32", "", "fp32 | bf16 | fp16 (CUDA): autocast in resnet18_64, transformer_mt and vit_cifar", Kind::Value, "P"},
       {"json", nullptr, false, "one JSON object per line", Kind::Flag}});
   return c;
 }

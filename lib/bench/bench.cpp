@@ -18,6 +18,7 @@
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
 #include "lib/tasks/builtin.h"
+#include "lib/train/precision.h"
 #include "models/caption/caption_model.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
@@ -59,7 +60,7 @@ Json result(const std::string& config, const std::string& unit, double units_per
 
 // resnet18_64: torchvision-layout ResNet-18, 10 classes, random 64x64 inputs, batch 64; one
 // step = forward + cross-entropy + backward + SGD(lr 0.1, momentum 0.9, wd 5e-4) step.
-Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps) {
+Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps, Precision precision) {
   models::ResNetConfig config;
   config.num_classes = 10;
   auto model = std::make_shared<models::ResNetImpl>(config);
@@ -71,12 +72,16 @@ Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps) {
   auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
   auto step = [&] {
     sgd.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(precision, device);
+      loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+    }
     loss.backward();
     sgd.step();
   };
   const double seconds = time_steps(step, warmup, steps, device);
-  return result("resnet18_64", "images", batch, seconds, steps, device, {{"batch", batch}, {"input", "3x64x64"}});
+  return result("resnet18_64", "images", batch, seconds, steps, device, {{"batch", batch}, {"input", "3x64x64"}, {"precision", precision_name(precision)}});
 }
 
 // loader_folder: the image-folder loader decoding real JPEGs with random-resized-crop 224 +
@@ -169,7 +174,7 @@ Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
 // builds it around nn.Transformer), vocabularies 8000/6000. Batch 64, source length 24, target
 // input length 23 (causal mask), random ids; one step = forward + label-smoothed (0.1)
 // cross-entropy + backward + Adam(1e-4). Unit: target tokens (64 x 23).
-Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps) {
+Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps, Precision precision) {
   const int64_t batch = 64, src_length = 24, tgt_length = 23;
   models::TransformerConfig config;
   config.tie_output = false;
@@ -184,13 +189,19 @@ Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps) {
   const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1);
   auto step = [&] {
     adam.zero_grad();
-    auto logits = model->forward(src, lengths, tgt_in);
-    torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), loss_options).backward();
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(precision, device);
+      auto logits = model->forward(src, lengths, tgt_in);
+      loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), loss_options);
+    }
+    loss.backward();
     adam.step();
   };
   const double seconds = time_steps(step, warmup, steps, device);
   return result("transformer_mt", "tokens", static_cast<double>(batch * tgt_length), seconds, steps, device,
-                {{"batch", batch}, {"src_len", src_length}, {"tgt_len", tgt_length}, {"params", count_parameters(*model)}});
+                {{"batch", batch}, {"src_len", src_length}, {"tgt_len", tgt_length}, {"params", count_parameters(*model)},
+                 {"precision", precision_name(precision)}});
 }
 
 // One training step of a language model on random tokens (B, T+1) of a vocabulary of 65 (tiny-
@@ -245,7 +256,7 @@ Json bench_gpt_char(torch::Device device, int64_t warmup, int64_t steps) {
 // dropout, learned positions, 10 classes. Batch 128 random images; one step = forward +
 // cross-entropy + backward + AdamW(lr 1e-3, weight decay 0.05). Unit: images.
 // (benchmarks/pytorch_vit_cifar.py is the same model on PyTorch's stock nn.TransformerEncoder.)
-Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps) {
+Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps, Precision precision) {
   const int64_t batch = 128;
   models::VitConfig config;
   config.image_size = 32, config.patch_size = 4, config.layers = 6, config.heads = 3, config.width = 192, config.mlp = 768;
@@ -258,12 +269,17 @@ Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps) {
   auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
   auto step = [&] {
     adamw.zero_grad();
-    torch::nn::functional::cross_entropy(model->forward(images), labels).backward();
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(precision, device);
+      loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+    }
+    loss.backward();
     adamw.step();
   };
   const double seconds = time_steps(step, warmup, steps, device);
   return result("vit_cifar", "images", batch, seconds, steps, device,
-                {{"batch", batch}, {"input", "3x32x32"}, {"params", count_parameters(*model)}});
+                {{"batch", batch}, {"input", "3x32x32"}, {"params", count_parameters(*model)}, {"precision", precision_name(precision)}});
 }
 
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
@@ -304,19 +320,23 @@ Json bench_sat_soft(torch::Device device, int64_t warmup, int64_t steps) {
 struct Benchmark {
   const char* name;
   std::function<Json(torch::Device, const Options&, int64_t warmup, int64_t steps)> run;
+  bool mixed_precision = false;  // takes --precision bf16/fp16
 };
+
+// --precision of `zoo bench` (fp32 when a library caller gives none).
+Precision precision_of(const Options& o) { return parse_precision(o.has("precision") ? o.get_string("precision") : "fp32"); }
 
 const std::vector<Benchmark>& benchmarks() {
   static const std::vector<Benchmark> table{
-      {"resnet18_64", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_resnet18_64(d, w, s); }},
+      {"resnet18_64", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_resnet18_64(d, w, s, precision_of(o)); }, true},
       {"loader_folder",
        [](torch::Device, const Options& o, int64_t w, int64_t s) { return bench_loader_folder(o.has("data") ? o.get_string("data") : "", w, s); }},
       {"gemm_2048", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gemm(d, w, s); }},
       {"gru_bahdanau", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gru_bahdanau(d, w, s); }},
       {"lstm_lm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_lstm_lm(d, w, s); }},
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
-      {"transformer_mt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s); }},
-      {"vit_cifar", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s); }},
+      {"transformer_mt", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s, precision_of(o)); }, true},
+      {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
   };
   return table;
@@ -380,6 +400,17 @@ std::vector<Json> run_benchmarks(const std::string& names, torch::Device device,
       if (found == table.end()) throw UsageError("unknown benchmark configuration '" + name + "'; known: " + benchmark_names());
       wanted.push_back(&*found);
     }
+  }
+  const Precision precision = precision_of(options);
+  check_precision(precision, device);
+  if (precision != Precision::fp32) {
+    // "all" means the configurations that take it; a named one that does not is a mistake.
+    std::vector<const Benchmark*> mixed;
+    for (const auto* b : wanted) {
+      if (b->mixed_precision) mixed.push_back(b);
+      else if (names != "all") throw UsageError("--precision " + precision_name(precision) + " applies to resnet18_64, transformer_mt and vit_cifar, not " + b->name);
+    }
+    wanted = mixed;
   }
   std::vector<Json> out;
   for (const auto* b : wanted) {

@@ -13,7 +13,7 @@ std::string benchmark_names();  // "resnet18_64, loader_folder, gemm_2048"
 
 // Runs the comma-separated configurations (or "all"); one JSON object per configuration with
 // config, unit, per_s, step_ms, peak_rss_mb and the settings that produced them. Options used:
-// warmup, steps, data, threads.
+// warmup, steps, data, threads, precision.
 std::vector<Json> run_benchmarks(const std::string& names, torch::Device device, const Options& options);
 
 // Peak resident set size of this process so far, in MB.

@@ -277,6 +277,7 @@ class TrainingRun {
   std::vector<torch::Tensor> buffers_;      // broadcast from rank 0 before each step, as DDP does
   uint64_t seed_ = 0;
   int64_t last_examples_ = 0;               // the last step's examples over all ranks
+  int64_t steps_run_ = 0;                   // by this process (a resumed run's count starts again)
   int stop_signal_ = 0;                     // agreed by every rank after the step
   bool save_due_ = false;                   // rank 0's --save-every-minutes, agreed likewise
   LoopState state_;
@@ -697,7 +698,7 @@ TrainSummary TrainingRun::fit() {
     how += ", global batch " + std::to_string(config_.get_int("batch_size"));
     if (shard_.accum_steps > 1) how += " in " + std::to_string(shard_.accum_steps) + " accumulated micro-batches per rank";
     how += ", precision " + precision_name(precision_);
-    log_->line("data parallel: " + how);
+    log_->line((group_ ? "data parallel: " : "training in ") + how);
   }
   if (precision_ == Precision::bf16 && !device_.is_cuda() && !cpu_has_bf16())
     log_->line("--precision bf16: this CPU has no AVX-512 BF16 or AMX instructions; bf16 runs in software (correct, but slower than fp32)");
@@ -717,6 +718,7 @@ TrainSummary TrainingRun::fit() {
         if (static_cast<int64_t>(micro_batches.size()) < shard_.accum_steps) break;
         const double lr = lr_at(schedule_, state_.step);
         const double loss = train_step(micro_batches);
+        ++steps_run_;
         for (const auto& notice : task_.take_notices()) {
           progress_->break_line();
           log_->line(notice);
@@ -754,6 +756,17 @@ TrainSummary TrainingRun::fit() {
   summary.last_metrics = state_.last_metrics;
   summary.best_metrics = state_.best_metrics;
   summary.out_dir = out_;
+  if (sync_ && steps_run_ > 0) {
+    // What the gradient all-reduce cost: from its first bucket's start to its last's end, and
+    // the part of that the backward pass did not hide (finish() waiting).
+    const auto [exposed, window] = sync_->take_timings();
+    char text[200];
+    std::snprintf(text, sizeof(text), "data parallel: gradient all-reduce %.1f ms per step, %.1f ms of it after the backward pass",
+                  1000 * window / static_cast<double>(steps_run_), 1000 * exposed / static_cast<double>(steps_run_));
+    log_->line(text);
+  }
+  if (state_.overflow_skipped > 0)
+    log_->line("fp16: " + std::to_string(state_.overflow_skipped) + " of " + std::to_string(state_.step) + " steps skipped for overflowing gradients");
   if (state_.nonfinite_skipped > 0)
     log_->line("--on-nan skip: " + std::to_string(state_.nonfinite_skipped) + " of " + std::to_string(state_.step) + " steps skipped");
   log_->line("done: " + std::to_string(state_.step) + " steps in " + format_duration(summary.seconds) + "; best " + task_.main_metric() + " " +

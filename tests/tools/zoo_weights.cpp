@@ -3,7 +3,7 @@
 // so two runs compare bit for bit with diff. With --diff, the largest relative difference of two
 // checkpoints' floating-point weights, max|a - b| / max|b| per tensor, and the tensor it is in.
 //   zoo_weights CKPT
-//   zoo_weights --diff CKPT_A CKPT_B
+//   zoo_weights --diff CKPT_A CKPT_B     (ZOO_DIFF_ALL=1: every tensor's ratio and scale on stderr)
 #include <zlib.h>
 
 #include <cmath>

@@ -71,7 +71,7 @@ struct Net : torch::nn::Module {
 
 }  // namespace
 
-TEST_CASE("GradientSync: two ranks' averaged gradients are the whole batch's; unused parameters keep none", "[distributed][data_parallel]") {
+TEST_CASE("GradientSync: two ranks' averaged gradients are the whole batch's, unused parameters keep none", "[distributed][data_parallel]") {
   if (!gloo_available()) return;
   torch::manual_seed(3);
   auto x = torch::randn({8, 6}), y = torch::randint(0, 3, {8});
@@ -118,7 +118,7 @@ TEST_CASE("GradientSync: two ranks' averaged gradients are the whole batch's; un
   }
 }
 
-TEST_CASE("GradientSync: a parameter only one rank used gets the average; accumulation without reduction stays local", "[distributed][data_parallel]") {
+TEST_CASE("GradientSync: a parameter only one rank used gets the average, accumulation without reduction stays local", "[distributed][data_parallel]") {
   if (!gloo_available()) return;
   std::vector<torch::Tensor> used_once(2), accumulated(2);
   const auto error = on_two_ranks([&](int rank, Collectives& group) {
@@ -206,7 +206,7 @@ TEST_CASE("nn::BatchNorm2d without a group is torch::nn::BatchNorm2d: same names
   CHECK(torch::equal(ours->forward(x), theirs->forward(x)));
 }
 
-TEST_CASE("LossScaler: an overflowing step is reported and halves the scale; good steps grow it", "[precision]") {
+TEST_CASE("LossScaler: an overflowing step is reported and halves the scale, good steps grow it", "[precision]") {
   LossScaler scaler(1024.0, /*growth_interval=*/2);
   auto w = torch::ones({3}, torch::requires_grad());
   scaler.scale_loss((w * 2).sum()).backward();
@@ -297,5 +297,29 @@ TEST_CASE("sync_batch_norm in residual blocks (in-place ReLU, strided shortcut):
     CAPTURE(i);
     CHECK(relative_difference(grads[0][i], expected[i].grad()) < 1e-5);
     CHECK(torch::equal(grads[0][i], grads[1][i]));
+  }
+}
+
+TEST_CASE("DataShard: the micro-batches of every rank are disjoint and cover each global batch in order", "[data_parallel]") {
+  for (int64_t world : {1, 2, 3}) {
+    for (int64_t accum : {1, 2, 4}) {
+      for (int64_t n : {12, 13, 7}) {
+        CAPTURE(world, accum, n);
+        std::vector<int> covered(static_cast<size_t>(n), 0);
+        int64_t next = 0;
+        for (int64_t rank = 0; rank < world; ++rank) {
+          DataShard shard;
+          shard.rank = rank, shard.world_size = world, shard.accum_steps = accum;
+          for (int64_t micro = 0; micro < accum; ++micro) {
+            const auto [begin, end] = shard.micro_batch(n, micro);
+            CHECK(begin == next);  // rank-major, then micro-batch: one process's order
+            for (int64_t i = begin; i < end; ++i) ++covered[static_cast<size_t>(i)];
+            next = end;
+          }
+        }
+        CHECK(next == n);
+        CHECK(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
+      }
+    }
   }
 }
