@@ -50,17 +50,21 @@ struct StepAddmm : torch::autograd::Function<StepAddmm> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input, const torch::Tensor& x, const torch::Tensor& weight,
                                const c10::intrusive_ptr<ProductRecord>& record) {
     save_record(*ctx, record).saved_data["input_sizes"] = input.sizes();
+    ctx->saved_data["input_dtype"] = static_cast<int64_t>(input.scalar_type());
     ctx->save_for_backward({x, weight});
     return torch::addmm(input, x, weight);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const auto& grad = grads[0];
+    // Under autocast the product ran in bf16/fp16 and so does its gradient; the gradients are
+    // formed in the precision of what they are gradients of (fp32 weights and inputs).
+    const auto grad = grads[0].to(saved[1].scalar_type());
     torch::Tensor dinput, dx;
-    if (ctx->needs_input_grad(0)) dinput = at::sum_to(grad, ctx->saved_data["input_sizes"].toIntVector());  // a broadcast bias sums
-    if (ctx->needs_input_grad(1)) dx = grad.mm(saved[1].t());
+    if (ctx->needs_input_grad(0))  // a broadcast bias sums
+      dinput = at::sum_to(grad, ctx->saved_data["input_sizes"].toIntVector()).to(static_cast<at::ScalarType>(ctx->saved_data["input_dtype"].toInt()));
+    if (ctx->needs_input_grad(1)) dx = grad.mm(saved[1].t()).to(saved[0].scalar_type());
     auto& record = saved_record<ProductRecord>(*ctx);
-    record.inputs.push_back(saved[0]);
+    record.inputs.push_back(saved[0].to(grad.scalar_type()));  // W's gradient in W's precision
     record.output_grads.push_back(grad);
     return {dinput, dx, torch::Tensor(), torch::Tensor()};
   }

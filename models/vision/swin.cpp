@@ -11,6 +11,14 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+// Under --precision bf16/fp16, autocast runs convolutions and Linear layers in half width; the
+// residual stream and the LayerNorms (fp32 weights) stay fp32, which LibTorch 1.13's CPU autocast
+// does not see to by itself where a LayerNorm follows such a layer directly (the patch embedding,
+// patch merging).
+torch::Tensor full_width(const torch::Tensor& x) {
+  return x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(torch::kFloat32) : x;
+}
+
 torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-5)); }
 
 // (B, H, W, C) with H, W multiples of M -> (B * windows, M^2, C), windows in row-major order.
@@ -122,7 +130,8 @@ SwinBlockImpl::SwinBlockImpl(int64_t dim, int64_t heads, int64_t window, int64_t
 
 torch::Tensor SwinBlockImpl::forward(const torch::Tensor& input) {
   // z' = (S)W-MSA(LN(z)) + z;  z = MLP(LN(z')) + z'
-  auto x = input + stochastic_depth(attn(norm1(input)));
+  const auto z = full_width(input);  // (a block after patch merging)
+  auto x = z + stochastic_depth(attn(norm1(z)));
   return x + stochastic_depth(mlp->forward(norm2(x)));
 }
 
@@ -149,7 +158,7 @@ SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& c) : config_(c) {
   // Patch partition and linear embedding: (B, 3, H, W) -> (B, C, H/4, W/4) -> (B, H/4, W/4, C)
   features->push_back(torch::nn::Sequential(
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.embed_dim, c.patch_size).stride(c.patch_size)),
-      torch::nn::Functional([](const torch::Tensor& x) { return x.permute({0, 2, 3, 1}); }), layer_norm(c.embed_dim)));
+      torch::nn::Functional([](const torch::Tensor& x) { return full_width(x.permute({0, 2, 3, 1})); }), layer_norm(c.embed_dim)));
   int64_t total_blocks = 0, block_id = 0;
   for (auto d : c.depths) total_blocks += d;
   for (size_t stage = 0; stage < c.depths.size(); ++stage) {

@@ -73,6 +73,17 @@ check "killed run: torchrun --max_restarts 1 ends it" launch --max_restarts 1 ./
 check "the restart resumed the run" grep -q "resumed .*at step 2" el_killed/train.log
 check "the killed-and-resumed run ends with the uninterrupted weights" same_weights el_killed/last.ckpt el_whole/last.ckpt
 
+# bf16 autocast trains (the loss after 3 steps near fp32's), also through the custom autograd
+# functions of Show, Attend and Tell and Swin's LayerNorms after half-width layers.
+expect 0 "" "${VIT[@]}" --precision bf16 --out vit_bf16
+check "train.log names the precision" grep -q "precision bf16" vit_bf16/train.log
+check "bf16's loss after 3 steps within 2% of fp32's" $PY -c '
+import json, sys
+a, b = [[json.loads(l) for l in open(f + "/metrics.jsonl")][-1]["val_loss"] for f in ("vit_bf16", "vit1")]
+print("    val_loss bf16", a, "fp32", b); sys.exit(0 if abs(a - b) <= 0.02 * b else 1)'
+expect 0 "" train --task caption --model show_attend_tell --synth-size 64 --steps 1 --batch-size 8 --workers 0 --precision bf16 --out sat_bf16
+expect 0 "" train --task classify --model swin_tiny_patch2_window4_32 --data shapes --steps 1 --batch-size 8 --workers 0 --precision bf16 --out swin_bf16
+
 expect 2 "--batch-size 1 is the global batch" train --task classify --model vit_tiny_patch4_32 --data shapes --steps 1 --batch-size 1 --accum-steps 2 --out never
 expect 2 "invalid --precision 'fp8'" train --task classify --model vit_tiny_patch4_32 --data shapes --steps 1 --precision fp8 --out never
 expect 2 "fp16 needs a CUDA device" train --task classify --model vit_tiny_patch4_32 --data shapes --steps 1 --precision fp16 --device cpu --out never
