@@ -1,10 +1,5 @@
 // lib/train/data_parallel and lib/nn/sync_batch_norm on two ranks joined over loopback (threads
 // of this process): what they compute against one process computing the whole batch.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -17,42 +12,12 @@
 #include "lib/nn/sync_batch_norm.h"
 #include "lib/train/data_parallel.h"
 #include "lib/train/precision.h"
+#include "tests/unit/two_ranks.h"
 
 using namespace zoo;
+using zoo::testing::on_two_ranks;
 
 namespace {
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-std::string on_two_ranks(const std::function<void(int, Collectives&)>& fn) {
-  const std::string port = std::to_string(free_port());
-  std::vector<std::string> errors(2);
-  auto worker = [&](int rank) {
-    try {
-      DistEnv env;
-      env.launched = true, env.rank = rank, env.world_size = 2, env.local_world_size = 2, env.local_rank = rank;
-      env.master_port = std::stoi(port);
-      auto run = join_run(env, "gloo", std::chrono::seconds(60));
-      fn(rank, *run);
-    } catch (const std::exception& e) {
-      errors[rank] = "rank " + std::to_string(rank) + ": " + e.what();
-    }
-  };
-  std::thread rank0(worker, 0), rank1(worker, 1);
-  rank0.join(), rank1.join();
-  return errors[0].empty() ? errors[1] : errors[0];
-}
 
 double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(1e-30, b.abs().max().item<double>());
@@ -150,7 +115,10 @@ TEST_CASE("GradientSync: a parameter only one rank used gets the average, accumu
 TEST_CASE("sync_batch_norm: two ranks' halves normalise, update and differentiate as BatchNorm on the whole batch", "[distributed][data_parallel]") {
   if (!gloo_available()) return;
   torch::manual_seed(11);
+  const bool channels_last = GENERATE(false, true);  // the captioners' trunks run channels-last
+  CAPTURE(channels_last);
   auto x = torch::randn({6, 4, 3, 5}) * 3 + 1.5, upstream = torch::randn({6, 4, 3, 5});
+  if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast), upstream = upstream.contiguous(at::MemoryFormat::ChannelsLast);
   torch::manual_seed(12);
   nn::BatchNorm2d whole(4);
   {

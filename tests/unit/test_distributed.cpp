@@ -1,10 +1,5 @@
 // lib/core/distributed: the torchrun environment, and two ranks in one process joining a run
 // over loopback and talking through Gloo.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -16,8 +11,11 @@
 
 #include "lib/core/error.h"
 #include "lib/core/distributed.h"
+#include "tests/unit/two_ranks.h"
 
 using namespace zoo;
+using zoo::testing::free_port;
+using zoo::testing::on_two_ranks;
 
 namespace {
 
@@ -26,20 +24,6 @@ DistEnv env_of(const std::map<std::string, std::string>& vars) {
     auto it = vars.find(name);
     return it == vars.end() ? nullptr : it->second.c_str();
   });
-}
-
-// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 }  // namespace
@@ -137,28 +121,7 @@ TEST_CASE("two ranks join a run over loopback and reduce, broadcast and meet thr
   }
 }
 
-namespace {
 
-// Runs fn(rank, collectives) on two ranks joined over loopback, each in its own thread; the
-// first error of either, or "".
-std::string on_two_ranks(const std::function<void(int, Collectives&)>& fn) {
-  const std::string port = std::to_string(free_port());
-  std::vector<std::string> errors(2);
-  auto worker = [&](int rank) {
-    try {
-      auto run = join_run(env_of({{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}}), "gloo",
-                          std::chrono::seconds(60));
-      fn(rank, *run);
-    } catch (const std::exception& e) {
-      errors[rank] = "rank " + std::to_string(rank) + ": " + e.what();
-    }
-  };
-  std::thread rank0(worker, 0), rank1(worker, 1);
-  rank0.join(), rank1.join();
-  return errors[0].empty() ? errors[1] : errors[0];
-}
-
-}  // namespace
 
 TEST_CASE("shard_range: contiguous parts that cover the items once and differ by at most one", "[distributed]") {
   for (int64_t count : {0, 1, 5, 8, 13}) {
