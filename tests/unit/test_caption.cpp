@@ -266,7 +266,7 @@ std::shared_ptr<models::CaptionModel> tiny(const std::string& model) {
 
 }  // namespace
 
-TEST_CASE("soft attention is a distribution over the 4x4 locations at every step; the penalty counts it", "[caption][models]") {
+TEST_CASE("soft attention is a distribution over the 4x4 locations at every step, the penalty counts it", "[caption][models]") {
   auto model = tiny("show_attend_tell");
   auto images = torch::randn({3, 3, 32, 32});
   auto tokens_in = torch::tensor({{2, 5, 6, 7}, {2, 8, 9, 0}, {2, 4, 0, 0}}, torch::kInt64);

@@ -245,7 +245,7 @@ TEST_CASE("positions: sinusoids follow the formula and rotary scores depend only
   CHECK_THROWS_AS(nn::parse_positions("absolute"), UsageError);
 }
 
-TEST_CASE("sampling: temperature 0 and top-k 1 are greedy; top-k and top-p keep the right tokens", "[lm][sampling]") {
+TEST_CASE("sampling: temperature 0 and top-k 1 are greedy, top-k and top-p keep the right tokens", "[lm][sampling]") {
   const std::vector<float> logits{0.5f, 2.0f, -1.0f, 1.5f, 2.0f};
   Rng rng(1);
   for (int i = 0; i < 50; ++i) {
@@ -367,7 +367,7 @@ TEST_CASE("lm task: bad options are usage errors naming the option", "[lm]") {
   CHECK_THROWS_WITH(tiny_task("char_rnn", {"tie_weights=true"}), Catch::Contains("tie_weights"));
 }
 
-TEST_CASE("lm task: word tokens with a line-break token; the vocabulary comes from the training part", "[lm]") {
+TEST_CASE("lm task: word tokens with a line-break token, the vocabulary comes from the training part", "[lm]") {
   const fs::path dir = fs::temp_directory_path() / ("zoo_lm_words_" + std::to_string(::getpid()));
   std::string text;
   for (int i = 0; i < 40; ++i) text += "To be, or not to be: that is the question.\nWhether it is nobler in the mind to suffer\n";

@@ -119,7 +119,7 @@ TEST_CASE("ViT position embeddings resize bicubically and keep the class and dis
   CHECK(large->forward(torch::randn({2, 3, 48, 48})).sizes() == torch::IntArrayRef({2, 10}));
 }
 
-TEST_CASE("DeiT: two tokens, two heads, the mean at inference; the distillation term uses the teacher's argmax", "[vision]") {
+TEST_CASE("DeiT: two tokens, two heads, the mean at inference, the distillation term uses the teacher's argmax", "[vision]") {
   torch::manual_seed(0);
   auto deit = create<models::VisionTransformerImpl>("deit_tiny_distilled_patch4_32", {{"layers", 2}});
   CHECK(deit->prefix_tokens() == 2);
