@@ -35,19 +35,23 @@ void check_precision(Precision precision, const torch::Device& device) {
     throw UsageError("--precision fp16 needs a CUDA device (autocast on the CPU is bf16 only); use --precision bf16 on " + device.str());
 }
 
+bool cpuinfo_has_bf16(std::istream& cpuinfo) {
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    std::string word;
+    while (words >> word)
+      if (word == "avx512_bf16" || word == "amx_bf16") return true;
+    return false;
+  }
+  return false;
+}
+
 bool cpu_has_bf16() {
   static const bool has = [] {
     std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("flags", 0) != 0) continue;
-      std::istringstream words(line);
-      std::string word;
-      while (words >> word)
-        if (word == "avx512_bf16" || word == "amx_bf16") return true;
-      return false;
-    }
-    return false;
+    return cpuinfo_has_bf16(in);
   }();
   return has;
 }

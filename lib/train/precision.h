@@ -5,6 +5,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <istream>
 #include <string>
 
 #include "lib/core/options.h"
@@ -22,6 +23,8 @@ void check_precision(Precision precision, const torch::Device& device);
 
 // Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX, from /proc/cpuinfo's flags).
 bool cpu_has_bf16();
+// The same answer for a /proc/cpuinfo text (the first "flags" line decides).
+bool cpuinfo_has_bf16(std::istream& cpuinfo);
 
 // While alive, operations on `device` run under autocast to `precision` (nothing for fp32).
 class AutocastScope {

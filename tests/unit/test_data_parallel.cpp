@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <sstream>
 #include <limits>
 #include <thread>
 
@@ -290,4 +291,16 @@ TEST_CASE("DataShard: the micro-batches of every rank are disjoint and cover eac
       }
     }
   }
+}
+
+TEST_CASE("cpuinfo_has_bf16: AVX-512 BF16 or AMX in the flags line, nothing else", "[precision]") {
+  auto has = [](const std::string& text) {
+    std::istringstream in(text);
+    return cpuinfo_has_bf16(in);
+  };
+  CHECK(has("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"));
+  CHECK(has("flags\t\t: fpu amx_bf16 amx_tile\n"));
+  CHECK_FALSE(has("flags\t\t: fpu sse avx2 fma avx512f avx512_vnni\n"));  // AVX-512 without BF16
+  CHECK_FALSE(has("flags\t\t: fpu avx512_bf16x\n"));                     // a whole word, not a prefix
+  CHECK_FALSE(has("model name\t: no flags line\n"));
 }
