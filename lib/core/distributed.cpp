@@ -116,10 +116,10 @@ class GlooCollectives : public Collectives {
 
 }  // namespace
 
-std::vector<double> sum_over_ranks(Collectives& group, std::vector<double> values) {
-  if (values.empty()) return values;
+std::vector<double> sum_over_ranks(Collectives* group, std::vector<double> values) {
+  if (!group || values.empty()) return values;
   std::vector<torch::Tensor> tensors{torch::tensor(values, torch::kFloat64)};
-  group.all_reduce_sum(tensors);
+  group->all_reduce_sum(tensors);
   const double* summed = tensors[0].data_ptr<double>();
   return std::vector<double>(summed, summed + values.size());
 }
@@ -129,7 +129,7 @@ std::vector<std::string> gather_text(Collectives& group, const std::string& text
   const auto world = static_cast<size_t>(group.world_size()), rank = static_cast<size_t>(group.rank());
   std::vector<double> lengths(world, 0.0);
   lengths[rank] = static_cast<double>(text.size());
-  lengths = sum_over_ranks(group, lengths);
+  lengths = sum_over_ranks(&group, lengths);
   std::vector<int64_t> offsets(world + 1, 0);
   for (size_t r = 0; r < world; ++r) offsets[r + 1] = offsets[r] + static_cast<int64_t>(lengths[r]);
   std::vector<torch::Tensor> buffer{torch::zeros({std::max<int64_t>(1, offsets[world])}, torch::kUInt8)};

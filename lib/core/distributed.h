@@ -48,8 +48,9 @@ class Collectives {
   virtual void barrier() = 0;
 };
 
-// Sums `values` over every rank (a few scalars: counts, metric statistics), in double precision.
-std::vector<double> sum_over_ranks(Collectives& group, std::vector<double> values);
+// Sums `values` over every rank of `group` (a few scalars: counts, metric statistics), in double
+// precision. Without a group (one process) they are the sums already, returned as they are.
+std::vector<double> sum_over_ranks(Collectives* group, std::vector<double> values);
 
 // Every rank's `text`, in rank order, on every rank (predictions gathered for a corpus metric).
 std::vector<std::string> gather_text(Collectives& group, const std::string& text);

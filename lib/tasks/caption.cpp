@@ -176,9 +176,8 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
   const auto n = static_cast<int64_t>(train_images_.size());
   auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(n, seed_, epoch));
   const int64_t batch_size = std::min<int64_t>(batch_size_, n);
-  auto make_batch = [this, order, batch_size, epoch, n](int64_t item) {
+  auto make_batch = [this, order, batch_size, epoch, n](int64_t b, int64_t micro) {
     // This rank's micro-batch `micro` of global batch b: positions [begin, end) of it.
-    const int64_t b = item / shard_.accum_steps, micro = item % shard_.accum_steps;
     const auto [begin, end] = shard_.micro_batch(batch_size, micro);
     if (begin == end) return Batch{};
     std::vector<torch::Tensor> images;
@@ -203,8 +202,7 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
     auto [tokens_in, tokens_out] = data::shifted_targets(captions, text::Vocab::kBos);
     return Batch{{data::stack_samples(images), tokens_in, tokens_out}, end - begin, ids};
   };
-  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
-                                                workers_);
+  return micro_batch_stream(first_batch, make_batch);
 }
 
 double CaptionTask::loss_weight(const Batch& batch) const {
@@ -286,7 +284,7 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
     }
   }
   if (shard_.group) {
-    const auto sums = sum_over_shard({static_cast<double>(pointed), static_cast<double>(pointing_words)});
+    const auto sums = sum_over_ranks(shard_.group, {static_cast<double>(pointed), static_cast<double>(pointing_words)});
     pointed = std::llround(sums[0]), pointing_words = std::llround(sums[1]);
     Json mine = Json::array();
     for (const auto& [image, text] : written) mine.push_back({image, text});

@@ -169,9 +169,8 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
   const auto mix = mix_;
   const auto classes = static_cast<int64_t>(classes_.size());
   const DataShard shard = shard_;
-  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples, mix, classes, shard](int64_t item) {
+  auto make_batch = [order, dataset, batch_size, preprocess, seed, epoch, bad_samples, mix, classes, shard](int64_t b, int64_t micro) {
     // This rank's micro-batch `micro` of global batch b: positions [begin, end) of it.
-    const int64_t b = item / shard.accum_steps, micro = item % shard.accum_steps;
     const auto [begin, end] = shard.micro_batch(batch_size, micro);
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels, ids;
@@ -205,8 +204,7 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
     auto mixed = data::mix_batch(stacked, label_tensor, classes, mix, rng);
     return Batch{{mixed.images, label_tensor, mixed.targets}, size, ids};
   };
-  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
-                                                workers_);
+  return micro_batch_stream(first_batch, make_batch);
 }
 
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
@@ -281,7 +279,7 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
     topk += hit.any(1).sum().item<int64_t>();
   }
   // Counts add over ranks; the metrics are computed from the sums, as in one process.
-  const auto sums = sum_over_shard({loss_sum, static_cast<double>(top1), static_cast<double>(topk), static_cast<double>(examples)});
+  const auto sums = sum_over_ranks(shard_.group, {loss_sum, static_cast<double>(top1), static_cast<double>(topk), static_cast<double>(examples)});
   loss_sum = sums[0], top1 = std::llround(sums[1]), topk = std::llround(sums[2]), examples = std::llround(sums[3]);
   if (examples == 0) throw Error("no image of the " + split + " split can be read");
   return {{"examples", examples},

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "data/loader.h"
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
@@ -206,15 +205,14 @@ std::string LmTask::describe_sample(int64_t id) const {
 std::unique_ptr<BatchStream> LmTask::train_batches(int64_t epoch, int64_t first_batch) {
   const int64_t length = sequence_length(), rows = batch_size_;
   const auto n = static_cast<int64_t>(train_ids_.size());
-  std::function<Batch(int64_t)> make_batch;
+  std::function<Batch(int64_t, int64_t)> make_batch;  // (chunk k, micro-batch)
   if (is_recurrent()) {
     // Row r reads the stream from shift + r * L onwards, chunk k at k * bptt; the shift (< bptt)
     // moves the chunk boundaries from epoch to epoch.
     const int64_t stream = stream_length();
     const int64_t shift = Rng(mix_seed(seed_, 51, static_cast<uint64_t>(epoch))).randint(0, length);
     // This rank's micro-batch reads rows [begin, end) of the B streams; its state is its own.
-    make_batch = [this, stream, shift, length, rows](int64_t item) {
-      const int64_t k = item / shard_.accum_steps, micro = item % shard_.accum_steps;
+    make_batch = [this, stream, shift, length, rows](int64_t k, int64_t micro) {
       const auto [begin, end] = shard_.micro_batch(rows, micro);
       if (begin == end) return Batch{};
       std::vector<int64_t> starts;
@@ -227,8 +225,7 @@ std::unique_ptr<BatchStream> LmTask::train_batches(int64_t epoch, int64_t first_
   } else {
     // nanoGPT's get_batch: B windows of the context length at uniformly random offsets; this
     // rank's micro-batch takes rows [begin, end) of them.
-    make_batch = [this, length, rows, n, epoch](int64_t item) {
-      const int64_t k = item / shard_.accum_steps, micro = item % shard_.accum_steps;
+    make_batch = [this, length, rows, n, epoch](int64_t k, int64_t micro) {
       Rng rng(mix_seed(mix_seed(seed_, 52), static_cast<uint64_t>(epoch), static_cast<uint64_t>(k)));
       std::vector<int64_t> starts;
       for (int64_t r = 0; r < rows; ++r) starts.push_back(rng.randint(0, n - length));
@@ -238,8 +235,7 @@ std::unique_ptr<BatchStream> LmTask::train_batches(int64_t epoch, int64_t first_
       return Batch{{gather_rows(train_ids_, starts, 0, length), gather_rows(train_ids_, starts, 1, length)}, end - begin, starts};
     };
   }
-  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
-                                                workers_);
+  return micro_batch_stream(first_batch, make_batch);
 }
 
 torch::Tensor LmTask::loss(const Batch& batch) {
@@ -272,13 +268,12 @@ std::map<std::string, torch::Tensor> LmTask::training_state() const {
     for (const auto& micro : carried_) parts.push_back(micro.at(i));
     auto rows = torch::cat(parts, 1);
     if (shard_.group) {
-      const auto [begin, end] = shard_.micro_batch(batch_size_, 0);
+      const int64_t begin = shard_.micro_batch(batch_size_, 0).first;  // this rank's first row
       auto sizes = rows.sizes().vec();
       sizes[1] = batch_size_;
       std::vector<torch::Tensor> full{torch::zeros(sizes, rows.options().device(torch::kCPU))};
       full[0].narrow(1, begin, rows.size(1)).copy_(rows);
       shard_.group->all_reduce_sum(full);
-      (void)end;
       rows = full[0];
     }
     state["carried_state." + std::to_string(i)] = rows;
@@ -375,7 +370,7 @@ double LmTask::addition_accuracy(const data::TextCorpus& corpus) {
     correct += completion == answer;
     ++checked;
   }
-  const auto sums = sum_over_shard({static_cast<double>(correct), static_cast<double>(checked)});
+  const auto sums = sum_over_ranks(shard_.group, {static_cast<double>(correct), static_cast<double>(checked)});
   return sums[1] > 0 ? 100.0 * sums[0] / sums[1] : 0.0;
 }
 
@@ -427,7 +422,7 @@ Json LmTask::evaluate(const std::string& split, const std::string& data) {
     if (tail > 0 && shard_.rank == shard_.world_size - 1) nll += nll_of(run(gather_rows(ids, {tail_start}, 0, tail), {}).logits, gather_rows(ids, {tail_start}, 1, tail));
     predicted = n - 1;
   }
-  nll = sum_over_shard({nll})[0];
+  nll = sum_over_ranks(shard_.group, {nll})[0];
   const double loss = nll / static_cast<double>(predicted);
   // Bits per character: the same total over the characters the tokens spell (one per token
   // for character models).

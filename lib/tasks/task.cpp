@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "data/datasets.h"
+#include "data/loader.h"
 #include "lib/core/error.h"
 #include "lib/tasks/builtin.h"
 
@@ -20,6 +21,12 @@ void Task::set_shard(const DataShard& shard) {
 }
 
 void TaskBase::set_shard(const DataShard& shard) { shard_ = shard; }
+
+std::unique_ptr<BatchStream> TaskBase::micro_batch_stream(int64_t first_batch, std::function<Batch(int64_t, int64_t)> make) const {
+  const int64_t parts = shard_.accum_steps;
+  return std::make_unique<data::PrefetchLoader>(first_batch * parts, batches_per_epoch() * parts,
+                                                [make = std::move(make), parts](int64_t item) { return make(item / parts, item % parts); }, workers_);
+}
 
 namespace {
 

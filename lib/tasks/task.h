@@ -190,10 +190,10 @@ class TaskBase : public Task {
     return typed;
   }
   std::string data_path() const { return data_.at("path").get<std::string>(); }
-  // Sums per-rank statistics of an evaluation over the run's ranks (as they are in one process).
-  std::vector<double> sum_over_shard(std::vector<double> values) const {
-    return shard_.group ? sum_over_ranks(*shard_.group, std::move(values)) : values;
-  }
+  // train_batches' stream for this shard: from global batch first_batch to the epoch's end, each
+  // as this rank's accum_steps micro-batches, make(b, micro) building micro-batch `micro` of
+  // global batch b (shard_.micro_batch says which of its examples) on the loader's workers.
+  std::unique_ptr<BatchStream> micro_batch_stream(int64_t first_batch, std::function<Batch(int64_t b, int64_t micro)> make) const;
   // What `eval --data D` names: the training data when D is empty, synth:NAME as given, a path
   // made absolute.
   std::string data_for(const std::string& data) const;

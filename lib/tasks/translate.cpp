@@ -198,16 +198,14 @@ std::unique_ptr<BatchStream> TranslateTask::train_batches(int64_t epoch, int64_t
   for (int64_t start = 0; start < n; start += batch_size_)
     batches->emplace_back(order.begin() + start, order.begin() + std::min(n, start + batch_size_));
   const auto batch_order = data::epoch_order(static_cast<int64_t>(batches->size()), mix_seed(seed_, 31), epoch);
-  auto make_batch = [this, batches, batch_order](int64_t item) {
+  auto make_batch = [this, batches, batch_order](int64_t b, int64_t micro) {
     // This rank's micro-batch of global batch b: a contiguous part of its sentences.
-    const int64_t b = item / shard_.accum_steps, micro = item % shard_.accum_steps;
     const auto& sentences = (*batches)[static_cast<size_t>(batch_order[static_cast<size_t>(b)])];
     const auto [begin, end] = shard_.micro_batch(static_cast<int64_t>(sentences.size()), micro);
     if (begin == end) return Batch{};
     return collate(std::vector<int64_t>(sentences.begin() + begin, sentences.begin() + end), train_source_, train_target_);
   };
-  return std::make_unique<data::PrefetchLoader>(first_batch * shard_.accum_steps, batches_per_epoch() * shard_.accum_steps, make_batch,
-                                                workers_);
+  return micro_batch_stream(first_batch, make_batch);
 }
 
 torch::Tensor TranslateTask::loss(const Batch& batch) {
@@ -320,7 +318,7 @@ Json TranslateTask::evaluate(const std::string& split, const std::string& data) 
   std::vector<double> sums = {nll, static_cast<double>(tokens), static_cast<double>(exact), static_cast<double>(stats.hypothesis_length),
                               static_cast<double>(stats.reference_length)};
   for (int n = 0; n < 4; ++n) sums.push_back(static_cast<double>(stats.matches[n])), sums.push_back(static_cast<double>(stats.totals[n]));
-  sums = sum_over_shard(sums);
+  sums = sum_over_ranks(shard_.group, sums);
   nll = sums[0], tokens = std::llround(sums[1]), exact = std::llround(sums[2]);
   stats.hypothesis_length = std::llround(sums[3]), stats.reference_length = std::llround(sums[4]);
   for (int n = 0; n < 4; ++n) stats.matches[n] = std::llround(sums[5 + 2 * n]), stats.totals[n] = std::llround(sums[6 + 2 * n]);

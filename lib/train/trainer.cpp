@@ -235,9 +235,6 @@ class TrainingRun {
   // One optimizer step on the step's micro-batches (one, unless --accum-steps), guarded against
   // a non-finite loss or gradient; the step's loss over all ranks.
   double train_step(const std::vector<Batch>& micro_batches);
-  // The data-parallel run's agreement after a step: sums over ranks of `values` (the loss
-  // statistics, and whether a rank was signalled or rank 0's clock asks for a save).
-  std::vector<double> agree(std::vector<double> values) const;
   // Each parameter group's learning rate for this step, and whether it trains in this epoch.
   void set_group_learning_rates(double lr);
   void follow_group_epochs();
@@ -350,9 +347,6 @@ TrainingRun::TrainingRun(Task& task, const Options& config, const DataShard& sha
   }
 }
 
-std::vector<double> TrainingRun::agree(std::vector<double> values) const {
-  return group_ ? sum_over_ranks(*group_, std::move(values)) : values;
-}
 
 void TrainingRun::start_or_resume() {
   // config.json is written once the run's start is settled, below: without it, an interrupted
@@ -591,7 +585,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
   std::vector<double> weights;
   double local_weight = 0;
   for (const auto& batch : micro_batches) local_weight += weights.emplace_back(batch.size > 0 ? task_.loss_weight(batch) : 0.0);
-  const double total_weight = group_ ? agree({local_weight})[0] : local_weight;
+  const double total_weight = sum_over_ranks(group_, {local_weight})[0];
   const auto world = static_cast<double>(shard_.world_size);
 
   optimizer_->zero_grad();
@@ -630,7 +624,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
   const bool minutes_due = rank0() && save_every_minutes_ > 0 &&
                            std::chrono::duration<double>(Clock::now() - last_save_).count() >= 60 * save_every_minutes_;
   const int local_signal = g_stop_signal.load();
-  const auto agreed = agree({loss_sum, loss_finite ? 0.0 : 1.0, static_cast<double>(examples), local_signal ? 1.0 : 0.0, minutes_due ? 1.0 : 0.0});
+  const auto agreed = sum_over_ranks(group_, {loss_sum, loss_finite ? 0.0 : 1.0, static_cast<double>(examples), local_signal ? 1.0 : 0.0, minutes_due ? 1.0 : 0.0});
   // (One micro-batch in one process: its loss as computed, not w * loss / w.)
   const double step_loss = agreed[1] > 0                           ? (loss_finite ? std::nan("") : bad_loss)
                            : !group_ && micro_batches.size() == 1 ? last_value

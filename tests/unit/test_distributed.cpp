@@ -147,7 +147,7 @@ TEST_CASE("gather_text and sum_over_ranks: every rank's values on every rank, in
   std::vector<std::vector<double>> sums(2);
   const auto error = on_two_ranks([&](int rank, Collectives& group) {
     texts[rank] = gather_text(group, rank == 0 ? std::string("h\xc3\xa9llo\n") : std::string(""));
-    sums[rank] = sum_over_ranks(group, {1.5 * (rank + 1), 1e15 + rank});
+    sums[rank] = sum_over_ranks(&group, {1.5 * (rank + 1), 1e15 + rank});
   });
   REQUIRE(error == "");
   for (int rank = 0; rank < 2; ++rank) {
