@@ -24,7 +24,6 @@ struct Bucket {
   int64_t numel = 0;
   torch::Tensor flat;
   size_t waiting = 0;                // members whose hook has not fired in this backward pass
-  bool started = false;
   std::function<void()> wait;
 };
 
@@ -66,7 +65,6 @@ struct GradientSync::State {
     }
     if (!any_started) first_start = Clock::now(), any_started = true;
     bucket.wait = group->start_all_reduce_sum(bucket.flat);
-    bucket.started = true;
   }
 };
 
@@ -168,7 +166,6 @@ void GradientSync::finish() {
       if (p.grad().defined()) p.mutable_grad().copy_(average);
       else p.mutable_grad() = average;  // a fresh tensor: div allocated it
     }
-    bucket.started = false;
     bucket.wait = nullptr;
   }
   s.next_bucket = 0;
