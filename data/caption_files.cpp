@@ -16,27 +16,6 @@ using Json = nlohmann::json;
 
 namespace zoo::data {
 
-namespace {
-
-// A JSON field of an entry, with an Error naming the file, the entry and the key.
-template <class T>
-T field(const Json& entry, const char* key, const std::string& where) {
-  if (!entry.is_object() || !entry.contains(key)) throw Error(where + " has no \"" + key + "\"");
-  const Json& value = entry.at(key);
-  if constexpr (std::is_integral_v<T>) {
-    // An id must be an integer JSON number that fits: nlohmann would convert 9.4e47 to int64_t
-    // with undefined behaviour (found by fuzz_caption_files).
-    const bool fits = value.is_number_integer() && !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX));
-    if (!fits) throw Error(where + ": \"" + key + "\" is not an integer id (" + value.dump().substr(0, 60) + ")");
-  }
-  try {
-    return entry.at(key).get<T>();
-  } catch (const Json::exception&) {
-    throw Error(where + ": \"" + key + "\" has the wrong type (" + entry.at(key).dump().substr(0, 60) + ")");
-  }
-}
-
-}  // namespace
 
 Json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -62,16 +41,16 @@ std::vector<CaptionedImage> read_coco_captions(const std::string& captions_path,
     const Json& entry = doc.at("images")[i];
     const std::string where = captions_path + ": images[" + std::to_string(i) + "]";
     CaptionedImage image;
-    image.image_id = field<int64_t>(entry, "id", where);
-    image.file = (image_dir / field<std::string>(entry, "file_name", where)).string();
+    image.image_id = json_field<int64_t>(entry, "id", where);
+    image.file = (image_dir / json_field<std::string>(entry, "file_name", where)).string();
     if (!by_id.emplace(image.image_id, images.size()).second) throw Error(where + ": image id " + std::to_string(image.image_id) + " appears twice");
     images.push_back(std::move(image));
   }
   for (size_t i = 0; i < doc.at("annotations").size(); ++i) {
     const Json& entry = doc.at("annotations")[i];
     const std::string where = captions_path + ": annotations[" + std::to_string(i) + "]";
-    const auto image_id = field<int64_t>(entry, "image_id", where);
-    const auto caption = field<std::string>(entry, "caption", where);
+    const auto image_id = json_field<int64_t>(entry, "image_id", where);
+    const auto caption = json_field<std::string>(entry, "caption", where);
     auto it = by_id.find(image_id);
     if (it == by_id.end()) throw Error(where + " refers to image_id " + std::to_string(image_id) + ", which is not in its \"images\"");
     if (is_blank(caption)) throw Error(where + " (image " + std::to_string(image_id) + ") has an empty caption");
@@ -83,17 +62,17 @@ std::vector<CaptionedImage> read_coco_captions(const std::string& captions_path,
     if (inst.contains("categories") && inst.at("categories").is_array())
       for (size_t i = 0; i < inst.at("categories").size(); ++i) {
         const std::string where = instances_path + ": categories[" + std::to_string(i) + "]";
-        categories[field<int64_t>(inst.at("categories")[i], "id", where)] = field<std::string>(inst.at("categories")[i], "name", where);
+        categories[json_field<int64_t>(inst.at("categories")[i], "id", where)] = json_field<std::string>(inst.at("categories")[i], "name", where);
       }
     if (inst.contains("annotations") && inst.at("annotations").is_array())
       for (size_t i = 0; i < inst.at("annotations").size(); ++i) {
         const Json& entry = inst.at("annotations")[i];
         const std::string where = instances_path + ": annotations[" + std::to_string(i) + "]";
-        auto it = by_id.find(field<int64_t>(entry, "image_id", where));
+        auto it = by_id.find(json_field<int64_t>(entry, "image_id", where));
         if (it == by_id.end()) continue;  // an image without captions
-        auto category = categories.find(field<int64_t>(entry, "category_id", where));
+        auto category = categories.find(json_field<int64_t>(entry, "category_id", where));
         if (category == categories.end()) throw Error(where + ": unknown category_id " + entry.at("category_id").dump());
-        const auto box = field<std::vector<double>>(entry, "bbox", where);
+        const auto box = json_field<std::vector<double>>(entry, "bbox", where);
         if (box.size() != 4) throw Error(where + ": \"bbox\" is not [x, y, width, height]");
         images[it->second].objects.push_back({category->second, {box[0], box[1], box[2], box[3]}});
       }
@@ -114,21 +93,21 @@ std::vector<CaptionedImage> read_karpathy(const std::string& path, const std::st
   for (size_t i = 0; i < doc.at("images").size(); ++i) {
     const Json& entry = doc.at("images")[i];
     const std::string where = path + ": images[" + std::to_string(i) + "]";
-    std::string image_split = field<std::string>(entry, "split", where);
+    std::string image_split = json_field<std::string>(entry, "split", where);
     if (image_split == "restval") image_split = "train";
     if (image_split != split) continue;
     CaptionedImage image;
-    image.image_id = entry.contains("cocoid") ? field<int64_t>(entry, "cocoid", where)
-                     : entry.contains("imgid") ? field<int64_t>(entry, "imgid", where)
+    image.image_id = entry.contains("cocoid") ? json_field<int64_t>(entry, "cocoid", where)
+                     : entry.contains("imgid") ? json_field<int64_t>(entry, "imgid", where)
                                                : static_cast<int64_t>(i);
-    const fs::path relative = fs::path(entry.contains("filepath") ? field<std::string>(entry, "filepath", where) : "") /
-                              field<std::string>(entry, "filename", where);
+    const fs::path relative = fs::path(entry.contains("filepath") ? json_field<std::string>(entry, "filepath", where) : "") /
+                              json_field<std::string>(entry, "filename", where);
     image.file = (root / relative).string();
     if (!fs::exists(image.file) && fs::exists(root / "images" / relative)) image.file = (root / "images" / relative).string();
     const Json sentences = entry.contains("sentences") ? entry.at("sentences") : Json::array();
     if (!sentences.is_array()) throw Error(where + ": \"sentences\" is not an array");
     for (size_t k = 0; k < sentences.size(); ++k) {
-      const std::string raw = field<std::string>(sentences[k], "raw", where + ".sentences[" + std::to_string(k) + "]");
+      const std::string raw = json_field<std::string>(sentences[k], "raw", where + ".sentences[" + std::to_string(k) + "]");
       if (is_blank(raw)) throw Error(where + ".sentences[" + std::to_string(k) + "] has an empty caption");
       image.captions.push_back(raw);
     }
@@ -173,9 +152,9 @@ std::vector<std::pair<int64_t, std::string>> read_caption_results(const std::str
   std::set<int64_t> seen;
   for (size_t i = 0; i < doc.size(); ++i) {
     const std::string where = path + ": [" + std::to_string(i) + "]";
-    const auto id = field<int64_t>(doc[i], "image_id", where);
+    const auto id = json_field<int64_t>(doc[i], "image_id", where);
     if (!seen.insert(id).second) throw Error(where + ": image_id " + std::to_string(id) + " has a second caption");
-    out.emplace_back(id, field<std::string>(doc[i], "caption", where));
+    out.emplace_back(id, json_field<std::string>(doc[i], "caption", where));
   }
   return out;
 }

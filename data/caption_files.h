@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "lib/core/error.h"
 
 namespace zoo::data {
 
@@ -27,6 +30,25 @@ struct CaptionedImage {
   std::vector<std::string> captions;  // as written (raw)
   std::vector<SceneObject> objects;   // may be empty
 };
+
+// A JSON field of an entry, with an Error naming `where` (the file and the entry) and the key:
+// missing, mistyped, or an integer id that does not fit.
+template <class T>
+T json_field(const nlohmann::json& entry, const char* key, const std::string& where) {
+  if (!entry.is_object() || !entry.contains(key)) throw Error(where + " has no \"" + key + "\"");
+  const nlohmann::json& value = entry.at(key);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // An id must be an integer JSON number that fits: nlohmann would convert 9.4e47 to int64_t
+    // with undefined behaviour (found by fuzz_caption_files).
+    const bool fits = value.is_number_integer() && !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX));
+    if (!fits) throw Error(where + ": \"" + key + "\" is not an integer id (" + value.dump().substr(0, 60) + ")");
+  }
+  try {
+    return value.get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(where + ": \"" + key + "\" has the wrong type (" + value.dump().substr(0, 60) + ")");
+  }
+}
 
 // The whole file as JSON; Error "PATH is not valid JSON: ..." otherwise.
 nlohmann::json read_json_file(const std::string& path);

@@ -26,15 +26,8 @@ namespace {
 // The split's images: all when the data has this split, else a held-out share.
 std::vector<CaptionedImage> hold_out(std::vector<CaptionedImage> all, const std::string& split, double val_fraction,
                                      const std::string& source) {
-  if (all.size() < 2) throw Error(source + " holds " + std::to_string(all.size()) + " image(s); nothing to hold out for validation");
-  const auto n = static_cast<int64_t>(all.size());
-  auto order = epoch_order(n, /*seed=*/0, /*epoch=*/0);
-  const auto held_out = std::clamp<int64_t>(static_cast<int64_t>(val_fraction * static_cast<double>(n)), 1, n - 1);
-  std::vector<int64_t> chosen = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
-                                                 : std::vector<int64_t>(order.end() - held_out, order.end());
-  std::sort(chosen.begin(), chosen.end());
   std::vector<CaptionedImage> out;
-  for (int64_t i : chosen) out.push_back(std::move(all[static_cast<size_t>(i)]));
+  for (int64_t i : held_out_indices(static_cast<int64_t>(all.size()), split, val_fraction, source)) out.push_back(std::move(all[static_cast<size_t>(i)]));
   return out;
 }
 
@@ -53,15 +46,6 @@ void check_files(const CaptionSet& set) {
 }
 
 // --- COCO -----------------------------------------------------------------------------------
-
-// The annotation file of `split` in a COCO root, 2017 names first, then 2014; "" when absent.
-std::string coco_annotation(const fs::path& root, const std::string& kind, const std::string& split) {
-  for (const char* year : {"2017", "2014"}) {
-    const fs::path p = root / "annotations" / (kind + "_" + split + year + ".json");
-    if (fs::is_regular_file(p)) return p.string();
-  }
-  return "";
-}
 
 // --- Flickr8k --------------------------------------------------------------------------------
 
@@ -176,6 +160,24 @@ cv::Mat render_scene(const SceneSpec& spec, uint64_t seed, int64_t index, int si
 
 }  // namespace
 
+std::vector<int64_t> held_out_indices(int64_t n, const std::string& split, double val_fraction, const std::string& source) {
+  if (n < 2) throw Error(source + " holds " + std::to_string(n) + " image(s); nothing to hold out for validation");
+  auto order = epoch_order(n, /*seed=*/0, /*epoch=*/0);
+  const auto held_out = std::clamp<int64_t>(static_cast<int64_t>(val_fraction * static_cast<double>(n)), 1, n - 1);
+  std::vector<int64_t> chosen = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
+                                                 : std::vector<int64_t>(order.end() - held_out, order.end());
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+std::string coco_annotation_file(const fs::path& root, const std::string& kind, const std::string& split) {
+  for (const char* year : {"2017", "2014"}) {
+    const fs::path p = root / "annotations" / (kind + "_" + split + year + ".json");
+    if (fs::is_regular_file(p)) return p.string();
+  }
+  return "";
+}
+
 const std::vector<std::string>& scene_colour_names() {
   static const std::vector<std::string> names{"red", "green", "blue", "yellow", "purple", "orange"};
   return names;
@@ -231,16 +233,16 @@ CaptionSet load_caption_split(const std::string& path, const std::string& split,
   if (fs::is_directory(p)) {
     if (fs::is_directory(p / "annotations")) {
       // A COCO root; a split without its own annotations is held out of train.
-      std::string captions = coco_annotation(p, "captions", split);
+      std::string captions = coco_annotation_file(p, "captions", split);
       std::string own_split = split;
-      if (captions.empty() && split == "test") captions = coco_annotation(p, "captions", own_split = "val");
+      if (captions.empty() && split == "test") captions = coco_annotation_file(p, "captions", own_split = "val");
       const bool held_out = captions.empty();
-      if (held_out) captions = coco_annotation(p, "captions", own_split = "train");
+      if (held_out) captions = coco_annotation_file(p, "captions", own_split = "train");
       if (captions.empty()) throw Error("no annotations/captions_train2017.json (or _" + split + "2017) in " + path);
       const std::string year = captions.substr(captions.size() - 9, 4);
       set.source = captions;
-      set.images = read_coco_captions(captions, coco_annotation(p, "instances", own_split), p / (own_split + year));
-      if (held_out || (split == "train" && coco_annotation(p, "captions", "val").empty()))
+      set.images = read_coco_captions(captions, coco_annotation_file(p, "instances", own_split), p / (own_split + year));
+      if (held_out || (split == "train" && coco_annotation_file(p, "captions", "val").empty()))
         set.images = hold_out(std::move(set.images), split, val_fraction, captions);
     } else if (auto karpathy = karpathy_in(p); !karpathy.empty()) {
       return load_caption_split(karpathy, split, val_fraction);

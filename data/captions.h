@@ -4,6 +4,7 @@
 #include <opencv2/core.hpp>
 
 #include <array>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,15 @@ const std::vector<std::string>& scene_colour_names();  // red, green, blue, yell
 // val), and train is then the rest. Errors name the file and the entry: bad JSON, an annotation
 // of an unknown image id, an empty caption, a missing image file.
 CaptionSet load_caption_split(const std::string& path, const std::string& split, double val_fraction);
+
+// A split the data does not have, held out of the data's n images: the last val_fraction of a
+// fixed, seed-independent shuffle is val (and test), the rest train; sorted positions. Error
+// naming `source` when n < 2.
+std::vector<int64_t> held_out_indices(int64_t n, const std::string& split, double val_fraction, const std::string& source);
+
+// The annotation file `kind` ("captions", "instances") of `split` in a COCO root:
+// ROOT/annotations/KIND_SPLIT2017.json, else KIND_SPLIT2014.json; "" when neither exists.
+std::string coco_annotation_file(const std::filesystem::path& root, const std::string& kind, const std::string& split);
 
 // Writes `set` as a COCO root: ROOT/<split>2017/<id>.png and
 // ROOT/annotations/captions_<split>2017.json, plus instances_<split>2017.json of its objects.

@@ -19,6 +19,7 @@
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
 #include "lib/tasks/caption.h"
+#include "lib/tasks/detect.h"
 #include "lib/nn/sync_batch_norm.h"
 #include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
@@ -301,6 +302,20 @@ int cmd_eval(const Options& o) {
     }
     return 0;
   }
+  if (o.has("detections") && !o.get_string("detections").empty()) {
+    if (o.has("checkpoint") && !o.get_string("checkpoint").empty()) throw UsageError("give --detections or --checkpoint, not both");
+    if (!o.has("task") || o.get_string("task") != "detect") throw UsageError("--detections needs --task detect");
+    const std::string split = o.get_string("split");
+    Json result = score_detection_results(fs::absolute(require(o, "data")).string(), split, o.get_string("detections"), o.get_double("val_fraction"));
+    Json out = {{"task", "detect"}, {"model", nullptr}, {"split", split}, {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
+    if (o.get_bool("json")) {
+      print_json(out);
+    } else {
+      std::printf("detections of %s on %s (%lld images)\n", o.get_string("detections").c_str(), split.c_str(), (long long)out["examples"].get<int64_t>());
+      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-10s %.4f\n", it.key().c_str(), it.value().get<double>());
+    }
+    return 0;
+  }
   const std::string checkpoint = require(o, "checkpoint");
   auto task = task_from_checkpoint(checkpoint, device);
   task->set_loader(o.get_int("batch_size"), static_cast<int>(o.get_int("workers")));
@@ -355,6 +370,14 @@ int cmd_predict(const Options& o) {
       continue;
     }
     std::printf("%s\n", p.at("input").get<std::string>().c_str());
+    if (p.contains("detections")) {  // detect: one line per object
+      for (const auto& d : p.at("detections")) {
+        const auto& b = d.at("bbox");
+        std::printf("  %-16s %5.1f%%  x %.1f y %.1f w %.1f h %.1f\n", d.at("category").get<std::string>().c_str(), 100.0 * d.at("score").get<double>(),
+                    b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>());
+      }
+      continue;
+    }
     for (const auto& t : p.at("top"))
       std::printf("  %-20s %6.2f%%\n", t.at("class").get<std::string>().c_str(), 100.0 * t.at("prob").get<double>());
   }
@@ -452,9 +475,10 @@ Commands make_commands(CLI::App& app) {
   c.eval = std::make_unique<Command>(app, "eval", "evaluate a checkpoint", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
       {"data", nullptr, "", "data to evaluate on (default: the data it was trained on)", Kind::Value, "PATH"},
-      {"task", nullptr, "", "caption: with --captions, the task whose results file is scored", Kind::Value, "TASK"},
+      {"task", nullptr, "", "with --captions or --detections: the task whose results file is scored (caption, detect)", Kind::Value, "TASK"},
       {"captions", nullptr, "", "caption: score this COCO results file ([{\"image_id\", \"caption\"}]) against --data's references; no checkpoint", Kind::Value, "FILE"},
-      {"val-fraction", 0.1, 0.0, "with --captions: the share held out as val when --data has no val annotations", Kind::Value, "F"},
+      {"detections", nullptr, "", "detect: score this COCO results file ([{\"image_id\", \"category_id\", \"bbox\", \"score\"}]) against --data's boxes as pycocotools does; no checkpoint", Kind::Value, "FILE"},
+      {"val-fraction", 0.1, 0.0, "with --captions or --detections: the share held out as val when --data has no val annotations", Kind::Value, "F"},
       {"split", "val", "", "train | val | test", Kind::Value, "SPLIT"},
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
@@ -470,6 +494,8 @@ Commands make_commands(CLI::App& app) {
       {"prompt", nullptr, Json::array(), "lm: a text to continue (repeatable; \"\" starts from nothing)", Kind::List, "TEXT"},
       {"input-file", nullptr, "", "inputs from a file, one per line (translate: sentences, output in the same order)", Kind::Value, "FILE"},
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
+      {"threshold", 0.7, 0.0, "detect: keep detections whose class probability is at least this", Kind::Value, "P"},
+      {"results", "", "", "detect: also write the detections as a COCO results file", Kind::Value, "FILE.json"},
       {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},

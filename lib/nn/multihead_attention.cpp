@@ -63,6 +63,16 @@ torch::Tensor MultiheadAttentionImpl::attend_memory(const torch::Tensor& x, cons
   return attend(q, memory.key, memory.value, -1, key_padding, weights);
 }
 
+torch::Tensor MultiheadAttentionImpl::attend_inputs(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
+                                                    const torch::Tensor& key_padding, torch::Tensor* weights) {
+  // Rows [part E, part E + E) of the in-projection: W^Q, W^K, W^V.
+  auto project = [&](const torch::Tensor& x, int64_t part) {
+    const auto b = in_proj_bias.defined() ? in_proj_bias.narrow(0, part * embed_dim_, embed_dim_) : torch::Tensor();
+    return split_heads(torch::nn::functional::linear(x, in_proj_weight.narrow(0, part * embed_dim_, embed_dim_), b));  // (B, H, T, D)
+  };
+  return attend(project(query, 0), project(key, 1), project(value, 2), -1, key_padding, weights);
+}
+
 torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
                                              const torch::Tensor& key_padding, torch::Tensor* weights_out) {
   // scores = Q K^T / sqrt(d_k): (B, H, T, keys)

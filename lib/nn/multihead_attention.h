@@ -58,6 +58,13 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   torch::Tensor attend_memory(const torch::Tensor& x, const KeyValueCache& memory, const torch::Tensor& key_padding = {},
                               torch::Tensor* weights = nullptr);
 
+  // The general form, nn.MultiheadAttention(query, key, value): Q from `query` (B, T, E), K from
+  // `key` and V from `value` (B, S, E) each, through the in-projection's three parts (DETR adds
+  // positions to queries and keys but not to values); key_padding (B, S): (B, T, E). weights,
+  // when given, receives the attention weights (B, H, T, S).
+  torch::Tensor attend_inputs(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
+                              const torch::Tensor& key_padding = {}, torch::Tensor* weights = nullptr);
+
   // With keep on, each call keeps its attention weights (B, heads, T, keys), detached.
   void keep_weights(bool keep) { keep_weights_ = keep; }
   const torch::Tensor& last_weights() const { return last_weights_; }

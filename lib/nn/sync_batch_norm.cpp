@@ -92,9 +92,17 @@ torch::Tensor sync_batch_norm(const torch::Tensor& input, const torch::Tensor& w
   return SyncBatchNormFunction::apply(input, weight, bias, running_mean, running_var, momentum, eps, &group);
 }
 
-BatchNorm2dImpl::BatchNorm2dImpl(const torch::nn::BatchNormOptions& options_) : options(options_) { reset(); }
+BatchNorm2dImpl::BatchNorm2dImpl(const torch::nn::BatchNormOptions& options_, bool frozen) : options(options_), frozen_(frozen) { reset(); }
 
 void BatchNorm2dImpl::reset() {
+  if (frozen_) {
+    // FrozenBatchNorm2d's state: four buffers, in its order.
+    weight = register_buffer("weight", torch::ones({options.num_features()}));
+    bias = register_buffer("bias", torch::zeros({options.num_features()}));
+    running_mean = register_buffer("running_mean", torch::zeros({options.num_features()}));
+    running_var = register_buffer("running_var", torch::ones({options.num_features()}));
+    return;
+  }
   if (options.affine()) {
     weight = register_parameter("weight", torch::empty({options.num_features()}));
     bias = register_parameter("bias", torch::empty({options.num_features()}));
@@ -109,12 +117,17 @@ void BatchNorm2dImpl::reset() {
 
 void BatchNorm2dImpl::reset_parameters() {
   torch::NoGradGuard no_grad;
+  if (frozen_) {
+    weight.fill_(1), bias.zero_(), running_mean.zero_(), running_var.fill_(1);
+    return;
+  }
   if (options.track_running_stats()) running_mean.zero_(), running_var.fill_(1), num_batches_tracked.zero_();
   if (options.affine()) weight.fill_(1), bias.zero_();
 }
 
 torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) {
   TORCH_CHECK(input.dim() == 4, "BatchNorm2d: expected a 4-D input (N, C, H, W), got ", input.dim(), "-D");
+  if (frozen_) return torch::batch_norm(input, weight, bias, running_mean, running_var, false, 0.0, options.eps(), at::globalContext().userEnabledCuDNN());
   // As torch::nn::BatchNorm2d: momentum, or a cumulative average when it is unset.
   double factor = options.momentum().value_or(0.0);
   if (is_training() && options.track_running_stats()) {
@@ -132,7 +145,7 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& input) {
 
 void BatchNorm2dImpl::pretty_print(std::ostream& stream) const {
   stream << "zoo::nn::BatchNorm2d(" << options.num_features() << ", eps=" << options.eps() << ", momentum=" << options.momentum().value_or(0.0)
-         << ", affine=" << options.affine() << ", track_running_stats=" << options.track_running_stats() << (group_ ? ", synchronised" : "") << ")";
+         << ", affine=" << options.affine() << ", track_running_stats=" << options.track_running_stats() << (group_ ? ", synchronised" : "") << (frozen_ ? ", frozen" : "") << ")";
 }
 
 void convert_sync_batch_norm(torch::nn::Module& model, Collectives* group) {

@@ -9,6 +9,10 @@
 //   mu = sum_ri x_ri / N,   var = sum_ri (x_ri - mu)^2 / N
 //   y = gamma (x - mu) / sqrt(var + eps) + beta
 // and the backward pass sums d(y) and d(y) x_hat over ranks the same way.
+//
+// Frozen (DETR's FrozenBatchNorm2d, for a detector's pretrained backbone): gamma, beta and the
+// running statistics are all buffers that nothing trains, no num_batches_tracked, and it
+// normalises with the running statistics in training too: y = gamma (x - mu) / sqrt(var + eps) + beta.
 #pragma once
 #include <torch/torch.h>
 
@@ -18,8 +22,9 @@ namespace zoo::nn {
 
 class BatchNorm2dImpl : public torch::nn::Cloneable<BatchNorm2dImpl> {
  public:
-  explicit BatchNorm2dImpl(int64_t num_features) : BatchNorm2dImpl(torch::nn::BatchNormOptions(num_features)) {}
-  explicit BatchNorm2dImpl(const torch::nn::BatchNormOptions& options);
+  explicit BatchNorm2dImpl(int64_t num_features, bool frozen = false)
+      : BatchNorm2dImpl(torch::nn::BatchNormOptions(num_features), frozen) {}
+  explicit BatchNorm2dImpl(const torch::nn::BatchNormOptions& options, bool frozen = false);
   void reset() override;
   void reset_parameters();
   torch::Tensor forward(const torch::Tensor& input);
@@ -27,6 +32,9 @@ class BatchNorm2dImpl : public torch::nn::Cloneable<BatchNorm2dImpl> {
   // Statistics over `group`'s ranks from now on (nullptr: this rank's batch alone).
   void synchronise(Collectives* group) { group_ = group; }
   bool synchronised() const { return group_ != nullptr; }
+  bool frozen() const { return frozen_; }
+  // Whether it normalises with batch statistics now (in training, unless frozen).
+  bool uses_batch_statistics() const { return is_training() && !frozen_; }
 
   torch::nn::BatchNormOptions options;
   torch::Tensor weight, bias;                                     // gamma, beta (affine)
@@ -34,6 +42,7 @@ class BatchNorm2dImpl : public torch::nn::Cloneable<BatchNorm2dImpl> {
 
  private:
   Collectives* group_ = nullptr;
+  bool frozen_ = false;
 };
 TORCH_MODULE(BatchNorm2d);
 

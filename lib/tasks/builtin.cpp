@@ -5,9 +5,11 @@
 #include "lib/core/error.h"
 #include "lib/tasks/caption.h"
 #include "lib/tasks/classify.h"
+#include "lib/tasks/detect.h"
 #include "lib/tasks/lm.h"
 #include "lib/tasks/translate.h"
 #include "models/caption/register.h"
+#include "models/detect/register.h"
 #include "models/lm/register.h"
 #include "models/seq2seq/register.h"
 #include "models/vision/register.h"
@@ -34,7 +36,9 @@ std::vector<TaskSpec> builtin_tasks() {
        "a COCO root DIR/annotations/captions_{train,val}2017.json with DIR/{train,val}2017/, a Karpathy-split JSON, Flickr8k's "
        "Flickr8k.token.txt, or synth:scenes",
        "synth:scenes", [] { return std::make_unique<CaptionTask>(); }, CaptionTask::write_synthetic},
-      {"detect", "object detection", "COCO instances: --data IMAGES_DIR --ann instances_*.json", "", nullptr, nullptr},
+      {"detect", "object detection (DETR's Hungarian set loss; COCO box AP/AR as pycocotools' COCOeval computes them)",
+       "a COCO root DIR/annotations/instances_{train,val}2017.json with DIR/{train,val}2017/, an instances JSON file, or synth:boxes",
+       "synth:boxes", [] { return std::make_unique<DetectTask>(); }, DetectTask::write_synthetic},
       {"clip", "contrastive image-text pre-training", "COCO captions", "", nullptr, nullptr},
       {"ssl", "self-supervised image representation learning", "an image-folder tree", "", nullptr, nullptr},
   };
@@ -50,6 +54,7 @@ const Registry& registry() {
     register_seq2seq_models(instance);
     register_lm_models(instance);
     register_caption_models(instance);  // after vision: its encoders are vision classifiers
+    register_detect_models(instance);
   });
   return instance;
 }

@@ -7,8 +7,8 @@
 namespace zoo::models {
 
 namespace {
-torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t dilation = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(dilation).dilation(dilation).bias(false));
 }
 torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false));
@@ -17,9 +17,11 @@ torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
 // bn(conv(x)). In evaluation BatchNorm is a fixed affine map per channel, folded into the
 // convolution: BN(W * x) = (s W) * x + (beta - s mu), s = gamma / sqrt(var + eps). One pass over
 // the activations instead of two (a frozen ResNet-50 trunk at batch 32: about 200 ms of 1.6 s),
-// for the cost of scaling the weights. In training, batch statistics: the two modules as they are.
+// for the cost of scaling the weights; a frozen BatchNorm is folded in training too (the gradient
+// reaches the convolution through the scaled weights). In training, batch statistics: the two
+// modules as they are.
 torch::Tensor conv_bn(torch::nn::Conv2dImpl& conv, zoo::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
-  if (bn.is_training()) return bn.forward(conv.forward(x));
+  if (bn.uses_batch_statistics()) return bn.forward(conv.forward(x));
   auto scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());  // (C)
   auto weight = conv.weight * scale.view({-1, 1, 1, 1});                     // (C, C_in, k, k)
   auto bias = bn.bias - bn.running_mean * scale;
@@ -46,11 +48,11 @@ torch::Tensor shortcut(torch::nn::Sequential& downsample, const torch::Tensor& x
 }
 }  // namespace
 
-BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
+BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_, bool frozen_bn)
     : conv1(register_module("conv1", conv3x3(inplanes, planes, stride))),
-      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes))),
+      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes, frozen_bn))),
       conv2(register_module("conv2", conv3x3(planes, planes))),
-      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes))) {
+      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes, frozen_bn))) {
   if (downsample_) downsample = register_module("downsample", downsample_);
 }
 
@@ -64,13 +66,14 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   return add_relu_(out, identity);
 }
 
-BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_)
+BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample_, int64_t dilation,
+                               bool frozen_bn)
     : conv1(register_module("conv1", conv1x1(inplanes, planes))),
-      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes))),
-      conv2(register_module("conv2", conv3x3(planes, planes, stride))),
-      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes))),
+      bn1(register_module("bn1", zoo::nn::BatchNorm2d(planes, frozen_bn))),
+      conv2(register_module("conv2", conv3x3(planes, planes, stride, dilation))),
+      bn2(register_module("bn2", zoo::nn::BatchNorm2d(planes, frozen_bn))),
       conv3(register_module("conv3", conv1x1(planes, planes * expansion))),
-      bn3(register_module("bn3", zoo::nn::BatchNorm2d(planes * expansion))) {
+      bn3(register_module("bn3", zoo::nn::BatchNorm2d(planes * expansion, frozen_bn))) {
   if (downsample_) downsample = register_module("downsample", downsample_);
 }
 
@@ -87,12 +90,13 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   conv1 = register_module("conv1", config.small_input
       ? torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 3).stride(1).padding(1).bias(false))
       : torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", zoo::nn::BatchNorm2d(64));
+  if (config.dilate_last && !config.bottleneck) throw UsageError("a dilated layer4 needs bottleneck blocks (torchvision's BasicBlock has no dilation)");
+  bn1 = register_module("bn1", zoo::nn::BatchNorm2d(64, config.frozen_bn));
   maxpool = register_module("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
   layer1 = register_module("layer1", make_layer(64, config.layers.at(0), 1));
   layer2 = register_module("layer2", make_layer(128, config.layers.at(1), 2));
   layer3 = register_module("layer3", make_layer(256, config.layers.at(2), 2));
-  layer4 = register_module("layer4", make_layer(512, config.layers.at(3), 2));
+  layer4 = register_module("layer4", make_layer(512, config.layers.at(3), 2, config.dilate_last));
   const int64_t expansion = config.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
   fc = register_module("fc", torch::nn::Linear(512 * expansion, config.num_classes));
   if (config.self_attention) {
@@ -118,22 +122,26 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   }
 }
 
-torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t stride) {
+torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t stride, bool dilate) {
   const int64_t expansion = config_.bottleneck ? BottleneckImpl::expansion : BasicBlockImpl::expansion;
+  // Dilated instead of strided: the first block keeps the previous dilation, the others take
+  // the new one (torchvision's replace_stride_with_dilation).
+  const int64_t previous_dilation = dilation_;
+  if (dilate) dilation_ *= stride, stride = 1;
   torch::nn::Sequential downsample{nullptr};
   if (stride != 1 || inplanes_ != planes * expansion) {
     // The shortcut changes shape with the block: a strided 1x1 projection, as in the paper's option B.
     downsample = torch::nn::Sequential(conv1x1(inplanes_, planes * expansion, stride),
-                                       zoo::nn::BatchNorm2d(planes * expansion));
+                                       zoo::nn::BatchNorm2d(planes * expansion, config_.frozen_bn));
   }
   torch::nn::Sequential layer;
   for (int64_t i = 0; i < blocks; ++i) {
     const int64_t block_stride = i == 0 ? stride : 1;
     auto block_downsample = i == 0 ? downsample : torch::nn::Sequential{nullptr};
     if (config_.bottleneck) {
-      layer->push_back(Bottleneck(inplanes_, planes, block_stride, block_downsample));
+      layer->push_back(Bottleneck(inplanes_, planes, block_stride, block_downsample, i == 0 ? previous_dilation : dilation_, config_.frozen_bn));
     } else {
-      layer->push_back(BasicBlock(inplanes_, planes, block_stride, block_downsample));
+      layer->push_back(BasicBlock(inplanes_, planes, block_stride, block_downsample, config_.frozen_bn));
     }
     inplanes_ = planes * expansion;
   }

@@ -11,7 +11,7 @@ namespace zoo::models {
 class BasicBlockImpl : public torch::nn::Module {
  public:
   static constexpr int64_t expansion = 1;
-  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample);
+  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample, bool frozen_bn = false);
   torch::Tensor forward(torch::Tensor x);
 
   // Declared (so registered) in torchvision's order.
@@ -27,7 +27,8 @@ TORCH_MODULE(BasicBlock);
 class BottleneckImpl : public torch::nn::Module {
  public:
   static constexpr int64_t expansion = 4;
-  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample);
+  // dilation: of the 3x3 convolution (torchvision's replace_stride_with_dilation, DETR's DC5).
+  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample, int64_t dilation = 1, bool frozen_bn = false);
   torch::Tensor forward(torch::Tensor x);
 
   torch::nn::Conv2d conv1{nullptr};
@@ -73,6 +74,10 @@ struct ResNetConfig {
   bool small_input = false;  // CIFAR stem: 3x3 stride-1 conv1 and no max-pool, for 32x32 images
   bool zero_init_residual = false;
   bool self_attention = false;  // a SelfAttention2d after layer2 (attention2) and after layer3 (attention3)
+  // As a detector's backbone (models/detect): every BatchNorm frozen (nn::BatchNorm2d's frozen
+  // mode), and layer4 dilated instead of strided (bottleneck only; DETR-DC5, stride 16).
+  bool frozen_bn = false;
+  bool dilate_last = false;
   static const OptionSchema<ResNetConfig>& options();
 };
 
@@ -105,9 +110,9 @@ class ResNetImpl : public ImageClassifierImpl {
   SelfAttention2d attention2{nullptr}, attention3{nullptr};  // self_attention only
 
  private:
-  torch::nn::Sequential make_layer(int64_t planes, int64_t blocks, int64_t stride);
+  torch::nn::Sequential make_layer(int64_t planes, int64_t blocks, int64_t stride, bool dilate = false);
   ResNetConfig config_;
-  int64_t inplanes_ = 64;
+  int64_t inplanes_ = 64, dilation_ = 1;
 };
 TORCH_MODULE(ResNet);
 

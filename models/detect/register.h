@@ -1,0 +1,9 @@
+// The detect family's entries in the model registry.
+#pragma once
+#include "lib/core/registry.h"
+
+namespace zoo {
+
+void register_detect_models(Registry& registry);
+
+}  // namespace zoo
