@@ -414,14 +414,17 @@ int cmd_import(const Options& o) {
   require_cpu(o, "import converts the weights on the CPU; the checkpoint it writes loads on any device");
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string from = o.get_string("from");
-  if (from != "torchvision") throw UsageError("invalid --from '" + from + "': expected torchvision");
+  // The naming each source's state dicts follow, and the task of the models that have it.
+  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}};
+  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision or detr");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
-  if (spec.task != "classify") throw UsageError("--from torchvision imports classifiers; " + model + " is a " + spec.task + " model");
+  if (spec.task != task_of_source.at(from))
+    throw UsageError("--from " + from + " imports " + task_of_source.at(from) + " models; " + model + " is a " + spec.task + " model");
   NamedTensors tensors = read_torch_state_dict(path);
   auto task = create_task(spec.task);
   Json meta = task->import_meta(model, spec.options.resolve(o.json().at("set").get<std::vector<std::string>>(), "model " + model), tensors);
-  meta["imported_from"] = {{"format", "torchvision"}, {"file", fs::absolute(path).string()}};
+  meta["imported_from"] = {{"format", from}, {"file", fs::absolute(path).string()}};
   task->setup_from_meta(meta, torch::kCPU);
   task->adapt_weights(tensors);  // e.g. a ViT's position embeddings for --set input_size
   load_state_dict(*task->model(), tensors, path);
@@ -496,6 +499,7 @@ Commands make_commands(CLI::App& app) {
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
       {"threshold", 0.7, 0.0, "detect: keep detections whose class probability is at least this", Kind::Value, "P"},
       {"results", "", "", "detect: also write the detections as a COCO results file", Kind::Value, "FILE.json"},
+      {"out", "", "", "detect: draw the detections over the image into this PNG (several inputs: FILE_1.png, ...)", Kind::Value, "FILE.png"},
       {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
@@ -515,13 +519,14 @@ Commands make_commands(CLI::App& app) {
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
       {"beam", 1, 0, "translate, caption: beam size of the translation or caption whose attention is drawn", Kind::Value, "K"},
       {"layer", -1, 0, "char_rnn: the layer whose units are drawn; vit/deit: the layer of the class token's attention (-1: the last)", Kind::Value, "L"},
-      {"query", "", "", "swin, resnet*_sa: the query position X,Y in the model's input pixels (default: the centre)", Kind::Value, "X,Y"},
+      {"query", "", "", "swin, resnet*_sa: the query position X,Y in the model's input pixels; detr: the encoder position shown, in the image's pixels (default: the centre)", Kind::Value, "X,Y"},
+      {"threshold", 0.7, 0.0, "detect: the objects shown are those whose class probability is at least this", Kind::Value, "P"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision", Kind::Value, "SOURCE"},
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
-      {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f)", Kind::Value, "FILE"},
+      {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's)", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},
       {"set", nullptr, Json::array(), "model option key=value (repeatable)", Kind::List, "KEY=VALUE"},
       {"device", "auto", "", "cpu (or auto): the weights are converted on the CPU; another device is refused", Kind::Value, "DEVICE"}});

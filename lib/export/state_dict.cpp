@@ -112,6 +112,7 @@ class StateDictUnpickler {
           break;
         }
         case 'R': { auto args = pop(), fn = pop(); stack_.push_back(reduce(fn, args)); break; }  // REDUCE
+        case 0x81: { pop(), pop(); stack_.push_back(make(std::monostate{})); break; }  // NEWOBJ: an object zoo does not read
         case 'Q': { auto pid = pop(); stack_.push_back(load_storage(pid)); break; }  // BINPERSID
         case 'b': pop(); break;  // BUILD: the OrderedDict's state (_metadata) is not needed
         case '0': pop(); break;  // POP
@@ -213,7 +214,9 @@ class StateDictUnpickler {
       if (args->empty() || !std::holds_alternative<torch::Tensor>((*args)[0]->v)) fail("bad _rebuild_parameter");
       return (*args)[0];
     }
-    fail("unsupported global " + name);
+    // Anything else (the argparse.Namespace a training checkpoint keeps beside the weights): an
+    // opaque value; a state dict entry that is one is refused below.
+    return make(std::monostate{});
   }
 
   // ('storage', torch.FloatStorage, key, location, numel) -> the record data/<key>.
@@ -269,6 +272,16 @@ NamedTensors read_torch_state_dict(const std::string& path) {
   }
   auto* items = std::get_if<std::vector<std::pair<ValuePtr, ValuePtr>>>(&root->v);
   if (!items) throw Error(path + " does not hold a dict of tensors (save model.state_dict(), not the model)");
+  // A training checkpoint ({"model": state_dict, "optimizer": ..., "args": ...}, as DETR's and
+  // many reference scripts save): its "model".
+  for (const auto& [key, value] : *items) {
+    auto* name = std::get_if<std::string>(&key->v);
+    auto* inner = std::get_if<std::vector<std::pair<ValuePtr, ValuePtr>>>(&value->v);
+    if (name && *name == "model" && inner) {
+      items = inner;
+      break;
+    }
+  }
   NamedTensors out;
   for (const auto& [key, value] : *items) {
     auto* name = std::get_if<std::string>(&key->v);

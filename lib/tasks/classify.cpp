@@ -79,15 +79,7 @@ torch::Tensor ClassifyTask::teacher_logits(const torch::Tensor& images) {
 void ClassifyTask::set_inference_options(const Options& options) {
   if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
   if (options.has("layer")) visualize_layer_ = static_cast<int>(options.get_int("layer"));
-  if (options.has("query") && !options.get_string("query").empty()) {
-    const std::string text = options.get_string("query");
-    int x = 0, y = 0;
-    char comma = 0, extra = 0;
-    std::istringstream in(text);
-    if (!(in >> x >> comma >> y) || comma != ',' || (in >> extra) || x < 0 || y < 0)
-      throw UsageError("invalid --query '" + text + "': expected X,Y pixel coordinates in the model's input, such as 16,16");
-    visualize_query_ = cv::Point(x, y);
-  }
+  if (options.has("query") && !options.get_string("query").empty()) visualize_query_ = viz::parse_query(options.get_string("query"));
 }
 
 void ClassifyTask::read_meta(const Json& meta) {

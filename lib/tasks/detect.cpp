@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "data/image.h"
 #include "data/loader.h"
@@ -14,6 +15,9 @@
 #include "lib/detect/boxes.h"
 #include "lib/detect/coco_eval.h"
 #include "lib/export/torchscript.h"
+#include "lib/viz/boxes.h"
+#include "lib/viz/figure.h"
+#include "lib/viz/heatmap.h"
 #include "models/detect/set_criterion.h"
 
 namespace fs = std::filesystem;
@@ -43,6 +47,20 @@ Json stats_json(const std::array<double, 12>& stats) {
   Json metrics = Json::object();
   for (size_t k = 0; k < stats.size(); ++k) metrics[detect::coco_stat_keys()[k]] = stats[k];
   return metrics;
+}
+
+// COCO 2017's category names by id (1..90, 80 of them; the others "N/A" as DETR's CLASSES).
+const std::vector<std::string>& coco_names_by_id() {
+  static const std::vector<std::string> names{
+      "N/A", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light", "fire hydrant", "N/A",
+      "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "N/A",
+      "backpack", "umbrella", "N/A", "N/A", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+      "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle", "N/A", "wine glass", "cup", "fork", "knife",
+      "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+      "potted plant", "bed", "N/A", "dining table", "N/A", "N/A", "toilet", "N/A", "tv", "laptop", "mouse", "remote", "keyboard",
+      "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "N/A", "book", "clock", "vase", "scissors", "teddy bear",
+      "hair drier", "toothbrush"};
+  return names;
 }
 
 }  // namespace
@@ -81,6 +99,7 @@ void DetectTask::set_inference_options(const Options& o) {
   if (o.has("bad_samples")) bad_samples_ = data::bad_samples_policy(o.get_string("bad_samples"));
   if (o.has("threshold")) threshold_ = o.get_double("threshold");
   if (!(threshold_ >= 0 && threshold_ <= 1)) throw UsageError("invalid --threshold: expected a probability in [0, 1]");
+  if (o.has("query") && !o.get_string("query").empty()) query_ = viz::parse_query(o.get_string("query"), "the input image");
 }
 
 void DetectTask::read_meta(const Json& meta) {
@@ -308,7 +327,82 @@ Json DetectTask::predict(const std::vector<std::string>& inputs, const Options& 
     predictions.push_back({{"input", inputs[i]}, {"image_id", image_id}, {"detections", detections}});
   }
   if (options.has("results") && !options.get_string("results").empty()) write_file_atomic(options.get_string("results"), results.dump());
+  // --out: each image with its detections drawn (several: FILE_1.png, FILE_2.png, ...).
+  if (options.has("out") && !options.get_string("out").empty()) {
+    const fs::path out(options.get_string("out"));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::vector<viz::LabelledBox> drawn;
+      for (const auto& d : predictions[i].at("detections")) {
+        const auto& b = d.at("bbox");
+        char label[96];
+        std::snprintf(label, sizeof(label), "%s %.2f", d.at("category").get<std::string>().c_str(), d.at("score").get<double>());
+        drawn.push_back({{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()}, label});
+      }
+      const std::string path = inputs.size() == 1 ? out.string() : ((out.parent_path() / out.stem()).string() + "_" + std::to_string(i + 1) + ".png");
+      cv::Mat bgr;
+      cv::cvtColor(viz::draw_boxes(images[i], drawn), bgr, cv::COLOR_RGB2BGR);
+      viz::write_png(bgr, path);
+      predictions[i]["drawn"] = path;
+    }
+  }
   return {{"task", name()}, {"model", model_name_}, {"threshold", threshold_}, {"predictions", predictions}};
+}
+
+std::vector<std::string> DetectTask::visualize(const std::string& input, const std::string& out_png) {
+  const cv::Mat image = data::read_image(input);
+  const Detections d = detect({image}, true).at(0);
+  if (!d.cross_attention.defined()) throw UsageError("visualize needs the model, not an export: give --checkpoint");
+  // Drawn at most 320 pixels on the longer side: one tile per object.
+  const double shrink = std::min(1.0, 320.0 / std::max(image.cols, image.rows));
+  const cv::Mat shown = shrink < 1 ? data::resize_exact(image, std::max(1, int(std::lround(image.rows * shrink))), std::max(1, int(std::lround(image.cols * shrink))))
+                                   : image;
+  // The detections scoring at least --threshold, best first; with none, the three best.
+  std::vector<int64_t> order(static_cast<size_t>(d.scores.size(0)));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d.scores[a].item<double>() > d.scores[b].item<double>(); });
+  std::vector<int64_t> kept;
+  for (int64_t q : order)
+    if (d.scores[q].item<double>() >= threshold_) kept.push_back(q);
+  const bool none = kept.empty();
+  if (none) kept.assign(order.begin(), order.begin() + std::min<int64_t>(3, static_cast<int64_t>(order.size())));
+
+  viz::Figure objects;
+  std::vector<viz::LabelledBox> drawn;
+  for (int64_t q : kept) {
+    auto b = d.boxes[q] * shrink;
+    const cv::Rect2d box(b[0].item<double>(), b[1].item<double>(), (b[2] - b[0]).item<double>(), (b[3] - b[1]).item<double>());
+    char label[128];
+    std::snprintf(label, sizeof(label), "%s %.2f (query %lld)", categories_.at(static_cast<size_t>(d.labels[q].item<int64_t>())).name.c_str(),
+                  d.scores[q].item<double>(), static_cast<long long>(q));
+    objects.maps.push_back(d.cross_attention[q]);
+    objects.labels.push_back(label);
+    objects.boxes.push_back(box);
+    drawn.push_back({box, label});
+  }
+  objects.columns = static_cast<int>(std::min<size_t>(4, kept.size()));
+  objects.title = model_name_ + ": where each detected object's query looks (last decoder layer, heads averaged)" +
+                  (none ? "; none reaches --threshold, the 3 best shown" : "");
+  // The encoder's self-attention of one position of the feature map (default: the centre).
+  const int64_t h = d.encoder_attention.size(1), w = d.encoder_attention.size(2);
+  const cv::Point at = query_.value_or(cv::Point(image.cols / 2, image.rows / 2));
+  if (at.x >= image.cols || at.y >= image.rows)
+    throw UsageError("invalid --query " + std::to_string(at.x) + "," + std::to_string(at.y) + ": the image is " + std::to_string(image.cols) + "x" +
+                     std::to_string(image.rows));
+  const int64_t cell = std::min<int64_t>(at.y * h / image.rows, h - 1) * w + std::min<int64_t>(at.x * w / image.cols, w - 1);
+  viz::Figure encoder;
+  encoder.suffix = "encoder";
+  encoder.maps = {d.encoder_attention[cell]};
+  encoder.labels = {viz::with_peak("last encoder layer", d.encoder_attention[cell])};
+  encoder.marker = cv::Point(static_cast<int>(at.x * shrink), static_cast<int>(at.y * shrink));
+  encoder.title = model_name_ + ": the encoder's self-attention of the marked position";
+  auto paths = viz::write_figures({objects, encoder}, {shown, {}}, out_png);
+  const fs::path out(out_png);
+  const std::string boxes_png = (out.parent_path() / out.stem()).string() + "_boxes.png";
+  cv::Mat bgr;
+  cv::cvtColor(viz::draw_boxes(shown, drawn), bgr, cv::COLOR_RGB2BGR);
+  viz::write_png(bgr, boxes_png);
+  paths.push_back(boxes_png);
+  return paths;
 }
 
 void DetectTask::export_torchscript(const std::string& path) {
@@ -329,6 +423,21 @@ void DetectTask::export_torchscript(const std::string& path) {
       {images});
   save_torchscript(scripted, path, meta());
   model_->to(device_);
+}
+
+Json DetectTask::import_meta(const std::string& model, Json options, const NamedTensors& tensors) const {
+  for (const char* key : {"class_embed.weight", "query_embed.weight", "input_proj.weight"})
+    if (!tensors.count(key)) throw Error("the state dict has no " + std::string(key) + ": not a DETR state dict (facebookresearch/detr's names)");
+  options["num_classes"] = tensors.at("class_embed.weight").size(0) - 1;
+  options["num_queries"] = tensors.at("query_embed.weight").size(0);
+  options["hidden_dim"] = tensors.at("query_embed.weight").size(1);
+  const int64_t classes = options["num_classes"].get<int64_t>();
+  // DETR trains on COCO's ids as labels: label k is category k.
+  Json categories = Json::array();
+  for (int64_t k = 0; k < classes; ++k)
+    categories.push_back({{"id", k}, {"name", classes == 91 ? coco_names_by_id()[static_cast<size_t>(k)] : "class " + std::to_string(k)}});
+  return {{"task", name()}, {"model", model}, {"model_options", options}, {"categories", categories},
+          {"data", {{"path", ""}, {"seed", 0}, {"synth_size", 0}, {"val_fraction", 0.1}}}};
 }
 
 std::string DetectTask::write_synthetic(const SynthRequest& r) {

@@ -40,8 +40,15 @@ class DetectTask : public TaskBase {
   // Each image's detections scoring at least --threshold, boxes in the image's pixels (COCO's
   // x, y, w, h); --results FILE writes them as a COCO results file, --out FILE.png draws them.
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
+  // Where each detected object's query looks (the last decoder layer's cross-attention, heads
+  // averaged; DETR's figure), each tile with its box; NAME_boxes.png: the detections over the
+  // image; NAME_encoder.png: the encoder's self-attention of the --query point.
+  std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
   // forward(images) -> (logits (B, N, classes + 1), boxes (B, N, 4) as cx, cy, w, h in [0, 1]).
   void export_torchscript(const std::string& path) override;
+  // import --from detr: the classes and queries the state dict's heads have; COCO's category
+  // names at 91 classes (labels are COCO's ids, as DETR trains), else "class K".
+  Json import_meta(const std::string& model, Json options, const NamedTensors& tensors) const override;
   // zoo data synth --kind boxes: synth:boxes' train and val splits as a COCO root.
   static std::string write_synthetic(const SynthRequest& request);
 
@@ -68,6 +75,7 @@ class DetectTask : public TaskBase {
   models::DetrLossConfig loss_config_;
   std::vector<data::DetectionCategory> categories_;  // label k -> category
   double threshold_ = 0.7;
+  std::optional<cv::Point> query_;  // visualize --query, in the input image's pixels
   std::shared_ptr<models::DetrImpl> model_;
   std::optional<torch::jit::Module> scripted_;
   std::optional<data::DetectionSet> train_set_, val_set_;

@@ -1,5 +1,7 @@
 #include "lib/viz/figure.h"
 
+#include <sstream>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -43,11 +45,21 @@ int64_t LookOptions::layer_index(int64_t count, const std::string& owner) const 
   return index;
 }
 
+cv::Point parse_query(const std::string& text, const std::string& what) {
+  int x = 0, y = 0;
+  char comma = 0, extra = 0;
+  std::istringstream in(text);
+  if (!(in >> x >> comma >> y) || comma != ',' || (in >> extra) || x < 0 || y < 0)
+    throw UsageError("invalid --query '" + text + "': expected X,Y pixel coordinates in " + what + ", such as 16,16");
+  return {x, y};
+}
+
 cv::Mat render(const Figure& figure, const FigureContext& context) {
   switch (figure.kind) {
     case Figure::Kind::OverImage: {
       const cv::Point* marker = figure.marker ? &*figure.marker : nullptr;
-      return image_attention_grid(context.image, figure.maps, figure.labels, figure.columns, figure.title, marker);
+      return image_attention_grid(context.image, figure.maps, figure.labels, figure.columns, figure.title, marker,
+                                  figure.boxes.empty() ? nullptr : &figure.boxes);
     }
     case Figure::Kind::Attention:
       if (figure.rows == figure.cols) return attention_grid(figure.maps, visible(tokens_of(context, figure.rows)), figure.title);

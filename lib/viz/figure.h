@@ -34,6 +34,7 @@ struct Figure {
   std::vector<std::string> labels;  // OverImage: one per map; Activations: one per unit
   int columns = 0;                  // OverImage: tiles per row
   std::optional<cv::Point> marker;  // OverImage: the query position, in input pixels
+  std::vector<cv::Rect2d> boxes;    // OverImage: one per map, outlined on its tile (a detected object); or none
   Axis rows = Axis::Tokens, cols = Axis::Tokens;
   std::string suffix;  // "" for the main PNG; "encoder": beside it as NAME_encoder.png
 };
@@ -57,6 +58,10 @@ struct FigureContext {
   cv::Mat image;
   std::map<Axis, std::vector<std::string>> tokens;
 };
+
+// --query X,Y: a pixel position; UsageError naming the text (and `what` the pixels are of) when it
+// is not two non-negative integers.
+cv::Point parse_query(const std::string& text, const std::string& what = "the model's input");
 
 // "head 3, max 0.412": a tile's label with its map's largest weight.
 std::string with_peak(const std::string& label, const torch::Tensor& map);

@@ -206,9 +206,10 @@ void write_png(const cv::Mat& image, const std::string& path) {
 }
 
 cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
-                             int columns, const std::string& title, const cv::Point* marker) {
+                             int columns, const std::string& title, const cv::Point* marker, const std::vector<cv::Rect2d>* boxes) {
   if (maps.empty() || maps.size() != labels.size()) throw Error("image attention grid: " + std::to_string(maps.size()) + " maps but " +
                                                                 std::to_string(labels.size()) + " labels");
+  if (boxes && boxes->size() != maps.size()) throw Error("image attention grid: " + std::to_string(boxes->size()) + " boxes for " + std::to_string(maps.size()) + " maps");
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("image attention grid: expected an RGB uint8 image");
   columns = std::max(1, std::min(columns, static_cast<int>(maps.size())));
   const int rows = (static_cast<int>(maps.size()) + columns - 1) / columns;
@@ -255,6 +256,11 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
     if (marker) {
       const cv::Point at(marker->x * scale + scale / 2, marker->y * scale + scale / 2);
       cv::drawMarker(tile, at, cv::Scalar(0, 0, 255), cv::MARKER_CROSS, std::max(9, tile_w / 12), 2);
+    }
+    if (boxes) {
+      const auto& b = (*boxes)[i];
+      cv::rectangle(tile, cv::Point(static_cast<int>(b.x * scale), static_cast<int>(b.y * scale)),
+                    cv::Point(static_cast<int>((b.x + b.width) * scale), static_cast<int>((b.y + b.height) * scale)), cv::Scalar(0, 0, 255), 2);
     }
   }
   const int bar_top = top + label_height, bar_height = std::min(tile_h, std::max(3 * kCell, tile_h));

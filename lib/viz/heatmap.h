@@ -30,9 +30,11 @@ cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector
 // tiles in rows of `columns`, each under its label (which should say the maximum), a marker
 // (a query position, in image pixels) drawn on every tile when given, and a colour bar from 0 to
 // each tile's maximum. Small images are enlarged (nearest neighbour) to tiles of at least 160
-// pixels; an undefined map leaves its tile blank. BGR image.
+// pixels; an undefined map leaves its tile blank. With `boxes` (one per map, image pixels), each
+// tile also outlines its own box (a detected object over its query's attention). BGR image.
 cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
-                             int columns, const std::string& title = "", const cv::Point* marker = nullptr);
+                             int columns, const std::string& title = "", const cv::Point* marker = nullptr,
+                             const std::vector<cv::Rect2d>* boxes = nullptr);
 
 // Activations over a text (Karpathy et al. 2015, "Visualizing and Understanding Recurrent
 // Networks"): for each row of values (units, T) in [-1, 1], the tokens drawn in reading order on

@@ -225,12 +225,25 @@ int64_t DetrImpl::stride() const { return config_.feature_stage == 3 || config_.
 
 DetrOutput DetrImpl::forward(const torch::Tensor& images, const torch::Tensor& mask, bool keep_attention) {
   auto features = body_->feature_map(images, config_.feature_stage);  // (B, C, H/32, W/32)
-  const int64_t h = features.size(2), w = features.size(3);
   // The padding mask at the feature map's resolution (nearest): (B, h, w)
-  auto feature_mask = torch::nn::functional::interpolate(mask.unsqueeze(1).to(torch::kFloat32),
-                                                         torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kNearest))
+  auto feature_mask = torch::nn::functional::interpolate(
+                          mask.unsqueeze(1).to(torch::kFloat32),
+                          torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{features.size(2), features.size(3)}).mode(torch::kNearest))
                           .squeeze(1)
                           .to(torch::kBool);
+  return decode(features, feature_mask, keep_attention);
+}
+
+std::pair<torch::Tensor, torch::Tensor> DetrImpl::predict(const torch::Tensor& images) {
+  // No padding: a mask of zeros shaped from the feature map, so that a trace keeps the batch and
+  // the image size free (an interpolation to a size would fix them).
+  auto features = body_->feature_map(images, config_.feature_stage);
+  auto out = decode(features, torch::zeros_like(features.select(1, 0), torch::kBool), false);
+  return {out.logits.select(0, -1), out.boxes.select(0, -1)};
+}
+
+DetrOutput DetrImpl::decode(const torch::Tensor& features, const torch::Tensor& feature_mask, bool keep_attention) {
+  const int64_t h = features.size(2), w = features.size(3);
   auto pos = sine_position_embedding(feature_mask, config_.hidden_dim).flatten(2).transpose(1, 2);  // (B, hw, E)
   auto src = input_proj(features).flatten(2).transpose(1, 2);                                      // (B, hw, E)
   auto padding = feature_mask.flatten(1);                                                          // (B, hw)
@@ -268,12 +281,6 @@ DetrOutput DetrImpl::forward(const torch::Tensor& images, const torch::Tensor& m
   }
   out.boxes = b.sigmoid();  // (L, B, N, 4)
   return out;
-}
-
-std::pair<torch::Tensor, torch::Tensor> DetrImpl::predict(const torch::Tensor& images) {
-  // No padding: a mask of zeros shaped from the batch, so a trace keeps batch and size free.
-  auto out = forward(images, torch::zeros_like(images.select(1, 0), torch::kBool));
-  return {out.logits.select(0, -1), out.boxes.select(0, -1)};
 }
 
 void DetrImpl::init_backbone(const std::string& checkpoint) {

@@ -128,6 +128,8 @@ class DetrImpl : public torch::nn::Module {
   torch::nn::ModuleList bbox_layers{nullptr};  // bbox_embed.layers: a 3-layer MLP
 
  private:
+  // The encoder and decoder over a feature map (B, C, h, w) whose padding is feature_mask (B, h, w).
+  DetrOutput decode(const torch::Tensor& features, const torch::Tensor& feature_mask, bool keep_attention);
   DetrConfig config_;
   std::shared_ptr<ResNetImpl> body_;
 };
