@@ -49,12 +49,13 @@ BoxScene box_scene(uint64_t seed, int64_t index, int size) {
   Rng rng(mix_seed(seed, static_cast<uint64_t>(index), 1));
   BoxScene scene;
   std::vector<cv::Mat> masks;
-  const int count = static_cast<int>(rng.randint(1, 7));
+  const int count = static_cast<int>(rng.randint(1, 5));
   for (int tries = 0; static_cast<int>(scene.shapes.size()) < count && tries < 100; ++tries) {
     BoxShape s;
     s.shape = static_cast<int>(rng.randint(0, 6));
-    // Sizes log-uniform from 5% to 30% of the side: small, medium and large objects.
-    s.radius = size * std::exp(rng.uniform(std::log(0.05), std::log(0.30)));
+    // Radii log-uniform from 8% to 40% of the side: COCO's small, medium and large objects at 128
+    // pixels (boxes under 32, between, and over 96 pixels wide).
+    s.radius = size * std::exp(rng.uniform(std::log(0.08), std::log(0.40)));
     s.cx = rng.uniform(s.radius, size - s.radius), s.cy = rng.uniform(s.radius, size - s.radius);
     s.angle = rng.uniform(0, 2 * M_PI);
     s.colour = cv::Scalar(rng.uniform(60, 255), rng.uniform(60, 255), rng.uniform(60, 255));

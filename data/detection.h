@@ -40,8 +40,8 @@ class DetectionSet {
 // annotations: read_coco_instances' Error, or left out and listed in `skipped` with skip_bad.
 DetectionSet load_detection_split(const std::string& path, const std::string& split, double val_fraction, bool skip_bad);
 
-// synth:boxes: 1-6 shapes (synth:shapes' six, as categories 1, 3, 5, 7, 9, 11: ids with gaps, as
-// COCO's) of random colour and of sizes from 5% to 30% of the image side (log-uniform), on a
+// synth:boxes: 1-4 shapes (synth:shapes' six, as categories 1, 3, 5, 7, 9, 11: ids with gaps, as
+// COCO's) of random colour and of radii from 8% to 40% of the image side (log-uniform), on a
 // noisy background; shapes may overlap, each staying at least 60% visible. Boxes are the tight
 // boxes of each whole shape, areas its visible pixels (as COCO's areas are its segments'), so
 // occluded shapes count by what shows. Image i is a pure function of (seed, i). Splits as

@@ -3,7 +3,7 @@
 # "Layers"). Layers, lowest first; a file may include its own folder's headers and any layer
 # below its own, never a layer above nor another folder of the same layer:
 #   lib/core
-#   lib/text lib/nn lib/export    building blocks on the core, independent of each other
+#   lib/text lib/nn lib/export lib/detect   building blocks on the core, independent of each other
 #   lib/viz                       draws with lib/text's tokens
 #   data                          datasets, loader, batches
 #   models                        every family (a family may build on another's modules)
@@ -14,7 +14,7 @@
 # tests/ may include anything.   scripts/check_layers.sh [ROOT]  (default: the repository)
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
-layers=("lib/core" "lib/text lib/nn lib/export" "lib/viz" "data" "models" "lib/tasks" "lib/train" "lib/bench" "apps")
+layers=("lib/core" "lib/text lib/nn lib/export lib/detect" "lib/viz" "data" "models" "lib/tasks" "lib/train" "lib/bench" "apps")
 
 # The layer index of a path and the folder ("unit") it belongs to, or nothing outside the layers.
 declare -A level_of

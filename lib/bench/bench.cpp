@@ -20,6 +20,8 @@
 #include "lib/tasks/builtin.h"
 #include "lib/train/precision.h"
 #include "models/caption/caption_model.h"
+#include "models/detect/detr.h"
+#include "models/detect/set_criterion.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
 #include "models/seq2seq/rnn_seq2seq.h"
@@ -316,6 +318,80 @@ Json bench_sat_soft(torch::Device device, int64_t warmup, int64_t steps) {
                  {"trainable", trainable_count}});
 }
 
+// A DETR training step on random images with random boxes, timed phase by phase (forward; matching
+// and set loss of every decoder layer; backward; clipping and AdamW) so the result says where the
+// time goes. `counts` boxes per image, of 5% to 35% of the side, centred in the middle 60%.
+Json bench_detr(const std::string& config, const std::string& model_name, int64_t batch, int64_t side, const std::vector<int64_t>& counts,
+                torch::Device device, int64_t warmup, int64_t steps) {
+  auto model = std::dynamic_pointer_cast<models::DetrImpl>(registry().create_model(model_name, Json::object()));
+  model->to(device);
+  model->train();
+  const auto& detr = model->config();
+  // DETR's recipe: AdamW 1e-4, the backbone at backbone_lr, weight decay 1e-4, clipping at 0.1.
+  std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(model->head_parameters())};
+  if (!model->backbone_parameters().empty())
+    groups.emplace_back(model->backbone_parameters(),
+                        std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(detr.backbone_lr > 0 ? detr.backbone_lr : 1e-4).weight_decay(1e-4)));
+  torch::optim::AdamW adamw(std::move(groups), torch::optim::AdamWOptions(1e-4).weight_decay(1e-4));
+  std::vector<torch::Tensor> trainable = model->head_parameters();
+  for (const auto& p : model->backbone_parameters()) trainable.push_back(p);
+  torch::manual_seed(1);
+  auto images = torch::randn({batch, 3, side, side}).to(device);
+  auto mask = torch::zeros({batch, side, side}, torch::kBool).to(device);
+  int64_t boxes = 0;
+  for (int64_t c : counts) boxes += c;
+  auto centres = torch::rand({boxes, 2}) * 0.6 + 0.2, sizes = torch::rand({boxes, 2}) * 0.3 + 0.05;
+  models::DetectionTargets targets{torch::cat({centres, sizes}, 1).to(device),
+                                   torch::randint(0, detr.num_classes, {boxes}, torch::kInt64).to(device), counts};
+  const models::DetrLossConfig loss_config;
+  double phase[4] = {0, 0, 0, 0};  // forward, matching + loss, backward, optimizer: seconds over the timed steps
+  bool timing = false;
+  auto lap = [&](Clock::time_point& t0, int k) {
+    synchronize(device);
+    const auto now = Clock::now();
+    if (timing) phase[k] += std::chrono::duration<double>(now - t0).count();
+    t0 = now;
+  };
+  int64_t calls = 0;
+  auto step = [&] {
+    timing = ++calls > warmup;
+    auto t0 = Clock::now();
+    adamw.zero_grad();
+    const auto output = model->forward(images, mask);
+    lap(t0, 0);
+    auto loss = models::detr_loss(output, targets, loss_config, detr.num_classes);
+    lap(t0, 1);
+    loss.backward();
+    lap(t0, 2);
+    torch::nn::utils::clip_grad_norm_(trainable, 0.1);
+    adamw.step();
+    lap(t0, 3);
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  int64_t trainable_count = 0;
+  for (const auto& p : trainable) trainable_count += p.numel();
+  auto ms = [&](int k) { return 1000.0 * phase[k] / static_cast<double>(steps); };
+  return result(config, "images", static_cast<double>(batch), seconds, steps, device,
+                {{"model", model_name}, {"batch", batch}, {"input", "3x" + std::to_string(side) + "x" + std::to_string(side)}, {"boxes", boxes},
+                 {"params", count_parameters(*model)}, {"trainable", trainable_count}, {"forward_ms", ms(0)}, {"loss_ms", ms(1)},
+                 {"backward_ms", ms(2)}, {"optimizer_ms", ms(3)}});
+}
+
+// detr_r50: the registry's detr_resnet50 (frozen BatchNorm, stem and layer1 frozen, 6+6 layers of
+// 256, 100 queries, 91 classes, dropout 0.1, auxiliary losses) on a batch of 2 random 384x384
+// images with 5 and 7 boxes; one step = forward + Hungarian matching and set loss of all 6 decoder
+// layers + backward + clip 0.1 + AdamW (1e-4, the backbone 1e-5, weight decay 1e-4), DETR's
+// recipe. Unit: images. (benchmarks/pytorch_detr.py is DETR's own code for the same step.)
+Json bench_detr_r50(torch::Device device, int64_t warmup, int64_t steps) {
+  return bench_detr("detr_r50", "detr_resnet50", 2, 384, {5, 7}, device, warmup, steps);
+}
+
+// detr_small: detr_resnet18_small as CI and docs/RESULTS.md train it: batch 8 of 128x128 images
+// with 1 to 4 boxes.
+Json bench_detr_small(torch::Device device, int64_t warmup, int64_t steps) {
+  return bench_detr("detr_small", "detr_resnet18_small", 8, 128, {1, 2, 3, 4, 1, 2, 3, 4}, device, warmup, steps);
+}
+
 // Every configuration, in the order "all" runs them.
 struct Benchmark {
   const char* name;
@@ -338,6 +414,8 @@ const std::vector<Benchmark>& benchmarks() {
       {"transformer_mt", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s, precision_of(o)); }, true},
       {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
+      {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
+      {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},
   };
   return table;
 }

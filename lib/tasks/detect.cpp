@@ -75,7 +75,7 @@ void DetectTask::setup_training(const Options& config, torch::Device device) {
   train_set_ = open_split(data_path(), "train");
   val_set_ = open_split(data_path(), "val");
   for (auto* set : {&*train_set_, &*val_set_})
-    for (const auto& line : set->skipped) bad_samples_->record(line, "annotation left out");
+    for (const auto& line : set->skipped) bad_samples_->record(line, "bad annotation");
   // The labels: the training data's categories in id order.
   categories_ = train_set_->categories;
   model_options_["num_classes"] = static_cast<int64_t>(categories_.size());
@@ -352,10 +352,12 @@ std::vector<std::string> DetectTask::visualize(const std::string& input, const s
   const cv::Mat image = data::read_image(input);
   const Detections d = detect({image}, true).at(0);
   if (!d.cross_attention.defined()) throw UsageError("visualize needs the model, not an export: give --checkpoint");
-  // Drawn at most 320 pixels on the longer side: one tile per object.
-  const double shrink = std::min(1.0, 320.0 / std::max(image.cols, image.rows));
-  const cv::Mat shown = shrink < 1 ? data::resize_exact(image, std::max(1, int(std::lround(image.rows * shrink))), std::max(1, int(std::lround(image.cols * shrink))))
-                                   : image;
+  // Drawn at most 320 pixels on the longer side (one tile per object), small images enlarged to
+  // at least 256 on the shorter side so that labels stay readable.
+  const int longer = std::max(image.cols, image.rows), shorter = std::min(image.cols, image.rows);
+  const double shrink = longer > 320 ? 320.0 / longer : shorter < 256 ? std::min(320.0 / longer, 256.0 / shorter) : 1.0;
+  const cv::Mat shown = shrink != 1.0 ? data::resize_exact(image, std::max(1, int(std::lround(image.rows * shrink))), std::max(1, int(std::lround(image.cols * shrink))))
+                                      : image;
   // The detections scoring at least --threshold, best first; with none, the three best.
   std::vector<int64_t> order(static_cast<size_t>(d.scores.size(0)));
   std::iota(order.begin(), order.end(), 0);
