@@ -31,19 +31,6 @@ std::vector<CaptionedImage> hold_out(std::vector<CaptionedImage> all, const std:
   return out;
 }
 
-// Every image file must exist before training starts; the first missing one is named.
-void check_files(const CaptionSet& set) {
-  int64_t missing = 0;
-  std::string first;
-  for (const auto& image : set.images) {
-    std::error_code ec;
-    if (!fs::is_regular_file(image.file, ec)) {
-      if (missing++ == 0) first = image.file;
-    }
-  }
-  if (missing > 0)
-    throw Error("image file not found: " + first + " (image of " + set.source + (missing > 1 ? "; " + std::to_string(missing - 1) + " more missing" : "") + ")");
-}
 
 // --- COCO -----------------------------------------------------------------------------------
 
@@ -143,14 +130,7 @@ std::vector<std::string> scene_captions(const SceneSpec& spec) {
 
 cv::Mat render_scene(const SceneSpec& spec, uint64_t seed, int64_t index, int size) {
   Rng rng(mix_seed(seed, static_cast<uint64_t>(index), 2));
-  cv::Mat img(size, size, CV_8UC3);
-  double base[3];
-  for (double& b : base) b = rng.uniform(15, 70);
-  const double noise = rng.uniform(3, 12);
-  for (int y = 0; y < size; ++y) {
-    auto* row = img.ptr<uint8_t>(y);
-    for (int x = 0; x < size * 3; ++x) row[x] = static_cast<uint8_t>(std::clamp(base[x % 3] + noise * rng.normal(), 0.0, 255.0));
-  }
+  cv::Mat img = noisy_background(size, rng, 15, 70);
   for (const auto& s : spec.shapes) {
     const double angle = rng.uniform(0, 2 * M_PI);
     draw_shape(img, SynthShapes::shape_names()[s.shape], s.cx, s.cy, s.radius, angle, scene_colours()[s.colour]);
@@ -168,6 +148,14 @@ std::vector<int64_t> held_out_indices(int64_t n, const std::string& split, doubl
                                                  : std::vector<int64_t>(order.end() - held_out, order.end());
   std::sort(chosen.begin(), chosen.end());
   return chosen;
+}
+
+fs::path coco_image_dir(const fs::path& annotation_file) {
+  const std::string stem = annotation_file.stem().string();  // captions_train2017
+  const auto underscore = stem.find('_');
+  const fs::path root = annotation_file.parent_path().parent_path();
+  if (underscore != std::string::npos && fs::is_directory(root / stem.substr(underscore + 1))) return root / stem.substr(underscore + 1);
+  return annotation_file.parent_path();
 }
 
 std::string coco_annotation_file(const fs::path& root, const std::string& kind, const std::string& split) {
@@ -256,13 +244,8 @@ CaptionSet load_caption_split(const std::string& path, const std::string& split,
   } else {
     const Json peek = read_json_file(path);  // which of the two JSON formats
     if (peek.is_object() && peek.contains("annotations")) {
-      // A COCO captions file on its own: images beside it, or in ../<split>2017 of a COCO root.
-      fs::path image_dir = p.parent_path();
-      const std::string stem = p.stem().string();  // captions_train2017
-      const auto underscore = stem.find('_');
-      if (underscore != std::string::npos && fs::is_directory(p.parent_path().parent_path() / stem.substr(underscore + 1)))
-        image_dir = p.parent_path().parent_path() / stem.substr(underscore + 1);
-      set.images = hold_out(read_coco_captions(path, "", image_dir), split == "test" ? "val" : split, val_fraction, path);
+      // A COCO captions file on its own.
+      set.images = hold_out(read_coco_captions(path, "", coco_image_dir(p)), split == "test" ? "val" : split, val_fraction, path);
     } else {
       std::vector<CaptionedImage> images = read_karpathy(path, split);
       if (images.empty() && split == "test") images = read_karpathy(path, "val");
@@ -271,7 +254,9 @@ CaptionSet load_caption_split(const std::string& path, const std::string& split,
     }
   }
   if (set.images.empty()) throw Error(path + ": the " + split + " split holds no captioned image");
-  check_files(set);
+  std::vector<std::string> files;
+  for (const auto& image : set.images) files.push_back(image.file);
+  require_files(files, set.source);
   return set;
 }
 

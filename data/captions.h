@@ -62,6 +62,10 @@ std::vector<int64_t> held_out_indices(int64_t n, const std::string& split, doubl
 // ROOT/annotations/KIND_SPLIT2017.json, else KIND_SPLIT2014.json; "" when neither exists.
 std::string coco_annotation_file(const std::filesystem::path& root, const std::string& kind, const std::string& split);
 
+// Where the images of an annotation file given on its own are: in ../SPLIT of a COCO root when
+// the file is ROOT/annotations/KIND_SPLIT.json and that folder exists, else beside the file.
+std::filesystem::path coco_image_dir(const std::filesystem::path& annotation_file);
+
 // Writes `set` as a COCO root: ROOT/<split>2017/<id>.png and
 // ROOT/annotations/captions_<split>2017.json, plus instances_<split>2017.json of its objects.
 void write_coco_captions(const CaptionSet& set, const std::string& root, const std::string& split);

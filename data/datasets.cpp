@@ -127,6 +127,18 @@ cv::Mat SynthShapes::image(int64_t index) const {
   return img;
 }
 
+cv::Mat noisy_background(int size, Rng& rng, double lo, double hi) {
+  cv::Mat img(size, size, CV_8UC3);
+  double base[3];
+  for (double& b : base) b = rng.uniform(lo, hi);
+  const double noise = rng.uniform(3, 12);
+  for (int y = 0; y < size; ++y) {
+    auto* row = img.ptr<uint8_t>(y);
+    for (int x = 0; x < size * 3; ++x) row[x] = static_cast<uint8_t>(std::clamp(base[x % 3] + noise * rng.normal(), 0.0, 255.0));
+  }
+  return img;
+}
+
 void draw_shape(cv::Mat& img, const std::string& name, double cx, double cy, double radius, double angle, const cv::Scalar& colour) {
   std::vector<cv::Point> outline;
   if (name == "circle") {

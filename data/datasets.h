@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lib/core/error.h"
+#include "lib/core/random.h"
 
 namespace zoo::data {
 
@@ -77,6 +78,10 @@ class SynthShapes : public ImageDataset {
   int image_size_;
   uint64_t seed_;
 };
+
+// A size x size RGB background: one random colour (each channel uniform in [lo, hi)) with Gaussian
+// pixel noise of a random strength from 3 to 12; synth:scenes' and synth:boxes' backdrop.
+cv::Mat noisy_background(int size, Rng& rng, double lo, double hi);
 
 // Draws the shape `name` (one of SynthShapes::shape_names()) filled with `colour`, centred at
 // (cx, cy) with radius `radius` and turned by `angle`: synth:shapes' and synth:scenes' shapes.

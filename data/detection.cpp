@@ -81,29 +81,11 @@ BoxScene box_scene(uint64_t seed, int64_t index, int size) {
 
 cv::Mat render_box_scene(const BoxScene& scene, uint64_t seed, int64_t index, int size) {
   Rng rng(mix_seed(seed, static_cast<uint64_t>(index), 2));
-  cv::Mat img(size, size, CV_8UC3);
-  double base[3];
-  for (double& b : base) b = rng.uniform(10, 60);
-  const double noise = rng.uniform(3, 12);
-  for (int y = 0; y < size; ++y) {
-    auto* row = img.ptr<uint8_t>(y);
-    for (int x = 0; x < size * 3; ++x) row[x] = static_cast<uint8_t>(std::clamp(base[x % 3] + noise * rng.normal(), 0.0, 255.0));
-  }
+  cv::Mat img = noisy_background(size, rng, 10, 60);
   for (const auto& s : scene.shapes) draw_shape(img, SynthShapes::shape_names()[static_cast<size_t>(s.shape)], s.cx, s.cy, s.radius, s.angle, s.colour);
   return img;
 }
 
-// Every image file must exist before training starts; the first missing one is named.
-void check_files(const DetectionSet& set) {
-  int64_t missing = 0;
-  std::string first;
-  for (const auto& image : set.images) {
-    std::error_code ec;
-    if (!fs::is_regular_file(image.file, ec) && missing++ == 0) first = image.file;
-  }
-  if (missing > 0)
-    throw Error("image file not found: " + first + " (image of " + set.source + (missing > 1 ? "; " + std::to_string(missing - 1) + " more missing" : "") + ")");
-}
 
 // DETR's get_size: (height, width) with the shorter side `size`, unless that makes the longer
 // exceed max_size.
@@ -173,13 +155,9 @@ DetectionSet load_detection_split(const std::string& path, const std::string& sp
     held_out = held_out || (split == "train" && coco_annotation_file(p, "instances", "val").empty());
     image_dir = p / (own_split + file.substr(file.size() - 9, 4));
   } else {
-    // An instances file on its own: images beside it, or in ../<split>2017 of a COCO root.
+    // An instances file on its own.
     file = path, held_out = true;
-    image_dir = p.parent_path();
-    const std::string stem = p.stem().string();  // instances_train2017
-    const auto underscore = stem.find('_');
-    if (underscore != std::string::npos && fs::is_directory(p.parent_path().parent_path() / stem.substr(underscore + 1)))
-      image_dir = p.parent_path().parent_path() / stem.substr(underscore + 1);
+    image_dir = coco_image_dir(p);
   }
   CocoInstances instances = read_coco_instances(file, image_dir, skip_bad);
   DetectionSet set;
@@ -196,7 +174,9 @@ DetectionSet load_detection_split(const std::string& path, const std::string& sp
     set.images = std::move(instances.images);
   }
   if (set.images.empty()) throw Error(file + ": the " + split + " split holds no image");
-  check_files(set);
+  std::vector<std::string> files;
+  for (const auto& image : set.images) files.push_back(image.file);
+  require_files(files, set.source);
   return set;
 }
 

@@ -41,6 +41,17 @@ std::string truncation(const std::vector<uchar>& bytes) {
 
 }  // namespace
 
+void require_files(const std::vector<std::string>& paths, const std::string& source) {
+  int64_t missing = 0;
+  std::string first;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec) && missing++ == 0) first = path;
+  }
+  if (missing > 0)
+    throw Error("image file not found: " + first + " (image of " + source + (missing > 1 ? "; " + std::to_string(missing - 1) + " more missing" : "") + ")");
+}
+
 cv::Mat read_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error("cannot read image " + path + ": no such file");

@@ -16,6 +16,9 @@ namespace zoo::data {
 // Decodes any format OpenCV reads (jpg, png, bmp, webp, ...) to 3-channel RGB; grey and
 // alpha images are converted. Error naming the file when it cannot be read or decoded.
 cv::Mat read_image(const std::string& path);
+// Every file of a data set exists (checked before training starts): Error naming the first that
+// does not, how many more are missing, and `source` (the annotation file that lists them).
+void require_files(const std::vector<std::string>& paths, const std::string& source);
 void write_image(const std::string& path, const cv::Mat& rgb);
 
 // torchvision Resize(size): the shorter side becomes `size`, the aspect ratio is kept.

@@ -49,19 +49,8 @@ torch::Tensor CaptionModel::annotations(const torch::Tensor& images) {
 }
 
 void CaptionModel::init_encoder(const std::string& checkpoint) {
-  CheckpointReader reader(checkpoint);
-  const Json& meta = reader.meta();
-  if (meta.value("task", "") != "classify")
-    throw Error("encoder_init=" + checkpoint + ": not a classifier checkpoint (task " + meta.value("task", "?") + ")");
-  if (meta.value("model", "") != config_.encoder)
-    throw Error("encoder_init=" + checkpoint + " holds a " + meta.value("model", "?") + ", not the encoder " + config_.encoder);
   // The trunk's tensors only: the head and any stage after the cut are not part of the encoder.
-  NamedTensors trunk;
-  const NamedTensors all = reader.weights();
-  const NamedTensors own = state_dict(*encoder);
-  for (const auto& [name, tensor] : all)
-    if (own.count(name)) trunk[name] = tensor;
-  load_state_dict(*encoder, trunk, checkpoint);
+  load_classifier_trunk(*encoder, checkpoint, config_.encoder, "encoder_init");
 }
 
 bool CaptionModel::encoder_trains() const {

@@ -284,18 +284,8 @@ DetrOutput DetrImpl::decode(const torch::Tensor& features, const torch::Tensor& 
 }
 
 void DetrImpl::init_backbone(const std::string& checkpoint) {
-  CheckpointReader reader(checkpoint);
-  const Json& meta = reader.meta();
-  if (meta.value("task", "") != "classify")
-    throw Error("backbone_init=" + checkpoint + ": not a classifier checkpoint (task " + meta.value("task", "?") + ")");
-  if (meta.value("model", "") != config_.backbone)
-    throw Error("backbone_init=" + checkpoint + " holds a " + meta.value("model", "?") + ", not the backbone " + config_.backbone);
   // The trunk's tensors: not the head, not num_batches_tracked (a frozen BatchNorm has none).
-  NamedTensors trunk;
-  const NamedTensors own = state_dict(*body_);
-  for (const auto& [name, tensor] : reader.weights())
-    if (own.count(name)) trunk[name] = tensor;
-  load_state_dict(*body_, trunk, checkpoint);
+  load_classifier_trunk(*body_, checkpoint, config_.backbone, "backbone_init");
 }
 
 std::vector<torch::Tensor> DetrImpl::backbone_parameters() const {

@@ -21,6 +21,12 @@ struct TrainOutput {
   bool distillation = false;
 };
 
+// Loads the weights of a zoo classifier checkpoint of `model` into `trunk`, a module holding part
+// of that classifier under the same names (a captioner's encoder, a detector's backbone): the
+// tensors the trunk has, nothing else (not the head, not what a frozen BatchNorm lacks). Errors
+// name `option` and the file: not a classifier checkpoint, another model, a missing tensor.
+void load_classifier_trunk(torch::nn::Module& trunk, const std::string& checkpoint, const std::string& model, const std::string& option);
+
 class ImageClassifierImpl : public torch::nn::Module {
  public:
   // (B, 3, H, W) normalised images -> (B, num_classes) logits.
