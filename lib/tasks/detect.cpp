@@ -88,6 +88,10 @@ void DetectTask::setup_training(const Options& config, torch::Device device) {
                train_set_->skipped.empty() ? "" : (", " + std::to_string(train_set_->skipped.size()) + " bad annotations left out").c_str());
   build_model();
   const auto& detr = model_->config();
+  if (detr.frozen_bn && detr.backbone_init.empty() && !(config.has("init") && !config.get_string("init").empty()))
+    std::fprintf(stderr, "detect: warning: %s's backbone has frozen BatchNorm and starts from random weights; give it pretrained ones "
+                 "(--set backbone_init=CKPT from zoo import --from torchvision, or --init) or let its BatchNorm train (--set frozen_bn=false)\n",
+                 model_name_.c_str());
   if (!detr.backbone_init.empty()) {
     model_options_["backbone_init"] = fs::absolute(detr.backbone_init).lexically_normal().string();
     model_->init_backbone(model_options_["backbone_init"].get<std::string>());
@@ -251,6 +255,7 @@ std::vector<DetectTask::Detections> DetectTask::detect(const std::vector<cv::Mat
 }
 
 Json DetectTask::evaluate(const std::string& split, const std::string& data) {
+  if (data.empty() && data_path().empty()) throw UsageError("this checkpoint names no data of its own (it was imported): give --data, a COCO root");
   const data::DetectionSet set = (data.empty() && split == "val" && val_set_) ? *val_set_ : open_split(data_for(data), split);
   // This rank's images; the detections are gathered, since AP ranks them over the whole split.
   const auto [first, end] = shard_.eval_part(set.size());
