@@ -115,6 +115,21 @@ class BadSamples {
 template <class Read, class Describe>
 std::optional<cv::Mat> read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples);
 
+// The training sample at `position` of an epoch's order (wrapping), or with --bad-samples skip
+// the next readable one after it: a choice that depends on the files alone, not on worker timing.
+// read(entry) is the image of order entry `entry` (an Error when unreadable), describe(entry)
+// names it. Returns the entry and its image; Error when no entry of the order can be read.
+template <class Read, class Describe>
+std::pair<int64_t, cv::Mat> next_readable(const std::vector<int64_t>& order, int64_t position, const Read& read, const Describe& describe,
+                                          BadSamples& bad_samples) {
+  const auto n = static_cast<int64_t>(order.size());
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t entry = order[static_cast<size_t>((position + k) % n)];
+    if (auto image = read_or_skip([&] { return read(entry); }, [&] { return describe(entry); }, bad_samples)) return {entry, std::move(*image)};
+  }
+  throw Error("no image of the training set can be read (see the log for each)");
+}
+
 // Image `index` of `dataset` through read_or_skip.
 std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples);
 

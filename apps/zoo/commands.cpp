@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "apps/zoo/model_docs.h"
 #include "data/text_pairs.h"
@@ -287,32 +288,29 @@ int cmd_train(const Command& cmd) {
 
 int cmd_eval(const Options& o) {
   const torch::Device device = setup_runtime(o);
-  if (o.has("captions") && !o.get_string("captions").empty()) {
-    // A results file scored against the data's references: no model involved.
-    if (o.has("checkpoint") && !o.get_string("checkpoint").empty()) throw UsageError("give --captions or --checkpoint, not both");
-    if (!o.has("task") || o.get_string("task") != "caption") throw UsageError("--captions needs --task caption");
+  // A results file scored against the data's references (COCO's format): no model involved.
+  struct ResultsFile {
+    const char* flag;  // --captions, --detections
+    const char* task;
+    const char* what;  // "captions of F on S"
+    std::function<Json(const std::string&, const std::string&, const std::string&, double)> score;
+  };
+  for (const auto& kind : {ResultsFile{"captions", "caption", "captions", score_caption_results},
+                           ResultsFile{"detections", "detect", "detections", score_detection_results}}) {
+    if (!o.has(kind.flag) || o.get_string(kind.flag).empty()) continue;
+    const std::string flag = std::string("--") + kind.flag, file = o.get_string(kind.flag);
+    if (o.has("checkpoint") && !o.get_string("checkpoint").empty()) throw UsageError("give " + flag + " or --checkpoint, not both");
+    if (!o.has("task") || o.get_string("task") != kind.task) throw UsageError(flag + " needs --task " + kind.task);
     const std::string split = o.get_string("split");
-    Json result = score_caption_results(fs::absolute(require(o, "data")).string(), split, o.get_string("captions"), o.get_double("val_fraction"));
-    Json out = {{"task", "caption"}, {"model", nullptr}, {"split", split}, {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
+    Json result = kind.score(fs::absolute(require(o, "data")).string(), split, file, o.get_double("val_fraction"));
+    Json out = {{"task", kind.task}, {"model", nullptr}, {"split", split}, {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
     if (o.get_bool("json")) {
       print_json(out);
     } else {
-      std::printf("captions of %s on %s (%lld images)\n", o.get_string("captions").c_str(), split.c_str(), (long long)out["examples"].get<int64_t>());
-      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-8s %.4f\n", it.key().c_str(), it.value().get<double>());
-    }
-    return 0;
-  }
-  if (o.has("detections") && !o.get_string("detections").empty()) {
-    if (o.has("checkpoint") && !o.get_string("checkpoint").empty()) throw UsageError("give --detections or --checkpoint, not both");
-    if (!o.has("task") || o.get_string("task") != "detect") throw UsageError("--detections needs --task detect");
-    const std::string split = o.get_string("split");
-    Json result = score_detection_results(fs::absolute(require(o, "data")).string(), split, o.get_string("detections"), o.get_double("val_fraction"));
-    Json out = {{"task", "detect"}, {"model", nullptr}, {"split", split}, {"examples", result.at("examples")}, {"metrics", result.at("metrics")}};
-    if (o.get_bool("json")) {
-      print_json(out);
-    } else {
-      std::printf("detections of %s on %s (%lld images)\n", o.get_string("detections").c_str(), split.c_str(), (long long)out["examples"].get<int64_t>());
-      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-10s %.4f\n", it.key().c_str(), it.value().get<double>());
+      std::printf("%s of %s on %s (%lld images)\n", kind.what, file.c_str(), split.c_str(), (long long)out["examples"].get<int64_t>());
+      int width = 8;  // the names' column: the longest name and a space
+      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) width = std::max(width, static_cast<int>(it.key().size()) + 1);
+      for (auto it = out["metrics"].begin(); it != out["metrics"].end(); ++it) std::printf("  %-*s %.4f\n", width, it.key().c_str(), it.value().get<double>());
     }
     return 0;
   }

@@ -176,7 +176,7 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
   const auto n = static_cast<int64_t>(train_images_.size());
   auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(n, seed_, epoch));
   const int64_t batch_size = std::min<int64_t>(batch_size_, n);
-  auto make_batch = [this, order, batch_size, epoch, n](int64_t b, int64_t micro) {
+  auto make_batch = [this, order, batch_size, epoch](int64_t b, int64_t micro) {
     // This rank's micro-batch `micro` of global batch b: positions [begin, end) of it.
     const auto [begin, end] = shard_.micro_batch(batch_size, micro);
     if (begin == end) return Batch{};
@@ -184,19 +184,16 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
     std::vector<const std::vector<int64_t>*> captions;
     std::vector<int64_t> ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
-      // With --bad-samples skip an unreadable image is replaced by the next readable one.
-      for (int64_t k = 0;; ++k) {
-        if (k == n) throw Error("no image of the training set can be read (see the log for each)");
-        const int64_t slot = (*order)[(i + k) % n], index = train_images_[static_cast<size_t>(slot)];
-        auto image = data::read_or_skip([&] { return train_set_->image(index); }, [&] { return train_set_->describe(index); }, *bad_samples_);
-        if (!image) continue;
-        const auto& options = train_words_[static_cast<size_t>(slot)];
-        Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-        captions.push_back(&options[static_cast<size_t>(rng.randint(0, static_cast<int64_t>(options.size())))]);
-        images.push_back(image_tensor(*image));
-        ids.push_back(index);
-        break;
-      }
+      // The order runs over slots of train_images_ (the images with a caption kept).
+      const auto [slot, image] = data::next_readable(
+          *order, i, [&](int64_t s) { return train_set_->image(train_images_[static_cast<size_t>(s)]); },
+          [&](int64_t s) { return train_set_->describe(train_images_[static_cast<size_t>(s)]); }, *bad_samples_);
+      const int64_t index = train_images_[static_cast<size_t>(slot)];
+      const auto& options = train_words_[static_cast<size_t>(slot)];
+      Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+      captions.push_back(&options[static_cast<size_t>(rng.randint(0, static_cast<int64_t>(options.size())))]);
+      images.push_back(image_tensor(image));
+      ids.push_back(index);
     }
     // tokens_in = <bos> w_1 .. w_n, tokens_out = w_1 .. w_n <end>
     auto [tokens_in, tokens_out] = data::shifted_targets(captions, text::Vocab::kBos);

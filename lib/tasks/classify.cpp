@@ -167,20 +167,13 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels, ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
-      // With --bad-samples skip an unreadable image is replaced by the next readable one in the
-      // epoch's order: a choice that depends on the files alone, not on worker timing.
-      for (int64_t k = 0;; ++k) {
-        if (k == dataset->size()) throw Error("no image of the training set can be read (see the log for each)");
-        const int64_t index = (*order)[(i + k) % dataset->size()];
-        auto image = data::image_or_skip(*dataset, index, *bad_samples);
-        if (!image) continue;
-        // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
-        Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-        images.push_back(preprocess.train(*image, rng));
-        labels.push_back(dataset->label(index));
-        ids.push_back(index);
-        break;
-      }
+      const auto [index, image] = data::next_readable(
+          *order, i, [&](int64_t e) { return dataset->image(e); }, [&](int64_t e) { return dataset->describe(e); }, *bad_samples);
+      // Each sample's augmentation is seeded by (seed, epoch, index): any worker draws the same.
+      Rng rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+      images.push_back(preprocess.train(image, rng));
+      labels.push_back(dataset->label(index));
+      ids.push_back(index);
     }
     if (images.empty()) return Batch{};
     const auto size = static_cast<int64_t>(images.size());

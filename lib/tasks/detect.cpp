@@ -77,7 +77,7 @@ void DetectTask::setup_training(const Options& config, torch::Device device) {
   for (auto* set : {&*train_set_, &*val_set_})
     for (const auto& line : set->skipped) bad_samples_->record(line, "bad annotation");
   // The labels: the training data's categories in id order.
-  categories_ = train_set_->categories;
+  set_categories(train_set_->categories);
   model_options_["num_classes"] = static_cast<int64_t>(categories_.size());
   int64_t crowd = 0;
   for (const auto& image : train_set_->images)
@@ -106,9 +106,16 @@ void DetectTask::set_inference_options(const Options& o) {
   if (o.has("query") && !o.get_string("query").empty()) query_ = viz::parse_query(o.get_string("query"), "the input image");
 }
 
+void DetectTask::set_categories(std::vector<data::DetectionCategory> categories) {
+  categories_ = std::move(categories);
+  label_of_.clear();
+  for (size_t k = 0; k < categories_.size(); ++k) label_of_[categories_[k].id] = static_cast<int64_t>(k);
+}
+
 void DetectTask::read_meta(const Json& meta) {
-  categories_.clear();
-  for (const auto& c : meta.at("categories")) categories_.push_back({c.at("id").get<int64_t>(), c.at("name").get<std::string>()});
+  std::vector<data::DetectionCategory> categories;
+  for (const auto& c : meta.at("categories")) categories.push_back({c.at("id").get<int64_t>(), c.at("name").get<std::string>()});
+  set_categories(std::move(categories));
   image_ = models::DetrImageConfig::options().read(model_options_, {});
   loss_config_ = models::DetrLossConfig::options().read(model_options_, {});
 }
@@ -152,13 +159,11 @@ data::DetectionAugment DetectTask::augment() const {
 }
 
 data::BoxedImage DetectTask::boxed(const data::DetectionSet& set, int64_t index, const cv::Mat& image) const {
-  std::map<int64_t, int64_t> label_of;
-  for (size_t k = 0; k < categories_.size(); ++k) label_of[categories_[k].id] = static_cast<int64_t>(k);
   data::BoxedImage out{image, {}, {}};
   for (const auto& o : set.images[static_cast<size_t>(index)].objects) {
     if (o.crowd) continue;  // DETR trains on single objects only
-    auto label = label_of.find(o.category_id);
-    if (label == label_of.end()) throw Error(set.describe(index) + ": category " + std::to_string(o.category_id) + " is not one the model was trained on");
+    auto label = label_of_.find(o.category_id);
+    if (label == label_of_.end()) throw Error(set.describe(index) + ": category " + std::to_string(o.category_id) + " is not one the model was trained on");
     // Clipped to the image as read (the file may disagree with the annotation's width and height).
     const double x0 = std::clamp(o.box[0], 0.0, double(image.cols)), y0 = std::clamp(o.box[1], 0.0, double(image.rows));
     const double x1 = std::clamp(o.box[0] + o.box[2], 0.0, double(image.cols)), y1 = std::clamp(o.box[1] + o.box[3], 0.0, double(image.rows));
@@ -176,23 +181,17 @@ std::unique_ptr<BatchStream> DetectTask::train_batches(int64_t epoch, int64_t fi
   auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(n, seed_, epoch));
   const int64_t batch_size = std::min<int64_t>(batch_size_, n);
   const auto transform = augment();
-  auto make_batch = [this, order, batch_size, epoch, n, transform](int64_t b, int64_t micro) {
+  auto make_batch = [this, order, batch_size, epoch, transform](int64_t b, int64_t micro) {
     const auto [begin, end] = shard_.micro_batch(batch_size, micro);
     if (begin == end) return Batch{};
     std::vector<data::DetectionSample> samples;
     std::vector<int64_t> ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
-      // With --bad-samples skip an unreadable image is replaced by the next readable one.
-      for (int64_t k = 0;; ++k) {
-        if (k == n) throw Error("no image of the training set can be read (see the log for each)");
-        const int64_t index = (*order)[static_cast<size_t>((i + k) % n)];
-        auto image = data::read_or_skip([&] { return train_set_->image(index); }, [&] { return train_set_->describe(index); }, *bad_samples_);
-        if (!image) continue;
-        Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-        samples.push_back(data::to_detection_sample(transform.train(boxed(*train_set_, index, *image), rng), image_.mean, image_.std));
-        ids.push_back(index);
-        break;
-      }
+      const auto [index, image] = data::next_readable(
+          *order, i, [&](int64_t e) { return train_set_->image(e); }, [&](int64_t e) { return train_set_->describe(e); }, *bad_samples_);
+      Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+      samples.push_back(data::to_detection_sample(transform.train(boxed(*train_set_, index, image), rng), image_.mean, image_.std));
+      ids.push_back(index);
     }
     return Batch{data::collate_detection(samples), end - begin, ids};
   };

@@ -4,6 +4,7 @@
 // where each detected object's query looks. The model's labels are the data's category ids in
 // order (categories travel in the checkpoint); detections carry the ids back.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -74,6 +75,8 @@ class DetectTask : public TaskBase {
   models::DetrImageConfig image_;
   models::DetrLossConfig loss_config_;
   std::vector<data::DetectionCategory> categories_;  // label k -> category
+  std::map<int64_t, int64_t> label_of_;               // category id -> label k (set_categories)
+  void set_categories(std::vector<data::DetectionCategory> categories);
   double threshold_ = 0.7;
   std::optional<cv::Point> query_;  // visualize --query, in the input image's pixels
   std::shared_ptr<models::DetrImpl> model_;
