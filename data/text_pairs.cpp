@@ -1,13 +1,12 @@
 #include "data/text_pairs.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
 
 #include "lib/core/error.h"
+#include "lib/core/files.h"
 #include "lib/core/random.h"
 #include "lib/text/utf8.h"
 
@@ -132,19 +131,7 @@ constexpr uint64_t kDateFormats = 12;
 
 std::vector<std::string> read_text_lines(const std::string& path) {
   if (!exists_file(path)) throw Error("text file not found: " + path);
-  gzFile file = gzopen(path.c_str(), "rb");  // reads plain files as they are
-  if (!file) throw Error("cannot open " + path);
-  std::string content;
-  std::array<char, 1 << 16> buffer;
-  int got = 0;
-  while ((got = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) content.append(buffer.data(), got);
-  int status = Z_OK;
-  const char* message = got < 0 ? gzerror(file, &status) : nullptr;
-  const std::string why = message ? message : "";
-  // gzclose reports a stream that ended mid-way (Z_BUF_ERROR): a truncated .gz.
-  const int closed = gzclose(file);
-  if (got < 0) throw Error("cannot read " + path + ": " + why + " (truncated or corrupt gzip?)");
-  if (closed != Z_OK) throw Error("cannot read " + path + ": the gzip stream is truncated or corrupt");
+  const std::string content = read_maybe_gzip(path);
 
   std::vector<std::string> lines;
   size_t start = 0;

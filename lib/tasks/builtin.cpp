@@ -9,6 +9,7 @@
 #include "lib/tasks/lm.h"
 #include "lib/tasks/translate.h"
 #include "models/caption/register.h"
+#include "models/clip/register.h"
 #include "models/detect/register.h"
 #include "models/lm/register.h"
 #include "models/seq2seq/register.h"
@@ -55,6 +56,7 @@ const Registry& registry() {
     register_lm_models(instance);
     register_caption_models(instance);  // after vision: its encoders are vision classifiers
     register_detect_models(instance);
+    register_clip_models(instance);
   });
   return instance;
 }

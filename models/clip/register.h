@@ -1,0 +1,9 @@
+// The clip family's entries in the model registry.
+#pragma once
+#include "lib/core/registry.h"
+
+namespace zoo {
+
+void register_clip_models(Registry& registry);
+
+}  // namespace zoo
