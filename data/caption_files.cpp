@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "lib/core/error.h"
+#include "lib/text/utf8.h"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
@@ -137,6 +138,39 @@ std::vector<CaptionedImage> read_flickr8k_tokens(const std::string& path, const 
       CaptionedImage image;
       image.image_id = static_cast<int64_t>(images.size()) + 1;
       image.file = (image_dir / name).string();
+      images.push_back(std::move(image));
+    }
+    images[it->second].captions.push_back(caption);
+  }
+  if (images.empty()) throw Error(path + " holds no caption");
+  return images;
+}
+
+std::vector<CaptionedImage> read_caption_tsv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path);
+  const fs::path folder = fs::path(path).parent_path();
+  std::vector<CaptionedImage> images;
+  std::map<std::string, size_t> by_file;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (is_blank(line)) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    if (const size_t bad = text::find_invalid_utf8(line); bad != std::string::npos)
+      throw Error(where + ": invalid UTF-8 at byte " + std::to_string(bad) + " of the line");
+    if (number == 1 && (line == "image\tcaption" || line == "filepath\ttitle")) continue;  // a header
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) throw Error(where + ": expected IMAGE<TAB>CAPTION");
+    const std::string name = line.substr(0, tab), caption = line.substr(tab + 1);
+    if (is_blank(name)) throw Error(where + ": no image before the tab");
+    if (is_blank(caption)) throw Error(where + " (image " + name + ") has an empty caption");
+    const fs::path file = fs::path(name).is_absolute() ? fs::path(name) : folder / name;
+    auto [it, added] = by_file.emplace(file.string(), images.size());
+    if (added) {
+      CaptionedImage image;
+      image.image_id = static_cast<int64_t>(images.size()) + 1;
+      image.file = file.string();
       images.push_back(std::move(image));
     }
     images[it->second].captions.push_back(caption);

@@ -64,6 +64,11 @@ std::vector<CaptionedImage> read_coco_captions(const std::string& captions_path,
 std::vector<CaptionedImage> read_karpathy(const std::string& path, const std::string& split);
 // Flickr8k.token.txt (IMAGE#K<TAB>CAPTION lines): images in order of first appearance, ids from 1.
 std::vector<CaptionedImage> read_flickr8k_tokens(const std::string& path, const std::filesystem::path& image_dir);
+// A TSV of image<TAB>caption lines (an optional first line "image<TAB>caption" or
+// "filepath<TAB>title", open_clip's CSV columns, is a header): one entry per image in order of
+// first appearance with every caption it has, ids from 1, a relative image path taken from the
+// file's folder. Errors name FILE:LINE: no tab, an empty image or caption, invalid UTF-8.
+std::vector<CaptionedImage> read_caption_tsv(const std::string& path);
 // A COCO results file, [{"image_id": ID, "caption": TEXT}, ...]: the captions by image id.
 // Error naming the file and entry for bad JSON, a missing key, or an id twice.
 std::vector<std::pair<int64_t, std::string>> read_caption_results(const std::string& path);

@@ -241,6 +241,9 @@ CaptionSet load_caption_split(const std::string& path, const std::string& split,
     }
   } else if (p.extension() == ".txt") {
     set.images = read_flickr8k(path, split, val_fraction);
+  } else if (p.extension() == ".tsv") {
+    // image<TAB>caption lines; the split held out of the one file.
+    set.images = hold_out(read_caption_tsv(path), split == "test" ? "val" : split, val_fraction, path);
   } else {
     const Json peek = read_json_file(path);  // which of the two JSON formats
     if (peek.is_object() && peek.contains("annotations")) {

@@ -44,6 +44,7 @@ const std::vector<std::string>& scene_colour_names();  // red, green, blue, yell
 //  - a Karpathy-split JSON (dataset_coco.json, dataset_flickr8k.json: images[].split, filepath,
 //    filename, sentences[].raw), images under its folder (or its images/ folder); "restval"
 //    counts as train; a folder holding one;
+//  - a .tsv of image<TAB>caption lines (read_caption_tsv), val held out of it;
 //  - Flickr8k's Flickr8k.token.txt (image#k<TAB>caption), images in Flicker8k_Dataset/ (or
 //    Flickr8k_Dataset/, Images/) beside it, splits from Flickr_8k.{train,dev,test}Images.txt
 //    when present; a folder holding it.

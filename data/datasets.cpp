@@ -1,10 +1,12 @@
 #include "data/datasets.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 
 #include "data/image.h"
+#include "data/loader.h"
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 
@@ -178,6 +180,33 @@ std::shared_ptr<SynthShapes> synth_shapes_split(int64_t n, int image_size, uint6
   if (split == "train") return std::make_shared<SynthShapes>(n, image_size, mix_seed(seed, 11));
   const int64_t held_out = std::max<int64_t>(64, n / 4);
   return std::make_shared<SynthShapes>(held_out, image_size, mix_seed(seed, split == "val" ? 12 : 13));
+}
+
+}  // namespace zoo::data
+
+namespace zoo::data {
+
+std::shared_ptr<ImageDataset> open_image_folder_split(const std::string& path, const std::string& split, double val_fraction) {
+  if (!fs::exists(path)) throw Error("data not found: " + path);
+  if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected an image-folder tree)");
+  const fs::path root(path);
+  if (fs::is_directory(root / "train")) {
+    // A folder of split trees: train/, and val/ or test/ (each falls back to the other).
+    std::string dir = split;
+    if (split != "train" && !fs::is_directory(root / dir)) dir = split == "val" ? "test" : "val";
+    if (!fs::is_directory(root / dir))
+      throw Error("no '" + split + "' split in " + path + " (expected " + path + "/val or " + path + "/test)");
+    return std::make_shared<ImageFolder>((root / dir).string());
+  }
+  // One tree: a fixed, seed-independent shuffle holds out the last val_fraction for val/test.
+  auto tree = std::make_shared<ImageFolder>(path);
+  if (tree->size() < 2) throw Error("image folder " + path + " holds a single image; nothing to hold out for validation");
+  const auto order = epoch_order(tree->size(), /*seed=*/0, /*epoch=*/0);
+  const auto held_out = std::max<int64_t>(1, static_cast<int64_t>(val_fraction * static_cast<double>(tree->size())));
+  std::vector<int64_t> indices = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
+                                                  : std::vector<int64_t>(order.end() - held_out, order.end());
+  std::sort(indices.begin(), indices.end());
+  return std::make_shared<Subset>(tree, std::move(indices));
 }
 
 }  // namespace zoo::data

@@ -61,6 +61,11 @@ class Subset : public ImageDataset {
   std::vector<int64_t> indices_;
 };
 
+// Split `split` (train, val or test) of an image-folder tree at `path`: PATH/train/ with PATH/val/
+// or PATH/test/ (each standing in for the other), else one tree whose last val_fraction, after a
+// fixed seed-independent shuffle, is val and test. Errors name the path and what is missing.
+std::shared_ptr<ImageDataset> open_image_folder_split(const std::string& path, const std::string& split, double val_fraction);
+
 // synth:shapes: one coloured shape per image on a noisy background; the class is the shape.
 // Image i is a pure function of (seed, i), so the set is the same on every run and machine.
 class SynthShapes : public ImageDataset {

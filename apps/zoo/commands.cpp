@@ -21,6 +21,7 @@
 #include "lib/tasks/builtin.h"
 #include "lib/tasks/caption.h"
 #include "lib/tasks/detect.h"
+#include "lib/text/clip_bpe.h"
 #include "lib/nn/sync_batch_norm.h"
 #include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
@@ -413,8 +414,8 @@ int cmd_import(const Options& o) {
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string from = o.get_string("from");
   // The naming each source's state dicts follow, and the task of the models that have it.
-  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}};
-  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision or detr");
+  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}, {"clip", "clip"}};
+  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr or clip");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
   if (spec.task != task_of_source.at(from))
@@ -445,6 +446,30 @@ int cmd_data_synth(const Options& o) {
     kinds += (kinds.empty() ? "" : ", ") + t.synthetic.substr(6);
   }
   throw UsageError("invalid --kind '" + kind + "': expected one of " + kinds);
+}
+
+int cmd_data_tokenize(const Options& o) {
+  const auto texts = o.json().at("text").get<std::vector<std::string>>();
+  if (texts.empty()) throw UsageError("missing --text");
+  const std::string tokenizer = o.get_string("tokenizer"), checkpoint = o.get_string("checkpoint");
+  if (tokenizer.empty() == checkpoint.empty()) throw UsageError("give exactly one of --tokenizer clip and --checkpoint C");
+  std::function<std::vector<int64_t>(const std::string&)> ids;
+  std::optional<text::ClipBpe> bpe;
+  std::unique_ptr<Task> task;
+  if (!tokenizer.empty()) {
+    if (tokenizer != "clip") throw UsageError("invalid --tokenizer '" + tokenizer + "': expected clip (or --checkpoint C for a trained model's)");
+    bpe = text::ClipBpe::from_file(text::find_clip_merges_file(o.get_string("bpe")));
+    ids = [&](const std::string& t) { return bpe->encode(t); };
+  } else {
+    task = task_from_checkpoint(checkpoint, torch::kCPU);
+    ids = [&](const std::string& t) { return task->tokenize(t); };
+  }
+  for (const auto& t : texts) {
+    std::string line;
+    for (int64_t id : ids(t)) line += (line.empty() ? "" : " ") + std::to_string(id);
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
 }
 
 int cmd_bench(const Options& o) {
@@ -487,6 +512,8 @@ Commands make_commands(CLI::App& app) {
       {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
+      {"zero-shot", nullptr, false, "clip: classify the image folder --data (or synth:shapes) by its class names (top1, top5)", Kind::Flag},
+      {"templates", "", "", "clip --zero-shot: prompt templates, one per line with {} for the class name, or a built-in list: cifar10 (the default)", Kind::Value, "FILE"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.predict = std::make_unique<Command>(app, "predict", "run a model on inputs", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "a checkpoint", Kind::Value, "CKPT"},
@@ -495,6 +522,7 @@ Commands make_commands(CLI::App& app) {
       {"prompt", nullptr, Json::array(), "lm: a text to continue (repeatable; \"\" starts from nothing)", Kind::List, "TEXT"},
       {"input-file", nullptr, "", "inputs from a file, one per line (translate: sentences, output in the same order)", Kind::Value, "FILE"},
       {"topk", 5, 0, "classes to show per image", Kind::Value, "K"},
+      {"labels", "", "", "clip: comma-separated texts; each image's probability of each (softmax of 100 x cosine)", Kind::Value, "A,B,..."},
       {"threshold", 0.7, 0.0, "detect: keep detections whose class probability is at least this", Kind::Value, "P"},
       {"results", "", "", "detect: also write the detections as a COCO results file", Kind::Value, "FILE.json"},
       {"out", "", "", "detect: draw the detections over the image into this PNG (several inputs: FILE_1.png, ...)", Kind::Value, "FILE.png"},
@@ -522,7 +550,7 @@ Commands make_commands(CLI::App& app) {
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors)", Kind::Value, "SOURCE"},
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
       {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's)", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},
@@ -535,6 +563,11 @@ Commands make_commands(CLI::App& app) {
       {"out", nullptr, "", "folder to write", Kind::Value, "DIR"},
       {"n", 1000, 0, "training examples (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"image-size", 64, 0, "image side in pixels", Kind::Value, "PX"}});
+  c.data_tokenize = std::make_unique<Command>(*c.data->app(), "tokenize", "print the token ids of texts, one line per text", std::vector<OptionSpec>{
+      {"tokenizer", "", "", "clip: CLIP's byte-level BPE (ids without <|startoftext|> and <|endoftext|>)", Kind::Value, "NAME"},
+      {"checkpoint", "", "", "instead: the tokenizer of this checkpoint's model", Kind::Value, "CKPT"},
+      {"bpe", "", "", "clip: the merges file (default: $ZOO_CLIP_BPE, $ZOO_SHARED_DATA/clip/, ../shared/data/clip/)", Kind::Value, "FILE"},
+      {"text", nullptr, Json::array(), "a text (repeatable)", Kind::List, "T"}});
   c.bench = std::make_unique<Command>(app, "bench", "time training steps of named benchmark configurations", std::vector<OptionSpec>{
       {"config", "all", "", "comma-separated configuration names, or all: " + benchmark_names(), Kind::Value, "NAME,..."},
       {"data", nullptr, "", "image folder for loader_folder (default: ../shared/data/tiny_coco)", Kind::Value, "DIR"},
@@ -554,6 +587,7 @@ int run_command(const Commands& c, CLI::App& app) {
   if (c.visualize->parsed()) return cmd_visualize(Options(c.visualize->resolve()));
   if (c.import->parsed()) return cmd_import(Options(c.import->resolve()));
   if (c.data_synth->parsed()) return cmd_data_synth(Options(c.data_synth->resolve()));
+  if (c.data_tokenize->parsed()) return cmd_data_tokenize(Options(c.data_tokenize->resolve()));
   if (c.bench->parsed()) return cmd_bench(Options(c.bench->resolve()));
   throw UsageError("no command given; see zoo --help");
 }

@@ -5,6 +5,7 @@
 #include "lib/core/error.h"
 #include "lib/tasks/caption.h"
 #include "lib/tasks/classify.h"
+#include "lib/tasks/clip.h"
 #include "lib/tasks/detect.h"
 #include "lib/tasks/lm.h"
 #include "lib/tasks/translate.h"
@@ -40,7 +41,10 @@ std::vector<TaskSpec> builtin_tasks() {
       {"detect", "object detection (DETR's Hungarian set loss; COCO box AP/AR as pycocotools' COCOeval computes them)",
        "a COCO root DIR/annotations/instances_{train,val}2017.json with DIR/{train,val}2017/, an instances JSON file, or synth:boxes",
        "synth:boxes", [] { return std::make_unique<DetectTask>(); }, DetectTask::write_synthetic},
-      {"clip", "contrastive image-text pre-training", "COCO captions", "", nullptr, nullptr},
+      {"clip", "contrastive image-text pre-training (symmetric InfoNCE; retrieval R@1/5/10, zero-shot top-1/top-5)",
+       "a COCO root DIR/annotations/captions_{train,val}2017.json with DIR/{train,val}2017/, a TSV of image<TAB>caption lines, a "
+       "Karpathy-split JSON, Flickr8k's token file, or synth:scenes",
+       "synth:scenes", [] { return std::make_unique<ClipTask>(); }, CaptionTask::write_synthetic},
       {"ssl", "self-supervised image representation learning", "an image-folder tree", "", nullptr, nullptr},
   };
 }

@@ -11,6 +11,7 @@
 #include "data/datasets.h"
 #include "lib/nn/search.h"
 #include "lib/tasks/task.h"
+#include "lib/text/caption_metrics.h"
 #include "lib/text/vocab.h"
 #include "models/caption/caption_model.h"
 
@@ -61,6 +62,8 @@ class CaptionTask : public TaskBase {
   // The image as the model sees it: resized to input_size x input_size (RGB uint8).
   cv::Mat model_view(const cv::Mat& rgb) const;
   const text::Vocab& vocabulary() const { return vocab_; }
+  // A caption's word ids as the model reads them: the COCO evaluation's words (zoo data tokenize).
+  std::vector<int64_t> tokenize(const std::string& text) const override { return vocab_.encode(text::coco_tokens(text)); }
   const nn::SearchOptions& search_options() const { return search_; }
 
  private:

@@ -117,29 +117,7 @@ std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& 
     return data::synth_shapes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(preprocess_.input_size),
                                     data_.value("seed", uint64_t{0}), split);
   }
-  if (!fs::exists(path)) throw Error("data not found: " + path);
-  if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected an image-folder tree)");
-  const fs::path root(path);
-  std::shared_ptr<data::ImageDataset> dataset;
-  if (fs::is_directory(root / "train")) {
-    // A folder of split trees: train/, and val/ or test/ (each falls back to the other).
-    std::string dir = split;
-    if (split != "train" && !fs::is_directory(root / dir)) dir = split == "val" ? "test" : "val";
-    if (!fs::is_directory(root / dir))
-      throw Error("no '" + split + "' split in " + path + " (expected " + path + "/val or " + path + "/test)");
-    dataset = std::make_shared<data::ImageFolder>((root / dir).string());
-  } else {
-    // One tree: a fixed, seed-independent shuffle holds out the last val_fraction for val/test.
-    auto tree = std::make_shared<data::ImageFolder>(path);
-    const double fraction = data_.value("val_fraction", 0.1);
-    auto order = data::epoch_order(tree->size(), /*seed=*/0, /*epoch=*/0);
-    const auto held_out = std::max<int64_t>(1, static_cast<int64_t>(fraction * tree->size()));
-    if (tree->size() < 2) throw Error("image folder " + path + " holds a single image; nothing to hold out for validation");
-    std::vector<int64_t> indices = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
-                                                    : std::vector<int64_t>(order.end() - held_out, order.end());
-    std::sort(indices.begin(), indices.end());
-    dataset = std::make_shared<data::Subset>(tree, std::move(indices));
-  }
+  auto dataset = data::open_image_folder_split(path, split, data_.value("val_fraction", 0.1));
   if (!classes_.empty() && dataset->classes() != classes_)
     throw Error("the classes of " + path + " (" + split + ") differ from the model's " + std::to_string(classes_.size()) + " classes");
   return dataset;

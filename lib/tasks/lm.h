@@ -49,6 +49,7 @@ class LmTask : public TaskBase {
 
   // Text <-> ids with the checkpoint's tokenizer; a line break is the token "\n".
   std::vector<int64_t> encode(const std::string& text) const;
+  std::vector<int64_t> tokenize(const std::string& text) const override { return encode(text); }
   std::string decode(const std::vector<int64_t>& ids) const;
   // Up to `max_new` tokens continuing `prompt` (stopping after `stop`, when >= 0), sampled with
   // `sampling` and `rng`; through the C++ model or the TorchScript export. A prompt longer than

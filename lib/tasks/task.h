@@ -33,6 +33,7 @@ struct ParameterGroup {
   std::vector<torch::Tensor> parameters;
   double lr = 0;                          // peak learning rate, shaped by the run's schedule; 0: the run's --lr
   int64_t first_epoch = 0;                // 0-based epoch from which it trains; before it, no gradients reach it
+  double weight_decay = -1;               // < 0: the run's --weight-decay
 };
 
 // This process's part of the data in a data-parallel run, and of each step under --accum-steps
@@ -98,6 +99,10 @@ class Task {
   virtual void set_shard(const DataShard& shard);
   // The training loss of one batch, with the model in train mode.
   virtual torch::Tensor loss(const Batch& batch) = 0;
+  // A task that runs its own backward pass (CLIP's gradient caching) returns the batch's loss
+  // (detached) with its gradient, times gradient_scale, already added to the parameters' .grad;
+  // nullopt (the default): the trainer calls loss() and runs backward itself.
+  virtual std::optional<torch::Tensor> loss_with_backward(const Batch& batch, double gradient_scale) { return std::nullopt; }
   // How many terms loss(batch) averages over (examples, or target tokens): micro-batches and
   // ranks are weighted by it, so that their combined gradient is the whole batch's.
   virtual double loss_weight(const Batch& batch) const { return static_cast<double>(batch.size); }
@@ -121,6 +126,9 @@ class Task {
   // --- using ---
   virtual Json predict(const std::vector<std::string>& inputs, const Options& options) = 0;
   virtual void export_torchscript(const std::string& path) = 0;
+  // Token ids of `text` under the model's tokenizer (zoo data tokenize --checkpoint C); models
+  // without text refuse.
+  virtual std::vector<int64_t> tokenize(const std::string& text) const { throw_not_available("tokenize"); }
   // For `import`: the meta of a checkpoint holding `tensors` (a published state_dict) as `model`
   // with `options`, fitted to what the tensors imply (a head's size), with everything else the
   // task's checkpoints carry. Default: this task imports nothing.

@@ -16,6 +16,8 @@ namespace zoo {
 
 class TranslateTask : public TaskBase {
  public:
+  // The source side's ids, <eos> last (zoo data tokenize --checkpoint).
+  std::vector<int64_t> tokenize(const std::string& text) const override { return encode_source(text); }
   TranslateTask() : TaskBase("translate") {}
   void check_options(const Options& config) const override;  // and --max-len
   void setup_training(const Options& config, torch::Device device) override;

@@ -57,6 +57,14 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<std::v
   throw UsageError("invalid --opt '" + c.name + "': expected sgd, adam or adamw");
 }
 
+void set_weight_decay(torch::optim::OptimizerParamGroup& group, double weight_decay) {
+  auto& options = group.options();
+  if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) sgd->weight_decay(weight_decay);
+  else if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) adam->weight_decay(weight_decay);
+  else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&options)) adamw->weight_decay(weight_decay);
+  else throw Error("cannot set the weight decay of this optimizer's parameter group");
+}
+
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }

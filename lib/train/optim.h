@@ -31,6 +31,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
 // each with the config's options; the trainer sets each group's learning rate every step.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<std::vector<torch::Tensor>>& groups, const OptimizerConfig& config);
 void set_lr(torch::optim::Optimizer& optimizer, double lr);
+// Sets one parameter group's weight decay (SGD, Adam or AdamW options).
+void set_weight_decay(torch::optim::OptimizerParamGroup& group, double weight_decay);
 
 struct ScheduleConfig {
   std::string name = "cosine";  // none | step | cosine | noam

@@ -308,6 +308,8 @@ TrainingRun::TrainingRun(Task& task, const Options& config, const DataShard& sha
   std::vector<std::vector<torch::Tensor>> group_parameters;
   for (const auto& group : groups_) group_parameters.push_back(group.parameters);
   optimizer_ = make_optimizer(group_parameters, opt);
+  for (size_t i = 0; i < groups_.size(); ++i)
+    if (groups_[i].weight_decay >= 0) set_weight_decay(optimizer_->param_groups()[i], groups_[i].weight_decay);
   group_trains_.assign(groups_.size(), -1);
   parameters_ = model_->parameters();
 
@@ -597,10 +599,15 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
     if (sync_) sync_->arm(k + 1 == micro_batches.size());
     const Batch& batch = micro_batches[k];
     if (batch.size == 0) continue;  // this rank's part of a short last batch is empty
+    // d(mean over the step) = sum_k w_k / W_total * d(mean over micro-batch k); the average over
+    // ranks divides by their number, which the share multiplies back.
+    const double share = weights[k] / total_weight * world;
     torch::Tensor loss;
+    std::optional<torch::Tensor> backward_done;
     {
       AutocastScope autocast(precision_, device_);
-      loss = task_.loss(batch).to(torch::kFloat32);
+      backward_done = task_.loss_with_backward(batch, share * (scaler_ ? scaler_->scale() : 1.0));
+      loss = (backward_done ? *backward_done : task_.loss(batch)).to(torch::kFloat32);
     }
     double value = loss.item<double>();
     if (fault_injected("nan-loss")) value = std::nan("");  // tests of --on-nan
@@ -612,9 +619,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
     }
     loss_sum += weights[k] * value;
     last_value = value;
-    // d(mean over the step) = sum_k w_k / W_total * d(mean over micro-batch k); the average over
-    // ranks divides by their number, which the share multiplies back.
-    const double share = weights[k] / total_weight * world;
+    if (backward_done) continue;
     torch::Tensor objective = share == 1.0 ? loss : loss * share;
     if (scaler_) objective = scaler_->scale_loss(objective);
     objective.backward();

@@ -199,6 +199,51 @@ cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Ten
   return image;
 }
 
+cv::Mat similarity_matrix(const std::vector<cv::Mat>& images, const std::vector<std::string>& texts, const torch::Tensor& similarity,
+                          const std::string& title) {
+  const auto s = similarity.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const int rows = static_cast<int>(texts.size()), cols = static_cast<int>(images.size());
+  if (s.dim() != 2 || s.size(0) != rows || s.size(1) != cols)
+    throw Error("similarity matrix: " + std::to_string(rows) + " texts and " + std::to_string(cols) + " images, but a matrix of shape " +
+                std::to_string(s.size(0)) + "x" + std::to_string(s.dim() > 1 ? s.size(1) : 0));
+  constexpr int cell = 72;
+  TextRenderer font(14), small(12);
+  int text_width = 0;
+  for (const auto& t : texts) text_width = std::max(text_width, font.measure(t).width);
+  const int title_height = title.empty() ? 0 : font.line_height() + kPad;
+  const int left = kPad + text_width + kPad, top = kPad + title_height + cell + kPad;
+  cv::Mat image(top + rows * cell + kPad, left + cols * cell + kPad, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(0, 0, 0);
+  if (!title.empty()) font.draw(image, title, {kPad, kPad}, ink);
+  const double lo = s.min().item<double>(), hi = s.max().item<double>();
+  const double* v = s.data_ptr<double>();
+  for (int c = 0; c < cols; ++c) {
+    // The image as a thumbnail above its column, RGB -> BGR.
+    cv::Mat thumb, bgr;
+    cv::resize(images[static_cast<size_t>(c)], thumb, {cell - 4, cell - 4}, 0, 0, cv::INTER_AREA);
+    cv::cvtColor(thumb, bgr, cv::COLOR_RGB2BGR);
+    bgr.copyTo(image(cv::Rect(left + c * cell + 2, top - cell - kPad / 2 + 2, cell - 4, cell - 4)));
+  }
+  for (int r = 0; r < rows; ++r) {
+    const auto size = font.measure(texts[static_cast<size_t>(r)]);
+    font.draw(image, texts[static_cast<size_t>(r)], {left - kPad - size.width, top + r * cell + (cell - font.line_height()) / 2}, ink);
+    for (int c = 0; c < cols; ++c) {
+      const double value = v[r * cols + c], level = hi > lo ? (value - lo) / (hi - lo) : 0.5;
+      const cv::Vec3b colour = colour_of(level);
+      const cv::Rect box(left + c * cell, top + r * cell, cell, cell);
+      cv::rectangle(image, box, cv::Scalar(colour[0], colour[1], colour[2]), cv::FILLED);
+      char label[16];
+      std::snprintf(label, sizeof(label), "%.2f", value);
+      const auto label_size = small.measure(label);
+      // Dark ink on the light end of viridis, white on the dark end.
+      small.draw(image, label, {box.x + (cell - label_size.width) / 2, box.y + (cell - small.line_height()) / 2},
+                 level > 0.6 ? ink : cv::Scalar(255, 255, 255));
+    }
+  }
+  cv::rectangle(image, cv::Rect(left, top, cols * cell, rows * cell), ink);
+  return image;
+}
+
 void write_png(const cv::Mat& image, const std::string& path) {
   std::vector<uint8_t> bytes;
   if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode PNG for " + path);

@@ -44,6 +44,12 @@ cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Ten
                         const std::string& title = "");
 
 // Writes an image as PNG atomically (temp file + rename); error naming the path.
+// The figure of CLIP's notebook: similarity (texts, images) as a matrix of cells coloured by value
+// (viridis from the matrix's smallest to its largest value) with the value printed, each text
+// down the left, each image (RGB uint8) as a thumbnail above its column. BGR image.
+cv::Mat similarity_matrix(const std::vector<cv::Mat>& images, const std::vector<std::string>& texts, const torch::Tensor& similarity,
+                          const std::string& title = "");
+
 void write_png(const cv::Mat& image, const std::string& path);
 
 }  // namespace zoo::viz

@@ -225,9 +225,10 @@ torch::Tensor ClipImpl::encode_text(const torch::Tensor& tokens) {
   auto x = token_embedding(tokens) + positional_embedding.narrow(0, 0, length);
   x = ln_final(transformer(x, /*causal=*/true));
   // Read at the first end-of-text token (B, W), projected: (B, D)
-  const auto at_end = (tokens == config_.eot_token).to(torch::kInt32).argmax(-1);
-  const auto rows = torch::arange(x.size(0), at_end.options().dtype(torch::kInt64));
-  return torch::matmul(x.index({rows, at_end.to(torch::kInt64)}), text_projection);
+  // (a gather, not an index by arange(B): an exported trace keeps the batch free)
+  const auto at_end = (tokens == config_.eot_token).to(torch::kInt32).argmax(-1).to(torch::kInt64);  // (B)
+  const auto pooled = x.gather(1, at_end.view({-1, 1, 1}).expand({-1, 1, x.size(2)})).squeeze(1);    // (B, W)
+  return torch::matmul(pooled, text_projection);
 }
 
 torch::Tensor ClipImpl::temperature() const {

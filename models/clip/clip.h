@@ -29,7 +29,7 @@ struct ClipConfig {
   int64_t embed_dim = 512;  // the joint space
   // The image tower: "vit" (patches, class token) or "resnet" (the modified ResNet).
   std::string vision = "vit";
-  int64_t image_size = 224;
+  int64_t image_size = 224;  // the preprocessing's input_size
   int64_t patch_size = 32;                             // vit
   int64_t vision_width = 768;                          // vit: token width; resnet: the stem's width (64 for RN50)
   int64_t vision_layers = 12;                          // vit: blocks
@@ -54,7 +54,6 @@ inline const OptionSchema<ClipConfig>& ClipConfig::options() {
   static const auto schema =
       OptionSchema<ClipConfig>("CLIP")
           .option("embed_dim", &ClipConfig::embed_dim, at_least(1), "the joint image-text space's width")
-          .option("image_size", &ClipConfig::image_size, at_least(1), "image side S: images are resized (shorter side) and centre-cropped to S x S")
           .option("vision", &ClipConfig::vision, one_of({"vit", "resnet"}), "the image tower: a ViT, or the modified ResNet with attention pooling")
           .option("patch_size", &ClipConfig::patch_size, at_least(1), "vit: P x P patches")
           .option("vision_width", &ClipConfig::vision_width, at_least(1), "vit: the tokens' width; resnet: the stem's width (stage 4 has 32x it)")
@@ -260,6 +259,24 @@ inline const OptionSchema<ClipTextConfig>& ClipTextConfig::options() {
           .option("min_count", &ClipTextConfig::min_count, at_least(1), "word: a word needs this many occurrences in the training captions")
           .option("bpe", &ClipTextConfig::bpe, anything(),
                   "clip: the merges file bpe_simple_vocab_16e6.txt.gz (default: $ZOO_CLIP_BPE, $ZOO_SHARED_DATA/clip/, ../shared/data/clip/)");
+  return schema;
+}
+
+// Gradient caching (clip_grad_cache_backward): the batch's contrastive loss over every pair,
+// the towers' graphs built grad_cache_chunk pairs at a time.
+struct ClipGradCacheConfig {
+  bool grad_cache = false;
+  int64_t grad_cache_chunk = 32;
+  static const OptionSchema<ClipGradCacheConfig>& options();
+};
+
+inline const OptionSchema<ClipGradCacheConfig>& ClipGradCacheConfig::options() {
+  static const auto schema =
+      OptionSchema<ClipGradCacheConfig>("CLIP gradient caching")
+          .option("grad_cache", &ClipGradCacheConfig::grad_cache,
+                  "embed the batch without graphs first, then replay it in chunks with the whole batch's gradient: the loss and "
+                  "gradients of the whole batch in the memory of one chunk (one process only)")
+          .option("grad_cache_chunk", &ClipGradCacheConfig::grad_cache_chunk, at_least(1), "pairs per chunk with grad_cache");
   return schema;
 }
 

@@ -2,6 +2,7 @@
 // configurations (every parameter, logit_scale included; BatchNorm statistics are buffers).
 #include "models/clip/register.h"
 
+#include "data/image.h"
 #include "models/clip/clip.h"
 
 namespace zoo {
@@ -18,10 +19,27 @@ Recipe clip_recipe(double lr = 5e-4) {
   return {{"opt", "adamw"}, {"lr", lr}, {"weight_decay", 0.2}, {"sched", "cosine"}, {"warmup_fraction", 0.05}, {"min_lr", 0.0}, {"batch_size", 128}};
 }
 
+// CLIP's preprocessing: the shorter side resized to the input size, the centre cropped, CLIP's
+// channel statistics. No flips in training (captions say "left of").
+data::Preprocess clip_preprocess(int64_t input_size) {
+  data::Preprocess p;
+  p.input_size = input_size, p.crop_pct = 1.0, p.train_aug = "none";
+  p.mean = {0.48145466, 0.4578275, 0.40821073};
+  p.std = {0.26862954, 0.26130258, 0.27577711};
+  return p;
+}
+
 ModelSpec clip(std::string name, std::string description, const ClipConfig& config, int64_t params, const ClipTextConfig& text = {}) {
   ModelSpec spec{std::move(name), "clip", "clip", std::move(description), {}, params, nullptr, clip_recipe()};
-  spec.options.add(ClipConfig::options(), config).add(ClipTextConfig::options(), text);
-  spec.create = [config](const Json& options) { return std::make_shared<ClipImpl>(ClipConfig::options().read(options, config)); };
+  spec.options.add(data::Preprocess::options(), clip_preprocess(config.image_size))
+      .add(ClipConfig::options(), config)
+      .add(ClipTextConfig::options(), text)
+      .add(ClipGradCacheConfig::options(), ClipGradCacheConfig{});
+  spec.create = [config](const Json& options) {
+    auto c = ClipConfig::options().read(options, config);
+    c.image_size = options.at("input_size").get<int64_t>();
+    return std::make_shared<ClipImpl>(c);
+  };
   return spec;
 }
 

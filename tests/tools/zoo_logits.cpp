@@ -1,7 +1,8 @@
 // Test helper: runs a zoo checkpoint (C++ model) or an exported TorchScript file (through
 // torch::jit::load) on an input tensor saved by Python's torch.save, and writes the output
 // with torch::pickle_save so Python's torch.load reads it.
-//   zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt
+//   zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]
+// (METHOD: a TorchScript file's method other than forward, e.g. CLIP's encode_text.)
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
@@ -16,8 +17,8 @@
 #include "lib/tasks/classify.h"
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]\n");
     return 2;
   }
   try {
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
     if (mode == "--torchscript") {
       auto module = torch::jit::load(file);
       module.eval();
-      output = module.forward({input}).toTensor();
+      output = argc == 6 ? module.get_method(argv[5])({input}).toTensor() : module.forward({input}).toTensor();
     } else {
       zoo::CheckpointReader reader(file);
       zoo::ClassifyTask task;
