@@ -93,7 +93,7 @@ std::shared_ptr<models::ClipImpl> create_clip(const std::string& name, const Jso
 
 // A CLIP small enough for gradient checks: 8 px images on 4 px patches, one block per tower.
 Json tiny_clip_options() {
-  return {{"image_size", 8},   {"patch_size", 4},     {"vision_width", 16}, {"vision_layers", 1}, {"vision_heads", 2},
+  return {{"input_size", 8},   {"patch_size", 4},     {"vision_width", 16}, {"vision_layers", 1}, {"vision_heads", 2},
           {"context_length", 6}, {"vocab_size", 20},  {"text_width", 16},   {"text_heads", 2},    {"text_layers", 1},
           {"embed_dim", 8},      {"eot_token", 19}};
 }
