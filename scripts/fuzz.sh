@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -23,8 +23,9 @@ declare -A sources=(
   [vocab_tokenizer]="lib/text/vocab.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/options.cpp"
   [config]="lib/core/options.cpp lib/core/option_schema.cpp lib/core/error.cpp"
   [checkpoint_meta]="lib/core/checkpoint_file.cpp lib/core/options.cpp lib/core/error.cpp"
-  [caption_files]="data/caption_files.cpp lib/core/error.cpp"
-  [detection_files]="data/detection_files.cpp data/caption_files.cpp lib/detect/coco_eval.cpp lib/core/error.cpp"
+  [caption_files]="data/caption_files.cpp lib/text/utf8.cpp lib/core/error.cpp"
+  [detection_files]="data/detection_files.cpp data/caption_files.cpp lib/text/utf8.cpp lib/detect/coco_eval.cpp lib/core/error.cpp"
+  [clip_bpe]="lib/text/clip_bpe.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"

@@ -513,7 +513,7 @@ Commands make_commands(CLI::App& app) {
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"zero-shot", nullptr, false, "clip: classify the image folder --data (or synth:shapes) by its class names (top1, top5)", Kind::Flag},
-      {"templates", "", "", "clip --zero-shot: prompt templates, one per line with {} for the class name, or a built-in list: cifar10 (the default)", Kind::Value, "FILE"},
+      {"templates", "", "", "clip --zero-shot: prompt templates, one per line with {} for the class name, or a built-in list: cifar10 (the default), scenes (synth:scenes' default)", Kind::Value, "FILE"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
   c.predict = std::make_unique<Command>(app, "predict", "run a model on inputs", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "a checkpoint", Kind::Value, "CKPT"},

@@ -20,6 +20,7 @@
 #include "lib/tasks/builtin.h"
 #include "lib/train/precision.h"
 #include "models/caption/caption_model.h"
+#include "models/clip/clip.h"
 #include "models/detect/detr.h"
 #include "models/detect/set_criterion.h"
 #include "models/lm/char_rnn.h"
@@ -393,6 +394,43 @@ Json bench_detr_small(torch::Device device, int64_t warmup, int64_t steps) {
 }
 
 // Every configuration, in the order "all" runs them.
+// clip_small: the registry's clip_small (32 px images on 4 px patches, 4-layer ViT and 4-layer
+// causal text Transformer of width 128 with 4 heads, contexts of 32 tokens, joint space 128,
+// CLIP's 49,408-token vocabulary). Batch 128 random image-text pairs (texts of 4-31 tokens then
+// padding); one step = both towers + the symmetric contrastive loss + backward + AdamW(5e-4,
+// weight decay 0.2 on the matrices only, as zoo train). Unit: pairs.
+// (benchmarks/pytorch_clip.py is the same model and step in PyTorch.)
+Json bench_clip_small(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 128, context = 32;
+  auto model = std::dynamic_pointer_cast<models::ClipImpl>(registry().create_model("clip_small", Json::object()));
+  model->to(device);
+  model->train();
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& item : model->named_parameters())
+    (models::clip_weight_decayed(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
+  std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(decay), torch::optim::OptimizerParamGroup(no_decay)};
+  torch::optim::AdamW adamw(groups, torch::optim::AdamWOptions(5e-4).weight_decay(0.2));
+  static_cast<torch::optim::AdamWOptions&>(adamw.param_groups()[1].options()).weight_decay(0.0);
+  auto images = torch::randn({batch, 3, 32, 32}).to(device);
+  // <|startoftext|>, random ids, <|endoftext|> at a random position, zeros after it.
+  auto tokens = torch::randint(1, 49406, {batch, context}, torch::kInt64);
+  tokens.select(1, 0).fill_(49406);
+  const auto lengths = torch::randint(4, context, {batch}, torch::kInt64);
+  const auto positions = torch::arange(context, torch::kInt64).unsqueeze(0);
+  tokens.masked_fill_(positions > lengths.unsqueeze(1), 0);
+  tokens.masked_fill_(positions == lengths.unsqueeze(1), 49407);
+  tokens = tokens.to(device);
+  auto step = [&] {
+    adamw.zero_grad();
+    const auto out = model->forward(images, tokens);
+    models::clip_contrastive_loss(out.image_embeddings, out.text_embeddings, out.logit_scale).backward();
+    adamw.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("clip_small", "pairs", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", "3x32x32 images, 32-token texts"}, {"params", count_parameters(*model)}});
+}
+
 struct Benchmark {
   const char* name;
   std::function<Json(torch::Device, const Options&, int64_t warmup, int64_t steps)> run;
@@ -416,6 +454,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},
+      {"clip_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_clip_small(d, w, s); }},
   };
   return table;
 }

@@ -62,6 +62,42 @@ double recall_at(const std::vector<int64_t>& ranks, int64_t k) {
 // Image file extensions a TSV or caption set may name, to tell visualize's image from a data set.
 bool is_single_image(const std::string& input) { return fs::is_regular_file(input) && data::is_image_file(input); }
 
+// synth:scenes as a zero-shot set: the scenes of a split holding a single shape, labelled by its
+// colour and kind, 36 classes named as the captions name them ("red circle", "blue star", ...).
+class SingleShapeScenes : public data::ImageDataset {
+ public:
+  explicit SingleShapeScenes(data::CaptionSet scenes) : scenes_(std::move(scenes)) {
+    const auto& shapes = data::SynthShapes::shape_names();
+    const auto& colours = data::scene_colour_names();
+    for (const auto& colour : colours)
+      for (const auto& shape : shapes) classes_.push_back(colour + " " + shape);
+    for (int64_t i = 0; i < scenes_.size(); ++i) {
+      const auto& entry = scenes_.images[static_cast<size_t>(i)];
+      if (entry.objects.size() != 1 || entry.captions.empty()) continue;
+      // The colour is the caption's word before the shape's ("a red circle").
+      const auto words = text::WordTokenizer().tokenize(entry.captions.front());
+      const auto shape = std::find(shapes.begin(), shapes.end(), entry.objects[0].name) - shapes.begin();
+      for (size_t w = 0; w < words.size(); ++w) {
+        const auto colour = std::find(colours.begin(), colours.end(), words[w]) - colours.begin();
+        if (colour == static_cast<int64_t>(colours.size()) || w + 1 >= words.size() || words[w + 1] != entry.objects[0].name) continue;
+        indices_.push_back(i);
+        labels_.push_back(colour * static_cast<int64_t>(shapes.size()) + shape);
+        break;
+      }
+    }
+  }
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  int64_t label(int64_t i) const override { return labels_.at(static_cast<size_t>(i)); }
+  cv::Mat image(int64_t i) const override { return scenes_.image(indices_.at(static_cast<size_t>(i))); }
+  const std::vector<std::string>& classes() const override { return classes_; }
+  std::string describe(int64_t i) const override { return scenes_.describe(indices_.at(static_cast<size_t>(i))); }
+
+ private:
+  data::CaptionSet scenes_;
+  std::vector<std::string> classes_;
+  std::vector<int64_t> indices_, labels_;
+};
+
 }  // namespace
 
 std::vector<int64_t> ClipTokens::ids(const std::string& caption) const {
@@ -102,8 +138,10 @@ ClipTokens ClipTokens::from_json(const Json& j) {
 
 std::vector<std::string> clip_templates(const std::string& name_or_file) {
   if (name_or_file == "cifar10") return cifar10_templates();
+  // synth:scenes' caption grammar ("a red circle", "a picture of a red circle and ...").
+  if (name_or_file == "scenes") return {"a {}", "a picture of a {}"};
   if (!fs::is_regular_file(name_or_file))
-    throw UsageError("--templates " + name_or_file + ": no such file (or built-in list: cifar10)");
+    throw UsageError("--templates " + name_or_file + ": no such file (or a built-in list: cifar10, scenes)");
   std::ifstream in(name_or_file);
   std::vector<std::string> templates;
   std::string line;
@@ -214,10 +252,7 @@ std::vector<ParameterGroup> ClipTask::parameter_groups() const {
   no_decay.weight_decay = 0;
   for (const auto& item : model_->named_parameters()) {
     if (!item.value().requires_grad()) continue;
-    const std::string& name = item.key();
-    const bool excluded = item.value().dim() < 2 || name.find("ln_") != std::string::npos || name.find(".bn") != std::string::npos ||
-                          name.find("bias") != std::string::npos || name == "logit_scale";
-    (excluded ? no_decay : decay).parameters.push_back(item.value());
+    (models::clip_weight_decayed(item.key(), item.value()) ? decay : no_decay).parameters.push_back(item.value());
   }
   return {decay, no_decay};
 }
@@ -362,13 +397,16 @@ Json ClipTask::evaluate(const std::string& split, const std::string& data) {
 }
 
 Json ClipTask::evaluate_zero_shot(const std::string& split, const std::string& data) {
-  if (data.empty()) throw UsageError("--zero-shot classifies an image folder: give it with --data DIR (or synth:shapes)");
+  const std::string source = data.empty() && synthetic_data() ? data_path() : data;
+  if (source.empty()) throw UsageError("--zero-shot classifies an image folder: give it with --data DIR (or synth:scenes, synth:shapes)");
   std::shared_ptr<data::ImageDataset> folder;
-  if (data == "synth:shapes") {
+  if (source == "synth:shapes") {
     folder = data::synth_shapes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(preprocess_.input_size), 0, split);
+  } else if (source == "synth:scenes") {
+    folder = std::make_shared<SingleShapeScenes>(open_split(source, split));
   } else {
-    if (is_synthetic(data)) throw UsageError("--zero-shot reads an image folder or synth:shapes, not " + data);
-    folder = data::open_image_folder_split(fs::absolute(data).string(), split, data_.value("val_fraction", 0.1));
+    if (is_synthetic(source)) throw UsageError("--zero-shot reads an image folder, synth:scenes or synth:shapes, not " + source);
+    folder = data::open_image_folder_split(fs::absolute(source).string(), split, data_.value("val_fraction", 0.1));
   }
   // Class names as people write them: folder names with _ and - as spaces.
   std::vector<std::string> names;
@@ -376,7 +414,9 @@ Json ClipTask::evaluate_zero_shot(const std::string& split, const std::string& d
     std::replace(name.begin(), name.end(), '_', ' ');
     names.push_back(name);
   }
-  const auto classifier = class_embeddings(names, clip_templates(templates_));  // (C, D)
+  // The templates: as given, else the set's own (synth:scenes' grammar), else CIFAR-10's.
+  const std::string templates = !templates_.empty() ? templates_ : source == "synth:scenes" ? "scenes" : "cifar10";
+  const auto classifier = class_embeddings(names, clip_templates(templates));  // (C, D)
   int64_t top1 = 0, top5 = 0, seen = 0;
   const int64_t chunk = std::max<int64_t>(batch_size_, 1) * 4;
   for (int64_t start = 0; start < folder->size(); start += chunk) {
@@ -399,7 +439,7 @@ Json ClipTask::evaluate_zero_shot(const std::string& split, const std::string& d
     }
     seen += static_cast<int64_t>(labels.size());
   }
-  if (seen == 0) throw Error("no image of the " + split + " split of " + data + " can be read");
+  if (seen == 0) throw Error("no image of the " + split + " split of " + source + " can be read");
   const double n = static_cast<double>(seen);
   return {{"examples", seen},
           {"classes", static_cast<int64_t>(names.size())},

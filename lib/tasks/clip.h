@@ -40,7 +40,8 @@ class ClipTokens {
 };
 
 // The prompt templates of zero-shot classification, "{}" standing for the class name: a file of
-// one template per line, or the name of a built-in list ("cifar10": CLIP's 18 for CIFAR-10).
+// one template per line, or the name of a built-in list ("cifar10": CLIP's 18 for CIFAR-10;
+// "scenes": synth:scenes' caption grammar, "a {}" and "a picture of a {}").
 std::vector<std::string> clip_templates(const std::string& name_or_file);
 
 class ClipTask : public TaskBase {
@@ -66,7 +67,10 @@ class ClipTask : public TaskBase {
   std::optional<torch::Tensor> loss_with_backward(const Batch& batch, double gradient_scale) override;
   // Retrieval on captioned images: image_to_text_r1/r5/r10 (an image's hit: any of its captions
   // in the top K), text_to_image_r1/r5/r10, their mean (mean_recall), in percent. With
-  // --zero-shot on an image folder: top1 and top5 (percent) of classifying it by its class names.
+  // --zero-shot on an image folder: top1 and top5 (percent) of classifying it by its class names;
+  // synth:scenes (the default for a model trained on it): its single-shape scenes by colour and
+  // kind, 36 classes ("red circle", ...);
+  // synth:shapes: synth:shapes' images.
   Json evaluate(const std::string& split, const std::string& data = "") override;
   std::string main_metric() const override { return zero_shot_ ? "top1" : "mean_recall"; }
 
@@ -116,7 +120,7 @@ class ClipTask : public TaskBase {
   int64_t grad_cache_chunk_ = 0;                      // 0: off
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");
   bool zero_shot_ = false;
-  std::string templates_ = "cifar10";
+  std::string templates_;  // --templates; empty: the zero-shot set's own list
   std::vector<std::string> labels_;  // predict --labels
 };
 

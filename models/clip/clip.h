@@ -219,6 +219,12 @@ class ClipImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Clip);
 
+// Whether CLIP's training decays parameter `name`: the matrices (embeddings included), not gains,
+// biases, BatchNorm's or LayerNorm's parameters or the temperature (open_clip's exclusion).
+inline bool clip_weight_decayed(const std::string& name, const torch::Tensor& parameter) {
+  return parameter.dim() >= 2 && name.find("ln_") == std::string::npos && name.find("bn") == std::string::npos;
+}
+
 // The symmetric contrastive loss of a batch of pairs, row i of each the same pair:
 // logits = scale * normalize(images) normalize(texts)^T; (CE(logits, i) + CE(logits^T, i)) / 2.
 torch::Tensor clip_contrastive_loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
