@@ -37,10 +37,9 @@ std::string fill(const std::string& templ, const std::string& name) {
   return at == std::string::npos ? templ : templ.substr(0, at) + name + templ.substr(at + 2);
 }
 
-// How many of `truth`'s targets rank in the top k of `scores` (one row per query): rank = how
-// many candidates score strictly higher than the best-scoring true one.
-// scores (Q, N); truth[q]: the candidates that count as a hit for query q.
-std::vector<int64_t> ranks_of(const torch::Tensor& scores, const std::vector<std::vector<int64_t>>& truth) {
+}  // namespace
+
+std::vector<int64_t> retrieval_ranks(const torch::Tensor& scores, const std::vector<std::vector<int64_t>>& truth) {
   std::vector<int64_t> ranks;
   const auto cpu = scores.to(torch::kCPU, torch::kFloat32).contiguous();
   const float* s = cpu.data_ptr<float>();
@@ -58,6 +57,8 @@ double recall_at(const std::vector<int64_t>& ranks, int64_t k) {
   const auto hits = std::count_if(ranks.begin(), ranks.end(), [&](int64_t r) { return r < k; });
   return 100.0 * static_cast<double>(hits) / static_cast<double>(std::max<size_t>(ranks.size(), 1));
 }
+
+namespace {
 
 // Image file extensions a TSV or caption set may name, to tell visualize's image from a data set.
 bool is_single_image(const std::string& input) { return fs::is_regular_file(input) && data::is_image_file(input); }
@@ -346,13 +347,12 @@ torch::Tensor ClipTask::text_embeddings(const std::vector<std::string>& texts) {
 }
 
 torch::Tensor ClipTask::class_embeddings(const std::vector<std::string>& classes, const std::vector<std::string>& templates) {
-  namespace F = torch::nn::functional;
   std::vector<torch::Tensor> rows;
   for (const auto& name : classes) {
     std::vector<std::string> prompts;
     for (const auto& templ : templates) prompts.push_back(fill(templ, name));
-    // Each prompt embedded and normalised (text_embeddings), averaged, normalised again.
-    rows.push_back(F::normalize(text_embeddings(prompts).mean(0), F::NormalizeFuncOptions().dim(0)));
+    // Each prompt embedded, normalised, averaged, normalised again.
+    rows.push_back(models::clip_prompt_ensemble(text_embeddings(prompts)));
   }
   return torch::stack(rows);
 }
@@ -383,7 +383,7 @@ Json ClipTask::evaluate(const std::string& split, const std::string& data) {
   if (images.size() < 2) throw Error("retrieval needs at least two readable captioned images in the " + split + " split of " + set.source);
   const auto image_vectors = image_embeddings(images), text_vectors = text_embeddings(captions);
   const auto similarity = torch::matmul(image_vectors, text_vectors.t());  // (I, C)
-  const auto image_ranks = ranks_of(similarity, captions_of), text_ranks = ranks_of(similarity.t(), image_of);
+  const auto image_ranks = retrieval_ranks(similarity, captions_of), text_ranks = retrieval_ranks(similarity.t(), image_of);
   Json metrics;
   double sum = 0;
   for (int64_t k : {1, 5, 10}) {

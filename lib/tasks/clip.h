@@ -44,6 +44,13 @@ class ClipTokens {
 // "scenes": synth:scenes' caption grammar, "a {}" and "a picture of a {}").
 std::vector<std::string> clip_templates(const std::string& name_or_file);
 
+// Retrieval ranks: scores (Q, N) of each query against every candidate; truth[q] the candidates
+// that count as a hit for query q (an image's captions: any of them). Rank = how many candidates
+// score strictly higher than the best-scoring true one (0: a hit at 1).
+std::vector<int64_t> retrieval_ranks(const torch::Tensor& scores, const std::vector<std::vector<int64_t>>& truth);
+// R@K in percent: the share of ranks below k.
+double recall_at(const std::vector<int64_t>& ranks, int64_t k);
+
 class ClipTask : public TaskBase {
  public:
   ClipTask();

@@ -263,6 +263,12 @@ torch::Tensor clip_contrastive_loss(const torch::Tensor& image_embeddings, const
   return (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels)) / 2;
 }
 
+torch::Tensor clip_prompt_ensemble(const torch::Tensor& prompt_embeddings) {
+  namespace F = torch::nn::functional;
+  const auto each = F::normalize(prompt_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
+  return F::normalize(each.mean(0), F::NormalizeFuncOptions().dim(0));
+}
+
 torch::Tensor clip_grad_cache_backward(ClipImpl& model, const torch::Tensor& images, const torch::Tensor& tokens, int64_t chunk,
                                        double gradient_scale) {
   const int64_t n = images.size(0);

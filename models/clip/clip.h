@@ -230,6 +230,10 @@ inline bool clip_weight_decayed(const std::string& name, const torch::Tensor& pa
 torch::Tensor clip_contrastive_loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
                                     const torch::Tensor& logit_scale);
 
+// CLIP's prompt ensemble of one class: its prompts' embeddings (T, D), each normalised, averaged,
+// and the mean normalised again -> (D).
+torch::Tensor clip_prompt_ensemble(const torch::Tensor& prompt_embeddings);
+
 // The contrastive loss of a batch too large for one graph (GradCache: Gao et al. 2021, "Scaling
 // Deep Contrastive Learning Batch Size under Memory Limited Setup"): the embeddings of every
 // chunk of `chunk` pairs are computed without a graph, the loss and its gradient with respect to

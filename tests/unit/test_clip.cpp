@@ -9,6 +9,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/clip.h"
 #include "models/clip/clip.h"
 #include "lib/text/clip_bpe.h"
 
@@ -181,4 +182,45 @@ TEST_CASE("grad_cache gives the whole batch's loss and gradients", "[clip]") {
   }
   CHECK(checked > 20);  // the gradients are not all zero
   CHECK(b["logit_scale"].grad().abs().item<double>() > 0);
+}
+
+TEST_CASE("CLIP's prompt ensemble normalises each prompt before the mean", "[clip]") {
+  // Prompts (3, 0) and (0, 1): each normalised to a unit vector, the mean (0.5, 0.5), normalised
+  // to (1, 1) / sqrt 2. Averaging before normalising would give (1.5, 0.5) / |.|, leaning to the
+  // longer prompt.
+  const auto ensemble = models::clip_prompt_ensemble(torch::tensor({3.0f, 0.0f, 0.0f, 1.0f}).view({2, 2}));
+  CHECK(ensemble[0].item<double>() == Approx(std::sqrt(0.5)).epsilon(1e-6));
+  CHECK(ensemble[1].item<double>() == Approx(std::sqrt(0.5)).epsilon(1e-6));
+  // One prompt: its direction.
+  const auto one = models::clip_prompt_ensemble(torch::tensor({0.0f, -2.0f}).view({1, 2}));
+  CHECK(one[1].item<double>() == Approx(-1.0));
+}
+
+TEST_CASE("retrieval recall counts an image's hit on any of its captions", "[clip]") {
+  // Two images, image 0 with captions 0 and 1, image 1 with caption 2; similarity (images, captions).
+  const auto similarity = torch::tensor({0.2f, 0.9f, 0.5f,   // image 0: caption 1 ranks first -> hit at 1
+                                         0.8f, 0.1f, 0.3f})  // image 1: its caption 2 ranks second
+                              .view({2, 3});
+  const auto image_ranks = retrieval_ranks(similarity, {{0, 1}, {2}});
+  CHECK(image_ranks == std::vector<int64_t>{0, 1});
+  CHECK(recall_at(image_ranks, 1) == Approx(50.0));
+  CHECK(recall_at(image_ranks, 5) == Approx(100.0));
+  // Text to image: caption 0 -> image 1 scores higher (0.8 > 0.2): rank 1; caption 1 -> rank 0;
+  // caption 2 -> image 0 scores higher (0.5 > 0.3): rank 1.
+  const auto text_ranks = retrieval_ranks(similarity.t(), {{0}, {0}, {1}});
+  CHECK(text_ranks == std::vector<int64_t>{1, 0, 1});
+  CHECK(recall_at(text_ranks, 1) == Approx(100.0 / 3));
+  // A tie is not a miss: only strictly higher scores push the true one down.
+  CHECK(retrieval_ranks(torch::tensor({0.5f, 0.5f}).view({1, 2}), {{1}}) == std::vector<int64_t>{0});
+}
+
+TEST_CASE("CLIP token rows: start, ids, end, padding; long captions cut with the end last", "[clip]") {
+  ClipTokens tokens(text::ClipBpe::from_json(clip_bpe().to_json()));
+  int64_t cut = 0;
+  const auto rows = tokens.rows({"a dog", "a photo of a dog."}, 5, &cut);
+  CHECK(rows.sizes() == torch::IntArrayRef({2, 5}));
+  CHECK(std::vector<int64_t>(rows[0].data_ptr<int64_t>(), rows[0].data_ptr<int64_t>() + 5) == Ids{49406, 320, 1929, 49407, 0});
+  // openai/CLIP's tokenize(truncate=True): the first context tokens, the last made <|endoftext|>.
+  CHECK(std::vector<int64_t>(rows[1].data_ptr<int64_t>(), rows[1].data_ptr<int64_t>() + 5) == Ids{49406, 320, 1125, 539, 49407});
+  CHECK(cut == 1);
 }
