@@ -176,11 +176,15 @@ class CLIP(nn.Module):
         return self.visual(images)
 
     def encode_text(self, tokens):
+        # The causal attention makes positions after the last <|endoftext|> irrelevant: cut them
+        # (as zoo does outside an export).
+        at_end = tokens.argmax(dim=-1)
+        tokens = tokens[:, : int(at_end.max()) + 1]
         t = tokens.shape[1]
         x = self.token_embedding(tokens) + self.positional_embedding[:t]
         x = self.ln_final(self.transformer(x, self.causal_mask[:t, :t]))
         # Read at <|endoftext|>, the largest id (openai/CLIP's argmax).
-        return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection
+        return x[torch.arange(x.shape[0]), at_end] @ self.text_projection
 
     def forward(self, images, tokens):
         image_features = F.normalize(self.encode_image(images), dim=-1)

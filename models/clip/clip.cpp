@@ -1,5 +1,7 @@
 #include "models/clip/clip.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <cmath>
 #include <mutex>
 
@@ -217,16 +219,21 @@ torch::Tensor ClipImpl::encode_image(const torch::Tensor& images) {
   return visual_vit ? visual_vit(images) : visual_resnet(images);
 }
 
-torch::Tensor ClipImpl::encode_text(const torch::Tensor& tokens) {
+torch::Tensor ClipImpl::encode_text(const torch::Tensor& all_tokens) {
+  if (all_tokens.size(1) > config_.context_length)
+    throw Error("CLIP's text tower reads at most " + std::to_string(config_.context_length) + " tokens, got " + std::to_string(all_tokens.size(1)));
+  // Where each text is read: its first end-of-text token (B).
+  const auto at_end = (all_tokens == config_.eot_token).to(torch::kInt32).argmax(-1).to(torch::kInt64);
+  // The attention is causal, so the positions after the batch's last end-of-text token change
+  // nothing that is read: they are cut (captions are far shorter than the context). Not while
+  // tracing an export, whose graph must take any text.
+  auto tokens = all_tokens;
+  if (!torch::jit::tracer::isTracing() && tokens.size(1) > 1) tokens = tokens.narrow(1, 0, at_end.max().item<int64_t>() + 1);
   // (B, T) -> (B, T, W): tokens and their positions
-  const int64_t length = tokens.size(1);
-  if (length > config_.context_length)
-    throw Error("CLIP's text tower reads at most " + std::to_string(config_.context_length) + " tokens, got " + std::to_string(length));
-  auto x = token_embedding(tokens) + positional_embedding.narrow(0, 0, length);
+  auto x = token_embedding(tokens) + positional_embedding.narrow(0, 0, tokens.size(1));
   x = ln_final(transformer(x, /*causal=*/true));
-  // Read at the first end-of-text token (B, W), projected: (B, D)
+  // Read at the end-of-text token (B, W), projected: (B, D)
   // (a gather, not an index by arange(B): an exported trace keeps the batch free)
-  const auto at_end = (tokens == config_.eot_token).to(torch::kInt32).argmax(-1).to(torch::kInt64);  // (B)
   const auto pooled = x.gather(1, at_end.view({-1, 1, 1}).expand({-1, 1, x.size(2)})).squeeze(1);    // (B, W)
   return torch::matmul(pooled, text_projection);
 }
