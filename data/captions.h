@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "data/caption_files.h"
+#include "data/datasets.h"
+#include "lib/core/random.h"
 
 namespace zoo::data {
 
@@ -66,6 +68,33 @@ std::string coco_annotation_file(const std::filesystem::path& root, const std::s
 // Where the images of an annotation file given on its own are: in ../SPLIT of a COCO root when
 // the file is ROOT/annotations/KIND_SPLIT.json and that folder exists, else beside the file.
 std::filesystem::path coco_image_dir(const std::filesystem::path& annotation_file);
+
+// One training example of an epoch of captioned images, as captioning and CLIP train (each image
+// once per epoch with one of its captions): its slot among the training images, the image's
+// index in the set, its pixels, which of its captions, and the example's random stream (for
+// augmentation) after that draw.
+struct CaptionedExample {
+  size_t slot = 0;
+  int64_t index = 0;
+  cv::Mat image;
+  size_t caption = 0;
+  Rng rng{0};
+};
+
+// Position `position` of an epoch's `order` over `slots` (positions in `set` of the images that
+// train; `captions(slot)` of each are to choose from): the next readable image from there
+// (next_readable, per --bad-samples), its caption drawn by (seed, epoch, image).
+template <class CaptionCount>
+CaptionedExample captioned_example(const CaptionSet& set, const std::vector<int64_t>& slots, const CaptionCount& captions,
+                                   const std::vector<int64_t>& order, int64_t position, uint64_t seed, int64_t epoch, BadSamples& bad) {
+  auto [slot, image] = next_readable(
+      order, position, [&](int64_t s) { return set.image(slots[static_cast<size_t>(s)]); },
+      [&](int64_t s) { return set.describe(slots[static_cast<size_t>(s)]); }, bad);
+  CaptionedExample example{static_cast<size_t>(slot), slots[static_cast<size_t>(slot)], std::move(image), 0, Rng(0)};
+  example.rng = Rng(mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(example.index)));
+  example.caption = static_cast<size_t>(example.rng.randint(0, static_cast<int64_t>(captions(slot))));
+  return example;
+}
 
 // Writes `set` as a COCO root: ROOT/<split>2017/<id>.png and
 // ROOT/annotations/captions_<split>2017.json, plus instances_<split>2017.json of its objects.

@@ -1,5 +1,6 @@
 #include "apps/zoo/commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -117,11 +118,19 @@ std::unique_ptr<Task> task_from_checkpoint(const std::string& path, torch::Devic
 
 void print_json(const Json& j) { std::printf("%s\n", j.dump().c_str()); }
 
-// "shapes (classify) | dates (translate) | additions (lm)": each task's synthetic set.
+// "shapes (classify) | dates (translate) | scenes (caption, clip)": each synthetic set and the
+// tasks that train on it.
 std::string synthetic_kinds_help() {
+  std::vector<std::pair<std::string, std::string>> kinds;  // kind, its tasks
+  for (const auto& t : task_specs()) {
+    if (t.synthetic.empty()) continue;
+    const std::string kind = t.synthetic.substr(6);
+    auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == kind; });
+    if (it == kinds.end()) kinds.emplace_back(kind, t.name);
+    else it->second += ", " + t.name;
+  }
   std::string out;
-  for (const auto& t : task_specs())
-    if (!t.synthetic.empty()) out += (out.empty() ? "" : " | ") + t.synthetic.substr(6) + " (" + t.name + ")";
+  for (const auto& [kind, tasks] : kinds) out += (out.empty() ? "" : " | ") + kind + " (" + tasks + ")";
   return out;
 }
 
@@ -436,16 +445,13 @@ int cmd_data_synth(const Options& o) {
   const std::string kind = o.get_string("kind"), out = require(o, "out");
   SynthRequest request{out, o.get_int("n"), o.get_int("image_size"), static_cast<uint64_t>(o.get_int("seed"))};
   if (request.n <= 0) throw UsageError("invalid --n: expected a positive integer");
-  std::string kinds;
   for (const auto& t : task_specs()) {
-    if (t.synthetic.empty()) continue;
-    if (t.synthetic == "synth:" + kind) {
+    if (!t.synthetic.empty() && t.synthetic == "synth:" + kind) {
       std::printf("%s\n", t.write_synthetic(request).c_str());
       return 0;
     }
-    kinds += (kinds.empty() ? "" : ", ") + t.synthetic.substr(6);
   }
-  throw UsageError("invalid --kind '" + kind + "': expected one of " + kinds);
+  throw UsageError("invalid --kind '" + kind + "': expected one of " + synthetic_kinds_help());
 }
 
 int cmd_data_tokenize(const Options& o) {

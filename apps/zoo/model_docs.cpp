@@ -54,7 +54,7 @@ std::string value_text(const Json& value) {
 
 std::string recipe_text(const Recipe& recipe) {
   std::string out;
-  for (const char* key : {"opt", "lr", "momentum", "weight_decay", "sched", "warmup_fraction", "min_lr", "clip_grad"}) {
+  for (const char* key : {"opt", "lr", "momentum", "weight_decay", "sched", "warmup_fraction", "min_lr", "clip_grad", "batch_size"}) {
     if (!recipe.contains(key)) continue;
     out += (out.empty() ? "" : " ") + flag_of(key) + " " + value_text(recipe.at(key));
   }

@@ -185,15 +185,12 @@ std::unique_ptr<BatchStream> CaptionTask::train_batches(int64_t epoch, int64_t f
     std::vector<int64_t> ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
       // The order runs over slots of train_images_ (the images with a caption kept).
-      const auto [slot, image] = data::next_readable(
-          *order, i, [&](int64_t s) { return train_set_->image(train_images_[static_cast<size_t>(s)]); },
-          [&](int64_t s) { return train_set_->describe(train_images_[static_cast<size_t>(s)]); }, *bad_samples_);
-      const int64_t index = train_images_[static_cast<size_t>(slot)];
-      const auto& options = train_words_[static_cast<size_t>(slot)];
-      Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-      captions.push_back(&options[static_cast<size_t>(rng.randint(0, static_cast<int64_t>(options.size())))]);
-      images.push_back(image_tensor(image));
-      ids.push_back(index);
+      const auto example = data::captioned_example(
+          *train_set_, train_images_, [&](int64_t slot) { return train_words_[static_cast<size_t>(slot)].size(); }, *order, i, seed_, epoch,
+          *bad_samples_);
+      captions.push_back(&train_words_[example.slot][example.caption]);
+      images.push_back(image_tensor(example.image));
+      ids.push_back(example.index);
     }
     // tokens_in = <bos> w_1 .. w_n, tokens_out = w_1 .. w_n <end>
     auto [tokens_in, tokens_out] = data::shifted_targets(captions, text::Vocab::kBos);

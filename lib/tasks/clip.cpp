@@ -284,15 +284,12 @@ std::unique_ptr<BatchStream> ClipTask::train_batches(int64_t epoch, int64_t firs
     std::vector<std::string> captions;
     std::vector<int64_t> ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
-      const auto [slot, image] = data::next_readable(
-          *order, i, [&](int64_t s) { return train_set_->image(train_images_[static_cast<size_t>(s)]); },
-          [&](int64_t s) { return train_set_->describe(train_images_[static_cast<size_t>(s)]); }, *bad_samples_);
-      const int64_t index = train_images_[static_cast<size_t>(slot)];
-      const auto& options = train_text_[static_cast<size_t>(slot)];
-      Rng rng(mix_seed(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-      captions.push_back(options[static_cast<size_t>(rng.randint(0, static_cast<int64_t>(options.size())))]);
-      images.push_back(preprocess_.train(image, rng));
-      ids.push_back(index);
+      auto example = data::captioned_example(
+          *train_set_, train_images_, [&](int64_t slot) { return train_text_[static_cast<size_t>(slot)].size(); }, *order, i, seed_, epoch,
+          *bad_samples_);
+      captions.push_back(train_text_[example.slot][example.caption]);
+      images.push_back(preprocess_.train(example.image, example.rng));
+      ids.push_back(example.index);
     }
     return Batch{{data::stack_samples(images), tokens_.rows(captions, context_)}, end - begin, ids};
   };

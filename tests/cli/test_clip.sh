@@ -103,6 +103,14 @@ for n in (1, 5):
     assert m.encode_image(torch.randn(n, 3, 32, 32)).shape == (n, 128)
     assert m.encode_text(tokens).shape == (n, 128)
 "
+expect 0 "" predict --checkpoint run/best.ckpt --input "scenes/val2017/$img" --labels "a red circle,a blue square" --json
+mv out.txt from_checkpoint.json
+expect 0 "" predict --torchscript clip.pt --input "scenes/val2017/$img" --labels "a red circle,a blue square" --json
+check "predict through the export (C++ torch::jit) gives the checkpoint's probabilities" $PY -c "
+import json, sys
+a = json.load(open('from_checkpoint.json'))['predictions'][0]['top']
+b = json.load(open('out.txt'))['predictions'][0]['top']
+sys.exit(0 if [t['class'] for t in a] == [t['class'] for t in b] and all(abs(x['prob'] - y['prob']) < 1e-4 for x, y in zip(a, b)) else 1)"
 
 # --- import: what is not a CLIP state dict ---
 $PY -c "import torch; torch.save({'fc.weight': torch.zeros(2, 2)}, 'not_clip.pt')"
