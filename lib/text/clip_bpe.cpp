@@ -360,7 +360,9 @@ std::string ClipBpe::decode(const std::vector<int64_t>& ids) const {
 Json ClipBpe::to_json() const { return {{"kind", "clip_bpe"}, {"merges", merges_}}; }
 
 ClipBpe ClipBpe::from_json(const Json& j) {
-  if (!j.is_object() || j.value("kind", "") != "clip_bpe" || !j.contains("merges") || !j.at("merges").is_array())
+  // (the kind compared as JSON: .value("kind", "") would throw nlohmann's type_error on a
+  // kind that is not a string, found by fuzz_clip_bpe)
+  if (!j.is_object() || !j.contains("kind") || j.at("kind") != "clip_bpe" || !j.contains("merges") || !j.at("merges").is_array())
     throw Error("tokenizer is not CLIP's BPE (expected {\"kind\": \"clip_bpe\", \"merges\": [...]})");
   std::vector<std::string> merges;
   for (const auto& m : j.at("merges")) {
