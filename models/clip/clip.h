@@ -241,7 +241,10 @@ torch::Tensor clip_prompt_ensemble(const torch::Tensor& prompt_embeddings);
 // (times `gradient_scale`) is sent back through it. The parameters' gradients equal those of
 // the whole batch's loss (times gradient_scale), accumulated into .grad; returns the loss
 // (detached). Dropout masks are replayed (the RNG state of each chunk's first pass is restored
-// for its second) and BatchNorm's running statistics are updated once per chunk.
+// for its second) and BatchNorm's running statistics are updated once per chunk. A tower with
+// BatchNorm in training mode (the ResNet) normalises each chunk by the chunk's own statistics, so
+// its gradients are those of the chunked forward, as under any micro-batching; the ViT towers
+// (LayerNorm only) give exactly the whole batch's.
 torch::Tensor clip_grad_cache_backward(ClipImpl& model, const torch::Tensor& images, const torch::Tensor& tokens, int64_t chunk,
                                        double gradient_scale);
 
