@@ -18,8 +18,8 @@ command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh 
 # Each target compiles the few sources it parses with, none of which needs LibTorch. The
 # SentencePiece plug-in (Debian's libsentencepiece, not instrumented) is loaded from build/.
 declare -A sources=(
-  [text_pairs]="data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
-  [text_corpus]="data/text_corpus.cpp data/text_pairs.cpp lib/text/utf8.cpp lib/core/random.cpp lib/core/options.cpp"
+  [text_pairs]="data/text_pairs.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/random.cpp lib/core/options.cpp"
+  [text_corpus]="data/text_corpus.cpp data/text_pairs.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/random.cpp lib/core/options.cpp"
   [vocab_tokenizer]="lib/text/vocab.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/options.cpp"
   [config]="lib/core/options.cpp lib/core/option_schema.cpp lib/core/error.cpp"
   [checkpoint_meta]="lib/core/checkpoint_file.cpp lib/core/options.cpp lib/core/error.cpp"
