@@ -107,22 +107,34 @@ std::vector<int64_t> ClipTokens::ids(const std::string& caption) const {
   return words_.encode(text::WordTokenizer(/*lowercase=*/true).tokenize(caption));
 }
 
-torch::Tensor ClipTokens::rows(const std::vector<std::string>& captions, int64_t context, int64_t* cut) const {
-  auto out = torch::zeros({static_cast<int64_t>(captions.size()), context}, torch::kInt64);
+std::vector<int64_t> ClipTokens::sequence(const std::string& caption, int64_t context, int64_t* cut) const {
+  std::vector<int64_t> ids{start_token()};
+  for (int64_t id : this->ids(caption)) ids.push_back(id);
+  ids.push_back(end_token());
+  if (static_cast<int64_t>(ids.size()) > context) {
+    ids.resize(static_cast<size_t>(context));
+    ids.back() = end_token();
+    if (cut) ++*cut;
+  }
+  return ids;
+}
+
+torch::Tensor ClipTokens::pack(const std::vector<const std::vector<int64_t>*>& sequences, int64_t context) {
+  auto out = torch::zeros({static_cast<int64_t>(sequences.size()), context}, torch::kInt64);
   auto* row = out.data_ptr<int64_t>();
-  for (const auto& caption : captions) {
-    std::vector<int64_t> ids{start_token()};
-    for (int64_t id : this->ids(caption)) ids.push_back(id);
-    ids.push_back(end_token());
-    if (static_cast<int64_t>(ids.size()) > context) {
-      ids.resize(static_cast<size_t>(context));
-      ids.back() = end_token();
-      if (cut) ++*cut;
-    }
-    std::copy(ids.begin(), ids.end(), row);
+  for (const auto* ids : sequences) {
+    std::copy(ids->begin(), ids->end(), row);
     row += context;
   }
   return out;
+}
+
+torch::Tensor ClipTokens::rows(const std::vector<std::string>& captions, int64_t context, int64_t* cut) const {
+  std::vector<std::vector<int64_t>> sequences;
+  for (const auto& caption : captions) sequences.push_back(sequence(caption, context, cut));
+  std::vector<const std::vector<int64_t>*> pointers;
+  for (const auto& ids : sequences) pointers.push_back(&ids);
+  return pack(pointers, context);
 }
 
 Json ClipTokens::to_json() const {
@@ -199,10 +211,11 @@ void ClipTask::setup_training(const Options& config, torch::Device device) {
   for (size_t i = 0; i < train_set_->images.size(); ++i) {
     const auto& image = train_set_->images[i];
     if (image.captions.empty()) continue;
+    // Each caption tokenized once, here: the batches pack these rows.
     train_images_.push_back(static_cast<int64_t>(i));
-    train_text_.push_back(image.captions);
+    auto& sequences = train_tokens_.emplace_back();
+    for (const auto& caption : image.captions) sequences.push_back(tokens_.sequence(caption, context_, &cut));
     captions += static_cast<int64_t>(image.captions.size());
-    tokens_.rows(image.captions, context_, &cut);
   }
   if (train_images_.size() < 2) throw Error("clip needs at least two captioned training images in " + train_set_->source);
   std::fprintf(stderr, "clip: %zu training images with %lld captions (%lld cut to %lld tokens), %lld validation images; %s tokenizer, "
@@ -281,17 +294,17 @@ std::unique_ptr<BatchStream> ClipTask::train_batches(int64_t epoch, int64_t firs
     const auto [begin, end] = shard_.micro_batch(batch_size, micro);
     if (begin == end) return Batch{};
     std::vector<torch::Tensor> images;
-    std::vector<std::string> captions;
+    std::vector<const std::vector<int64_t>*> captions;
     std::vector<int64_t> ids;
     for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
       auto example = data::captioned_example(
-          *train_set_, train_images_, [&](int64_t slot) { return train_text_[static_cast<size_t>(slot)].size(); }, *order, i, seed_, epoch,
-          *bad_samples_);
-      captions.push_back(train_text_[example.slot][example.caption]);
+          *train_set_, train_images_, [&](int64_t slot) { return train_tokens_[static_cast<size_t>(slot)].size(); }, *order, i, seed_,
+          epoch, *bad_samples_);
+      captions.push_back(&train_tokens_[example.slot][example.caption]);
       images.push_back(preprocess_.train(example.image, example.rng));
       ids.push_back(example.index);
     }
-    return Batch{{data::stack_samples(images), tokens_.rows(captions, context_)}, end - begin, ids};
+    return Batch{{data::stack_samples(images), ClipTokens::pack(captions, context_)}, end - begin, ids};
   };
   return micro_batch_stream(first_batch, make_batch);
 }

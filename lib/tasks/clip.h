@@ -29,7 +29,11 @@ class ClipTokens {
   int64_t vocab_size() const { return bpe_ ? bpe_->vocab_size() : words_.size(); }
   int64_t start_token() const { return bpe_ ? bpe_->start_token() : text::Vocab::kBos; }
   int64_t end_token() const { return bpe_ ? bpe_->end_token() : text::Vocab::kEos; }
-  // (N, context) int64; `cut`, when given, counts the captions that were cut.
+  // One caption's row before padding; `cut`, when given, counts it when it was cut.
+  std::vector<int64_t> sequence(const std::string& caption, int64_t context, int64_t* cut = nullptr) const;
+  // Such sequences zero-padded into (N, context) int64.
+  static torch::Tensor pack(const std::vector<const std::vector<int64_t>*>& sequences, int64_t context);
+  // Captions as (N, context) int64 rows; `cut`, when given, counts the captions that were cut.
   torch::Tensor rows(const std::vector<std::string>& captions, int64_t context, int64_t* cut = nullptr) const;
   Json to_json() const;
   static ClipTokens from_json(const Json& j);
@@ -123,7 +127,7 @@ class ClipTask : public TaskBase {
   ClipTokens tokens_;
   std::optional<data::CaptionSet> train_set_, val_set_;
   std::vector<int64_t> train_images_;                 // images of train_set_ with a caption
-  std::vector<std::vector<std::string>> train_text_;  // their captions
+  std::vector<std::vector<std::vector<int64_t>>> train_tokens_;  // their captions' rows, tokenized once
   int64_t grad_cache_chunk_ = 0;                      // 0: off
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");
   bool zero_shot_ = false;
