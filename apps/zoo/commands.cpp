@@ -210,7 +210,7 @@ int cmd_train(const Command& cmd) {
   // recorded it) <- --config <- flags. Another optimizer than the recipe's keeps none of the
   // recipe's optimizer settings.
   if (base.empty() && !first.at("model").is_null()) {
-    Json recipe = registry().model(first.at("model").get<std::string>()).recipe;
+    Json recipe = registry().recipe(first.at("model").get<std::string>(), first.at("task").is_string() ? first.at("task").get<std::string>() : "");
     if (!first.at("opt").is_null() && recipe.contains("opt") && first.at("opt") != recipe.at("opt"))
       for (const char* key : {"lr", "weight_decay", "momentum"}) recipe.erase(key);
     base = recipe;
@@ -228,8 +228,7 @@ int cmd_train(const Command& cmd) {
                        base.at(key).get<std::string>() + ", not " + value);
   }
   auto task = create_task(task_name);
-  const auto& spec = registry().model(model);
-  if (spec.task != task_name) throw UsageError("model " + model + " is for task " + spec.task + ", not " + task_name);
+  registry().options_in(model, task_name);  // UsageError unless task_name trains model
   // Options whose defaults depend on others are fixed now, so config.json replays exactly.
   const std::string opt = o.get_string("opt");
   if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");

@@ -167,6 +167,18 @@ class OptionSet {
     return *this;
   }
 
+  // Every part and rule of `other` after this set's (a wrapped model's options, then the
+  // wrapper's); a name in both is a logic_error.
+  OptionSet& append(const OptionSet& other) {
+    for (const auto& part : other.parts_) {
+      for (const auto& info : part.options)
+        if (find(info.name)) throw std::logic_error("option declared twice: " + info.name);
+      parts_.push_back(part);
+    }
+    rules_.insert(rules_.end(), other.rules_.begin(), other.rules_.end());
+    return *this;
+  }
+
   // A rule across parts (a ViT's input_size against its patch_size), on the complete options.
   OptionSet& rule(std::function<void(const Json&)> check) {
     rules_.push_back(std::move(check));

@@ -25,19 +25,47 @@ std::vector<const ModelSpec*> Registry::models(const std::string& task) const {
   return out;
 }
 
+void Registry::add_wrapper(ModelWrapper wrapper) {
+  if (this->wrapper(wrapper.task)) throw std::logic_error("wrapper registered twice for task " + wrapper.task);
+  wrappers_.push_back(std::move(wrapper));
+}
+
+const ModelWrapper* Registry::wrapper(const std::string& task) const {
+  for (const auto& w : wrappers_)
+    if (w.task == task) return &w;
+  return nullptr;
+}
+
+OptionSet Registry::options_in(const std::string& name, const std::string& task) const {
+  const ModelSpec& spec = model(name);
+  if (task.empty() || spec.task == task) return spec.options;
+  const ModelWrapper* w = wrapper(task);
+  if (!w || w->wrapped_task != spec.task) throw UsageError("model " + name + " is for task " + spec.task + ", not " + task);
+  OptionSet both = spec.options;
+  return both.append(w->options);
+}
+
+Recipe Registry::recipe(const std::string& name, const std::string& task) const {
+  const ModelSpec& spec = model(name);
+  if (task.empty() || spec.task == task) return spec.recipe;
+  options_in(name, task);  // the UsageError when task cannot train it
+  return wrapper(task)->recipe;
+}
+
 Json Registry::model_options(const Options& config, const std::string& task) const {
   const std::string name = config.get_string("model");
-  const ModelSpec& spec = model(name);
-  if (spec.task != task) throw UsageError("model " + name + " is for task " + spec.task + ", not " + task);
+  const OptionSet options = options_in(name, task);
   std::vector<std::string> assignments;  // "key=value" strings, from the command line or a config file
   if (config.has("set"))
     for (const auto& item : config.json().at("set")) assignments.push_back(item.get<std::string>());
-  return spec.options.resolve(assignments, "model " + name);
+  return options.resolve(assignments, "model " + name);
 }
 
-std::shared_ptr<torch::nn::Module> Registry::create_model(const std::string& name, const Json& options) const {
+std::shared_ptr<torch::nn::Module> Registry::create_model(const std::string& name, const Json& options, const std::string& task) const {
   const ModelSpec& spec = model(name);
-  return spec.create(spec.options.resolve({}, "model " + name, options));
+  const Json resolved = options_in(name, task).resolve({}, "model " + name, options);
+  if (task.empty() || task == spec.task) return spec.create(resolved);
+  return wrapper(task)->create(spec, resolved);
 }
 
 int64_t count_parameters(const torch::nn::Module& module) {

@@ -34,9 +34,26 @@ struct ModelSpec {
   Json defaults() const { return options.defaults(); }
 };
 
+// A task whose models wrap another task's: ssl trains any classifier as its backbone. Its models
+// are the wrapped task's, under their names (--task ssl --model resnet18_cifar), and take their
+// options and the wrapper's.
+struct ModelWrapper {
+  std::string task;          // "ssl"
+  std::string wrapped_task;  // "classify"
+  std::string family;        // folder under models/: "ssl"
+  std::string description;   // one line
+  OptionSet options;         // the wrapper's own options (method, heads, schedules)
+  Recipe recipe = Json::object();  // replaces the wrapped model's
+  // Builds the wrapper around `wrapped` from the complete options (wrapped's and the wrapper's).
+  std::function<std::shared_ptr<torch::nn::Module>(const ModelSpec& wrapped, const Json& options)> create;
+};
+
 class Registry {
  public:
   void add_model(ModelSpec spec);
+  void add_wrapper(ModelWrapper wrapper);
+  // The wrapper that makes models for `task`, or null.
+  const ModelWrapper* wrapper(const std::string& task) const;
 
   // Throw UsageError naming the unknown name and listing what exists.
   const ModelSpec& model(const std::string& name) const;
@@ -48,11 +65,19 @@ class Registry {
   // model, key or value, a broken rule, or another task's model.
   Json model_options(const Options& config, const std::string& task) const;
   // Builds a model from its options: its defaults overridden by `options` (a checkpoint's, or
-  // model_options' after the task fitted them to the data), checked again.
-  std::shared_ptr<torch::nn::Module> create_model(const std::string& name, const Json& options) const;
+  // model_options' after the task fitted them to the data), checked again. For a wrapper's
+  // task (task differs from the model's), the wrapper around it.
+  std::shared_ptr<torch::nn::Module> create_model(const std::string& name, const Json& options, const std::string& task = "") const;
+  // The options model `name` takes in `task`: its own, and a wrapper's after them. UsageError
+  // when `task` can train neither it nor a wrapper around it.
+  OptionSet options_in(const std::string& name, const std::string& task) const;
+  // The training recipe of `name` in `task` (a wrapper's replaces the model's); `task` empty:
+  // the model's.
+  Recipe recipe(const std::string& name, const std::string& task = "") const;
 
  private:
   std::vector<ModelSpec> models_;
+  std::vector<ModelWrapper> wrappers_;
 };
 
 int64_t count_parameters(const torch::nn::Module& module);

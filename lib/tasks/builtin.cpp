@@ -8,12 +8,14 @@
 #include "lib/tasks/clip.h"
 #include "lib/tasks/detect.h"
 #include "lib/tasks/lm.h"
+#include "lib/tasks/ssl.h"
 #include "lib/tasks/translate.h"
 #include "models/caption/register.h"
 #include "models/clip/register.h"
 #include "models/detect/register.h"
 #include "models/lm/register.h"
 #include "models/seq2seq/register.h"
+#include "models/ssl/register.h"
 #include "models/vision/register.h"
 
 namespace zoo {
@@ -45,7 +47,10 @@ std::vector<TaskSpec> builtin_tasks() {
        "a COCO root DIR/annotations/captions_{train,val}2017.json with DIR/{train,val}2017/, a TSV of image<TAB>caption lines, a "
        "Karpathy-split JSON, Flickr8k's token file, or synth:scenes",
        "synth:scenes", [] { return std::make_unique<ClipTask>(); }, CaptionTask::write_synthetic},
-      {"ssl", "self-supervised image representation learning", "an image-folder tree", "", nullptr, nullptr},
+      {"ssl", "self-supervised image representations (BYOL, DINO around any classifier backbone; weighted k-NN top-1)",
+       "an image-folder tree DIR/<class>/*.jpg (labels used only to evaluate), a folder with train/ and val/ (or test/) trees, or "
+       "synth:shapes",
+       "synth:shapes", [] { return std::make_unique<SslTask>(); }, ClassifyTask::write_synthetic},
   };
 }
 
@@ -61,6 +66,7 @@ const Registry& registry() {
     register_caption_models(instance);  // after vision: its encoders are vision classifiers
     register_detect_models(instance);
     register_clip_models(instance);
+    register_ssl_models(instance);  // after vision: its backbones are vision classifiers
   });
   return instance;
 }

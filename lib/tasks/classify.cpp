@@ -89,6 +89,7 @@ void ClassifyTask::read_meta(const Json& meta) {
 
 void ClassifyTask::build_model() {
   model_ = build_model_as<models::ImageClassifierImpl>("an image classifier");
+  freeze_backbone_ = model_options_.value("freeze_backbone", false);
   if (channels_last_) {
     torch::NoGradGuard no_grad;
     for (auto& p : model_->parameters())
@@ -110,17 +111,20 @@ std::vector<std::string> ClassifyTask::head_prefixes() const {
   return {"fc.", "classifier.6.", "aux1.fc2.", "aux2.fc2.", "heads.", "head."};
 }
 
-std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& path, const std::string& split) const {
+std::shared_ptr<data::ImageDataset> open_image_split(const std::string& path, const std::string& split, bool synthetic, const Json& data,
+                                                     int64_t input_size, const std::vector<std::string>& classes) {
   if (split != "train" && split != "val" && split != "test")
     throw UsageError("invalid --split '" + split + "': expected train, val or test");
-  if (own_synthetic(path)) {
-    return data::synth_shapes_split(data_.value("synth_size", int64_t{2048}), static_cast<int>(preprocess_.input_size),
-                                    data_.value("seed", uint64_t{0}), split);
-  }
-  auto dataset = data::open_image_folder_split(path, split, data_.value("val_fraction", 0.1));
-  if (!classes_.empty() && dataset->classes() != classes_)
-    throw Error("the classes of " + path + " (" + split + ") differ from the model's " + std::to_string(classes_.size()) + " classes");
+  if (synthetic)
+    return data::synth_shapes_split(data.value("synth_size", int64_t{2048}), static_cast<int>(input_size), data.value("seed", uint64_t{0}), split);
+  auto dataset = data::open_image_folder_split(path, split, data.value("val_fraction", 0.1));
+  if (!classes.empty() && dataset->classes() != classes)
+    throw Error("the classes of " + path + " (" + split + ") differ from the model's " + std::to_string(classes.size()) + " classes");
   return dataset;
+}
+
+std::shared_ptr<data::ImageDataset> ClassifyTask::open_split(const std::string& path, const std::string& split) const {
+  return open_image_split(path, split, own_synthetic(path), data_, preprocess_.input_size, classes_);
 }
 
 int64_t ClassifyTask::batches_per_epoch() const {
@@ -170,7 +174,40 @@ std::unique_ptr<BatchStream> ClassifyTask::train_batches(int64_t epoch, int64_t 
   return micro_batch_stream(first_batch, make_batch);
 }
 
+void ClassifyTask::adapt_init_weights(const Json& meta, NamedTensors& tensors) const {
+  if (meta.contains("backbone_prefix") && meta.at("backbone_prefix").is_string()) {
+    const std::string prefix = meta.at("backbone_prefix").get<std::string>();
+    const std::string from = meta.value("model", std::string("?"));
+    if (from != model_name_)
+      throw Error("--init: the checkpoint's backbone is " + from + ", not " + model_name_ + " (give --model " + from + ")");
+    NamedTensors backbone;
+    for (const auto& [name, tensor] : tensors)
+      if (name.rfind(prefix, 0) == 0) backbone[name.substr(prefix.size())] = tensor;
+    if (backbone.empty()) throw Error("--init: the checkpoint holds no tensor under " + prefix);
+    // The head is this model's own, new one.
+    for (const auto& [name, tensor] : state_dict(*model_))
+      if (!backbone.count(name)) backbone[name] = tensor.detach().clone();
+    tensors = std::move(backbone);
+  }
+  adapt_weights(tensors);
+}
+
+std::vector<ParameterGroup> ClassifyTask::parameter_groups() const {
+  if (!freeze_backbone_) return TaskBase::parameter_groups();
+  ParameterGroup head{"head", {}};
+  const auto prefixes = model_->head_prefixes();
+  for (auto& item : model_->named_parameters()) {
+    const bool in_head = std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return item.key().rfind(p, 0) == 0; });
+    if (in_head) head.parameters.push_back(item.value());
+    else item.value().set_requires_grad(false);
+  }
+  return {head};
+}
+
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
+  // A linear probe's backbone normalises with its running statistics (the trainer put the
+  // model in training mode; the head has no BatchNorm).
+  if (freeze_backbone_) model_->eval();
   auto images = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
   if (channels_last_) images = images.contiguous(at::MemoryFormat::ChannelsLast);
   auto outputs = model_->forward_train(images);

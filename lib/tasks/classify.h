@@ -15,6 +15,13 @@ namespace zoo {
 torch::Tensor classification_loss(const std::vector<models::TrainOutput>& outputs, const torch::Tensor& targets,
                                   const torch::Tensor& teacher_logits, double label_smoothing);
 
+// A split ("train", "val" or "test") of the images behind --data for the image-folder tasks
+// (classify, ssl): synth:shapes (synthetic true; `data` holds its synth_size and seed) or an
+// image-folder tree (val_fraction from `data`). Error when its classes differ from `classes`
+// (unless that is empty); UsageError for another split name.
+std::shared_ptr<data::ImageDataset> open_image_split(const std::string& path, const std::string& split, bool synthetic, const Json& data,
+                                                     int64_t input_size, const std::vector<std::string>& classes);
+
 class ClassifyTask : public TaskBase {
  public:
   ClassifyTask() : TaskBase("classify") {}
@@ -24,6 +31,11 @@ class ClassifyTask : public TaskBase {
   Json meta() const override;
   std::vector<std::string> head_prefixes() const override;
   void adapt_weights(NamedTensors& tensors) const override { model_->adapt_state_dict(tensors); }
+  // An ssl checkpoint of this model (its meta's backbone_prefix): its evaluated backbone, with
+  // this model's new head.
+  void adapt_init_weights(const Json& meta, NamedTensors& tensors) const override;
+  // With freeze_backbone, the head alone; the backbone's parameters stop taking gradients.
+  std::vector<ParameterGroup> parameter_groups() const override;
 
   int64_t batches_per_epoch() const override;
   int64_t examples_per_epoch() const override { return train_set_->size(); }
@@ -63,7 +75,8 @@ class ClassifyTask : public TaskBase {
   data::Preprocess preprocess_;
   std::vector<std::string> classes_;
   data::MixConfig mix_;  // --mixup / --cutmix
-  bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
+  bool channels_last_ = false;
+  bool freeze_backbone_ = false;  // a linear probe: the head trains, the backbone stays in eval mode  // NHWC weights and batches in training (oneDNN's preferred layout)
   std::shared_ptr<models::ImageClassifierImpl> model_;
   std::unique_ptr<ClassifyTask> teacher_;
   int visualize_layer_ = -1;                  // --layer: a ViT's layer (-1: the last)

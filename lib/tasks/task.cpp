@@ -99,7 +99,7 @@ Json TaskBase::common_meta() const {
 }
 
 std::shared_ptr<torch::nn::Module> TaskBase::build_module() {
-  module_ = registry().create_model(model_name_, model_options_);
+  module_ = registry().create_model(model_name_, model_options_, name_);
   module_->to(device_);
   return module_;
 }

@@ -83,6 +83,9 @@ class Task {
   // Fits weights made for another configuration of the model (--init, import) before loading
   // them: a ViT's position embeddings for another image size. Default: as they are.
   virtual void adapt_weights(NamedTensors& tensors) const {}
+  // --init's weights, with the meta of the checkpoint they come from (another task's: a
+  // classifier takes a self-supervised backbone), fitted to this model. Default: adapt_weights.
+  virtual void adapt_init_weights(const Json& meta, NamedTensors& tensors) const { adapt_weights(tensors); }
 
   // --- training ---
   // How the optimizer groups the model's parameters; every trainable parameter in exactly one
@@ -103,6 +106,11 @@ class Task {
   // (detached) with its gradient, times gradient_scale, already added to the parameters' .grad;
   // nullopt (the default): the trainer calls loss() and runs backward itself.
   virtual std::optional<torch::Tensor> loss_with_backward(const Batch& batch, double gradient_scale) { return std::nullopt; }
+  // Before each training step: the step about to run (0-based) of total_steps, and where it falls
+  // in epochs (step / steps per epoch). Methods with schedules of their own follow it (the EMA's
+  // momentum, DINO's teacher temperature). After a step's update: the EMA teacher follows.
+  virtual void before_step(int64_t step, int64_t total_steps, double epoch) {}
+  virtual void after_step() {}
   // How many terms loss(batch) averages over (examples, or target tokens): micro-batches and
   // ranks are weighted by it, so that their combined gradient is the whole batch's.
   virtual double loss_weight(const Batch& batch) const { return static_cast<double>(batch.size); }

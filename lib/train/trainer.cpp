@@ -454,7 +454,7 @@ void TrainingRun::start_new() {
   const std::string init = config_.get_string("init");
   CheckpointReader reader(init);
   NamedTensors weights = reader.weights();
-  task_.adapt_weights(weights);
+  task_.adapt_init_weights(reader.meta(), weights);
   auto skipped = load_state_dict(*model_, weights, init, task_.head_prefixes());
   std::string note = "initialised from " + init;
   for (const auto& name : skipped) note += "; kept new " + name + " (shape differs)";
@@ -576,6 +576,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
   const double lr = lr_at(schedule_, state_.step);
   set_group_learning_rates(lr);
   follow_group_epochs();
+  task_.before_step(state_.step, total_, static_cast<double>(state_.step) / static_cast<double>(std::max<int64_t>(1, per_epoch_)));
   model_->train();
   if (group_) {
     sync_buffers();
@@ -658,6 +659,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
   ++state_.step, ++state_.batch;
   if (nonfinite.empty()) {
     optimizer_->step();
+    task_.after_step();
     if (scaler_) scaler_->update(true);
     state_.loss_sum += step_loss, ++state_.loss_count;
     return step_loss;

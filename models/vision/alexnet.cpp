@@ -31,4 +31,14 @@ torch::Tensor AlexNetImpl::forward(torch::Tensor x) {
   return classifier->forward(x);     // (B, num_classes)
 }
 
+torch::Tensor AlexNetImpl::embed(const torch::Tensor& images) {
+  return torch::adaptive_avg_pool2d(features->forward(images), {1, 1}).flatten(1);  // (B, 256)
+}
+
+int64_t AlexNetImpl::embedding_dim() const { return 256; }
+
+void AlexNetImpl::drop_head() { unregister_module("classifier"), classifier = nullptr; }
+
+std::vector<std::string> AlexNetImpl::head_prefixes() const { return {"classifier."}; }
+
 }  // namespace zoo::models

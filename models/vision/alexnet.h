@@ -23,6 +23,11 @@ class AlexNetImpl : public ImageClassifierImpl {
  public:
   explicit AlexNetImpl(const AlexNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
+  // The globally average-pooled POOL3 map (B, 256): the FC layers are the head.
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
 
   torch::nn::Sequential features{nullptr};
   torch::nn::AdaptiveAvgPool2d avgpool{nullptr};

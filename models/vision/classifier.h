@@ -27,6 +27,19 @@ struct TrainOutput {
 // name `option` and the file: not a classifier checkpoint, another model, a missing tensor.
 void load_classifier_trunk(torch::nn::Module& trunk, const std::string& checkpoint, const std::string& model, const std::string& option);
 
+// A linear probe (--set freeze_backbone=true): only the classification head trains, on the
+// features of a backbone held fixed in evaluation mode (BatchNorm on its running statistics), as
+// self-supervised representations are evaluated (--init from an ssl checkpoint).
+struct LinearProbeConfig {
+  bool freeze_backbone = false;
+  static const OptionSchema<LinearProbeConfig>& options() {
+    static const auto schema = OptionSchema<LinearProbeConfig>("linear probe")
+                                   .option("freeze_backbone", &LinearProbeConfig::freeze_backbone,
+                                           "train only the head; the backbone stays fixed, in evaluation mode (a linear probe)");
+    return schema;
+  }
+};
+
 class ImageClassifierImpl : public torch::nn::Module {
  public:
   // (B, 3, H, W) normalised images -> (B, num_classes) logits.
@@ -46,6 +59,18 @@ class ImageClassifierImpl : public torch::nn::Module {
   virtual std::vector<viz::Figure> look(const torch::Tensor& image, const viz::LookOptions& options) {
     throw UsageError("visualize is not available for " + options.model + " (it has no attention): try a vit_*, deit_*, swin_* or resnet*_sa model");
   }
+
+  // The image's representation before the classification head, what self-supervised methods
+  // train and k-NN compares (lib/tasks/ssl.cpp): (B, 3, H, W) -> (B, embedding_dim()). CNNs: the
+  // globally average-pooled last feature map; ViT/DeiT: the class token's final state, LN(z_L^0);
+  // Swin: its average-pooled, normalised tokens.
+  virtual torch::Tensor embed(const torch::Tensor& images) = 0;
+  virtual int64_t embedding_dim() const = 0;
+  // Unregisters the classification head (and auxiliary heads), keeping what embed uses: a
+  // backbone holds only the trunk's parameters.
+  virtual void drop_head() = 0;
+  // Parameter-name prefixes of the classification head(s), what a linear probe trains.
+  virtual std::vector<std::string> head_prefixes() const = 0;
 
   // The convolutional trunk as an image encoder (the captioners'): (B, 3, H, W) -> the feature
   // map (B, C, h, w) after stage `stage` (ResNet: layer1..layer4 = 1..4; VGG: 5, conv5 before

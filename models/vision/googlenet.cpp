@@ -98,16 +98,27 @@ torch::Tensor GoogLeNetImpl::run(torch::Tensor x, torch::Tensor* aux1_out, torch
   x = inception4e(x);                      // (B, 832, H/16, W/16)
   x = maxpool4(x);                         // (B, 832, H/32, W/32)
   x = inception5b(inception5a(x));         // (B, 1024, H/32, W/32)
-  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 1024)
-  return fc(dropout(x));                   // (B, num_classes)
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 1024)
 }
 
-torch::Tensor GoogLeNetImpl::forward(torch::Tensor x) { return run(x, nullptr, nullptr); }
+torch::Tensor GoogLeNetImpl::forward(torch::Tensor x) { return fc(dropout(embed(x))); }
+
+torch::Tensor GoogLeNetImpl::embed(const torch::Tensor& images) { return run(images, nullptr, nullptr); }
+
+int64_t GoogLeNetImpl::embedding_dim() const { return 1024; }
+
+void GoogLeNetImpl::drop_head() {
+  unregister_module("fc"), fc = nullptr;
+  if (aux1) unregister_module("aux1"), aux1 = nullptr;
+  if (aux2) unregister_module("aux2"), aux2 = nullptr;
+}
+
+std::vector<std::string> GoogLeNetImpl::head_prefixes() const { return {"fc.", "aux1.", "aux2."}; }
 
 std::vector<TrainOutput> GoogLeNetImpl::forward_train(torch::Tensor x) {
   if (!config_.aux_logits || !is_training()) return {{forward(x), 1.0}};
   torch::Tensor a1, a2;
-  auto logits = run(x, &a1, &a2);
+  auto logits = fc(dropout(run(x, &a1, &a2)));  // (B, num_classes)
   // loss = L(main) + 0.3 L(aux1) + 0.3 L(aux2), as in the paper.
   return {{logits, 1.0}, {a1, aux_weight}, {a2, aux_weight}};
 }

@@ -65,6 +65,11 @@ class GoogLeNetImpl : public ImageClassifierImpl {
   explicit GoogLeNetImpl(const GoogLeNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
   std::vector<TrainOutput> forward_train(torch::Tensor x) override;
+  // The pooled inception5b output (B, 1024); the head is fc and the side classifiers.
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
 
   BasicConv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::MaxPool2d maxpool1{nullptr}, maxpool2{nullptr}, maxpool3{nullptr}, maxpool4{nullptr};
@@ -75,7 +80,7 @@ class GoogLeNetImpl : public ImageClassifierImpl {
   torch::nn::Linear fc{nullptr};
 
  private:
-  // The whole network; fills aux outputs when they are asked for.
+  // The network up to the pooled features (B, 1024); fills aux outputs when they are asked for.
   torch::Tensor run(torch::Tensor x, torch::Tensor* aux1_out, torch::Tensor* aux2_out);
   GoogLeNetConfig config_;
 };

@@ -48,7 +48,7 @@ template <class Model, class Config>
 ModelSpec classifier(std::string name, std::string description, const data::Preprocess& preprocess, const Config& variant,
                      int64_t params, Recipe recipe = sgd_recipe(0.1)) {
   ModelSpec spec{std::move(name), "classify", "vision", std::move(description), {}, params, nullptr, std::move(recipe)};
-  spec.options.add(data::Preprocess::options(), preprocess).add(Config::options(), variant);
+  spec.options.add(data::Preprocess::options(), preprocess).add(Config::options(), variant).add(LinearProbeConfig::options(), LinearProbeConfig{});
   spec.create = [variant](const Json& options) { return std::make_shared<Model>(Config::options().read(options, variant)); };
   return spec;
 }

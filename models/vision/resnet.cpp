@@ -171,12 +171,19 @@ torch::Tensor SelfAttention2dImpl::forward(const torch::Tensor& x) {
   return x + gamma * out(attended);
 }
 
-torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = feature_map(x, 4);  // (B, 512e, H/32, W/32)
+torch::Tensor ResNetImpl::forward(torch::Tensor x) { return fc(embed(x)); }  // (B, num_classes)
+
+torch::Tensor ResNetImpl::embed(const torch::Tensor& images) {
+  auto x = feature_map(images, 4);  // (B, 512e, H/32, W/32)
   // Global average pool; flatten(1), not view(B, -1), so a trace keeps the batch size free.
-  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)
-  return fc(x);                                           // (B, num_classes)
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512e)
 }
+
+int64_t ResNetImpl::embedding_dim() const { return feature_channels(4); }
+
+void ResNetImpl::drop_head() { unregister_module("fc"), fc = nullptr; }
+
+std::vector<std::string> ResNetImpl::head_prefixes() const { return {"fc."}; }
 
 torch::Tensor ResNetImpl::feature_map(const torch::Tensor& images, int64_t stage) {
   auto x = conv_bn(*conv1, *bn1, images).relu_();  // (B, 64, H/2, W/2); CIFAR stem: (B, 64, H, W)

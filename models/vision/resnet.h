@@ -101,6 +101,11 @@ class ResNetImpl : public ImageClassifierImpl {
   int64_t feature_channels(int64_t stage) const override;
   std::vector<int64_t> trunk_stages() const override { return {1, 2, 3, 4}; }
   void keep_trunk(int64_t stage) override;
+  // The globally average-pooled layer4 map (B, 512e).
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
 
   torch::nn::Conv2d conv1{nullptr};
   zoo::nn::BatchNorm2d bn1{nullptr};

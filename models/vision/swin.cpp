@@ -185,7 +185,9 @@ SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& c) : config_(c) {
     }
 }
 
-torch::Tensor SwinTransformerImpl::forward(torch::Tensor images) {
+torch::Tensor SwinTransformerImpl::forward(torch::Tensor images) { return head(embed(images)); }  // (B, classes)
+
+torch::Tensor SwinTransformerImpl::embed(const torch::Tensor& images) {
   // The patch embedding and the stages are Sequentials, the patch mergings not (a Sequential
   // cannot hold Sequentials in LibTorch, hence the list).
   auto x = images;
@@ -193,10 +195,15 @@ torch::Tensor SwinTransformerImpl::forward(torch::Tensor images) {
     if (auto* sequence = part->as<torch::nn::SequentialImpl>()) x = sequence->forward(x);
     else x = part->as<PatchMergingImpl>()->forward(x);
   }  // (B, H/32, W/32, 8C) for four stages
-  x = norm(x);
-  // Average over the grid, then the head: (B, 8C) -> (B, classes)
-  return head(x.mean({1, 2}));
+  // Average over the grid: (B, 8C)
+  return norm(x).mean({1, 2});
 }
+
+int64_t SwinTransformerImpl::embedding_dim() const { return config_.embed_dim << (config_.depths.size() - 1); }
+
+void SwinTransformerImpl::drop_head() { unregister_module("head"), head = nullptr; }
+
+std::vector<std::string> SwinTransformerImpl::head_prefixes() const { return {"head."}; }
 
 void SwinTransformerImpl::keep_attention(bool keep) {
   for (auto& stage : attention_by_stage())

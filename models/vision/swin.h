@@ -120,6 +120,11 @@ class SwinTransformerImpl : public ImageClassifierImpl {
  public:
   explicit SwinTransformerImpl(const SwinConfig& config);
   torch::Tensor forward(torch::Tensor images) override;
+  // The normalised last stage's tokens, averaged over the grid (B, 8C for four stages).
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
 
   // Per stage, the last block's window attention of the token under options.query, averaged over
   // heads and for each of the first 6 heads, placed back where its keys sit in the image.

@@ -77,6 +77,16 @@ torch::Tensor VGGImpl::feature_map(const torch::Tensor& images, int64_t stage) {
   return x;
 }
 
+torch::Tensor VGGImpl::embed(const torch::Tensor& images) {
+  return torch::adaptive_avg_pool2d(features->forward(images), {1, 1}).flatten(1);  // (B, 512)
+}
+
+int64_t VGGImpl::embedding_dim() const { return 512; }
+
+void VGGImpl::drop_head() { unregister_module("classifier"), classifier = nullptr; }
+
+std::vector<std::string> VGGImpl::head_prefixes() const { return {"classifier."}; }
+
 void VGGImpl::keep_trunk(int64_t stage) {
   unregister_module("avgpool");
   unregister_module("classifier");

@@ -25,6 +25,11 @@ class VGGImpl : public ImageClassifierImpl {
  public:
   explicit VGGImpl(const VggConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
+  // The globally average-pooled last map (B, 512): the three FC layers are the head.
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
   torch::Tensor feature_map(const torch::Tensor& images, int64_t stage) override;
   int64_t feature_channels(int64_t stage) const override { return 512; }
   std::vector<int64_t> trunk_stages() const override { return {5}; }

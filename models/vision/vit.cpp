@@ -126,6 +126,16 @@ std::vector<TrainOutput> VisionTransformerImpl::forward_train(torch::Tensor imag
   return {{head(z.select(1, 0)), 0.5}, {head_dist(z.select(1, 1)), 0.5, /*distillation=*/true}};
 }
 
+torch::Tensor VisionTransformerImpl::embed(const torch::Tensor& images) { return features(images).select(1, 0); }
+
+int64_t VisionTransformerImpl::embedding_dim() const { return config_.width; }
+
+void VisionTransformerImpl::drop_head() {
+  unregister_module("heads"), heads = nullptr, head = nullptr, head_dist = nullptr;
+}
+
+std::vector<std::string> VisionTransformerImpl::head_prefixes() const { return {"heads."}; }
+
 void VisionTransformerImpl::adapt_state_dict(NamedTensors& tensors) const {
   auto found = tensors.find("encoder.pos_embedding");
   if (found == tensors.end()) return;

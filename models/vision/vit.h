@@ -110,6 +110,11 @@ class VisionTransformerImpl : public ImageClassifierImpl {
   std::vector<TrainOutput> forward_train(torch::Tensor images) override;
   // A state_dict made for another image size gets its position embeddings resized to this one's.
   void adapt_state_dict(NamedTensors& tensors) const override;
+  // The class token's final state y = LN(z_L^0) (B, E), as DINO takes it.
+  torch::Tensor embed(const torch::Tensor& images) override;
+  int64_t embedding_dim() const override;
+  void drop_head() override;
+  std::vector<std::string> head_prefixes() const override;
 
   // The class token's attention to the patches in options.layer, per head, and the rollout
   // through every layer.
