@@ -387,6 +387,11 @@ int cmd_predict(const Options& o) {
     }
     for (const auto& t : p.at("top"))
       std::printf("  %-20s %6.2f%%\n", t.at("class").get<std::string>().c_str(), 100.0 * t.at("prob").get<double>());
+    if (p.contains("neighbours")) {
+      std::printf("  nearest training images:\n");
+      for (const auto& n : p.at("neighbours"))
+        std::printf("    %.3f  %-12s %s\n", n.at("similarity").get<double>(), n.at("class").get<std::string>().c_str(), n.at("file").get<std::string>().c_str());
+    }
   }
   return 0;
 }

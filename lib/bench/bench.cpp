@@ -21,6 +21,7 @@
 #include "lib/train/precision.h"
 #include "models/caption/caption_model.h"
 #include "models/clip/clip.h"
+#include "models/ssl/ssl.h"
 #include "models/detect/detr.h"
 #include "models/detect/set_criterion.h"
 #include "models/lm/char_rnn.h"
@@ -448,6 +449,66 @@ Json bench_clip_small(torch::Device device, int64_t warmup, int64_t steps) {
                  {"image_forward_ms", ms(0)}, {"text_forward_ms", ms(1)}, {"backward_ms", ms(2)}, {"optimizer_ms", ms(3)}});
 }
 
+// A self-supervised step of the registry's ssl wrapper around `backbone` with `options` (--set
+// values), on random views: views[v] (batch, 3, s, s). One step = the method's loss (online and
+// target forward; BYOL: both views through both networks; DINO: every crop through the student,
+// the global ones through the teacher) + backward + clipping at 3 + AdamW(1e-3, weight decay
+// 0.04) on the online network, as zoo train's ssl recipe + the EMA update of the target (weights
+// and buffers). Unit: images (each with all its views).
+Json bench_ssl(const std::string& config, const std::string& backbone, const Json& options, const std::vector<int64_t>& view_sides,
+               int64_t batch, torch::Device device, int64_t warmup, int64_t steps) {
+  auto model = std::dynamic_pointer_cast<models::SslModelImpl>(registry().create_model(backbone, options, "ssl"));
+  model->to(device);
+  model->train();
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->online->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  torch::optim::AdamW adamw(trainable, torch::optim::AdamWOptions(1e-3).weight_decay(0.04));
+  std::vector<torch::Tensor> views;
+  for (int64_t side : view_sides) views.push_back(torch::randn({batch, 3, side, side}).to(device));
+  double phase[3] = {0, 0, 0};  // loss + backward, clipping + optimizer, EMA: seconds over the timed steps
+  int64_t calls = 0;
+  auto step = [&] {
+    const bool timing = ++calls > warmup;
+    auto t0 = Clock::now();
+    auto lap = [&](int k) {
+      synchronize(device);
+      const auto now = Clock::now();
+      if (timing) phase[k] += std::chrono::duration<double>(now - t0).count();
+      t0 = now;
+    };
+    adamw.zero_grad();
+    model->loss(views).loss.backward();
+    lap(0);
+    torch::nn::utils::clip_grad_norm_(trainable, 3.0);
+    adamw.step();
+    lap(1);
+    model->update_target(0.996);
+    lap(2);
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  auto ms = [&](int k) { return 1000.0 * phase[k] / static_cast<double>(steps); };
+  std::string input;
+  for (int64_t side : view_sides) input += (input.empty() ? "" : " + ") + std::string("3x") + std::to_string(side) + "x" + std::to_string(side);
+  return result(config, "images", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", input}, {"params", count_parameters(*model)}, {"loss_backward_ms", ms(0)},
+                 {"optimizer_ms", ms(1)}, {"ema_ms", ms(2)}});
+}
+
+// byol_r18: BYOL around resnet18_cifar with the paper's projector and predictor (4096 -> 256),
+// batch 128 images as two 32x32 views. (benchmarks/pytorch_byol.py is the same step in PyTorch.)
+Json bench_byol_r18(torch::Device device, int64_t warmup, int64_t steps) {
+  return bench_ssl("byol_r18", "resnet18_cifar", {{"method", "byol"}}, {32, 32}, 128, device, warmup, steps);
+}
+
+// dino_vit_tiny: DINO around vit_tiny_patch4_32 (6 layers of width 192, 3 heads), its head 2048
+// wide to a 256 bottleneck and K = 4096 outputs; batch 64 images as 2 global 32 px crops and 4
+// local 16 px ones. (benchmarks/pytorch_dino.py is the same step in PyTorch.)
+Json bench_dino_vit_tiny(torch::Device device, int64_t warmup, int64_t steps) {
+  return bench_ssl("dino_vit_tiny", "vit_tiny_patch4_32", {{"method", "dino"}, {"out_dim", 4096}, {"local_crops", 4}}, {32, 32, 16, 16, 16, 16}, 64,
+                   device, warmup, steps);
+}
+
 struct Benchmark {
   const char* name;
   std::function<Json(torch::Device, const Options&, int64_t warmup, int64_t steps)> run;
@@ -472,6 +533,8 @@ const std::vector<Benchmark>& benchmarks() {
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},
       {"clip_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_clip_small(d, w, s); }},
+      {"byol_r18", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_byol_r18(d, w, s); }},
+      {"dino_vit_tiny", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_dino_vit_tiny(d, w, s); }},
   };
   return table;
 }

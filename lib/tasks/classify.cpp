@@ -179,7 +179,7 @@ void ClassifyTask::adapt_init_weights(const Json& meta, NamedTensors& tensors) c
     const std::string prefix = meta.at("backbone_prefix").get<std::string>();
     const std::string from = meta.value("model", std::string("?"));
     if (from != model_name_)
-      throw Error("--init: the checkpoint's backbone is " + from + ", not " + model_name_ + " (give --model " + from + ")");
+      throw UsageError("--init: the checkpoint's backbone is " + from + ", not " + model_name_ + " (give --model " + from + ")");
     NamedTensors backbone;
     for (const auto& [name, tensor] : tensors)
       if (name.rfind(prefix, 0) == 0) backbone[name.substr(prefix.size())] = tensor;

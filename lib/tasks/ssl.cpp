@@ -255,16 +255,25 @@ Json SslTask::predict(const std::vector<std::string>& inputs, const Options& opt
     auto query = torch::nn::functional::normalize(y.to(torch::kCPU).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
     auto similarity = torch::mm(query, memory.t())[0];  // (N)
     const int64_t k = std::min<int64_t>(20, memory.size(0));
-    auto [top, index] = similarity.topk(k);
-    auto votes = torch::zeros({static_cast<int64_t>(classes_.size())}).scatter_add_(0, memory_labels.index_select(0, index), (top / temperature).exp());
+    auto [nearest, index] = similarity.topk(k);
+    auto votes = torch::zeros({static_cast<int64_t>(classes_.size())}).scatter_add_(0, memory_labels.index_select(0, index), (nearest / temperature).exp());
     Json neighbours = Json::array();
     for (int64_t j = 0; j < std::min<int64_t>(5, k); ++j) {
       const int64_t i = index[j].item<int64_t>();
       neighbours.push_back({{"file", memory_set->describe(i)}, {"class", classes_.at(static_cast<size_t>(memory_labels[i].item<int64_t>()))},
-                            {"similarity", top[j].item<double>()}});
+                            {"similarity", nearest[j].item<double>()}});
     }
-    const int64_t best = votes.argmax().item<int64_t>();
-    predictions.push_back({{"input", input}, {"class", classes_.at(static_cast<size_t>(best))}, {"neighbours", neighbours}});
+    // The classes by their share of the neighbours' votes.
+    auto share = votes / votes.sum();
+    const int64_t shown = std::min<int64_t>(options.has("topk") ? options.get_int("topk") : 5, share.size(0));
+    if (shown <= 0) throw UsageError("invalid --topk: expected a positive integer");
+    auto [p, best] = share.topk(shown);
+    Json top = Json::array();
+    for (int64_t j = 0; j < shown; ++j) {
+      const int64_t c = best[j].item<int64_t>();
+      top.push_back({{"class", classes_.at(static_cast<size_t>(c))}, {"index", c}, {"prob", p[j].item<double>()}});
+    }
+    predictions.push_back({{"input", input}, {"top", top}, {"neighbours", neighbours}});
   }
   return {{"task", name()}, {"model", model_name_}, {"predictions", predictions}};
 }

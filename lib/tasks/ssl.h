@@ -48,7 +48,8 @@ class SslTask : public TaskBase {
   Json evaluate(const std::string& split, const std::string& data = "") override;
   std::string main_metric() const override { return "knn_top1_k200"; }
 
-  // Per image: the k-NN class (k = 20) and the five most similar training images.
+  // Per image: the classes by their share of the k-NN vote (k = 20; --topk of them, "top") and the
+  // five most similar training images ("neighbours": file, class, cosine similarity).
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   // The evaluated backbone as a feature extractor: images (B, 3, S, S) -> embeddings (B, D).
   void export_torchscript(const std::string& path) override;

@@ -180,7 +180,7 @@ void register_vision_models(Registry& registry) {
                     " pre-norm blocks of width " + std::to_string(v.width) + ", " + std::to_string(v.heads) + " heads" +
                     (v.distilled ? "; head_dist learns from --set teacher=CKPT" : "");
     ModelSpec spec{v.name, "classify", "vision", description, {}, v.params, nullptr, transformer_recipe()};
-    spec.options.add(data::Preprocess::options(), preprocess).add(VitConfig::options(), c);
+    spec.options.add(data::Preprocess::options(), preprocess).add(VitConfig::options(), c).add(LinearProbeConfig::options(), LinearProbeConfig{});
     if (v.distilled) spec.options.add(DistillationConfig::options(), DistillationConfig{});
     // The position embeddings are made for the preprocessing's input_size.
     spec.options.rule([](const Json& o) { check_vit_grid(o.at("input_size").get<int64_t>(), o.at("patch_size").get<int64_t>()); });

@@ -2,7 +2,8 @@
 // torch::jit::load) on an input tensor saved by Python's torch.save, and writes the output
 // with torch::pickle_save so Python's torch.load reads it.
 //   zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]
-// (METHOD: a TorchScript file's method other than forward, e.g. CLIP's encode_text.)
+// (METHOD: a TorchScript file's method other than forward, e.g. CLIP's encode_text.) A classify
+// checkpoint gives logits, an ssl checkpoint its evaluated backbone's embeddings.
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
@@ -15,6 +16,7 @@
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/classify.h"
+#include "lib/tasks/ssl.h"
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
@@ -32,8 +34,13 @@ int main(int argc, char** argv) {
       auto module = torch::jit::load(file);
       module.eval();
       output = argc == 6 ? module.get_method(argv[5])({input}).toTensor() : module.forward({input}).toTensor();
+    } else if (zoo::CheckpointReader reader(file); reader.meta().value("task", "") == "ssl") {
+      zoo::SslTask task;
+      task.setup_from_meta(reader.meta(), torch::kCPU);
+      zoo::load_state_dict(*task.model(), reader.weights(), file);
+      task.model()->eval();
+      output = task.model_ref().eval_network().backbone->embed(input);
     } else {
-      zoo::CheckpointReader reader(file);
       zoo::ClassifyTask task;
       task.setup_from_meta(reader.meta(), torch::kCPU);
       zoo::load_state_dict(*task.model(), reader.weights(), file);
