@@ -168,6 +168,15 @@ int cmd_models(const Options& o) {
     std::printf("%-16s %-9s %14s  options: %s\n", "", "", "", defaults.c_str());
     std::printf("%-16s %-9s %14s  recipe: %s\n", "", "", "", recipe_text(m->recipe).c_str());
   }
+  for (const auto& w : registry().wrappers()) {
+    if (!task.empty() && task != w.task) continue;
+    std::string defaults;
+    const Json values = w.options.defaults();
+    for (auto it = values.begin(); it != values.end(); ++it) defaults += (defaults.empty() ? "" : " ") + it.key() + "=" + value_text(it.value());
+    std::printf("(task %s: %s; --model names any %s model as the backbone)\n", w.task.c_str(), w.description.c_str(), w.wrapped_task.c_str());
+    std::printf("%-16s %-9s %14s  options: %s\n", "", "", "", defaults.c_str());
+    std::printf("%-16s %-9s %14s  recipe: %s\n", "", "", "", recipe_text(w.recipe).c_str());
+  }
   for (const auto& t : task_specs())
     if (!t.create && (task.empty() || task == t.name)) std::printf("(task %s: not available yet)\n", t.name.c_str());
   return 0;

@@ -153,6 +153,19 @@ std::string options_markdown(const Registry& registry) {
     }
     out += "\n";
   }
+  // Tasks whose models wrap another task's: their own options and recipe.
+  for (const auto& w : registry.wrappers()) {
+    out += "### Task `" + w.task + "`\n\n" + w.description + ": every `" + w.wrapped_task + "` model, under its name and with its options (above), " +
+           "takes these as well.\n\n| training recipe (flags override it) | models |\n|---|---|\n| `" + recipe_text(w.recipe) + "` | every `" +
+           w.wrapped_task + "` model |\n";
+    for (const auto& part : w.options.parts()) {
+      out += "\n#### " + part.title + "\n\n| option | values | default | meaning |\n|---|---|---|---|\n";
+      for (const auto& o : part.options)
+        out += "| `" + o.name + "` | " + markdown_cell(option_values_text(o)) + " | " + markdown_cell(value_text(o.default_value)) + " | " +
+               markdown_cell(o.help) + " |\n";
+    }
+    out += "\n";
+  }
   return out;
 }
 

@@ -456,16 +456,20 @@ Json bench_clip_small(torch::Device device, int64_t warmup, int64_t steps) {
 // 0.04) on the online network, as zoo train's ssl recipe + the EMA update of the target (weights
 // and buffers). Unit: images (each with all its views).
 Json bench_ssl(const std::string& config, const std::string& backbone, const Json& options, const std::vector<int64_t>& view_sides,
-               int64_t batch, torch::Device device, int64_t warmup, int64_t steps) {
+               int64_t batch, bool channels_last, torch::Device device, int64_t warmup, int64_t steps) {
   auto model = std::dynamic_pointer_cast<models::SslModelImpl>(registry().create_model(backbone, options, "ssl"));
   model->to(device);
+  if (channels_last) models::to_channels_last(*model);
   model->train();
   std::vector<torch::Tensor> trainable;
   for (const auto& p : model->online->parameters())
     if (p.requires_grad()) trainable.push_back(p);
   torch::optim::AdamW adamw(trainable, torch::optim::AdamWOptions(1e-3).weight_decay(0.04));
   std::vector<torch::Tensor> views;
-  for (int64_t side : view_sides) views.push_back(torch::randn({batch, 3, side, side}).to(device));
+  for (int64_t side : view_sides) {
+    auto view = torch::randn({batch, 3, side, side}).to(device);
+    views.push_back(channels_last ? view.contiguous(at::MemoryFormat::ChannelsLast) : view);
+  }
   double phase[3] = {0, 0, 0};  // loss + backward, clipping + optimizer, EMA: seconds over the timed steps
   int64_t calls = 0;
   auto step = [&] {
@@ -491,14 +495,14 @@ Json bench_ssl(const std::string& config, const std::string& backbone, const Jso
   std::string input;
   for (int64_t side : view_sides) input += (input.empty() ? "" : " + ") + std::string("3x") + std::to_string(side) + "x" + std::to_string(side);
   return result(config, "images", batch, seconds, steps, device,
-                {{"batch", batch}, {"input", input}, {"params", count_parameters(*model)}, {"loss_backward_ms", ms(0)},
+                {{"batch", batch}, {"input", input}, {"params", count_parameters(*model)}, {"channels_last", channels_last}, {"loss_backward_ms", ms(0)},
                  {"optimizer_ms", ms(1)}, {"ema_ms", ms(2)}});
 }
 
 // byol_r18: BYOL around resnet18_cifar with the paper's projector and predictor (4096 -> 256),
-// batch 128 images as two 32x32 views. (benchmarks/pytorch_byol.py is the same step in PyTorch.)
+// batch 128 images as two 32x32 views, NHWC (zoo train --channels-last). (benchmarks/pytorch_byol.py is the same step in PyTorch.)
 Json bench_byol_r18(torch::Device device, int64_t warmup, int64_t steps) {
-  return bench_ssl("byol_r18", "resnet18_cifar", {{"method", "byol"}}, {32, 32}, 128, device, warmup, steps);
+  return bench_ssl("byol_r18", "resnet18_cifar", {{"method", "byol"}}, {32, 32}, 128, /*channels_last=*/true, device, warmup, steps);
 }
 
 // dino_vit_tiny: DINO around vit_tiny_patch4_32 (6 layers of width 192, 3 heads), its head 2048
@@ -506,7 +510,7 @@ Json bench_byol_r18(torch::Device device, int64_t warmup, int64_t steps) {
 // local 16 px ones. (benchmarks/pytorch_dino.py is the same step in PyTorch.)
 Json bench_dino_vit_tiny(torch::Device device, int64_t warmup, int64_t steps) {
   return bench_ssl("dino_vit_tiny", "vit_tiny_patch4_32", {{"method", "dino"}, {"out_dim", 4096}, {"local_crops", 4}}, {32, 32, 16, 16, 16, 16}, 64,
-                   device, warmup, steps);
+                   /*channels_last=*/false, device, warmup, steps);
 }
 
 struct Benchmark {

@@ -54,6 +54,7 @@ class Registry {
   void add_wrapper(ModelWrapper wrapper);
   // The wrapper that makes models for `task`, or null.
   const ModelWrapper* wrapper(const std::string& task) const;
+  const std::vector<ModelWrapper>& wrappers() const { return wrappers_; }
 
   // Throw UsageError naming the unknown name and listing what exists.
   const ModelSpec& model(const std::string& name) const;

@@ -51,6 +51,10 @@ std::vector<TaskSpec> builtin_tasks() {
        "an image-folder tree DIR/<class>/*.jpg (labels used only to evaluate), a folder with train/ and val/ (or test/) trees, or "
        "synth:shapes",
        "synth:shapes", [] { return std::make_unique<SslTask>(); }, ClassifyTask::write_synthetic},
+      {"video", "video classification", "a class tree of video files or frame folders", "", nullptr, nullptr},
+      {"ocr", "text-line recognition", "a folder of line images with labels.tsv", "", nullptr, nullptr},
+      {"mlm", "masked language modelling", "a UTF-8 text file", "", nullptr, nullptr},
+      {"text_classify", "text classification", "a TSV of text<TAB>label", "", nullptr, nullptr},
   };
 }
 

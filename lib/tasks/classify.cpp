@@ -90,11 +90,7 @@ void ClassifyTask::read_meta(const Json& meta) {
 void ClassifyTask::build_model() {
   model_ = build_model_as<models::ImageClassifierImpl>("an image classifier");
   freeze_backbone_ = model_options_.value("freeze_backbone", false);
-  if (channels_last_) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model_->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
+  if (channels_last_) models::to_channels_last(*model_);
 }
 
 void ClassifyTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }

@@ -52,6 +52,7 @@ void SslTask::setup_training(const Options& config, torch::Device device) {
   setup_common(config, device);
   preprocess_ = data::Preprocess::from_json(model_options_);
   bad_samples_ = data::bad_samples_policy(config.has("bad_samples") ? config.get_string("bad_samples") : "fail");
+  channels_last_ = config.has("channels_last") && config.get_bool("channels_last");
   train_set_ = open_split(data_path(), "train");
   val_set_ = open_split(data_path(), "val");
   classes_ = train_set_->classes();
@@ -67,7 +68,10 @@ void SslTask::read_meta(const Json& meta) {
   preprocess_ = data::Preprocess::from_json(meta.at("preprocess"));
 }
 
-void SslTask::build_model() { model_ = build_model_as<models::SslModelImpl>("a self-supervised model"); }
+void SslTask::build_model() {
+  model_ = build_model_as<models::SslModelImpl>("a self-supervised model");
+  if (channels_last_) models::to_channels_last(*model_);
+}
 
 Json SslTask::meta() const {
   Json meta = common_meta();
@@ -157,7 +161,8 @@ void SslTask::before_step(int64_t step, int64_t total_steps, double epoch) {
 
 torch::Tensor SslTask::loss(const Batch& batch) {
   std::vector<torch::Tensor> views;
-  for (size_t v = 0; v + 1 < batch.tensors.size(); ++v) views.push_back(batch.tensors[v].to(device_));
+  for (size_t v = 0; v + 1 < batch.tensors.size(); ++v)
+    views.push_back(channels_last_ ? batch.tensors[v].to(device_).contiguous(at::MemoryFormat::ChannelsLast) : batch.tensors[v].to(device_));
   auto result = model_->loss(views);
   std_sum_ += result.embedding_std, ++std_count_;
   return result.loss;

@@ -76,6 +76,7 @@ class SslTask : public TaskBase {
   std::optional<torch::jit::Module> scripted_;
   std::shared_ptr<data::ImageDataset> train_set_, val_set_;
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");
+  bool channels_last_ = false;  // --channels-last: NHWC weights and views (oneDNN's preferred layout for CNNs)
   double momentum_ = 1.0;  // the EMA's lambda for the step under way
   double std_sum_ = 0;     // the training views' collapse watch since the last evaluation
   int64_t std_count_ = 0;

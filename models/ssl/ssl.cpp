@@ -200,7 +200,7 @@ SslLoss SslModelImpl::loss(const std::vector<torch::Tensor>& views) {
 ModelWrapper ssl_wrapper() {
   ModelWrapper w;
   w.task = "ssl", w.wrapped_task = "classify", w.family = "ssl";
-  w.description = "BYOL or DINO around any classify model as the backbone (--set method=byol|dino)";
+  w.description = "self-supervised BYOL or DINO (--set method=byol|dino)";
   w.options.add(SslConfig::options(), SslConfig{});
   // AdamW with DINO's weight decay and gradient clipping, a warm-up over 5% of the run, cosine;
   // the paper's LARS for BYOL at batch 4096 has no counterpart at CPU batch sizes (docs/RESULTS.md).

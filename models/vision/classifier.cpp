@@ -17,4 +17,10 @@ void load_classifier_trunk(torch::nn::Module& trunk, const std::string& checkpoi
   load_state_dict(trunk, wanted, checkpoint);
 }
 
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
 }  // namespace zoo::models

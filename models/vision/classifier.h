@@ -40,6 +40,10 @@ struct LinearProbeConfig {
   }
 };
 
+// Every 4-d parameter (a convolution's weight) of `module` in NHWC order, oneDNN's preferred
+// layout for CNNs on the CPU (--channels-last); the inputs must follow.
+void to_channels_last(torch::nn::Module& module);
+
 class ImageClassifierImpl : public torch::nn::Module {
  public:
   // (B, 3, H, W) normalised images -> (B, num_classes) logits.

@@ -104,7 +104,7 @@ TEST_CASE("the registry knows every classifier and rejects unknown names", "[cor
   CHECK_THROWS_AS(task_spec("classification"), UsageError);
   CHECK(models.models("translate").size() == 4);
   CHECK(models.models("lm").size() == 3);
-  CHECK_THROWS_WITH(create_task("ssl"), Catch::Contains("not available yet"));
+  CHECK_THROWS_WITH(create_task("video"), Catch::Contains("not available yet"));
   CHECK(create_task("clip")->name() == "clip");
   CHECK(models.models("clip").size() == 5);
   CHECK(create_task("detect")->name() == "detect");
