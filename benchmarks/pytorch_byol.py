@@ -66,11 +66,7 @@ def main():
     online.train(), target.train()
     params = [p for p in online.parameters() if p.requires_grad]
     adamw = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.04, foreach=True)
-    # The EMA's pairs: every target parameter and floating buffer with its online twin.
-    online_state, target_state = dict(online.named_parameters()), dict(target.named_parameters())
-    online_buffers, target_buffers = dict(online.named_buffers()), dict(target.named_buffers())
-    ema_to = [target_state[k] for k in target_state] + [target_buffers[k] for k in target_buffers if target_buffers[k].is_floating_point()]
-    ema_from = [online_state[k] for k in target_state] + [online_buffers[k] for k in target_buffers if target_buffers[k].is_floating_point()]
+    ema_to, ema_from = twin.ema_pairs(online, target)  # weights and floating-point buffers
 
     def step():
         adamw.zero_grad(set_to_none=True)
@@ -78,11 +74,7 @@ def main():
         with torch.no_grad():
             z1, z2 = target(views).chunk(2)
         (pair_loss(q1, z2) + pair_loss(q2, z1)).backward()
-        torch.nn.utils.clip_grad_norm_(params, 3.0)
-        adamw.step()
-        with torch.no_grad():
-            torch._foreach_mul_(ema_to, 0.996)
-            torch._foreach_add_(ema_to, ema_from, alpha=0.004)
+        twin.clip_step_ema(params, adamw, ema_to, ema_from)
 
     seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "byol_r18_pytorch", "unit": "images", "per_s": batch / seconds, "step_ms": 1000 * seconds,

@@ -85,8 +85,7 @@ def main():
     locals_ = torch.randn(4 * batch, 3, 16, 16)
     params = [p for p in student.parameters() if p.requires_grad]
     adamw = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.04, foreach=True)
-    s_state, t_state = dict(student.named_parameters()), dict(teacher.named_parameters())
-    ema_to, ema_from = [t_state[k] for k in t_state], [s_state[k] for k in t_state]
+    ema_to, ema_from = twin.ema_pairs(student, teacher)
 
     def step():
         nonlocal center
@@ -105,11 +104,7 @@ def main():
         (total / terms).backward()
         with torch.no_grad():
             center = center * 0.9 + teacher_logits.mean(0, keepdim=True) * 0.1
-        torch.nn.utils.clip_grad_norm_(params, 3.0)
-        adamw.step()
-        with torch.no_grad():
-            torch._foreach_mul_(ema_to, 0.996)
-            torch._foreach_add_(ema_to, ema_from, alpha=0.004)
+        twin.clip_step_ema(params, adamw, ema_to, ema_from)
 
     seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "dino_vit_tiny_pytorch", "unit": "images", "per_s": batch / seconds, "step_ms": 1000 * seconds,

@@ -27,3 +27,25 @@ def seconds_per_step(step, warmup: int, steps: int) -> float:
     for _ in range(steps):
         step()
     return (time.perf_counter() - t0) / steps
+
+
+def ema_pairs(online: torch.nn.Module, target: torch.nn.Module):
+    """The tensors an EMA target follows, paired by name: every target parameter and floating-point
+    buffer with its online twin (lists for torch._foreach_* ops)."""
+    to, source = [], []
+    online_tensors = {**dict(online.named_parameters()), **dict(online.named_buffers())}
+    for name, tensor in [*target.named_parameters(), *target.named_buffers()]:
+        if tensor.is_floating_point():
+            to.append(tensor)
+            source.append(online_tensors[name])
+    return to, source
+
+
+@torch.no_grad()
+def clip_step_ema(params, optimizer, ema_to, ema_from, momentum=0.996, clip=3.0):
+    """The end of a self-supervised step: clip_grad_norm_, the optimizer's step, then the EMA
+    target <- momentum target + (1 - momentum) online in two fused _foreach passes."""
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    optimizer.step()
+    torch._foreach_mul_(ema_to, momentum)
+    torch._foreach_add_(ema_to, ema_from, alpha=1 - momentum)

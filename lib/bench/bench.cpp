@@ -53,6 +53,31 @@ double time_steps(const std::function<void()>& step, int64_t warmup, int64_t ste
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Where a step's time goes: seconds per phase, summed over the timed steps (those after `warmup`).
+// Each step calls start() first, then lap(k) at the end of phase k (GPU work included).
+class PhaseTimer {
+ public:
+  PhaseTimer(size_t phases, int64_t warmup, torch::Device device) : seconds_(phases, 0.0), warmup_(warmup), device_(device) {}
+  void start() {
+    timing_ = ++calls_ > warmup_;
+    t0_ = Clock::now();
+  }
+  void lap(size_t phase) {
+    synchronize(device_);
+    const auto now = Clock::now();
+    if (timing_) seconds_[phase] += std::chrono::duration<double>(now - t0_).count();
+    t0_ = now;
+  }
+  double ms(size_t phase, int64_t steps) const { return 1000.0 * seconds_[phase] / static_cast<double>(steps); }
+
+ private:
+  std::vector<double> seconds_;
+  int64_t warmup_, calls_ = 0;
+  torch::Device device_;
+  bool timing_ = false;
+  Clock::time_point t0_;
+};
+
 Json result(const std::string& config, const std::string& unit, double units_per_step, double seconds, int64_t steps,
             torch::Device device, Json settings) {
   const double step_s = seconds / static_cast<double>(steps);
@@ -346,33 +371,24 @@ Json bench_detr(const std::string& config, const std::string& model_name, int64_
   models::DetectionTargets targets{torch::cat({centres, sizes}, 1).to(device),
                                    torch::randint(0, detr.num_classes, {boxes}, torch::kInt64).to(device), counts};
   const models::DetrLossConfig loss_config;
-  double phase[4] = {0, 0, 0, 0};  // forward, matching + loss, backward, optimizer: seconds over the timed steps
-  bool timing = false;
-  auto lap = [&](Clock::time_point& t0, int k) {
-    synchronize(device);
-    const auto now = Clock::now();
-    if (timing) phase[k] += std::chrono::duration<double>(now - t0).count();
-    t0 = now;
-  };
-  int64_t calls = 0;
+  PhaseTimer phases(4, warmup, device);  // forward, matching + loss, backward, optimizer
   auto step = [&] {
-    timing = ++calls > warmup;
-    auto t0 = Clock::now();
+    phases.start();
     adamw.zero_grad();
     const auto output = model->forward(images, mask);
-    lap(t0, 0);
+    phases.lap(0);
     auto loss = models::detr_loss(output, targets, loss_config, detr.num_classes);
-    lap(t0, 1);
+    phases.lap(1);
     loss.backward();
-    lap(t0, 2);
+    phases.lap(2);
     torch::nn::utils::clip_grad_norm_(trainable, 0.1);
     adamw.step();
-    lap(t0, 3);
+    phases.lap(3);
   };
   const double seconds = time_steps(step, warmup, steps, device);
   int64_t trainable_count = 0;
   for (const auto& p : trainable) trainable_count += p.numel();
-  auto ms = [&](int k) { return 1000.0 * phase[k] / static_cast<double>(steps); };
+  auto ms = [&](size_t k) { return phases.ms(k, steps); };
   return result(config, "images", static_cast<double>(batch), seconds, steps, device,
                 {{"model", model_name}, {"batch", batch}, {"input", "3x" + std::to_string(side) + "x" + std::to_string(side)}, {"boxes", boxes},
                  {"params", count_parameters(*model)}, {"trainable", trainable_count}, {"forward_ms", ms(0)}, {"loss_ms", ms(1)},
@@ -421,29 +437,21 @@ Json bench_clip_small(torch::Device device, int64_t warmup, int64_t steps) {
   tokens.masked_fill_(positions > lengths.unsqueeze(1), 0);
   tokens.masked_fill_(positions == lengths.unsqueeze(1), 49407);
   tokens = tokens.to(device);
-  double phase[4] = {0, 0, 0, 0};  // image tower, text tower, loss + backward, optimizer: seconds over the timed steps
-  int64_t calls = 0;
+  PhaseTimer phases(4, warmup, device);  // image tower, text tower, loss + backward, optimizer
   auto step = [&] {
-    const bool timing = ++calls > warmup;
-    auto t0 = Clock::now();
-    auto lap = [&](int k) {
-      synchronize(device);
-      const auto now = Clock::now();
-      if (timing) phase[k] += std::chrono::duration<double>(now - t0).count();
-      t0 = now;
-    };
+    phases.start();
     adamw.zero_grad();
     const auto image_embeddings = model->encode_image(images);
-    lap(0);
+    phases.lap(0);
     const auto text_embeddings = model->encode_text(tokens);
-    lap(1);
+    phases.lap(1);
     models::clip_contrastive_loss(image_embeddings, text_embeddings, model->temperature()).backward();
-    lap(2);
+    phases.lap(2);
     adamw.step();
-    lap(3);
+    phases.lap(3);
   };
   const double seconds = time_steps(step, warmup, steps, device);
-  auto ms = [&](int k) { return 1000.0 * phase[k] / static_cast<double>(steps); };
+  auto ms = [&](size_t k) { return phases.ms(k, steps); };
   return result("clip_small", "pairs", batch, seconds, steps, device,
                 {{"batch", batch}, {"input", "3x32x32 images, 32-token texts"}, {"params", count_parameters(*model)},
                  {"image_forward_ms", ms(0)}, {"text_forward_ms", ms(1)}, {"backward_ms", ms(2)}, {"optimizer_ms", ms(3)}});
@@ -470,28 +478,20 @@ Json bench_ssl(const std::string& config, const std::string& backbone, const Jso
     auto view = torch::randn({batch, 3, side, side}).to(device);
     views.push_back(channels_last ? view.contiguous(at::MemoryFormat::ChannelsLast) : view);
   }
-  double phase[3] = {0, 0, 0};  // loss + backward, clipping + optimizer, EMA: seconds over the timed steps
-  int64_t calls = 0;
+  PhaseTimer phases(3, warmup, device);  // loss + backward, clipping + optimizer, EMA
   auto step = [&] {
-    const bool timing = ++calls > warmup;
-    auto t0 = Clock::now();
-    auto lap = [&](int k) {
-      synchronize(device);
-      const auto now = Clock::now();
-      if (timing) phase[k] += std::chrono::duration<double>(now - t0).count();
-      t0 = now;
-    };
+    phases.start();
     adamw.zero_grad();
     model->loss(views).loss.backward();
-    lap(0);
+    phases.lap(0);
     torch::nn::utils::clip_grad_norm_(trainable, 3.0);
     adamw.step();
-    lap(1);
+    phases.lap(1);
     model->update_target(0.996);
-    lap(2);
+    phases.lap(2);
   };
   const double seconds = time_steps(step, warmup, steps, device);
-  auto ms = [&](int k) { return 1000.0 * phase[k] / static_cast<double>(steps); };
+  auto ms = [&](size_t k) { return phases.ms(k, steps); };
   std::string input;
   for (int64_t side : view_sides) input += (input.empty() ? "" : " + ") + std::string("3x") + std::to_string(side) + "x" + std::to_string(side);
   return result(config, "images", batch, seconds, steps, device,
