@@ -16,6 +16,12 @@ SMALL_DINO=(--set method=dino --set out_dim=256 --set head_hidden=128 --set head
 expect 0 "" train --task ssl --model vit_tiny_patch4_32 "${SMALL_DINO[@]}" --synth-size 192 --batch-size 32 --epochs 2 --threads 2 --out dino
 check "dino: the last layer frozen in epoch 1, trained from epoch 2" grep -q "the head's last layer trains from now on" dino/train.log
 check "dino: k-NN at k=20 and k=200 and the collapse watch in the log" grep -qE "eval step [0-9]+: embedding_std [0-9.]+ knn_top1_k20 [0-9.]+ knn_top1_k200" dino/train.log
+check "dino: no collapse warning at the default momentum" bash -c '! grep -q "may be collapsing" dino/train.log'
+# The collapse watch: a teacher that follows the student at momentum 0.5 collapses within 40 steps.
+expect 0 "" train --task ssl --model vit_tiny_patch4_32 "${SMALL_DINO[@]}" --set momentum=0.5 --synth-size 256 --batch-size 32 --steps 40 \
+  --threads 2 --out collapse
+check "collapse watch: the log warns ($(grep -m1 -o 'std of the normalised projections is [0-9.e-]*' collapse/train.log))" \
+  grep -q "warning: the representation may be collapsing" collapse/train.log
 expect 0 "" eval --checkpoint dino/last.ckpt --json
 check "eval --json: embedding_std, knn_top1_k20, knn_top1_k200" test "$(json x '",".join(sorted(d["metrics"]))' out.txt)" = "embedding_std,knn_top1_k20,knn_top1_k200"
 check "eval: percentages" $PY -c "import json,sys; m=json.load(open('out.txt'))['metrics']; sys.exit(0 if all(0 <= m[k] <= 100 for k in ('knn_top1_k20','knn_top1_k200')) else 1)"
@@ -68,6 +74,11 @@ expect 0 "" train --task classify --model vit_tiny_patch4_32 --set layers=2 --se
 "$WEIGHTS" probe0/last.ckpt | awk '$1 ~ /^heads\./' > head_start.txt
 check "probe: the head trains" bash -c '! diff -q head_start.txt head_after.txt > /dev/null'
 check "probe: the log names the ssl checkpoint" grep -q "initialised from .*dino/last.ckpt" probe/train.log
+
+# --- bench: the same models as the PyTorch twins (benchmarks/pytorch_byol.py, pytorch_dino.py) ---
+expect 0 "" bench --config dino_vit_tiny,byol_r18 --warmup 0 --steps 1 --threads 2 --json
+check "bench: dino_vit_tiny and byol_r18 count 17,720,960 and 30,763,904 parameters (both networks), as their twins" \
+  test "$($PY -c "import json; print(','.join(str(json.loads(l)['params']) for l in open('out.txt')))")" = "17720960,30763904"
 
 # --- bad input: one line, the usage exit code ---
 expect 2 "method" train --task ssl --model resnet18_cifar --set method=simclr --steps 1 --out bad
