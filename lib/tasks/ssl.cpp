@@ -225,6 +225,8 @@ std::pair<torch::Tensor, torch::Tensor> SslTask::embed_all(const data::ImageData
 }
 
 Json SslTask::evaluate(const std::string& split, const std::string& data) {
+  // The training split is the memory: its own images would find themselves.
+  if (split == "train") throw UsageError("invalid --split train for task ssl: k-NN looks up the val or test images among the training images");
   const std::string path = data_for(data);
   auto memory_set = (data.empty() && train_set_) ? train_set_ : open_split(path, "train");
   auto query_set = (data.empty() && split == "val" && val_set_) ? val_set_ : open_split(path, split);

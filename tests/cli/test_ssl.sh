@@ -86,6 +86,7 @@ expect 2 "set method=dino" train --task ssl --model resnet18_cifar --set local_c
 expect 2 "for task lm, not ssl" train --task ssl --model gpt_mini --steps 1 --out bad
 expect 2 "backbone is vit_tiny_patch4_32, not resnet18_cifar" train --task classify --model resnet18_cifar --init dino/last.ckpt --steps 1 \
   --synth-size 32 --out bad
+expect 2 "k-NN looks up the val or test images" eval --checkpoint dino/last.ckpt --split train
 expect 2 "does not split" train --task ssl --model resnet18_cifar --accum-steps 2 --steps 1 --out bad
 
 finish "ssl"
