@@ -47,9 +47,10 @@ OptionSet Registry::options_in(const std::string& name, const std::string& task)
 
 Recipe Registry::recipe(const std::string& name, const std::string& task) const {
   const ModelSpec& spec = model(name);
-  if (task.empty() || spec.task == task) return spec.recipe;
-  options_in(name, task);  // the UsageError when task cannot train it
-  return wrapper(task)->recipe;
+  const ModelWrapper* w = wrapper(task);
+  // Whether `task` can train the model at all is for the caller to say, after it checked the task.
+  if (spec.task != task && w && w->wrapped_task == spec.task) return w->recipe;
+  return spec.recipe;
 }
 
 Json Registry::model_options(const Options& config, const std::string& task) const {

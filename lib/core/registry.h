@@ -72,8 +72,8 @@ class Registry {
   // The options model `name` takes in `task`: its own, and a wrapper's after them. UsageError
   // when `task` can train neither it nor a wrapper around it.
   OptionSet options_in(const std::string& name, const std::string& task) const;
-  // The training recipe of `name` in `task` (a wrapper's replaces the model's); `task` empty:
-  // the model's.
+  // The training recipe of `name` in `task`: a wrapper's when `task` wraps the model's task,
+  // else the model's own (also when `task` cannot train it: options_in says so).
   Recipe recipe(const std::string& name, const std::string& task = "") const;
 
  private:
