@@ -77,8 +77,7 @@ Json SslTask::meta() const {
   Json meta = common_meta();
   meta["classes"] = classes_;
   meta["preprocess"] = preprocess_.to_json();
-  // BYOL evaluates its online network, DINO its teacher (SslModelImpl::eval_network).
-  meta["backbone_prefix"] = model_options_.at("method") == "dino" ? "teacher.backbone." : "online.backbone.";
+  meta["backbone_prefix"] = models::ssl_backbone_prefix(model_options_.at("method").get<std::string>());
   return meta;
 }
 

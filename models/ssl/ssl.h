@@ -144,7 +144,6 @@ class SslModelImpl : public torch::nn::Module {
   // The network whose backbone is evaluated and exported: BYOL's online network (the paper's),
   // DINO's teacher (DINO's: it is the better one).
   SslNetworkImpl& eval_network() { return config_.method == "dino" ? *target : *online; }
-  std::string eval_prefix() const { return config_.method == "dino" ? "teacher.backbone." : "online.backbone."; }
   // The head's last layer, frozen for freeze_last_layer epochs (DINO); empty for BYOL.
   std::vector<torch::Tensor> last_layer_parameters() const;
   const SslConfig& config() const { return config_; }
@@ -168,6 +167,10 @@ torch::Tensor dino_loss(const std::vector<torch::Tensor>& student, const std::ve
 torch::Tensor updated_center(const torch::Tensor& center, const std::vector<torch::Tensor>& teacher, double momentum);
 // The standard deviation over the batch of L2-normalised rows, averaged over dimensions: (B, D) -> ().
 double normalised_std(const torch::Tensor& rows);
+
+// Where the evaluated backbone's tensors sit in a checkpoint of `method` (eval_network's): BYOL's
+// online network, DINO's teacher.
+inline std::string ssl_backbone_prefix(const std::string& method) { return method == "dino" ? "teacher.backbone." : "online.backbone."; }
 
 // The registry's wrapper: --task ssl takes any classify model as the backbone.
 ModelWrapper ssl_wrapper();
