@@ -90,6 +90,7 @@ void ClassifyTask::read_meta(const Json& meta) {
 void ClassifyTask::build_model() {
   model_ = build_model_as<models::ImageClassifierImpl>("an image classifier");
   freeze_backbone_ = model_options_.value("freeze_backbone", false);
+  model_->set_frozen_backbone(freeze_backbone_);
   if (channels_last_) models::to_channels_last(*model_);
 }
 
@@ -102,10 +103,7 @@ Json ClassifyTask::meta() const {
   return meta;
 }
 
-std::vector<std::string> ClassifyTask::head_prefixes() const {
-  // The layers whose shape follows num_classes, in each family's naming.
-  return {"fc.", "classifier.6.", "aux1.fc2.", "aux2.fc2.", "heads.", "head."};
-}
+std::vector<std::string> ClassifyTask::head_prefixes() const { return model_->head_prefixes(); }
 
 std::shared_ptr<data::ImageDataset> open_image_split(const std::string& path, const std::string& split, bool synthetic, const Json& data,
                                                      int64_t input_size, const std::vector<std::string>& classes) {
@@ -201,9 +199,6 @@ std::vector<ParameterGroup> ClassifyTask::parameter_groups() const {
 }
 
 torch::Tensor ClassifyTask::loss(const Batch& batch) {
-  // A linear probe's backbone normalises with its running statistics (the trainer put the
-  // model in training mode; the head has no BatchNorm).
-  if (freeze_backbone_) model_->eval();
   auto images = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
   if (channels_last_) images = images.contiguous(at::MemoryFormat::ChannelsLast);
   auto outputs = model_->forward_train(images);

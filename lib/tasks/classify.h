@@ -75,8 +75,8 @@ class ClassifyTask : public TaskBase {
   data::Preprocess preprocess_;
   std::vector<std::string> classes_;
   data::MixConfig mix_;  // --mixup / --cutmix
-  bool channels_last_ = false;
-  bool freeze_backbone_ = false;  // a linear probe: the head trains, the backbone stays in eval mode  // NHWC weights and batches in training (oneDNN's preferred layout)
+  bool channels_last_ = false;  // NHWC weights and batches in training (oneDNN's preferred layout)
+  bool freeze_backbone_ = false;  // a linear probe: the head trains, the backbone stays in eval mode
   std::shared_ptr<models::ImageClassifierImpl> model_;
   std::unique_ptr<ClassifyTask> teacher_;
   int visualize_layer_ = -1;                  // --layer: a ViT's layer (-1: the last)

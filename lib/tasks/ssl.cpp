@@ -22,19 +22,24 @@ constexpr double kCollapseRatio = 0.1;
 
 }  // namespace
 
+KnnVote knn_vote(const torch::Tensor& memory, const torch::Tensor& memory_labels, const torch::Tensor& queries, int64_t k, double temperature,
+                 int64_t classes) {
+  const int64_t m = queries.size(0), neighbours = std::min<int64_t>(k, memory.size(0));
+  auto [similarity, index] = torch::mm(queries, memory.t()).topk(neighbours, 1);  // (m, N) cosines of unit rows -> (m, k)
+  auto votes = torch::zeros({m, classes}, similarity.options());
+  // Each neighbour adds exp(s / T) to its class.
+  votes.scatter_add_(1, memory_labels.index_select(0, index.flatten()).view({m, neighbours}), (similarity / temperature).exp());
+  return {votes, similarity, index};
+}
+
 double knn_top1(const torch::Tensor& memory, const torch::Tensor& memory_labels, const torch::Tensor& queries, const torch::Tensor& query_labels,
                 int64_t k, double temperature, int64_t classes) {
-  const int64_t neighbours = std::min<int64_t>(k, memory.size(0));
   int64_t correct = 0;
   // Queries in chunks, so the (chunk, N) similarities stay small.
   for (int64_t start = 0; start < queries.size(0); start += 256) {
     const int64_t m = std::min<int64_t>(256, queries.size(0) - start);
-    auto similarity = torch::mm(queries.narrow(0, start, m), memory.t());  // (m, N): cosines of unit rows
-    auto [top, index] = similarity.topk(neighbours, 1);                    // (m, k)
-    auto votes = torch::zeros({m, classes}, top.options());
-    // Each neighbour adds exp(s / T) to its class.
-    votes.scatter_add_(1, memory_labels.index_select(0, index.flatten()).view({m, neighbours}), (top / temperature).exp());
-    correct += votes.argmax(1).eq(query_labels.narrow(0, start, m)).sum().item<int64_t>();
+    const auto vote = knn_vote(memory, memory_labels, queries.narrow(0, start, m), k, temperature, classes);
+    correct += vote.votes.argmax(1).eq(query_labels.narrow(0, start, m)).sum().item<int64_t>();
   }
   return queries.size(0) == 0 ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(queries.size(0));
 }
@@ -202,25 +207,30 @@ std::pair<torch::Tensor, torch::Tensor> SslTask::embed_all(const data::ImageData
   std::vector<torch::Tensor> features, labels, projections;
   while (auto batch = loader.next()) {
     if (batch->size == 0) continue;
-    auto images = batch->tensors[0].to(device_);
-    torch::Tensor y;
-    if (scripted_) {
-      y = scripted_->forward({images}).toTensor();
-    } else {
-      auto& network = model_->eval_network();
-      y = network.backbone->embed(images);  // (B, D)
-      if (watched) {
-        torch::Tensor z;
-        network.project(images, &z);
-        projections.push_back(z.to(torch::kCPU));
-      }
-    }
-    features.push_back(torch::nn::functional::normalize(y.to(torch::kCPU).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1)));
+    torch::Tensor z;
+    features.push_back(embed_images(batch->tensors[0], watched ? &z : nullptr));
+    if (z.defined()) projections.push_back(z);
     labels.push_back(batch->tensors[1]);
   }
   if (features.empty()) throw Error("no image of " + dataset.describe(0) + "'s split can be read");
   if (watched) *watched = projections.empty() ? std::nan("") : models::normalised_std(torch::cat(projections, 0));
   return {torch::cat(features, 0), torch::cat(labels, 0)};
+}
+
+torch::Tensor SslTask::embed_images(const torch::Tensor& images, torch::Tensor* watched) {
+  auto x = images.to(device_);
+  torch::Tensor y;
+  if (scripted_) {
+    y = scripted_->forward({x}).toTensor();
+  } else {
+    auto& network = model_->eval_network();
+    y = network.backbone->embed(x);  // (B, D)
+    if (watched) {
+      network.project_embedding(y, watched);
+      *watched = watched->to(torch::kCPU);
+    }
+  }
+  return torch::nn::functional::normalize(y.to(torch::kCPU).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
 Json SslTask::evaluate(const std::string& split, const std::string& data) {
@@ -254,32 +264,31 @@ Json SslTask::predict(const std::vector<std::string>& inputs, const Options& opt
   if (model_) model_->eval();
   torch::NoGradGuard no_grad;
   const double temperature = model_ ? model_->config().knn_temperature : models::SslConfig{}.knn_temperature;
+  const auto classes = static_cast<int64_t>(classes_.size());
+  const int64_t shown = std::min<int64_t>(options.has("topk") ? options.get_int("topk") : 5, classes);
+  if (shown <= 0) throw UsageError("invalid --topk: expected a positive integer");
   Json predictions = Json::array();
-  for (const auto& input : inputs) {
-    auto image = preprocess_.eval(data::read_image(input)).unsqueeze(0).to(device_);
-    auto y = scripted_ ? scripted_->forward({image}).toTensor() : model_->eval_network().backbone->embed(image);
-    auto query = torch::nn::functional::normalize(y.to(torch::kCPU).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
-    auto similarity = torch::mm(query, memory.t())[0];  // (N)
-    const int64_t k = std::min<int64_t>(20, memory.size(0));
-    auto [nearest, index] = similarity.topk(k);
-    auto votes = torch::zeros({static_cast<int64_t>(classes_.size())}).scatter_add_(0, memory_labels.index_select(0, index), (nearest / temperature).exp());
-    Json neighbours = Json::array();
-    for (int64_t j = 0; j < std::min<int64_t>(5, k); ++j) {
-      const int64_t i = index[j].item<int64_t>();
-      neighbours.push_back({{"file", memory_set->describe(i)}, {"class", classes_.at(static_cast<size_t>(memory_labels[i].item<int64_t>()))},
-                            {"similarity", nearest[j].item<double>()}});
-    }
+  for (size_t start = 0; start < inputs.size(); start += static_cast<size_t>(batch_size_)) {
+    const size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch_size_));
+    std::vector<torch::Tensor> images;
+    for (size_t i = start; i < end; ++i) images.push_back(preprocess_.eval(data::read_image(inputs[i])));
+    const auto vote = knn_vote(memory, memory_labels, embed_images(data::stack_samples(images)), 20, temperature, classes);
     // The classes by their share of the neighbours' votes.
-    auto share = votes / votes.sum();
-    const int64_t shown = std::min<int64_t>(options.has("topk") ? options.get_int("topk") : 5, share.size(0));
-    if (shown <= 0) throw UsageError("invalid --topk: expected a positive integer");
-    auto [p, best] = share.topk(shown);
-    Json top = Json::array();
-    for (int64_t j = 0; j < shown; ++j) {
-      const int64_t c = best[j].item<int64_t>();
-      top.push_back({{"class", classes_.at(static_cast<size_t>(c))}, {"index", c}, {"prob", p[j].item<double>()}});
+    auto [share, best] = (vote.votes / vote.votes.sum(1, /*keepdim=*/true)).topk(shown, 1);  // (B, shown)
+    for (size_t i = start; i < end; ++i) {
+      const auto row = static_cast<int64_t>(i - start);
+      Json top = Json::array(), neighbours = Json::array();
+      for (int64_t j = 0; j < shown; ++j) {
+        const int64_t c = best[row][j].item<int64_t>();
+        top.push_back({{"class", classes_.at(static_cast<size_t>(c))}, {"index", c}, {"prob", share[row][j].item<double>()}});
+      }
+      for (int64_t j = 0; j < std::min<int64_t>(5, vote.index.size(1)); ++j) {
+        const int64_t m = vote.index[row][j].item<int64_t>();
+        neighbours.push_back({{"file", memory_set->describe(m)}, {"class", classes_.at(static_cast<size_t>(memory_labels[m].item<int64_t>()))},
+                              {"similarity", vote.similarity[row][j].item<double>()}});
+      }
+      predictions.push_back({{"input", inputs[i]}, {"top", top}, {"neighbours", neighbours}});
     }
-    predictions.push_back({{"input", input}, {"top", top}, {"neighbours", neighbours}});
   }
   return {{"task", name()}, {"model", model_name_}, {"predictions", predictions}};
 }

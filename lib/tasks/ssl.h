@@ -10,6 +10,15 @@
 
 namespace zoo {
 
+// Each query's vote: its k most similar memories (cosine s of L2-normalised rows, memory (N, D),
+// queries (M, D)) add exp(s / T) to their class -> votes (M, classes), and the neighbours'
+// similarities and memory indices (M, k), most similar first.
+struct KnnVote {
+  torch::Tensor votes, similarity, index;
+};
+KnnVote knn_vote(const torch::Tensor& memory, const torch::Tensor& memory_labels, const torch::Tensor& queries, int64_t k, double temperature,
+                 int64_t classes);
+
 // DINO's weighted k-NN (eval_knn.py): rows of memory (N, D) and queries (M, D) L2-normalised,
 // each query's k most similar memories (cosine s) vote for their class with weight exp(s / T);
 // the class with the most weight wins. -> the percentage of queries whose label wins.
@@ -69,6 +78,10 @@ class SslTask : public TaskBase {
   // L2-normalised embeddings (N, D) of a dataset's images under the evaluation preprocessing, and
   // their labels; with `watched`, also the collapse watch's std of the normalised projections.
   std::pair<torch::Tensor, torch::Tensor> embed_all(const data::ImageDataset& dataset, double* watched = nullptr);
+  // Preprocessed images (B, 3, S, S) through the evaluated backbone (or the TorchScript file) ->
+  // L2-normalised embeddings (B, D) on the CPU; `watched`, when given and the C++ model runs,
+  // receives the collapse watch's projections (B, P) on the CPU from the same backbone pass.
+  torch::Tensor embed_images(const torch::Tensor& images, torch::Tensor* watched = nullptr);
 
   data::Preprocess preprocess_;
   std::vector<std::string> classes_;

@@ -57,9 +57,8 @@ SslNetworkImpl::SslNetworkImpl(std::shared_ptr<ImageClassifierImpl> trunk, const
   if (with_predictor) predictor = register_module("predictor", ByolMlp(c.projector_dim, c.projector_hidden, c.projector_dim));
 }
 
-torch::Tensor SslNetworkImpl::project(const torch::Tensor& views, torch::Tensor* watched) {
-  auto y = backbone->embed(views);  // (B, D)
-  if (head) return head(y, watched);  // (B, K)
+torch::Tensor SslNetworkImpl::project_embedding(const torch::Tensor& y, torch::Tensor* watched) {
+  if (head) return head(y, watched);  // (B, D) -> (B, K)
   auto z = projector(y);  // (B, P)
   if (watched) *watched = torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(-1));
   return predictor ? predictor(z) : z;
@@ -126,6 +125,9 @@ torch::Tensor byol_pair_loss(const torch::Tensor& prediction, const torch::Tenso
 
 torch::Tensor dino_loss(const std::vector<torch::Tensor>& student, const std::vector<torch::Tensor>& teacher, const torch::Tensor& center,
                         double student_temp, double teacher_temp) {
+  // log P_s = log_softmax(g(x') / tau_s), once per crop: each is paired with both teacher crops.
+  std::vector<torch::Tensor> log_student;
+  for (const auto& s : student) log_student.push_back(torch::log_softmax(s / student_temp, -1));
   torch::Tensor total;
   int64_t terms = 0;
   for (size_t t = 0; t < teacher.size(); ++t) {
@@ -133,8 +135,8 @@ torch::Tensor dino_loss(const std::vector<torch::Tensor>& student, const std::ve
     auto p_teacher = torch::softmax((teacher[t].detach() - center) / teacher_temp, -1);  // (B, K)
     for (size_t s = 0; s < student.size(); ++s) {
       if (s == t) continue;  // the same global view
-      // -P_t . log P_s, with P_s = softmax(g(x') / tau_s)
-      auto term = -(p_teacher * torch::log_softmax(student[s] / student_temp, -1)).sum(-1).mean();
+      // -P_t . log P_s
+      auto term = -(p_teacher * log_student[s]).sum(-1).mean();
       total = total.defined() ? total + term : term;
       ++terms;
     }

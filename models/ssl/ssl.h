@@ -110,7 +110,9 @@ class SslNetworkImpl : public torch::nn::Module {
   // Views of one resolution (B, 3, S, S) -> the projection (B, P) (DINO: the K logits), and the
   // L2-normalised representation the collapse watch measures (BYOL: the projection; DINO: the
   // head's bottleneck) in `watched`.
-  torch::Tensor project(const torch::Tensor& views, torch::Tensor* watched = nullptr);
+  torch::Tensor project(const torch::Tensor& views, torch::Tensor* watched = nullptr) { return project_embedding(backbone->embed(views), watched); }
+  // The same from the backbone's embeddings (B, D), for a caller that has them already.
+  torch::Tensor project_embedding(const torch::Tensor& embeddings, torch::Tensor* watched = nullptr);
   std::shared_ptr<ImageClassifierImpl> backbone;
   ByolMlp projector{nullptr}, predictor{nullptr};
   DinoHead head{nullptr};

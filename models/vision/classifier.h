@@ -75,6 +75,10 @@ class ImageClassifierImpl : public torch::nn::Module {
   virtual void drop_head() = 0;
   // Parameter-name prefixes of the classification head(s), what a linear probe trains.
   virtual std::vector<std::string> head_prefixes() const = 0;
+  // A linear probe (freeze_backbone): the classifier stays in evaluation mode when the trainer
+  // asks for training, so the fixed backbone's BatchNorm keeps its running statistics.
+  void set_frozen_backbone(bool frozen) { frozen_backbone_ = frozen; }
+  void train(bool on = true) override { torch::nn::Module::train(on && !frozen_backbone_); }
 
   // The convolutional trunk as an image encoder (the captioners'): (B, 3, H, W) -> the feature
   // map (B, C, h, w) after stage `stage` (ResNet: layer1..layer4 = 1..4; VGG: 5, conv5 before
@@ -88,6 +92,7 @@ class ImageClassifierImpl : public torch::nn::Module {
   virtual void keep_trunk(int64_t stage) { throw_no_trunk(); }
 
  private:
+  bool frozen_backbone_ = false;
   [[noreturn]] void throw_no_trunk() const { throw UsageError("this classifier has no convolutional trunk to encode images with: use a resnet* or vgg*"); }
 };
 
