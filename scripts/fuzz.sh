@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -26,9 +26,20 @@ declare -A sources=(
   [caption_files]="data/caption_files.cpp lib/text/utf8.cpp lib/core/error.cpp"
   [detection_files]="data/detection_files.cpp data/caption_files.cpp lib/text/utf8.cpp lib/detect/coco_eval.cpp lib/core/error.cpp"
   [clip_bpe]="lib/text/clip_bpe.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
+  [safetensors]="lib/export/safetensors_format.cpp lib/core/error.cpp"
+  [event_file]="lib/train/tensorboard.cpp $out/proto/tensorboard_event.pb.cc lib/core/error.cpp"
+)
+# What a target needs beyond the sources: event_file parses with the protocol buffers protoc
+# generates from lib/train/proto (into $out/proto) and Debian's libprotobuf.
+declare -A extra=(
+  [event_file]="-I$out/proto -DZOO_TENSORBOARD -lprotobuf"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"
+if [[ " ${targets[*]} " == *" event_file "* ]]; then
+  mkdir -p "$out/proto"
+  protoc --proto_path=lib/train/proto --cpp_out="$out/proto" lib/train/proto/tensorboard_event.proto
+fi
 for target in "${targets[@]}"; do
   [[ -n ${sources[$target]:-} ]] || { echo "fuzz: unknown target '$target' (known: ${!sources[*]})"; exit 2; }
 done
@@ -41,7 +52,7 @@ for target in "${targets[@]}"; do
   throttle
   rm -f "$out/fuzz_$target"
   # shellcheck disable=SC2086
-  "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$out/fuzz_$target" -lz -licuuc -licui18n -ldl -lpthread \
+  "$CXX" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} -o "$out/fuzz_$target" ${extra[$target]:-} -lz -licuuc -licui18n -ldl -lpthread \
     > "$out/$target.build.log" 2>&1 &
 done
 wait

@@ -19,6 +19,8 @@ packages=(
   clang libclang-rt-14-dev                       # libFuzzer and the sanitizers (scripts/fuzz.sh)
   libopenblas0-openmp                            # the BLAS behind LibTorch's GEMMs
   libgloo-dev                                    # c10d's CPU collectives (runs launched by torchrun)
+  libprotobuf-dev protobuf-compiler              # TensorBoard event files (lib/train/tensorboard.*)
+  python3-protobuf                               # the tests' independent reader of those files
   python3-torch python3-torchvision              # test oracles (/usr/bin/python3)
 )
 

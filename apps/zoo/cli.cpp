@@ -44,6 +44,8 @@ Command::Command(CLI::App& parent, const std::string& name, const std::string& d
       help += " [default: " + (spec.default_value.is_string() ? spec.default_value.get<std::string>() : spec.default_value.dump()) + "]";
     if (spec.kind == Kind::Flag) {
       app_->add_flag(flag, flags_[spec.flag], help);
+    } else if (spec.kind == Kind::Positional) {
+      app_->add_option(spec.flag, lists_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
     } else if (spec.kind == Kind::List) {
       app_->add_option(flag, lists_[spec.flag], help)->type_name(spec.type_name.empty() ? "TEXT" : spec.type_name);
     } else {
@@ -55,13 +57,19 @@ Command::Command(CLI::App& parent, const std::string& name, const std::string& d
   }
 }
 
-bool Command::given(const std::string& flag) const { return app_->get_option("--" + flag)->count() > 0; }
+bool Command::given(const std::string& flag) const {
+  for (const auto& spec : specs_)
+    if (spec.flag == flag && spec.kind == Kind::Positional) return app_->get_option(flag)->count() > 0;
+  return app_->get_option("--" + flag)->count() > 0;
+}
 
 Json Command::resolve(const Json& base) const {
   Json out = Json::object();
   std::map<std::string, const OptionSpec*> by_key;
   for (const auto& spec : specs_) {
-    out[key_of(spec.flag)] = spec.kind == Kind::Flag ? Json(false) : spec.kind == Kind::List ? Json::array() : spec.default_value;
+    out[key_of(spec.flag)] = spec.kind == Kind::Flag                                         ? Json(false)
+                             : spec.kind == Kind::List || spec.kind == Kind::Positional ? Json::array()
+                                                                                          : spec.default_value;
     by_key[key_of(spec.flag)] = &spec;
   }
   for (auto it = base.begin(); it != base.end(); ++it)
@@ -87,6 +95,7 @@ Json Command::resolve(const Json& base) const {
       if (!by_key.count(key)) throw UsageError("unknown option '" + it.key() + "' in config file " + config_path + " for " + app_->get_name());
       const OptionSpec& spec = *by_key.at(key);
       Json value = it.value();
+      if (spec.kind == Kind::Positional && value.is_string()) value = Json::array({value});
       if (spec.kind == Kind::List && value.is_object()) {  // "set": {"hidden": 512} -> ["hidden=512"]
         Json list = Json::array();
         for (auto kv = value.begin(); kv != value.end(); ++kv)
@@ -103,7 +112,7 @@ Json Command::resolve(const Json& base) const {
     if (!given(spec.flag)) continue;
     const std::string key = key_of(spec.flag);
     if (spec.kind == Kind::Flag) out[key] = flags_.at(spec.flag);
-    else if (spec.kind == Kind::List) out[key] = lists_.at(spec.flag);
+    else if (spec.kind == Kind::List || spec.kind == Kind::Positional) out[key] = lists_.at(spec.flag);
     else out[key] = convert_like(spec.like, values_.at(spec.flag), "--" + spec.flag);
   }
   if (config_file_option_) out.erase("config");

@@ -11,7 +11,7 @@
 
 namespace zoo::cli {
 
-enum class Kind { Value, Flag, List };
+enum class Kind { Value, Flag, List, Positional };  // Positional: the words after the command (a list)
 
 struct OptionSpec {
   std::string flag;    // without dashes: "batch-size"; its JSON key is "batch_size"
@@ -36,6 +36,8 @@ class Command {
   Json resolve(const Json& base = Json::object()) const;
   // Whether the user gave this option on the command line or in --config.
   bool given(const std::string& flag) const;
+  const std::string& name() const { return app_->get_name(); }
+  const std::vector<OptionSpec>& specs() const { return specs_; }
 
  private:
   CLI::App* app_;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 
+#include "apps/zoo/completion.h"
 #include "apps/zoo/model_docs.h"
 #include "data/text_pairs.h"
 #include "lib/bench/bench.h"
@@ -17,6 +18,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
+#include "lib/export/safetensors.h"
 #include "lib/export/state_dict.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
@@ -27,7 +29,10 @@
 #include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
 #include "lib/train/precision.h"
+#include "lib/train/run_folder.h"
 #include "lib/train/trainer.h"
+#include "lib/viz/heatmap.h"
+#include "lib/viz/plot.h"
 
 namespace fs = std::filesystem;
 
@@ -68,6 +73,9 @@ std::vector<OptionSpec> train_options() {
       {"save-every-steps", 0, 0, "also save last.ckpt every N steps (0: only at evaluations and on signals)", Kind::Value, "N"},
       {"save-every-minutes", 10.0, 0.0, "also save last.ckpt when this many minutes passed since the last save (0: off)", Kind::Value, "MIN"},
       {"keep-last", 2, 0, "step checkpoints kept in OUT/checkpoints (last.ckpt is the newest)", Kind::Value, "N"},
+      {"no-tensorboard", nullptr, false, "write no TensorBoard event files (OUT/tb/: scalars, the validation example's attention figure, sample outputs, the options)", Kind::Flag},
+      {"log-every", 10, 0, "TensorBoard: training loss (the mean since the last point), learning rate, gradient norm and throughput every N steps", Kind::Value, "N"},
+      {"progress-seconds", 30.0, 0.0, "when stderr is not a terminal: a progress line at least every this many seconds (0: only every ~10% of an epoch)", Kind::Value, "S"},
       {"deterministic", nullptr, false, "deterministic algorithms only, one CPU thread unless --threads says otherwise: a resumed run ends bit for bit where an uninterrupted one does", Kind::Flag},
       {"bad-samples", "fail", "", "an unreadable image (corrupt, truncated, empty): fail (naming it) | skip it, listed in train.log", Kind::Value, "ACTION"},
       {"on-nan", "stop", "", "a non-finite loss or gradient: stop (with the step and its samples) | skip the step and count it", Kind::Value, "ACTION"},
@@ -412,13 +420,28 @@ void require_cpu(const Options& o, const std::string& why) {
   if (device != "auto" && !parse_device(device).is_cpu()) throw UsageError("--device " + device + ": " + why);
 }
 
+// safetensors metadata of a zoo export: the checkpoint's whole meta (task, model, options,
+// vocabulary, preprocessing) as JSON, so that `zoo import --from safetensors` rebuilds the model.
+constexpr const char* kZooMetaKey = "zoo_meta";
+
 int cmd_export(const Options& o) {
-  require_cpu(o, "export traces the model on the CPU and writes a file that names no device "
-                 "(torch.jit.load(F, map_location=...) and torch::jit::load(F, device) put it on any device)");
+  const std::string format = o.get_string("format");
+  if (format != "torchscript" && format != "safetensors") throw UsageError("invalid --format '" + format + "': expected torchscript or safetensors");
+  require_cpu(o, format == "safetensors" ? std::string("the weights are written from the CPU; the file names no device")
+                                         : std::string("export traces the model on the CPU and writes a file that names no device "
+                                                       "(torch.jit.load(F, map_location=...) and torch::jit::load(F, device) put it on any device)"));
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string checkpoint = require(o, "checkpoint"), out = require(o, "out");
   auto task = task_from_checkpoint(checkpoint, torch::kCPU);
-  task->export_torchscript(out);
+  if (format == "safetensors") {
+    const Json meta = task->meta();
+    // "format": "pt" as safetensors.torch.save_file writes it; the model's config beside.
+    write_safetensors(out, state_dict(*task->model()),
+                      {{"format", "pt"}, {"zoo_task", task->name()}, {"zoo_model", meta.at("model").get<std::string>()},
+                       {"zoo_model_options", meta.at("model_options").dump()}, {kZooMetaKey, meta.dump()}});
+  } else {
+    task->export_torchscript(out);
+  }
   std::printf("exported %s to %s\n", checkpoint.c_str(), out.c_str());
   return 0;
 }
@@ -435,16 +458,42 @@ int cmd_import(const Options& o) {
   require_cpu(o, "import converts the weights on the CPU; the checkpoint it writes loads on any device");
   set_threads(static_cast<int>(o.get_int("threads")));
   const std::string from = o.get_string("from");
-  // The naming each source's state dicts follow, and the task of the models that have it.
-  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}, {"clip", "clip"}};
-  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr or clip");
+  // The naming each source's state dicts follow, and the task of the models that have it;
+  // safetensors holds any model's tensors under its own (published) names.
+  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}, {"clip", "clip"}, {"safetensors", ""}};
+  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip or safetensors");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
-  if (spec.task != task_of_source.at(from))
+  if (!task_of_source.at(from).empty() && spec.task != task_of_source.at(from))
     throw UsageError("--from " + from + " imports " + task_of_source.at(from) + " models; " + model + " is a " + spec.task + " model");
-  NamedTensors tensors = read_torch_state_dict(path);
-  auto task = create_task(spec.task);
-  Json meta = task->import_meta(model, spec.options.resolve(o.json().at("set").get<std::vector<std::string>>(), "model " + model), tensors);
+  const auto set = o.json().at("set").get<std::vector<std::string>>();
+  NamedTensors tensors;
+  std::unique_ptr<Task> task;
+  Json meta;
+  if (from == "safetensors") {
+    SafetensorsFile file = read_safetensors(path);
+    tensors = std::move(file.tensors);
+    if (file.metadata.count(kZooMetaKey)) {
+      // zoo's own export: the checkpoint's meta, vocabulary and all.
+      try {
+        meta = Json::parse(file.metadata.at(kZooMetaKey));
+      } catch (const std::exception&) {
+        throw Error(path + ": its " + kZooMetaKey + " metadata is not valid JSON");
+      }
+      if (!meta.is_object() || !meta.contains("task") || !meta.contains("model") || !meta.at("task").is_string() || !meta.at("model").is_string())
+        throw Error(path + ": its " + kZooMetaKey + " metadata names no task and model");
+      if (meta.at("model").get<std::string>() != model)
+        throw UsageError(path + " holds a " + meta.at("model").get<std::string>() + " (its zoo_meta), not " + model);
+      if (!set.empty()) throw UsageError("--set: " + path + " is a zoo export, whose metadata fixes the model's options");
+      task = create_task(meta.at("task").get<std::string>());
+    }
+  } else {
+    tensors = read_torch_state_dict(path);
+  }
+  if (!task) {
+    task = create_task(spec.task);
+    meta = task->import_meta(model, spec.options.resolve(set, "model " + model), tensors);
+  }
   meta["imported_from"] = {{"format", from}, {"file", fs::absolute(path).string()}};
   task->setup_from_meta(meta, torch::kCPU);
   task->adapt_weights(tensors);  // e.g. a ViT's position embeddings for --set input_size
@@ -507,6 +556,119 @@ int cmd_bench(const Options& o) {
   return 0;
 }
 
+std::string clock_text(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof(text), "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+  return text;
+}
+
+// A run's name in a listing: its folder relative to the folder listed ("." for that folder).
+std::string run_name(const std::string& folder, const std::string& root) {
+  std::error_code ec;
+  const std::string relative = fs::relative(folder, root, ec).string();
+  return ec || relative.empty() ? folder : relative;
+}
+
+// The last evaluation's value of a metric (val_NAME, or NAME as metrics.jsonl has it).
+std::optional<double> last_value(const RunInfo& run, const std::string& name) {
+  for (auto it = run.evaluations.rbegin(); it != run.evaluations.rend(); ++it)
+    for (const std::string& key : {"val_" + name, name})
+      if (it->contains(key) && it->at(key).is_number()) return it->at(key).get<double>();
+  return std::nullopt;
+}
+
+int cmd_runs(const Options& o) {
+  const auto given = o.json().at("folder").get<std::vector<std::string>>();
+  if (given.size() > 1) throw UsageError("give one FOLDER (the runs under it are listed)");
+  const std::string root = given.empty() ? "runs" : given.front();
+  std::vector<RunInfo> runs;
+  for (const auto& folder : find_runs(root)) runs.push_back(read_run(folder));
+  // --sort: best (each run's main metric, best first in its own direction), steps, time, or a
+  // metric's last value (largest first); --ascending turns the order round. name (the default)
+  // is find_runs' order.
+  const std::string sort = o.get_string("sort");
+  std::function<std::optional<double>(const RunInfo&)> key;
+  if (sort == "best") key = [](const RunInfo& r) { return r.best ? std::optional<double>(r.higher_is_better ? *r.best : -*r.best) : std::nullopt; };
+  else if (sort == "steps") key = [](const RunInfo& r) { return std::optional<double>(static_cast<double>(r.steps)); };
+  else if (sort == "time") key = [](const RunInfo& r) { return r.seconds; };
+  else if (!sort.empty() && sort != "name") key = [sort](const RunInfo& r) { return last_value(r, sort); };
+  if (key) {
+    const bool ascending = o.get_bool("ascending");
+    std::stable_sort(runs.begin(), runs.end(), [&](const RunInfo& a, const RunInfo& b) {
+      const auto ka = key(a), kb = key(b);
+      if (!ka || !kb) return ka.has_value() && !kb.has_value();  // runs without the value last
+      return ascending ? *ka < *kb : *ka > *kb;
+    });
+  }
+  if (o.get_bool("json")) {
+    Json list = Json::array();
+    for (const auto& r : runs)
+      list.push_back({{"run", run_name(r.folder, root)}, {"folder", r.folder}, {"task", r.task}, {"model", r.model}, {"data", r.data},
+                      {"steps", r.steps}, {"total_steps", r.total_steps}, {"metric", r.metric}, {"best", r.best ? Json(*r.best) : Json(nullptr)},
+                      {"seconds", r.seconds ? Json(*r.seconds) : Json(nullptr)}, {"status", r.status}, {"note", r.note},
+                      {"last_evaluation", r.evaluations.empty() ? Json(nullptr) : r.evaluations.back()}, {"problems", r.problems}});
+    print_json(list);
+    return 0;
+  }
+  if (runs.empty()) {
+    std::printf("no runs under %s\n", root.c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows{{"run", "task", "model", "data", "steps", "best", "time", "status"}};
+  for (const auto& r : runs) {
+    char best[64] = "-";
+    if (r.best) std::snprintf(best, sizeof(best), "%s %.4g", r.metric.c_str(), *r.best);
+    std::string data = r.data;
+    if (data.size() > 32) data = "..." + data.substr(data.size() - 29);
+    rows.push_back({run_name(r.folder, root), r.task, r.model, data,
+                    std::to_string(r.steps) + (r.total_steps > 0 ? "/" + std::to_string(r.total_steps) : std::string()), best,
+                    r.seconds ? clock_text(*r.seconds) : std::string("-"), r.status + (r.note.empty() ? "" : " (" + r.note + ")")});
+  }
+  std::vector<size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows)
+    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) line += row[c] + (c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
+    std::printf("%s\n", line.c_str());
+  }
+  for (const auto& r : runs)
+    for (const auto& problem : r.problems) std::fprintf(stderr, "zoo runs: %s: %s\n", r.folder.c_str(), problem.c_str());
+  return 0;
+}
+
+int cmd_plot(const Options& o) {
+  const auto given = o.json().at("runs").get<std::vector<std::string>>();
+  if (given.empty()) throw UsageError("give one or more RUN folders (or folders of runs)");
+  const std::string out = require(o, "out");
+  std::vector<RunInfo> runs;
+  std::vector<std::string> names;
+  for (const auto& folder : given) {
+    const auto found = find_runs(folder);
+    if (found.empty()) throw Error("no run folder (one holding config.json) in " + folder);
+    for (const auto& f : found) runs.push_back(read_run(f)), names.push_back(f);
+  }
+  // Each run by its folder's name, or its whole path where two names would be alike.
+  std::map<std::string, int> seen;
+  for (const auto& n : names) ++seen[fs::path(n).lexically_normal().filename().string()];
+  for (auto& n : names) {
+    const std::string base = fs::path(n).lexically_normal().filename().string();
+    if (seen[base] == 1 && !base.empty()) n = base;
+  }
+  const std::string metric = o.get_string("metric");
+  if (!metric.empty()) {
+    const bool any = std::any_of(runs.begin(), runs.end(), [&](const RunInfo& r) { return last_value(r, metric).has_value(); });
+    if (!any) throw UsageError("invalid --metric '" + metric + "': no evaluation of these runs has it");
+  }
+  for (const auto& r : runs)
+    for (const auto& problem : r.problems) std::fprintf(stderr, "zoo plot: %s: %s\n", r.folder.c_str(), problem.c_str());
+  const cv::Mat image = viz::line_charts(run_curves(runs, metric, o.get_bool("log")), names);
+  viz::write_png(image, out);
+  std::printf("wrote %s (%zu run%s)\n", out.c_str(), runs.size(), runs.size() == 1 ? "" : "s");
+  return 0;
+}
+
 }  // namespace
 
 Commands make_commands(CLI::App& app) {
@@ -554,9 +716,10 @@ Commands make_commands(CLI::App& app) {
       {"top-p", 1.0, 0.0, "lm: sample from the smallest set of tokens whose probability reaches P (1: all)", Kind::Value, "P"},
       {"batch-size", 64, 0, "inputs per batch", Kind::Value, "N"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
-  c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load", std::vector<OptionSpec>{
+  c.export_ = std::make_unique<Command>(app, "export", "write TorchScript that Python and C++ load, or the weights as safetensors", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
-      {"out", nullptr, "", "the TorchScript file to write", Kind::Value, "FILE.pt"},
+      {"out", nullptr, "", "the file to write", Kind::Value, "FILE"},
+      {"format", "torchscript", "", "torchscript (a module Python's torch.jit.load and C++ run) | safetensors (the weights, the model's config in the header metadata)", Kind::Value, "FORMAT"},
       {"device", "auto", "", "cpu (or auto): export traces on the CPU and writes a file that names no device; another device is refused", Kind::Value, "DEVICE"}});
   c.visualize = std::make_unique<Command>(app, "visualize", "write a model's attention maps for one input as PNG", std::vector<OptionSpec>{
       {"checkpoint", nullptr, "", "the checkpoint", Kind::Value, "CKPT"},
@@ -568,10 +731,10 @@ Commands make_commands(CLI::App& app) {
       {"threshold", 0.7, 0.0, "detect: the objects shown are those whose class probability is at least this", Kind::Value, "P"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
-  c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models)", Kind::Value, "SOURCE"},
+  c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict or a safetensors file into a zoo checkpoint", std::vector<OptionSpec>{
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
-      {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's)", Kind::Value, "FILE"},
+      {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's); with --from safetensors a .safetensors file", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},
       {"set", nullptr, Json::array(), "model option key=value (repeatable)", Kind::List, "KEY=VALUE"},
       {"device", "auto", "", "cpu (or auto): the weights are converted on the CPU; another device is refused", Kind::Value, "DEVICE"}});
@@ -594,6 +757,18 @@ Commands make_commands(CLI::App& app) {
       {"steps", 5, 0, "timed steps", Kind::Value, "N"},
       {"precision", "fp32", "", "fp32 | bf16 | fp16 (CUDA): autocast in resnet18_64, transformer_mt and vit_cifar", Kind::Value, "P"},
       {"json", nullptr, false, "one JSON object per line", Kind::Flag}});
+  c.plot = std::make_unique<Command>(app, "plot", "training and validation curves of runs on shared axes, as PNG", std::vector<OptionSpec>{
+      {"runs", nullptr, Json::array(), "run folders, or folders of runs", Kind::Positional, "RUN"},
+      {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
+      {"metric", "", "", "the validation metric of the middle panel (default: each run's task's main metric)", Kind::Value, "NAME"},
+      {"log", nullptr, false, "the loss and learning-rate axes on a log scale", Kind::Flag}});
+  c.runs = std::make_unique<Command>(app, "runs", "a table of the runs under a folder", std::vector<OptionSpec>{
+      {"folder", nullptr, Json::array(), "the folder of runs (default: runs), or one run folder", Kind::Positional, "FOLDER"},
+      {"sort", "", "", "best (each run's main metric, best first) | steps | time | name | a metric's last value (largest first) [default: name]", Kind::Value, "KEY"},
+      {"ascending", nullptr, false, "with --sort: smallest first", Kind::Flag},
+      {"json", nullptr, false, "print one JSON list", Kind::Flag}});
+  c.completion = std::make_unique<Command>(app, "completion", "print a shell-completion script", std::vector<OptionSpec>{
+      {"shell", nullptr, Json::array(), "bash | zsh", Kind::Positional, "SHELL"}});
   return c;
 }
 
@@ -608,6 +783,20 @@ int run_command(const Commands& c, CLI::App& app) {
   if (c.data_synth->parsed()) return cmd_data_synth(Options(c.data_synth->resolve()));
   if (c.data_tokenize->parsed()) return cmd_data_tokenize(Options(c.data_tokenize->resolve()));
   if (c.bench->parsed()) return cmd_bench(Options(c.bench->resolve()));
+  if (c.plot->parsed()) return cmd_plot(Options(c.plot->resolve()));
+  if (c.runs->parsed()) return cmd_runs(Options(c.runs->resolve()));
+  if (c.completion->parsed()) {
+    const auto shell = c.completion->resolve().at("shell").get<std::vector<std::string>>();
+    if (shell.size() != 1) throw UsageError("give the shell: zoo completion bash | zoo completion zsh");
+    std::vector<std::pair<std::string, const Command*>> all;
+    for (const auto* command : {&c.models, &c.train, &c.eval, &c.predict, &c.export_, &c.visualize, &c.import, &c.data, &c.bench, &c.plot,
+                                &c.runs, &c.completion})
+      all.emplace_back((*command)->name(), command->get());
+    all.emplace_back("data synth", c.data_synth.get());
+    all.emplace_back("data tokenize", c.data_tokenize.get());
+    std::printf("%s", completion_script(shell.front(), all).c_str());
+    return 0;
+  }
   throw UsageError("no command given; see zoo --help");
 }
 

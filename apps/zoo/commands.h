@@ -8,7 +8,7 @@
 namespace zoo::cli {
 
 struct Commands {
-  std::unique_ptr<Command> models, train, eval, predict, export_, visualize, import, data, data_synth, data_tokenize, bench;
+  std::unique_ptr<Command> models, train, eval, predict, export_, visualize, import, data, data_synth, data_tokenize, bench, plot, runs, completion;
 };
 
 Commands make_commands(CLI::App& app);

@@ -288,6 +288,12 @@ Json CaptionTask::evaluate(const std::string& split, const std::string& data) {
   }
   std::vector<text::CaptionPair> pairs;
   for (const auto& [image, text] : written) pairs.push_back(text::coco_pair(text, set.images[static_cast<size_t>(image)].captions));
+  std::vector<std::vector<std::string>> shown;
+  for (size_t k = 0; k < std::min<size_t>(written.size(), 5); ++k) {
+    const auto& references = set.images[static_cast<size_t>(written[k].first)].captions;
+    shown.push_back({set.describe(written[k].first), written[k].second, references.empty() ? std::string() : references.front()});
+  }
+  samples_ = markdown_table({"image", "caption", "a reference"}, shown);
   if (pairs.empty()) throw Error("no image of the " + split + " split can be read");
   Json metrics = text::coco_caption_scores(pairs);  // bleu_1..bleu_4, cider, rouge_l
   if (pointing_words > 0) metrics["pointing"] = static_cast<double>(pointed) / static_cast<double>(pointing_words);
@@ -323,6 +329,11 @@ void CaptionTask::export_torchscript(const std::string& path) {
   for (int64_t i = 0; i < vocab_.size(); ++i) lines += vocab_.token(i) + "\n";
   save_torchscript(scripted, path, meta(), {{"vocab.txt", lines}});
   model_->to(device_);
+}
+
+std::vector<std::string> CaptionTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_set_ || val_set_->size() == 0) return {};
+  return visualize_image(val_set_->image(0), out_png);
 }
 
 std::vector<std::string> CaptionTask::visualize(const std::string& input, const std::string& out_png) {

@@ -48,6 +48,8 @@ class CaptionTask : public TaskBase {
   void export_torchscript(const std::string& path) override;
   // The caption with each word's attention over the image: one panel per word.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
+  std::string sample_outputs() override { return samples_; }
   // zoo data synth --kind scenes: synth:scenes's train and val splits as a COCO root.
   static std::string write_synthetic(const SynthRequest& request);
 
@@ -81,6 +83,7 @@ class CaptionTask : public TaskBase {
   std::shared_ptr<models::CaptionModel> model_;
   std::optional<torch::jit::Module> scripted_;
   std::optional<data::CaptionSet> train_set_, val_set_;
+  std::string samples_;  // the last evaluation's first captions (Markdown)
   std::vector<int64_t> train_images_;                          // images of train_set_ with a caption kept
   std::vector<std::vector<std::vector<int64_t>>> train_words_;  // their kept captions as ids, <end>-terminated
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");

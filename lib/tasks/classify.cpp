@@ -309,6 +309,11 @@ void ClassifyTask::export_torchscript(const std::string& path) {
   model_->to(device_);
 }
 
+std::vector<std::string> ClassifyTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_set_ || val_set_->size() == 0) return {};
+  return visualize_image(val_set_->image(0), out_png);
+}
+
 std::vector<std::string> ClassifyTask::visualize(const std::string& input, const std::string& out_png) {
   // The image as the model sees it (resized and centre-cropped), for the background too.
   const cv::Mat shown = preprocess_.eval_image(data::read_image(input));

@@ -54,6 +54,7 @@ class ClassifyTask : public TaskBase {
   // Attention over the image: ViT/DeiT the class token's heads in a layer and the rollout; Swin
   // one query token's window attention per stage; resnet*_sa one query position's attention.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
 
   const std::vector<std::string>& classes() const { return classes_; }
   const data::Preprocess& preprocess() const { return preprocess_; }

@@ -477,6 +477,9 @@ Json ClipTask::predict(const std::vector<std::string>& inputs, const Options& op
   return {{"task", name()}, {"model", model_name_}, {"predictions", predictions}};
 }
 
+// The similarity matrix of the first validation images and their captions.
+std::vector<std::string> ClipTask::visualize_validation_example(const std::string& out_png) { return visualize("val", out_png); }
+
 std::vector<std::string> ClipTask::visualize(const std::string& input, const std::string& out_png) {
   if (!model_) throw UsageError("visualize needs a checkpoint");
   model_->eval();

@@ -91,6 +91,7 @@ class ClipTask : public TaskBase {
   // ResNet: the pooling query's heads). Caption data (a COCO root, a TSV, synth:scenes): the
   // cosine similarity of its first 8 validation images with one caption each, as a labelled matrix.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
   // encode_image(images) (B, 3, S, S) and encode_text(tokens) (B, context): unnormalised
   // projections, as openai/CLIP's methods of those names; any batch.
   void export_torchscript(const std::string& path) override;

@@ -352,6 +352,11 @@ Json DetectTask::predict(const std::vector<std::string>& inputs, const Options& 
   return {{"task", name()}, {"model", model_name_}, {"threshold", threshold_}, {"predictions", predictions}};
 }
 
+std::vector<std::string> DetectTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_set_ || val_set_->size() == 0) return {};
+  return visualize_image(val_set_->image(0), out_png);
+}
+
 std::vector<std::string> DetectTask::visualize(const std::string& input, const std::string& out_png) {
   const cv::Mat image = data::read_image(input);
   const Detections d = detect({image}, true).at(0);

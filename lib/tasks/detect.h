@@ -45,6 +45,7 @@ class DetectTask : public TaskBase {
   // averaged; DETR's figure), each tile with its box; NAME_boxes.png: the detections over the
   // image; NAME_encoder.png: the encoder's self-attention of the --query point.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
   // forward(images) -> (logits (B, N, classes + 1), boxes (B, N, 4) as cx, cy, w, h in [0, 1]).
   void export_torchscript(const std::string& path) override;
   // import --from detr: the classes and queries the state dict's heads have; COCO's category

@@ -476,6 +476,33 @@ void LmTask::export_torchscript(const std::string& path) {
   model_->to(device_);
 }
 
+// The validation text's beginning: what the figure shows and the sample continues.
+namespace {
+std::string opening(const data::TextCorpus& corpus, size_t characters) {
+  std::string text;
+  for (const auto& line : corpus.lines) {
+    text += line + "\n";
+    if (text.size() >= characters) break;
+  }
+  return text.substr(0, std::min(text.size(), characters));
+}
+}  // namespace
+
+std::vector<std::string> LmTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_corpus_ || val_corpus_->lines.empty()) return {};
+  return visualize(opening(*val_corpus_, 64), out_png);
+}
+
+std::string LmTask::sample_outputs() {
+  if (!val_corpus_ || val_corpus_->lines.empty()) return "";
+  // Greedy, so the sample costs no random numbers and shows the model's most likely continuation.
+  const nn::SamplingOptions greedy{0.0, 0, 1.0};
+  Rng rng(0);
+  const std::string prompt = opening(*val_corpus_, 40);
+  const std::string text = decode(generate(encode(prompt), 120, greedy, rng));
+  return "The validation text's first " + std::to_string(prompt.size()) + " bytes, continued greedily:\n\n```\n" + prompt + text + "\n```";
+}
+
 std::vector<std::string> LmTask::visualize(const std::string& input, const std::string& out_png) {
   auto ids = encode(input);
   if (ids.empty()) throw UsageError("--input is empty: give a text to look at");

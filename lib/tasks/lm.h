@@ -44,6 +44,8 @@ class LmTask : public TaskBase {
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
+  std::string sample_outputs() override;
   // zoo data synth --kind additions: synth:additions's training lines, then its validation lines.
   static std::string write_synthetic(const SynthRequest& request);
 

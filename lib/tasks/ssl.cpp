@@ -303,6 +303,11 @@ void SslTask::export_torchscript(const std::string& path) {
   model_->to(device_);
 }
 
+std::vector<std::string> SslTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_set_ || val_set_->size() == 0) return {};
+  return visualize_image(val_set_->image(0), out_png);
+}
+
 std::vector<std::string> SslTask::visualize(const std::string& input, const std::string& out_png) {
   const cv::Mat shown = preprocess_.eval_image(data::read_image(input));
   const auto x = data::to_tensor(shown, preprocess_.mean, preprocess_.std).unsqueeze(0).to(device_);  // (1, 3, S, S)

@@ -65,6 +65,7 @@ class SslTask : public TaskBase {
   // A ViT backbone: the last layer's class-token attention per head and DINO's 60%-mass masks;
   // others: what the classifier shows (ImageClassifierImpl::look).
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
 
   models::SslModelImpl& model_ref() { return *model_; }
   const data::Preprocess& preprocess() const { return preprocess_; }

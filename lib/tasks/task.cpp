@@ -2,6 +2,9 @@
 
 #include <filesystem>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "data/datasets.h"
 #include "data/loader.h"
 #include "lib/core/error.h"
@@ -13,6 +16,42 @@ namespace zoo {
 
 void Task::throw_not_available(const std::string& command) const {
   throw UsageError(command + " is not available yet for task " + name());
+}
+
+std::vector<std::string> Task::visualize_image(const cv::Mat& rgb, const std::string& out_png) {
+  const std::string input = out_png + ".input.png";
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  if (!cv::imwrite(input, bgr)) throw Error("cannot write " + input);
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+  } remove{input};
+  return visualize(input, out_png);
+}
+
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  auto cell = [](const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      if (c == '|') out += "\\|";
+      else if (c == '\n') out += "<br>";
+      else out += c;
+    }
+    return out;
+  };
+  std::string table = "|", rule = "|";
+  for (const auto& name : header) table += " " + cell(name) + " |", rule += "---|";
+  table += "\n" + rule + "\n";
+  for (const auto& row : rows) {
+    table += "|";
+    for (const auto& value : row) table += " " + cell(value) + " |";
+    table += "\n";
+  }
+  return table;
 }
 
 void Task::set_shard(const DataShard& shard) {

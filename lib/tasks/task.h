@@ -2,6 +2,7 @@
 // batches, for a loss on a batch and for metrics on a split; it knows nothing of images or words
 // (the LightningModule / fairseq-task split).
 #pragma once
+#include <opencv2/core.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -145,10 +146,22 @@ class Task {
   virtual std::vector<std::string> visualize(const std::string& input, const std::string& out_png) {
     throw_not_available("visualize");
   }
+  // What TensorBoard shows at each evaluation (the trainer asks on rank 0, after evaluate("val")):
+  // the figures `zoo visualize` draws for one fixed validation example, written as visualize()
+  // writes them; and the evaluation's first outputs as Markdown (translations, captions,
+  // generated text). Defaults: none.
+  virtual std::vector<std::string> visualize_validation_example(const std::string& out_png) { return {}; }
+  virtual std::string sample_outputs() { return ""; }
 
  protected:
   [[noreturn]] void throw_not_available(const std::string& command) const;
+  // visualize() of an RGB image held in memory (a synthetic set's, or one already read): written
+  // beside out_png as the input, removed after.
+  std::vector<std::string> visualize_image(const cv::Mat& rgb, const std::string& out_png);
 };
+
+// A Markdown table (TensorBoard's text plugin renders it); a '|' or line break in a cell is escaped.
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 // What `zoo data synth` asks a task's synthetic data set for.
 struct SynthRequest {

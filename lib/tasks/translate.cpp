@@ -307,6 +307,10 @@ Json TranslateTask::evaluate(const std::string& split, const std::string& data) 
     mine.push_back(i);
   }
   const auto translations = translate(sentences);
+  std::vector<std::vector<std::string>> shown;
+  for (size_t k = 0; k < std::min<size_t>(translations.size(), 5); ++k)
+    shown.push_back({pairs.source[mine[k]], translations[k].text, pairs.target[mine[k]]});
+  samples_ = markdown_table({"source", "translation", "reference"}, shown);
   text::BleuStats stats;
   int64_t exact = 0;
   for (size_t k = 0; k < translations.size(); ++k) {
@@ -364,6 +368,11 @@ void TranslateTask::export_torchscript(const std::string& path) {
   save_torchscript(scripted, path, meta(), {{"source_vocab.txt", lines(src_vocab_)}, {"target_vocab.txt", lines(tgt_vocab_)}});
   model_->to(device_);
 }
+std::vector<std::string> TranslateTask::visualize_validation_example(const std::string& out_png) {
+  if (!val_pairs_ || val_pairs_->size() == 0) return {};
+  return visualize(val_pairs_->source.front(), out_png);
+}
+
 std::vector<std::string> TranslateTask::visualize(const std::string& input, const std::string& out_png) {
   const Translation t = translate({input}).at(0);
   // The model's own figures, from one teacher-forced pass over the source and the translation.

@@ -38,6 +38,8 @@ class TranslateTask : public TaskBase {
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
   void export_torchscript(const std::string& path) override;
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override;
+  std::string sample_outputs() override { return samples_; }
   // zoo data synth --kind dates: synth:dates's train, val and test splits as parallel files.
   static std::string write_synthetic(const SynthRequest& request);
 
@@ -71,6 +73,7 @@ class TranslateTask : public TaskBase {
   std::vector<std::vector<int64_t>> train_source_, train_target_;  // ids, <eos>-terminated
   std::vector<std::string> train_origin_;                            // "FILE:LINE" of each pair
   std::optional<data::SentencePairs> val_pairs_;
+  std::string samples_;  // the last evaluation's first translations (Markdown)
 };
 
 }  // namespace zoo

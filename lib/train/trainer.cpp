@@ -1,5 +1,7 @@
 #include "lib/train/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -7,9 +9,12 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+
+#include <opencv2/imgcodecs.hpp>
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
@@ -18,6 +23,8 @@
 #include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
 #include "lib/train/precision.h"
+#include "lib/train/run_folder.h"
+#include "lib/train/tensorboard.h"
 
 namespace fs = std::filesystem;
 
@@ -89,11 +96,13 @@ class Log {
   std::ofstream file_;
 };
 
-// The progress bar on stderr: redrawn in place on a terminal, a line every ~10% otherwise.
+// The progress line on stderr: redrawn in place on a terminal; otherwise (a CI log, a file) a
+// line every ~10% of an epoch and at least every `line_seconds` (0: only the ~10% lines).
+// train.log gets the ~10% lines either way.
 class Progress {
  public:
-  Progress(int64_t total_steps, int64_t steps_per_epoch, Log& log, bool shown)
-      : total_(total_steps), per_epoch_(steps_per_epoch), log_(log), tty_(::isatty(2)), shown_(shown) {}
+  Progress(int64_t total_steps, int64_t steps_per_epoch, Log& log, bool shown, double line_seconds)
+      : total_(total_steps), per_epoch_(steps_per_epoch), log_(log), tty_(::isatty(2)), shown_(shown), line_seconds_(line_seconds) {}
 
   void step(int64_t step, int64_t epoch, int64_t batch, double loss, double lr, int64_t examples, double step_seconds) {
     if (!shown_) return;
@@ -117,8 +126,13 @@ class Progress {
         drawn_ = true;
       }
       if (step % every == 0 || step == total_) log_.line(text, false);
-    } else if (step % every == 0 || step == total_) {
-      log_.line(text);
+    } else {
+      const auto now = Clock::now();
+      const bool mark = step % every == 0 || step == total_;
+      const bool due = line_seconds_ > 0 && std::chrono::duration<double>(now - last_draw_).count() >= line_seconds_;
+      if (mark) log_.line(text);
+      else if (due) std::fprintf(stderr, "%s\n", text);
+      if (mark || due) last_draw_ = now;
     }
   }
   // Ends the live line before other output.
@@ -131,9 +145,10 @@ class Progress {
   int64_t total_, per_epoch_;
   Log& log_;
   bool tty_, shown_;
+  double line_seconds_;
   bool drawn_ = false;
   double seconds_ = 0, rate_ = 0;
-  Clock::time_point last_draw_{};
+  Clock::time_point last_draw_ = Clock::now();
 };
 
 // The loop's whole state besides weights, optimizer and RNG: what a checkpoint must carry so
@@ -145,8 +160,31 @@ struct LoopState {
   int64_t last_eval_step = -1;
   int64_t nonfinite_skipped = 0;           // --on-nan skip
   int64_t overflow_skipped = 0;            // fp16 steps whose gradients overflowed
+  double run_seconds = 0;                  // training time of the attempts before this one
   std::optional<double> best;
   Json best_metrics, last_metrics;
+};
+
+// The run folder's lock (OUT/.lock), held while a trainer runs in it: `zoo runs` tells a running
+// run by it, and a second trainer in the same folder is refused. The kernel drops it with the
+// process, however that ends.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& folder) {
+    const std::string path = run_lock_path(folder);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error("another zoo train is running in " + folder + " (it holds " + path + ")");
+    }
+  }
+  ~RunLock() { ::close(fd_); }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 // checkpoints/step-00000120.ckpt: sortable by name, the step readable by people.
@@ -213,6 +251,12 @@ void validate_loop_options(const Options& config) {
     throw UsageError("invalid --keep-last " + std::to_string(keep) + ": expected 1 or more");
   if (const std::string on_nan = config.get_string("on_nan"); on_nan != "stop" && on_nan != "skip")
     throw UsageError("invalid --on-nan '" + on_nan + "': expected stop or skip");
+  if (config.has("log_every"))
+    if (const int64_t every = config.get_int("log_every"); every < 1)
+      throw UsageError("invalid --log-every " + std::to_string(every) + ": expected 1 or more steps");
+  if (config.has("progress_seconds"))
+    if (const double seconds = config.get_double("progress_seconds"); !(seconds >= 0) || !std::isfinite(seconds))
+      throw UsageError("invalid --progress-seconds " + format_value(seconds) + ": expected 0 (off) or a positive number of seconds");
 }
 
 void request_stop() { g_stop_signal = SIGINT; }
@@ -245,7 +289,15 @@ class TrainingRun {
   void evaluate();
   // A step checkpoint, last.ckpt pointing at it, the ones past --keep-last removed.
   void save_last();
+  // TensorBoard (rank 0, unless --no-tensorboard): the run's options, the training scalars every
+  // --log-every steps, and at each evaluation its metrics, the validation example's figures and
+  // the sample outputs.
+  void open_tensorboard();
+  void log_training_scalars(double loss, double lr, double step_seconds);
+  void log_evaluation();
   Json checkpoint_meta() const;
+  // Training time over every attempt of the run, this one's so far included.
+  double run_seconds() const { return state_.run_seconds + std::chrono::duration<double>(Clock::now() - start_).count(); }
   std::string describe_batch(const Batch& batch) const;
   bool rank0() const { return shard_.rank == 0; }
 
@@ -256,6 +308,7 @@ class TrainingRun {
   const std::string out_;
   const fs::path checkpoints_dir_;
   const std::string last_path_, best_path_, metrics_path_;
+  std::unique_ptr<RunLock> lock_;  // rank 0's
   std::shared_ptr<torch::nn::Module> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<ParameterGroup> groups_;  // optimizer_->param_groups()[i] is groups_[i]
@@ -278,6 +331,15 @@ class TrainingRun {
   int stop_signal_ = 0;                     // agreed by every rank after the step
   bool save_due_ = false;                   // rank 0's --save-every-minutes, agreed likewise
   LoopState state_;
+  bool resumed_ = false;                    // from a checkpoint (not a new run)
+  double last_grad_norm_ = 0;               // the last step's global gradient norm (before clipping)
+  std::unique_ptr<tensorboard::EventWriter> tb_;
+  int64_t log_every_ = 10;
+  struct {                                  // the training scalars since the last TensorBoard point
+    double loss_sum = 0, seconds = 0;
+    int64_t losses = 0, examples = 0;
+  } interval_;
+  bool figures_failed_ = false;             // the validation figure failed once: not tried again
   std::unique_ptr<Log> log_;
   std::unique_ptr<Progress> progress_;
   std::ofstream metrics_file_;
@@ -298,6 +360,7 @@ TrainingRun::TrainingRun(Task& task, const Options& config, const DataShard& sha
     std::error_code ec;
     fs::create_directories(checkpoints_dir_, ec);
     if (ec) throw Error("cannot create run folder " + out_ + ": " + ec.message());
+    lock_ = std::make_unique<RunLock>(out_);
     remove_stale_temporaries(out_);
     remove_stale_temporaries(checkpoints_dir_.string());
   }
@@ -356,7 +419,7 @@ void TrainingRun::start_or_resume() {
   std::error_code ec;
   const bool config_written = fs::exists(fs::path(out_) / "config.json", ec);
   if (config_.get_bool("resume")) {
-    const bool resumed = resume();
+    const bool resumed = resumed_ = resume();
     if (!resumed && !config_written)
       log_->line("--resume: " + out_ + " holds no config.json (the interrupted run stopped before writing it); starting at step 0 with the options given");
     else if (!resumed)
@@ -431,6 +494,7 @@ bool TrainingRun::resume() {
   state_.last_eval_step = progress.value("last_eval_step", int64_t{-1});
   state_.nonfinite_skipped = progress.value("nonfinite_skipped", int64_t{0});
   state_.overflow_skipped = progress.value("overflow_skipped", int64_t{0});
+  state_.run_seconds = progress.value("run_seconds", 0.0);
   if (scaler_ && meta.contains("loss_scale")) scaler_->restore(meta.at("loss_scale"));
   if (meta.contains("best") && !meta.at("best").is_null()) state_.best = meta.at("best").get<double>();
   if (meta.contains("best_metrics")) state_.best_metrics = meta.at("best_metrics");
@@ -467,7 +531,8 @@ Json TrainingRun::checkpoint_meta() const {
   // The data order is a function of (seed, epoch) (Task::train_batches): epoch and batch place it.
   meta["progress"] = {{"step", state_.step}, {"epoch", state_.epoch}, {"batch", state_.batch}, {"total_steps", total_},
                       {"loss_sum", state_.loss_sum}, {"loss_count", state_.loss_count}, {"last_eval_step", state_.last_eval_step},
-                      {"nonfinite_skipped", state_.nonfinite_skipped}, {"overflow_skipped", state_.overflow_skipped}};
+                      {"nonfinite_skipped", state_.nonfinite_skipped}, {"overflow_skipped", state_.overflow_skipped},
+                      {"run_seconds", run_seconds()}};
   if (scaler_) meta["loss_scale"] = scaler_->state();
   meta["best"] = state_.best ? Json(*state_.best) : Json(nullptr);
   meta["best_metrics"] = state_.best_metrics;
@@ -504,7 +569,7 @@ void TrainingRun::evaluate() {
                {"lr", lr_at(schedule_, std::max<int64_t>(0, state_.step - 1))},
                {"train_loss", state_.loss_count ? Json(state_.loss_sum / state_.loss_count) : Json(nullptr)}, {"examples", result.at("examples")},
                {"eval_seconds", std::chrono::duration<double>(Clock::now() - t0).count()},
-               {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_).count()}};
+               {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_).count()}, {"run_seconds", run_seconds()}};
   for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it) line["val_" + it.key()] = it.value();
   if (rank0()) {
     metrics_file_ << line.dump() << '\n';
@@ -527,7 +592,66 @@ void TrainingRun::evaluate() {
   }
   log_->line(text);
   for (const auto& notice : task_.take_notices()) log_->line(notice);
+  if (tb_) log_evaluation();
   save_last();
+}
+
+void TrainingRun::open_tensorboard() {
+  if (!rank0() || (config_.has("no_tensorboard") && config_.get_bool("no_tensorboard"))) return;
+  log_every_ = config_.has("log_every") ? config_.get_int("log_every") : 10;
+  if (!tensorboard::available()) {
+    log_->line("tensorboard: this zoo was built without protobuf; no event files are written (--no-tensorboard silences this)");
+    return;
+  }
+  const std::string folder = (fs::path(out_) / "tb").string();
+  tb_ = std::make_unique<tensorboard::EventWriter>(folder, resumed_ ? std::optional<int64_t>(state_.step) : std::nullopt);
+  // The options as the text plugin shows them: a new run's at step 0, a resumed attempt's where it resumed.
+  const std::string options = "```\n" + config_.json().dump(2) + "\n```";
+  tb_->text("config", state_.step, resumed_ ? "resumed at step " + std::to_string(state_.step) + " with\n\n" + options : options);
+  tb_->flush();
+}
+
+void TrainingRun::log_training_scalars(double loss, double lr, double step_seconds) {
+  if (std::isfinite(loss)) interval_.loss_sum += loss, ++interval_.losses;
+  interval_.seconds += step_seconds;
+  interval_.examples += last_examples_;
+  if (state_.step % log_every_ != 0 && state_.step != total_) return;
+  // The loss is the mean over the interval's steps (a point per step would be noise at batch
+  // size 1); the rate, the gradient norm and the epoch are the step's.
+  if (interval_.losses > 0) tb_->scalar("train/loss", state_.step, interval_.loss_sum / static_cast<double>(interval_.losses));
+  tb_->scalar("train/lr", state_.step, lr);
+  tb_->scalar("train/grad_norm", state_.step, last_grad_norm_);
+  if (interval_.seconds > 0) tb_->scalar("train/examples_per_s", state_.step, static_cast<double>(interval_.examples) / interval_.seconds);
+  tb_->scalar("train/epoch", state_.step, static_cast<double>(state_.step) / static_cast<double>(std::max<int64_t>(1, per_epoch_)));
+  tb_->flush();
+  interval_ = {};
+}
+
+void TrainingRun::log_evaluation() {
+  for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it)
+    tb_->scalar("val/" + it.key(), state_.step, it.value().get<double>());
+  if (!figures_failed_) {
+    // The figures go through a scratch PNG beside the event file, then into it.
+    const fs::path scratch = fs::path(tb_->path()).parent_path() / ".validation_example.png";
+    try {
+      for (const auto& path : task_.visualize_validation_example(scratch.string())) {
+        const cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
+        std::ifstream in(path, std::ios::binary);
+        const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string tag = fs::path(path).stem().string();  // ".validation_example" or ".validation_example_encoder"
+        tag = "attention" + (tag.size() > scratch.stem().string().size() ? "/" + tag.substr(scratch.stem().string().size() + 1) : std::string());
+        if (!image.empty()) tb_->image_png(tag, state_.step, png, image.rows, image.cols);
+        std::error_code ec;
+        fs::remove(path, ec);
+      }
+    } catch (const std::exception& e) {
+      figures_failed_ = true;
+      log_->line("tensorboard: no figure of the validation example (" + first_line(e.what()) + "); the run goes on without them");
+    }
+  }
+  const std::string samples = task_.sample_outputs();
+  if (!samples.empty()) tb_->text("samples", state_.step, samples);
+  tb_->flush();
 }
 
 // Names the first examples of a batch for messages about it.
@@ -655,6 +779,7 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
     }
     const double norm = clip_ > 0 ? torch::nn::utils::clip_grad_norm_(parameters_, clip_) : gradient_norm(parameters_);
     if (!std::isfinite(norm)) nonfinite = "the gradient norm is " + format_value(norm);
+    last_grad_norm_ = norm;
   }
   ++state_.step, ++state_.batch;
   if (nonfinite.empty()) {
@@ -684,7 +809,8 @@ double TrainingRun::train_step(const std::vector<Batch>& micro_batches) {
 TrainSummary TrainingRun::fit() {
   start_or_resume();
   last_save_ = start_ = Clock::now();
-  progress_ = std::make_unique<Progress>(total_, per_epoch_, *log_, rank0());
+  progress_ = std::make_unique<Progress>(total_, per_epoch_, *log_, rank0(), config_.has("progress_seconds") ? config_.get_double("progress_seconds") : 30.0);
+  open_tensorboard();
   if (rank0()) {
     metrics_file_.open(metrics_path_, std::ios::app);
     if (!metrics_file_) throw Error("cannot write " + metrics_path_);
@@ -720,6 +846,7 @@ TrainSummary TrainingRun::fit() {
         const double lr = lr_at(schedule_, state_.step);
         const double loss = train_step(micro_batches);
         ++steps_run_;
+        if (tb_) log_training_scalars(loss, lr, std::chrono::duration<double>(Clock::now() - t0).count());
         for (const auto& notice : task_.take_notices()) {
           progress_->break_line();
           log_->line(notice);
@@ -770,7 +897,8 @@ TrainSummary TrainingRun::fit() {
     log_->line("fp16: " + std::to_string(state_.overflow_skipped) + " of " + std::to_string(state_.step) + " steps skipped for overflowing gradients");
   if (state_.nonfinite_skipped > 0)
     log_->line("--on-nan skip: " + std::to_string(state_.nonfinite_skipped) + " of " + std::to_string(state_.step) + " steps skipped");
-  log_->line("done: " + std::to_string(state_.step) + " steps in " + format_duration(summary.seconds) + "; best " + task_.main_metric() + " " +
+  log_->line("done: " + std::to_string(state_.step) + " steps in " + format_duration(summary.seconds) + " (run time " + format_duration(run_seconds()) +
+             "); best " + task_.main_metric() + " " +
              (state_.best ? std::to_string(*state_.best) : std::string("?")) + "; checkpoints " + best_path_ + ", " + last_path_);
   return summary;
 }
