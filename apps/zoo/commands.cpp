@@ -278,6 +278,8 @@ int cmd_train(const Command& cmd) {
   std::error_code ec;
   if (shard.rank == 0) fs::create_directories(o.get_string("out"), ec);
   if (ec) throw Error("cannot create run folder " + o.get_string("out") + ": " + ec.message());
+  std::optional<RunFolderLock> lock;
+  if (shard.rank == 0) lock.emplace(o.get_string("out"));
   // Fault injection (tests): die with the run folder made and nothing in it yet.
   if (fault_injected("kill-while-starting")) std::raise(SIGKILL);
   if (o.get_bool("deterministic")) {
@@ -492,6 +494,7 @@ int cmd_import(const Options& o) {
   }
   if (!task) {
     task = create_task(spec.task);
+    task->rename_published(tensors);
     meta = task->import_meta(model, spec.options.resolve(set, "model " + model), tensors);
   }
   meta["imported_from"] = {{"format", from}, {"file", fs::absolute(path).string()}};

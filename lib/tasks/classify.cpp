@@ -10,6 +10,7 @@
 #include "lib/export/torchscript.h"
 #include "lib/tasks/builtin.h"
 #include "lib/viz/figure.h"
+#include "models/vision/vit.h"
 
 namespace fs = std::filesystem;
 
@@ -342,6 +343,8 @@ std::string ClassifyTask::write_synthetic(const SynthRequest& r) {
   return "wrote " + std::to_string(train->size()) + " training and " + std::to_string(val->size()) + " validation images (shapes, " +
          std::to_string(r.image_size) + "x" + std::to_string(r.image_size) + ") to " + r.out + "/{train,val}/<class>/";
 }
+
+void ClassifyTask::rename_published(NamedTensors& tensors) const { models::rename_timm_vit(tensors); }
 
 Json ClassifyTask::import_meta(const std::string& model, Json options, const NamedTensors& tensors) const {
   for (const char* head : {"fc.weight", "classifier.6.weight", "heads.head.weight", "head.weight"})

@@ -51,6 +51,8 @@ class ClassifyTask : public TaskBase {
   void export_torchscript(const std::string& path) override;
   // The head's size and GoogLeNet's side classifiers follow the state_dict, as torchvision built it.
   Json import_meta(const std::string& model, Json options, const NamedTensors& tensors) const override;
+  // timm's ViT/DeiT names (models::rename_timm_vit).
+  void rename_published(NamedTensors& tensors) const override;
   // Attention over the image: ViT/DeiT the class token's heads in a layer and the rollout; Swin
   // one query token's window attention per stage; resnet*_sa one query position's attention.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;

@@ -142,6 +142,9 @@ class Task {
   // with `options`, fitted to what the tensors imply (a head's size), with everything else the
   // task's checkpoints carry. Default: this task imports nothing.
   virtual Json import_meta(const std::string& model, Json options, const NamedTensors& tensors) const { throw_not_available("import"); }
+  // For `import`, first: a published state dict in another layout of the same model renamed to
+  // the task's (timm's ViT/DeiT names to torchvision's); the default keeps the names.
+  virtual void rename_published(NamedTensors& tensors) const {}
   // Writes out_png (and, for some models, more PNGs beside it); returns every path written.
   virtual std::vector<std::string> visualize(const std::string& input, const std::string& out_png) {
     throw_not_available("visualize");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -75,6 +76,18 @@ bool run_is_locked(const std::string& folder) {
   ::close(fd);
   return locked;
 }
+
+RunFolderLock::RunFolderLock(const std::string& folder) {
+  const std::string path = run_lock_path(folder);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    throw Error("another zoo train is running in " + folder + " (it holds " + path + ")");
+  }
+}
+
+RunFolderLock::~RunFolderLock() { ::close(fd_); }
 
 RunInfo read_run(const std::string& folder) {
   RunInfo run;

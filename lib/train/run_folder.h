@@ -32,6 +32,21 @@ std::string run_lock_path(const std::string& folder);
 // Whether a process holds `folder`'s lock now.
 bool run_is_locked(const std::string& folder);
 
+// The lock itself, taken by `zoo train` (rank 0) as soon as the run folder exists and held until
+// the process ends, however it ends (the kernel drops it): `zoo runs` tells a running run by it,
+// and a second trainer in the same folder is refused (Error naming the lock) before it reads
+// data or writes anything.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const std::string& folder);
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Error when `folder` has no config.json (it is not a run folder).
 RunInfo read_run(const std::string& folder);
 

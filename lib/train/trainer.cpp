@@ -1,7 +1,5 @@
 #include "lib/train/trainer.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,7 +7,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -23,7 +20,6 @@
 #include "lib/train/data_parallel.h"
 #include "lib/train/optim.h"
 #include "lib/train/precision.h"
-#include "lib/train/run_folder.h"
 #include "lib/train/tensorboard.h"
 
 namespace fs = std::filesystem;
@@ -165,28 +161,6 @@ struct LoopState {
   Json best_metrics, last_metrics;
 };
 
-// The run folder's lock (OUT/.lock), held while a trainer runs in it: `zoo runs` tells a running
-// run by it, and a second trainer in the same folder is refused. The kernel drops it with the
-// process, however that ends.
-class RunLock {
- public:
-  explicit RunLock(const std::string& folder) {
-    const std::string path = run_lock_path(folder);
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw Error("another zoo train is running in " + folder + " (it holds " + path + ")");
-    }
-  }
-  ~RunLock() { ::close(fd_); }
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 // checkpoints/step-00000120.ckpt: sortable by name, the step readable by people.
 std::string step_checkpoint_name(int64_t step) {
   char name[48];
@@ -308,7 +282,6 @@ class TrainingRun {
   const std::string out_;
   const fs::path checkpoints_dir_;
   const std::string last_path_, best_path_, metrics_path_;
-  std::unique_ptr<RunLock> lock_;  // rank 0's
   std::shared_ptr<torch::nn::Module> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<ParameterGroup> groups_;  // optimizer_->param_groups()[i] is groups_[i]
@@ -360,7 +333,6 @@ TrainingRun::TrainingRun(Task& task, const Options& config, const DataShard& sha
     std::error_code ec;
     fs::create_directories(checkpoints_dir_, ec);
     if (ec) throw Error("cannot create run folder " + out_ + ": " + ec.message());
-    lock_ = std::make_unique<RunLock>(out_);
     remove_stale_temporaries(out_);
     remove_stale_temporaries(checkpoints_dir_.string());
   }

@@ -136,6 +136,34 @@ void VisionTransformerImpl::drop_head() {
 
 std::vector<std::string> VisionTransformerImpl::head_prefixes() const { return {"heads."}; }
 
+bool rename_timm_vit(NamedTensors& tensors) {
+  if (!tensors.count("cls_token") || !tensors.count("patch_embed.proj.weight")) return false;
+  // timm name -> torchvision name, the block number carried over.
+  static const std::vector<std::pair<std::string, std::string>> top{
+      {"cls_token", "class_token"},           {"dist_token", "dist_token"},   {"pos_embed", "encoder.pos_embedding"},
+      {"patch_embed.proj.", "conv_proj."},    {"norm.", "encoder.ln."},       {"head.", "heads.head."},
+      {"head_dist.", "heads.head_dist."}};
+  static const std::vector<std::pair<std::string, std::string>> block{
+      {"norm1.", "ln_1."}, {"attn.qkv.weight", "self_attention.in_proj_weight"}, {"attn.qkv.bias", "self_attention.in_proj_bias"},
+      {"attn.proj.", "self_attention.out_proj."}, {"norm2.", "ln_2."}, {"mlp.fc1.", "mlp.0."}, {"mlp.fc2.", "mlp.3."}};
+  NamedTensors renamed;
+  for (auto& [name, tensor] : tensors) {
+    std::string to = name;
+    if (name.rfind("blocks.", 0) == 0) {
+      const size_t dot = name.find('.', 7);
+      const std::string index = name.substr(7, dot == std::string::npos ? std::string::npos : dot - 7), rest = dot == std::string::npos ? "" : name.substr(dot + 1);
+      for (const auto& [from, into] : block)
+        if (rest.rfind(from, 0) == 0) to = "encoder.layers.encoder_layer_" + index + "." + into + rest.substr(from.size());
+    } else {
+      for (const auto& [from, into] : top)
+        if (name.rfind(from, 0) == 0 && (from.back() == '.' || name == from)) to = into + name.substr(from.size());
+    }
+    renamed[to] = tensor;
+  }
+  tensors = std::move(renamed);
+  return true;
+}
+
 void VisionTransformerImpl::adapt_state_dict(NamedTensors& tensors) const {
   auto found = tensors.find("encoder.pos_embedding");
   if (found == tensors.end()) return;

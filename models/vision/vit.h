@@ -153,4 +153,11 @@ torch::Tensor attention_rollout(const std::vector<torch::Tensor>& maps);
 // are resized bicubically to h x w (torchvision's interpolate_embeddings) -> (1, prefix + h * w, E).
 torch::Tensor resize_position_embedding(const torch::Tensor& pos, int64_t prefix, int64_t h, int64_t w);
 
+// A state dict in timm's ViT/DeiT layout (cls_token, pos_embed, patch_embed.proj, blocks.N.{norm1,
+// attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, head, DeiT's dist_token and head_dist),
+// recognised by its cls_token and patch_embed.proj.weight, renamed to torchvision's layout, which
+// zoo's ViT has; true when it was. Other tensors (a global-pool model's fc_norm) keep their names,
+// for load_state_dict to name them as unexpected.
+bool rename_timm_vit(NamedTensors& tensors);
+
 }  // namespace zoo::models

@@ -72,7 +72,10 @@ ids = {t: i for i, t in enumerate(vocab)}
 expected = json.load(open(sys.argv[2]))["predictions"][0]["output"]
 tokens = [ids[c] for c in "12+34="]
 o = meta["model_options"]
-with torch.no_grad():
+# The graph as traced, op by op: the profiling executor's fusions after the first calls round
+# differently, enough to flip a greedy choice whose two best logits are 2e-4 apart (seen on an
+# AVX-512 machine).
+with torch.no_grad(), torch.jit.optimized_execution(False):
     if hasattr(m, "step"):
         shape = (o["layers"], 1, o["hidden"])
         state = [torch.zeros(shape)] * (2 if o["cell"] == "lstm" else 1)
@@ -86,7 +89,7 @@ with torch.no_grad():
     else:
         # Any batch and length: three copies of the prompt give three equal rows.
         rows = m.forward(torch.tensor([tokens] * 3))
-        assert rows.shape == (3, len(tokens), len(vocab)) and torch.allclose(rows[0], rows[2])
+        assert rows.shape == (3, len(tokens), len(vocab)) and torch.allclose(rows[0], rows[2], atol=1e-5)
         for _ in range(40):
             logits = m.forward(torch.tensor([tokens[-o["context"]:]]))
             tokens.append(int(logits[0, -1].argmax()))

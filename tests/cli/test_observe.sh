@@ -80,6 +80,18 @@ check "progress off a terminal: a line every ~10% (steps 3, 6, ..., 30)" test "$
 expect 0 "" train "${VIT[@]}" --batch-size 2 --steps 30 --no-tensorboard --progress-seconds 0.000001 --out quiet
 check "progress off a terminal: a line at every step once --progress-seconds is due" test "$(grep -cE "$PROGRESS" err.txt)" = 30
 
+# A second trainer in a folder one is using (its lock held here) is refused before it writes.
+mkdir -p busy
+$PY -c "
+import fcntl, subprocess, sys
+lock = open('busy/.lock', 'w'); fcntl.flock(lock, fcntl.LOCK_EX)
+sys.exit(subprocess.run([sys.argv[1], 'train', '--task', 'classify', '--model', 'resnet18_cifar', '--steps', '1', '--out', 'busy'],
+                        stdout=open('out.txt', 'w'), stderr=open('err.txt', 'w')).returncode)" "$ZOO"
+rc=$?
+check "a second trainer in a busy run folder: exit 1, one line naming the lock, nothing written" \
+  bash -c "[[ $rc -eq 1 ]] && grep -qx 'zoo train: error: another zoo train is running in busy (it holds busy/.lock)' err.txt && [[ \$(wc -l < err.txt) -eq 1 ]] && [[ \$(ls busy) == '' ]]"
+rm -rf busy
+
 # --- zoo runs: a table of the runs, sortable ---
 mkdir -p made/damaged made/nested/deeper/ran
 cp vit/config.json made/damaged/ && cp vit/train.log made/damaged/
@@ -179,6 +191,48 @@ expect 0 "" import --from safetensors --model resnet18 --state-dict tv_resnet18.
 "$LOGITS" --checkpoint tv.ckpt tv_images.pt tv_zoo.pt
 check "a safetensors file written by Python (F16, BF16, I64) imports: logits equal torchvision's" \
   $PY -c "import torch, sys; a, b = torch.load('tv_zoo.pt'), torch.load('tv_logits.pt'); sys.exit(0 if a.shape == (2, 10) and torch.allclose(a, b, atol=1e-4) else 1)"
+# timm's ViT layout (cls_token, pos_embed, patch_embed.proj, blocks.N.attn.qkv, ...), as timm's
+# vision_transformer.py names it, from a torchvision ViT renamed here: the import renames it back.
+$PY - <<'PY'
+import json, re, struct, torch
+from torchvision.models.vision_transformer import VisionTransformer
+torch.manual_seed(0)
+vit = VisionTransformer(image_size=32, patch_size=4, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64, num_classes=10).eval()
+with torch.no_grad():
+    for p in vit.parameters():
+        if not p.any(): p.normal_(0, 0.05)
+timm = {}
+for k, v in vit.state_dict().items():
+    k = {"class_token": "cls_token", "encoder.pos_embedding": "pos_embed"}.get(k, k)
+    k = k.replace("conv_proj.", "patch_embed.proj.").replace("encoder.ln.", "norm.").replace("heads.head.", "head.")
+    m = re.match(r"encoder\.layers\.encoder_layer_(\d+)\.(.*)", k)
+    if m:
+        rest = m.group(2)
+        for a, b in (("ln_1.", "norm1."), ("self_attention.in_proj_weight", "attn.qkv.weight"), ("self_attention.in_proj_bias", "attn.qkv.bias"),
+                     ("self_attention.out_proj.", "attn.proj."), ("ln_2.", "norm2."), ("mlp.0.", "mlp.fc1."), ("mlp.3.", "mlp.fc2.")):
+            if rest.startswith(a): rest = b + rest[len(a):]
+        k = f"blocks.{m.group(1)}.{rest}"
+    timm[k] = v
+def write(name, tensors):
+    header, blobs, at = {}, [], 0
+    for k, v in tensors.items():
+        raw = v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [at, at + len(raw)]}
+        blobs.append(raw); at += len(raw)
+    text = json.dumps(header).encode()
+    open(name, "wb").write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+write("timm_vit.safetensors", timm)
+write("timm_vit_pooled.safetensors", {**timm, "fc_norm.weight": torch.ones(32)})
+x = torch.randn(2, 3, 32, 32)
+torch.save(x, "vit_images.pt")
+with torch.no_grad(): torch.save(vit(x), "vit_logits.pt")
+PY
+VIT_TV=(--set input_size=32 --set patch_size=4 --set layers=2 --set heads=2 --set width=32 --set mlp=64)
+expect 0 "" import --from safetensors --model vit_b_16 --state-dict timm_vit.safetensors --out timm_vit.ckpt "${VIT_TV[@]}"
+"$LOGITS" --checkpoint timm_vit.ckpt vit_images.pt timm_zoo.pt
+check "timm's ViT names import (renamed to torchvision's): logits equal the model's" \
+  $PY -c "import torch, sys; a, b = torch.load('timm_zoo.pt'), torch.load('vit_logits.pt'); sys.exit(0 if a.shape == (2, 10) and torch.allclose(a, b, atol=1e-5) else 1)"
+expect 1 "unexpected tensor 'fc_norm.weight'" import --from safetensors --model vit_b_16 --state-dict timm_vit_pooled.safetensors --out x.ckpt "${VIT_TV[@]}"
 # Headers that lie: one line naming the file and the fault.
 $PY - <<'PY'
 import json, struct

@@ -22,7 +22,7 @@ same_weights() { diff -q <("$WEIGHTS" "$1") <("$WEIGHTS" "$2") > /dev/null; }
 # metrics.jsonl without its timings.
 metrics() { $PY -c 'import json,sys
 for line in open(sys.argv[1]):
-    d = json.loads(line); [d.pop(k) for k in ("eval_seconds", "elapsed_seconds")]; print(json.dumps(d, sort_keys=True))' "$1"; }
+    d = json.loads(line); [d.pop(k) for k in ("eval_seconds", "elapsed_seconds", "run_seconds")]; print(json.dumps(d, sort_keys=True))' "$1"; }
 no_temporaries() { ! find "$1" -name '*.tmp.*' | grep -q .; }
 random_delay() { awk -v r=$RANDOM -v max="$1" 'BEGIN { printf "%.3f", max * r / 32767 }'; }
 # step_reached LOG N [FROM_LINE]: waits (up to 60 s) until LOG, after its line FROM_LINE, logs
@@ -121,7 +121,8 @@ check "  ... and ends with the uninterrupted run's weights, bit for bit" same_we
 # (LibTorch loading, the folder being made, the data read), until an attempt finishes. Both end
 # bit for bit at the straight run's weights.
 kill_state() {
-  if [[ ! -e $1 ]]; then echo none; elif [[ -z $(ls -A "$1") ]]; then echo empty; elif [[ ! -e $1/config.json ]]; then echo no-config; else echo config; fi
+  # The lock `zoo train` holds on the folder (.lock) is not the run's.
+  if [[ ! -e $1 ]]; then echo none; elif [[ -z $(ls -A "$1" | grep -vx .lock) ]]; then echo empty; elif [[ ! -e $1/config.json ]]; then echo no-config; else echo config; fi
 }
 # early_kills NAME STRAIGHT_FOLDER TRAIN_ARGS...
 early_kills() {
@@ -167,9 +168,9 @@ expect 2 "--resume: translate_early/config.json holds a run of --task translate,
 mkdir -p never_started
 expect 2 "--resume: never_started/config.json does not exist \(the run never started\?\); give the run's own options" train --resume --out never_started
 
-# Time-based saves: every 0.12 s here (--save-every-minutes 0.002), with evaluations and step
-# saves off, a 40-step run leaves several step checkpoints.
-expect 0 "" train "${TINY[@]}" --steps 40 --eval-every 1000 --save-every-steps 0 --save-every-minutes 0.002 --keep-last 100 --out timed
+# Time-based saves: every 0.03 s here (--save-every-minutes 0.0005), with evaluations and step
+# saves off, a 40-step run (0.2 s on a fast machine) leaves several step checkpoints.
+expect 0 "" train "${TINY[@]}" --steps 40 --eval-every 1000 --save-every-steps 0 --save-every-minutes 0.0005 --keep-last 100 --out timed
 check "--save-every-minutes saves between evaluations ($(ls timed/checkpoints | wc -l) step checkpoints)" test "$(ls timed/checkpoints | wc -l)" -ge 3
 
 # --- damaged checkpoints are named, and --resume falls back to the newest intact one ---

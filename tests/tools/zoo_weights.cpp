@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
   try {
     if (argc == 4) return diff(argv[2], argv[3]);
     zoo::CheckpointReader reader(argv[1]);
-    std::printf("progress %s\n", reader.meta().value("progress", zoo::Json()).dump().c_str());
+    // The loop's state, without the wall-clock time it took (which no two runs share).
+    zoo::Json progress = reader.meta().value("progress", zoo::Json());
+    if (progress.is_object()) progress.erase("run_seconds");
+    std::printf("progress %s\n", progress.dump().c_str());
     for (const auto& [name, tensor] : reader.weights()) {
       const auto bytes = tensor.contiguous();
       const uLong crc = ::crc32_z(::crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(bytes.data_ptr()), bytes.numel() * bytes.element_size());

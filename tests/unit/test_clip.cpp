@@ -177,7 +177,11 @@ TEST_CASE("grad_cache gives the whole batch's loss and gradients", "[clip]") {
     const auto& h = b[p.key()].grad();
     REQUIRE(g.defined());
     REQUIRE(h.defined());
-    CHECK(torch::allclose(g, h, 1e-4, 1e-6));
+    // The chunks add their terms in another order: float32 rounding in proportion to the terms'
+    // size (a word embedding's row sums the gradients of every position that reads it).
+    const double scale = std::max(1.0, g.abs().max().item<double>());
+    INFO("max |g - h| " << (g - h).abs().max().item<double>() << ", max |g| " << scale);
+    CHECK(torch::allclose(g, h, 1e-4, 1e-6 * scale));
     checked += g.abs().sum().item<double>() > 0;
   }
   CHECK(checked > 20);  // the gradients are not all zero
