@@ -486,7 +486,11 @@ std::vector<std::string> ClipTask::visualize(const std::string& input, const std
   torch::NoGradGuard no_grad;
   if (!is_single_image(input)) {
     // The similarity matrix of a caption set's first validation images, one caption each.
-    const data::CaptionSet set = open_split(data_for(input == "val" ? "" : input), "val");
+    // The training run's own validation set when it is loaded (each evaluation's figure).
+    const bool own = input == "val" && val_set_;
+    std::optional<data::CaptionSet> loaded;
+    if (!own) loaded = open_split(data_for(input == "val" ? "" : input), "val");
+    const data::CaptionSet& set = own ? *val_set_ : *loaded;
     std::vector<cv::Mat> images;
     std::vector<std::string> captions;
     for (int64_t i = 0; i < set.size() && images.size() < 8; ++i) {

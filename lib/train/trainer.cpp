@@ -313,6 +313,7 @@ class TrainingRun {
     int64_t losses = 0, examples = 0;
   } interval_;
   bool figures_failed_ = false;             // the validation figure failed once: not tried again
+  double tb_seconds_ = 0;                   // spent writing the event file (and drawing its figures)
   std::unique_ptr<Log> log_;
   std::unique_ptr<Progress> progress_;
   std::ofstream metrics_file_;
@@ -588,6 +589,7 @@ void TrainingRun::log_training_scalars(double loss, double lr, double step_secon
   interval_.seconds += step_seconds;
   interval_.examples += last_examples_;
   if (state_.step % log_every_ != 0 && state_.step != total_) return;
+  const auto t0 = Clock::now();
   // The loss is the mean over the interval's steps (a point per step would be noise at batch
   // size 1); the rate, the gradient norm and the epoch are the step's.
   if (interval_.losses > 0) tb_->scalar("train/loss", state_.step, interval_.loss_sum / static_cast<double>(interval_.losses));
@@ -597,9 +599,11 @@ void TrainingRun::log_training_scalars(double loss, double lr, double step_secon
   tb_->scalar("train/epoch", state_.step, static_cast<double>(state_.step) / static_cast<double>(std::max<int64_t>(1, per_epoch_)));
   tb_->flush();
   interval_ = {};
+  tb_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 void TrainingRun::log_evaluation() {
+  const auto t0 = Clock::now();
   for (auto it = state_.last_metrics.begin(); it != state_.last_metrics.end(); ++it)
     tb_->scalar("val/" + it.key(), state_.step, it.value().get<double>());
   if (!figures_failed_) {
@@ -624,6 +628,7 @@ void TrainingRun::log_evaluation() {
   const std::string samples = task_.sample_outputs();
   if (!samples.empty()) tb_->text("samples", state_.step, samples);
   tb_->flush();
+  tb_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 // Names the first examples of a batch for messages about it.
@@ -864,6 +869,12 @@ TrainSummary TrainingRun::fit() {
     std::snprintf(text, sizeof(text), "data parallel: gradient all-reduce %.1f ms per step, %.1f ms of it after the backward pass",
                   1000 * window / static_cast<double>(steps_run_), 1000 * exposed / static_cast<double>(steps_run_));
     log_->line(text);
+  }
+  if (tb_) {
+    char text[160];
+    std::snprintf(text, sizeof(text), "tensorboard: %.2f s writing events and drawing figures (%.2f%% of this attempt's %.1f s)", tb_seconds_,
+                  100.0 * tb_seconds_ / std::max(summary.seconds, 1e-9), summary.seconds);
+    log_->line(std::string(text) + ": " + tb_->path());
   }
   if (state_.overflow_skipped > 0)
     log_->line("fp16: " + std::to_string(state_.overflow_skipped) + " of " + std::to_string(state_.step) + " steps skipped for overflowing gradients");
