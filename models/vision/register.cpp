@@ -8,6 +8,7 @@
 #include "models/vision/alexnet.h"
 #include "models/vision/googlenet.h"
 #include "models/vision/resnet.h"
+#include "models/vision/pvt.h"
 #include "models/vision/swin.h"
 #include "models/vision/vgg.h"
 #include "models/vision/vit.h"
@@ -137,6 +138,42 @@ void register_vision_models(Registry& registry) {
             std::to_string(v.depths.size()) + " stages from width " + std::to_string(v.embed_dim) + ", attention in " +
             std::to_string(v.window) + "x" + std::to_string(v.window) + " shifted windows",
         cifar ? cifar_preprocess() : imagenet_preprocess(), c, v.params, transformer_recipe()));
+  }
+
+  // PVT v1 (the authors' four, and a small variant for 32x32 images).
+  struct PvtVariant {
+    const char* name;
+    int64_t patch;
+    std::vector<int64_t> depths;
+    int64_t params;
+    const char* what;
+  };
+  const std::vector<PvtVariant> pvts{{"pvt_tiny", 4, {2, 2, 2, 2}, 13229288, "PVT-Tiny"},
+                                     {"pvt_small", 4, {3, 4, 6, 3}, 24485864, "PVT-Small"},
+                                     {"pvt_medium", 4, {3, 4, 18, 3}, 44208104, "PVT-Medium"},
+                                     {"pvt_large", 4, {3, 8, 27, 3}, 61369320, "PVT-Large"},
+                                     {"pvt_tiny_patch2_32", 2, {2, 2, 2, 2}, 12361994, "PVT-Tiny for 32x32 images"}};
+  for (const auto& v : pvts) {
+    const bool cifar = std::string(v.name).find("_32") != std::string::npos;
+    PvtConfig c;
+    c.patch_size = v.patch, c.depths = v.depths, c.num_classes = cifar ? 10 : 1000;
+    const data::Preprocess preprocess = cifar ? cifar_preprocess() : imagenet_preprocess();
+    c.image_size = preprocess.input_size;
+    std::string stages;
+    for (auto d : v.depths) stages += (stages.empty() ? "" : "+") + std::to_string(d);
+    ModelSpec spec{v.name, "classify", "vision",
+                   std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + stages +
+                       " blocks in 4 stages of width 64/128/320/512, spatial-reduction attention (R = 8, 4, 2, 1)",
+                   {}, v.params, nullptr, transformer_recipe()};
+    spec.options.add(data::Preprocess::options(), preprocess).add(PvtConfig::options(), c).add(LinearProbeConfig::options(), LinearProbeConfig{});
+    // The grids (and the position embeddings) are made for the preprocessing's input_size.
+    spec.options.rule([](const Json& o) { check_pvt_grid(o.at("input_size").get<int64_t>(), PvtConfig::options().read(o, PvtConfig{})); });
+    spec.create = [c](const Json& options) {
+      PvtConfig config = PvtConfig::options().read(options, c);
+      config.image_size = options.at("input_size").get<int64_t>();
+      return std::make_shared<PyramidVisionTransformerImpl>(config);
+    };
+    registry.add_model(std::move(spec));
   }
 
   // ViT (torchvision's five) and DeiT (timm's names; torchvision's layout). The architecture

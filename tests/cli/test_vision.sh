@@ -169,4 +169,57 @@ for ckpt, x, expected in (("vit32.ckpt", "x32.pt", "tv_vit_32.pt"), ("vit48.ckpt
     assert got.shape == want.shape and diff < 1e-4, (ckpt, diff)
 PY
 
+# --- PVT: the authors' names and counts, logits against a PyTorch PVT written from the paper
+# (tests/python/pvt_reference.py), at its size and at another (position embeddings resized) ---
+$PY - "$CLI_DIR/../python" <<'PY'
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from pvt_reference import PVT, CONFIGS
+torch.manual_seed(0)
+for name, side in (("pvt_tiny_patch2_32", 32), ("pvt_tiny", 64)):
+    m = PVT(**CONFIGS[name]).eval()
+    with torch.no_grad():
+        for p in m.parameters():  # LayerNorm's 1 and 0, the biases' 0: made distinct
+            p.add_(torch.randn_like(p) * 0.05)
+    torch.save(m.state_dict(), f"{name}.pt")
+    x = torch.randn(2, 3, side, side)
+    torch.save(x, f"{name}_x.pt")
+    with torch.no_grad():
+        torch.save(m(x), f"{name}_logits.pt")
+    print(name, sum(p.numel() for p in m.parameters()), file=open(f"{name}.count", "w"))
+PY
+expect 0 "" import --from torchvision --model pvt_tiny_patch2_32 --state-dict pvt_tiny_patch2_32.pt --out pvt32.ckpt
+expect 0 "" import --from torchvision --model pvt_tiny --state-dict pvt_tiny.pt --out pvt224.ckpt
+expect 0 "" import --from torchvision --model pvt_tiny --state-dict pvt_tiny.pt --out pvt64.ckpt --set input_size=64
+expect 0 "" models --json --task classify
+check "PVT: zoo's parameter counts are the reference's (pvt_tiny 13,229,288 = the paper's 13.2M)" $PY -c "
+import json, sys
+counts = {m['name']: m['params'] for m in json.load(open('out.txt'))}
+ok = all(counts[n] == int(open(n + '.count').read().split()[1]) for n in ('pvt_tiny_patch2_32', 'pvt_tiny'))
+sys.exit(0 if ok and counts['pvt_tiny'] == 13229288 and counts['pvt_small'] == 24485864 else 1)"
+check "PVT logits == the PyTorch reference: at 32 px; pvt_tiny at 64 px resized on the fly and at import" $PY - "$LOGITS" <<'PY'
+import subprocess, sys, torch
+for ckpt, name in (("pvt32.ckpt", "pvt_tiny_patch2_32"), ("pvt224.ckpt", "pvt_tiny"), ("pvt64.ckpt", "pvt_tiny")):
+    subprocess.run([sys.argv[1], "--checkpoint", ckpt, f"{name}_x.pt", "got.pt"], check=True)
+    got, want = torch.load("got.pt"), torch.load(f"{name}_logits.pt")
+    diff = (got - want).abs().max().item()
+    print(ckpt, "max |zoo - reference| =", diff)
+    assert got.shape == want.shape and diff < 1e-4, (ckpt, diff)
+PY
+expect 0 "" export --checkpoint pvt32.ckpt --out pvt32.pt
+check "PVT export: the TorchScript file in Python gives the checkpoint's logits at batch 2 and 5 (traced at 2)" $PY - "$LOGITS" <<'PY'
+import subprocess, sys, torch
+torch.manual_seed(3)
+x = torch.randn(5, 3, 32, 32)
+torch.save(x, "x5.pt")
+subprocess.run([sys.argv[1], "--checkpoint", "pvt32.ckpt", "x5.pt", "got5.pt"], check=True)
+m = torch.jit.load("pvt32.pt").eval()
+want = torch.load("got5.pt")
+with torch.no_grad():
+    assert torch.allclose(m(x), want, atol=1e-5) and torch.allclose(m(x[:2]), want[:2], atol=1e-5)
+PY
+expect 2 "invalid PVT input_size 40" import --from torchvision --model pvt_tiny --state-dict pvt_tiny.pt --out x.ckpt --set input_size=40
+expect 0 "" visualize --checkpoint pvt32.ckpt --input "$img" --out pvt_attention.png
+check "PVT visualize: one figure of the marked token's attention in each stage" test -s pvt_attention.png
+
 finish cli_vision

@@ -21,7 +21,9 @@ TEST_CASE("every classifier has torchvision's parameter count and maps (B, 3, H,
   // The counts the issue fixes, independent of the registry's own table.
   const std::map<std::string, int64_t> reference{
       {"alexnet", 61100840}, {"vgg16", 138357544}, {"googlenet", 6624904}, {"resnet18", 11689512}, {"resnet50", 25557032},
-      {"vit_b_16", 86567656}, {"deit_tiny_patch16_224", 5717416}, {"swin_t", 28288354}};
+      {"vit_b_16", 86567656}, {"deit_tiny_patch16_224", 5717416}, {"swin_t", 28288354},
+      // PVT v1's published 13.2M and 24.5M (tests/python/pvt_reference.py counts them exactly).
+      {"pvt_tiny", 13229288}, {"pvt_small", 24485864}};
   torch::NoGradGuard no_grad;
   for (const auto* spec : registry().models("classify")) {
     INFO(spec->name);
@@ -53,6 +55,17 @@ TEST_CASE("torchvision submodule names", "[models]") {
   auto vgg = names("vgg11_bn");
   CHECK(vgg.count("features.1.weight"));  // the BatchNorm after features.0
   CHECK(vgg.count("classifier.6.bias"));
+  auto pvt = names("pvt_tiny");  // the authors' names
+  CHECK(pvt.count("patch_embed1.proj.weight"));
+  CHECK(pvt.count("patch_embed4.norm.bias"));
+  CHECK(pvt.count("pos_embed4"));
+  CHECK(pvt.count("cls_token"));
+  CHECK(pvt.count("block1.1.attn.sr.weight"));
+  CHECK(pvt.count("block3.0.attn.norm.weight"));
+  CHECK(!pvt.count("block4.0.attn.sr.weight"));  // R = 1 in the last stage: no reduction
+  CHECK(pvt.count("block4.1.attn.kv.bias"));
+  CHECK(pvt.count("block2.0.mlp.fc2.weight"));
+  CHECK(pvt.count("head.weight"));
   auto alexnet = names("alexnet");
   CHECK(alexnet.count("features.10.weight"));
   CHECK(alexnet.count("classifier.4.weight"));
