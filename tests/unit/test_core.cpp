@@ -97,8 +97,9 @@ TEST_CASE("Options checks types and names the key", "[core]") {
 
 TEST_CASE("the registry knows every classifier and rejects unknown names", "[core]") {
   const auto& models = registry();
-  // 16 CNNs, 3 ResNets with self-attention, 11 ViT/DeiT and 2 for 32x32 images, 3 Swin and 1 for 32x32.
-  CHECK(models.models("classify").size() == 36);
+  // 16 CNNs, 3 ResNets with self-attention, 11 ViT/DeiT and 2 for 32x32 images, 3 Swin and 1 for
+  // 32x32, 4 PVT and 1 for 32x32.
+  CHECK(models.models("classify").size() == 41);
   CHECK(models.model("resnet50").params == 25557032);
   CHECK_THROWS_WITH(models.model("resnet9000"), Catch::Contains("unknown model 'resnet9000'"));
   CHECK_THROWS_AS(task_spec("classification"), UsageError);
