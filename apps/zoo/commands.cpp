@@ -730,7 +730,7 @@ Commands make_commands(CLI::App& app) {
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
       {"beam", 1, 0, "translate, caption: beam size of the translation or caption whose attention is drawn", Kind::Value, "K"},
       {"layer", -1, 0, "char_rnn: the layer whose units are drawn; vit/deit: the layer of the class token's attention (-1: the last)", Kind::Value, "L"},
-      {"query", "", "", "swin, resnet*_sa: the query position X,Y in the model's input pixels; detr: the encoder position shown, in the image's pixels (default: the centre)", Kind::Value, "X,Y"},
+      {"query", "", "", "swin, pvt, resnet*_sa: the query position X,Y in the model's input pixels; detr: the encoder position shown, in the image's pixels (default: the centre)", Kind::Value, "X,Y"},
       {"threshold", 0.7, 0.0, "detect: the objects shown are those whose class probability is at least this", Kind::Value, "P"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
