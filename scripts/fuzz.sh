@@ -27,7 +27,7 @@ declare -A sources=(
   [detection_files]="data/detection_files.cpp data/caption_files.cpp lib/text/utf8.cpp lib/detect/coco_eval.cpp lib/core/error.cpp"
   [clip_bpe]="lib/text/clip_bpe.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
   [safetensors]="lib/export/safetensors_format.cpp lib/core/error.cpp"
-  [event_file]="lib/train/tensorboard.cpp $out/proto/tensorboard_event.pb.cc lib/core/error.cpp"
+  [event_file]="lib/train/tensorboard.cpp $out/proto/tensorboard_event.pb.cc lib/core/files.cpp lib/core/error.cpp"
 )
 # What a target needs beyond the sources: event_file parses with the protocol buffers protoc
 # generates from lib/train/proto (into $out/proto) and Debian's libprotobuf.

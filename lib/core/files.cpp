@@ -4,6 +4,8 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "lib/core/error.h"
 
@@ -25,6 +27,15 @@ std::string read_maybe_gzip(const std::string& path) {
   if (got < 0) throw Error("cannot read " + path + ": " + why + " (truncated or corrupt gzip?)");
   if (closed != Z_OK) throw Error("cannot read " + path + ": the gzip stream is truncated or corrupt");
   return content;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw Error("cannot read " + path);
+  return bytes.str();
 }
 
 }  // namespace zoo

@@ -1,10 +1,9 @@
 #include "lib/export/safetensors.h"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "lib/core/error.h"
+#include "lib/core/files.h"
 #include "lib/export/safetensors_format.h"
 
 namespace zoo {
@@ -29,12 +28,7 @@ std::string dtype_name(torch::ScalarType type) {
 }  // namespace
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw Error("cannot read " + path);
-  const std::string bytes = buffer.str();
+  const std::string bytes = read_file(path);
   const safetensors::Header header = safetensors::parse_header(bytes, path);
   SafetensorsFile file;
   file.metadata = header.metadata;

@@ -311,8 +311,7 @@ void ClassifyTask::export_torchscript(const std::string& path) {
 }
 
 std::vector<std::string> ClassifyTask::visualize_validation_example(const std::string& out_png) {
-  if (!val_set_ || val_set_->size() == 0) return {};
-  return visualize_image(val_set_->image(0), out_png);
+  return visualize_first_image(val_set_, out_png);
 }
 
 std::vector<std::string> ClassifyTask::visualize(const std::string& input, const std::string& out_png) {

@@ -161,6 +161,13 @@ class Task {
   // visualize() of an RGB image held in memory (a synthetic set's, or one already read): written
   // beside out_png as the input, removed after.
   std::vector<std::string> visualize_image(const cv::Mat& rgb, const std::string& out_png);
+  // visualize_validation_example of an image set (size(), image(i)) behind a pointer or an
+  // optional: its first image's figures, none when it is not loaded or empty.
+  template <class ImageSet>
+  std::vector<std::string> visualize_first_image(const ImageSet& set, const std::string& out_png) {
+    if (!set || set->size() == 0) return {};
+    return visualize_image(set->image(0), out_png);
+  }
 };
 
 // A Markdown table (TensorBoard's text plugin renders it); a '|' or line break in a cell is escaped.

@@ -7,9 +7,9 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "lib/core/error.h"
+#include "lib/core/files.h"
 #ifdef ZOO_TENSORBOARD
 #include "tensorboard_event.pb.h"
 #endif
@@ -49,14 +49,6 @@ T read_little_endian(const std::string& bytes, size_t at) {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 }  // namespace
@@ -149,7 +141,7 @@ std::vector<std::string> event_files(const std::string& folder) {
 std::vector<std::pair<std::string, std::vector<ScalarPoint>>> read_scalars(const std::string& folder) {
   std::map<std::string, std::map<int64_t, double>> by_tag;
   for (const auto& path : event_files(folder)) {
-    for (const auto& record : scan_records(read_bytes(path)).records) {
+    for (const auto& record : scan_records(read_file(path)).records) {
       const auto event = parse_event(record);
       if (!event) continue;
       for (const auto& [tag, value] : event->scalars) by_tag[tag][event->step] = value;
@@ -173,7 +165,7 @@ EventWriter::EventWriter(const std::string& folder, std::optional<int64_t> resum
   if (resumed_step && !existing.empty()) {
     path_ = existing.back();
     // The records up to the resumed step, written back whole before appending.
-    const RecordScan scan = scan_records(read_bytes(path_));
+    const RecordScan scan = scan_records(read_file(path_));
     for (const auto& record : scan.records) {
       const auto event = parse_event(record);
       if (event && event->step <= *resumed_step) kept += frame_record(record);

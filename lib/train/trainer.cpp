@@ -15,6 +15,7 @@
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
+#include "lib/core/files.h"
 #include "lib/core/random.h"
 #include "lib/core/runtime.h"
 #include "lib/train/data_parallel.h"
@@ -611,9 +612,8 @@ void TrainingRun::log_evaluation() {
     const fs::path scratch = fs::path(tb_->path()).parent_path() / ".validation_example.png";
     try {
       for (const auto& path : task_.visualize_validation_example(scratch.string())) {
-        const cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
-        std::ifstream in(path, std::ios::binary);
-        const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string png = read_file(path);
+        const cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, const_cast<char*>(png.data())), cv::IMREAD_COLOR);
         std::string tag = fs::path(path).stem().string();  // ".validation_example" or ".validation_example_encoder"
         tag = "attention" + (tag.size() > scratch.stem().string().size() ? "/" + tag.substr(scratch.stem().string().size() + 1) : std::string());
         if (!image.empty()) tb_->image_png(tag, state_.step, png, image.rows, image.cols);
