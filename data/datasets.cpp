@@ -186,27 +186,33 @@ std::shared_ptr<SynthShapes> synth_shapes_split(int64_t n, int image_size, uint6
 
 namespace zoo::data {
 
-std::shared_ptr<ImageDataset> open_image_folder_split(const std::string& path, const std::string& split, double val_fraction) {
+std::string split_tree_folder(const std::string& path, const std::string& split, const std::string& what) {
   if (!fs::exists(path)) throw Error("data not found: " + path);
-  if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected an image-folder tree)");
+  if (!fs::is_directory(path)) throw Error("data " + path + " is not a folder (expected " + what + ")");
   const fs::path root(path);
-  if (fs::is_directory(root / "train")) {
-    // A folder of split trees: train/, and val/ or test/ (each falls back to the other).
-    std::string dir = split;
-    if (split != "train" && !fs::is_directory(root / dir)) dir = split == "val" ? "test" : "val";
-    if (!fs::is_directory(root / dir))
-      throw Error("no '" + split + "' split in " + path + " (expected " + path + "/val or " + path + "/test)");
-    return std::make_shared<ImageFolder>((root / dir).string());
-  }
-  // One tree: a fixed, seed-independent shuffle holds out the last val_fraction for val/test.
-  auto tree = std::make_shared<ImageFolder>(path);
-  if (tree->size() < 2) throw Error("image folder " + path + " holds a single image; nothing to hold out for validation");
-  const auto order = epoch_order(tree->size(), /*seed=*/0, /*epoch=*/0);
-  const auto held_out = std::max<int64_t>(1, static_cast<int64_t>(val_fraction * static_cast<double>(tree->size())));
+  if (!fs::is_directory(root / "train")) return "";
+  // A folder of split trees: train/, and val/ or test/ (each falls back to the other).
+  std::string dir = split;
+  if (split != "train" && !fs::is_directory(root / dir)) dir = split == "val" ? "test" : "val";
+  if (!fs::is_directory(root / dir)) throw Error("no '" + split + "' split in " + path + " (expected " + path + "/val or " + path + "/test)");
+  return (root / dir).string();
+}
+
+std::vector<int64_t> held_out_split(int64_t size, const std::string& split, double val_fraction) {
+  // A fixed, seed-independent shuffle holds out the last val_fraction for val/test.
+  const auto order = epoch_order(size, /*seed=*/0, /*epoch=*/0);
+  const auto held_out = std::max<int64_t>(1, static_cast<int64_t>(val_fraction * static_cast<double>(size)));
   std::vector<int64_t> indices = split == "train" ? std::vector<int64_t>(order.begin(), order.end() - held_out)
                                                   : std::vector<int64_t>(order.end() - held_out, order.end());
   std::sort(indices.begin(), indices.end());
-  return std::make_shared<Subset>(tree, std::move(indices));
+  return indices;
+}
+
+std::shared_ptr<ImageDataset> open_image_folder_split(const std::string& path, const std::string& split, double val_fraction) {
+  if (const std::string tree = split_tree_folder(path, split, "an image-folder tree"); !tree.empty()) return std::make_shared<ImageFolder>(tree);
+  auto tree = std::make_shared<ImageFolder>(path);
+  if (tree->size() < 2) throw Error("image folder " + path + " holds a single image; nothing to hold out for validation");
+  return std::make_shared<Subset>(tree, held_out_split(tree->size(), split, val_fraction));
 }
 
 }  // namespace zoo::data

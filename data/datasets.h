@@ -66,6 +66,14 @@ class Subset : public ImageDataset {
 // fixed seed-independent shuffle, is val and test. Errors name the path and what is missing.
 std::shared_ptr<ImageDataset> open_image_folder_split(const std::string& path, const std::string& split, double val_fraction);
 
+// The two halves of that rule, for any class tree (images, videos). The folder of split `split`
+// when `path` holds split trees (PATH/train, with PATH/val or PATH/test), "" when it is one tree;
+// Error when `path` is missing or not a folder (`what` says what it should be), or lacks the split.
+std::string split_tree_folder(const std::string& path, const std::string& split, const std::string& what);
+// Of one tree's `size` samples, those of `split` (sorted): the last val_fraction of a fixed shuffle
+// (at least one) for val and test, the rest for train.
+std::vector<int64_t> held_out_split(int64_t size, const std::string& split, double val_fraction);
+
 // synth:shapes: one coloured shape per image on a noisy background; the class is the shape.
 // Image i is a pure function of (seed, i), so the set is the same on every run and machine.
 class SynthShapes : public ImageDataset {
@@ -118,28 +126,28 @@ class BadSamples {
 // read(), or nullopt when it throws an Error and `bad_samples` says skip (the sample is then
 // recorded as describe()); with fail, the read's Error.
 template <class Read, class Describe>
-std::optional<cv::Mat> read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples);
+auto read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples) -> std::optional<decltype(read())>;
 
 // The training sample at `position` of an epoch's order (wrapping), or with --bad-samples skip
 // the next readable one after it: a choice that depends on the files alone, not on worker timing.
 // read(entry) is the image of order entry `entry` (an Error when unreadable), describe(entry)
 // names it. Returns the entry and its image; Error when no entry of the order can be read.
 template <class Read, class Describe>
-std::pair<int64_t, cv::Mat> next_readable(const std::vector<int64_t>& order, int64_t position, const Read& read, const Describe& describe,
-                                          BadSamples& bad_samples) {
+auto next_readable(const std::vector<int64_t>& order, int64_t position, const Read& read, const Describe& describe,
+                   BadSamples& bad_samples) -> std::pair<int64_t, decltype(read(int64_t{}))> {
   const auto n = static_cast<int64_t>(order.size());
   for (int64_t k = 0; k < n; ++k) {
     const int64_t entry = order[static_cast<size_t>((position + k) % n)];
     if (auto image = read_or_skip([&] { return read(entry); }, [&] { return describe(entry); }, bad_samples)) return {entry, std::move(*image)};
   }
-  throw Error("no image of the training set can be read (see the log for each)");
+  throw Error("no sample of the training set can be read (see the log for each)");
 }
 
 // Image `index` of `dataset` through read_or_skip.
 std::optional<cv::Mat> image_or_skip(const ImageDataset& dataset, int64_t index, BadSamples& bad_samples);
 
 template <class Read, class Describe>
-std::optional<cv::Mat> read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples) {
+auto read_or_skip(const Read& read, const Describe& describe, BadSamples& bad_samples) -> std::optional<decltype(read())> {
   try {
     return read();
   } catch (const Error& e) {

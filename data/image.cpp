@@ -178,7 +178,7 @@ torch::Tensor Preprocess::train(const cv::Mat& rgb, Rng& rng) const {
   } else {
     return eval(rgb);
   }
-  if (rng.bernoulli(0.5)) img = hflip(img);
+  if (rng.bernoulli(hflip)) img = data::hflip(img);
   if (const auto spec = parse_rand_augment(auto_augment)) img = rand_augment(img, *spec, rng);
   return to_tensor(img, mean, std);
 }

@@ -44,6 +44,7 @@ struct Preprocess {
   int64_t input_size = 224;
   double crop_pct = 0.875;
   std::string train_aug = "rrc";
+  double hflip = 0.5;
   std::vector<double> mean{0.485, 0.456, 0.406};
   std::vector<double> std{0.229, 0.224, 0.225};
   std::string auto_augment;
@@ -63,7 +64,9 @@ inline const OptionSchema<Preprocess>& Preprocess::options() {
           .option("crop_pct", &Preprocess::crop_pct, in_range(0, 1, "(]"),
                   "evaluation: resize the shorter side to input_size / crop_pct, then center-crop")
           .option("train_aug", &Preprocess::train_aug, one_of({"rrc", "crop", "none"}),
-                  "training: rrc = random resized crop + flip; crop = 4-pixel-padded random crop + flip (CIFAR); none")
+                  "training: rrc = random resized crop + flip; crop = 4-pixel-padded random crop + flip (CIFAR); none (flip: hflip)")
+          .option("hflip", &Preprocess::hflip, in_range(0, 1, "[]"),
+                  "training: the chance of a horizontal flip after the crop (0 where left and right differ in meaning: a motion's direction)")
           .option("mean", &Preprocess::mean, anything(), "per-channel mean subtracted (RGB, of pixels in [0, 1])")
           .option("std", &Preprocess::std, positive(), "per-channel standard deviation divided by (RGB)")
           .option("auto_augment", &Preprocess::auto_augment, anything(),

@@ -42,7 +42,7 @@ namespace {
 
 std::vector<OptionSpec> train_options() {
   return {
-      {"task", nullptr, "", "classify | translate | lm | caption | detect | clip | ssl", Kind::Value, "TASK"},
+      {"task", nullptr, "", "classify | translate | lm | caption | detect | clip | ssl | video", Kind::Value, "TASK"},
       {"model", nullptr, "", "model name (see zoo models)", Kind::Value, "NAME"},
       {"data", nullptr, "", "data in the task's real format, or synth:NAME (default: the task's synthetic set)", Kind::Value, "PATH"},
       {"out", nullptr, "", "run folder (default: runs/<task>-<model>-<timestamp>)", Kind::Value, "DIR"},
@@ -90,6 +90,7 @@ std::vector<OptionSpec> train_options() {
       {"tgt", nullptr, "", "translate: target language suffix of the parallel files (PREFIX.TGT)", Kind::Value, "LANG"},
       {"max-len", 100, 0, "translate: drop training pairs with a side longer than this many tokens; caption: captions longer than this many words (0: keep all)", Kind::Value, "N"},
       {"beam", 1, 0, "translate, caption: beam size of the validation BLEU/CIDEr during training (1: greedy)", Kind::Value, "K"},
+      {"frames", 0, 0, "video: frames per clip, T (the model's --set num_frames; 0: the model's default)", Kind::Value, "T"},
       {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"json", nullptr, false, "print a JSON summary on stdout", Kind::Flag},
   };
@@ -246,6 +247,14 @@ int cmd_train(const Command& cmd) {
   }
   auto task = create_task(task_name);
   registry().options_in(model, task_name);  // UsageError unless task_name trains model
+  // --frames T is the video models' num_frames (recorded in config.json's set, so a resume agrees).
+  if (o.has("frames") && o.get_int("frames") != 0) {
+    if (task_name != "video") throw UsageError("--frames is for --task video");
+    if (o.get_int("frames") < 0) throw UsageError("invalid --frames " + std::to_string(o.get_int("frames")) + ": expected a positive integer");
+    auto& set = o.json()["set"];
+    const std::string assignment = "num_frames=" + std::to_string(o.get_int("frames"));
+    if (std::find(set.begin(), set.end(), Json(assignment)) == set.end()) set.push_back(assignment);
+  }
   // Options whose defaults depend on others are fixed now, so config.json replays exactly.
   const std::string opt = o.get_string("opt");
   if (opt != "sgd" && opt != "adam" && opt != "adamw") throw UsageError("invalid --opt '" + opt + "': expected sgd, adam or adamw");
@@ -462,12 +471,19 @@ int cmd_import(const Options& o) {
   const std::string from = o.get_string("from");
   // The naming each source's state dicts follow, and the task of the models that have it;
   // safetensors holds any model's tensors under its own (published) names.
-  const std::map<std::string, std::string> task_of_source{{"torchvision", "classify"}, {"detr", "detect"}, {"clip", "clip"}, {"safetensors", ""}};
-  if (!task_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip or safetensors");
+  const std::map<std::string, std::vector<std::string>> tasks_of_source{
+      {"torchvision", {"classify", "video"}}, {"detr", {"detect"}}, {"clip", {"clip"}}, {"timesformer", {"video"}}, {"safetensors", {}}};
+  if (!tasks_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip, timesformer or safetensors");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
-  if (!task_of_source.at(from).empty() && spec.task != task_of_source.at(from))
-    throw UsageError("--from " + from + " imports " + task_of_source.at(from) + " models; " + model + " is a " + spec.task + " model");
+  const auto& tasks = tasks_of_source.at(from);
+  if (!tasks.empty() && std::find(tasks.begin(), tasks.end(), spec.task) == tasks.end()) {
+    std::string names;
+    for (const auto& t : tasks) names += (names.empty() ? "" : " and ") + t;
+    throw UsageError("--from " + from + " imports " + names + " models; " + model + " is a " + spec.task + " model");
+  }
+  if (from == "timesformer" && model.rfind("timesformer", 0) != 0)
+    throw UsageError("--from timesformer imports the authors' TimeSformer checkpoints into timesformer_*; " + model + " is not one");
   const auto set = o.json().at("set").get<std::vector<std::string>>();
   NamedTensors tensors;
   std::unique_ptr<Task> task;
@@ -730,12 +746,12 @@ Commands make_commands(CLI::App& app) {
       {"out", nullptr, "", "the PNG to write", Kind::Value, "FILE.png"},
       {"beam", 1, 0, "translate, caption: beam size of the translation or caption whose attention is drawn", Kind::Value, "K"},
       {"layer", -1, 0, "char_rnn: the layer whose units are drawn; vit/deit: the layer of the class token's attention (-1: the last)", Kind::Value, "L"},
-      {"query", "", "", "swin, pvt, resnet*_sa: the query position X,Y in the model's input pixels; detr: the encoder position shown, in the image's pixels (default: the centre)", Kind::Value, "X,Y"},
+      {"query", "", "", "swin, pvt, resnet*_sa, timesformer: the query position X,Y in the model's input pixels (timesformer: in the middle frame); detr: the encoder position shown, in the image's pixels (default: the centre)", Kind::Value, "X,Y"},
       {"threshold", 0.7, 0.0, "detect: the objects shown are those whose class probability is at least this", Kind::Value, "P"},
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict or a safetensors file into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers; r2plus1d_18, mvit_v1_b, mvit_v2_s) | timesformer (facebookresearch/TimeSformer's checkpoints) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
       {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's); with --from safetensors a .safetensors file", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},

@@ -10,12 +10,14 @@
 #include "lib/tasks/lm.h"
 #include "lib/tasks/ssl.h"
 #include "lib/tasks/translate.h"
+#include "lib/tasks/video.h"
 #include "models/caption/register.h"
 #include "models/clip/register.h"
 #include "models/detect/register.h"
 #include "models/lm/register.h"
 #include "models/seq2seq/register.h"
 #include "models/ssl/register.h"
+#include "models/video/register.h"
 #include "models/vision/register.h"
 
 namespace zoo {
@@ -51,7 +53,10 @@ std::vector<TaskSpec> builtin_tasks() {
        "an image-folder tree DIR/<class>/*.jpg (labels used only to evaluate), a folder with train/ and val/ (or test/) trees, or "
        "synth:shapes",
        "synth:shapes", [] { return std::make_unique<SslTask>(); }, ClassifyTask::write_synthetic},
-      {"video", "video classification", "a class tree of video files or frame folders", "", nullptr, nullptr},
+      {"video", "video classification (cross-entropy on clips of T frames; top-1/top-5 accuracy on each video's middle clip)",
+       "a class tree DIR/<class>/*.mp4|avi|webm|mkv|mov (decoded by OpenCV/FFmpeg) or DIR/<class>/<clip>/<frame>.jpg frame folders, a "
+       "folder with train/ and val/ (or test/) such trees, or synth:motion",
+       "synth:motion", [] { return std::make_unique<VideoTask>(); }, VideoTask::write_synthetic},
       {"ocr", "text-line recognition", "a folder of line images with labels.tsv", "", nullptr, nullptr},
       {"mlm", "masked language modelling", "a UTF-8 text file", "", nullptr, nullptr},
       {"text_classify", "text classification", "a TSV of text<TAB>label", "", nullptr, nullptr},
@@ -71,6 +76,7 @@ const Registry& registry() {
     register_detect_models(instance);
     register_clip_models(instance);
     register_ssl_models(instance);  // after vision: its backbones are vision classifiers
+    register_video_models(instance);  // cnn_lstm's backbones are vision classifiers
   });
   return instance;
 }

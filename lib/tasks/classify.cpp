@@ -30,13 +30,7 @@ void ClassifyTask::setup_training(const Options& config, torch::Device device) {
   val_set_ = open_split(data_path(), "val");
   classes_ = train_set_->classes();
 
-  // The head follows the data unless --set num_classes says otherwise, which must then agree.
-  const bool num_classes_set = model_options_.at("num_classes") != registry().model(model_name_).defaults().at("num_classes");
-  const auto data_classes = static_cast<int64_t>(classes_.size());
-  if (num_classes_set && model_options_.at("num_classes").get<int64_t>() != data_classes)
-    throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " +
-                     std::to_string(data_classes) + " classes");
-  model_options_["num_classes"] = data_classes;
+  fit_num_classes(static_cast<int64_t>(classes_.size()));
   build_model();
   if (model_options_.contains("teacher") && !model_options_.at("teacher").get<std::string>().empty()) {
     model_options_["teacher"] = fs::absolute(model_options_.at("teacher").get<std::string>()).lexically_normal().string();
@@ -256,26 +250,46 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
     return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
   };
   data::PrefetchLoader loader(0, batches, make_batch, workers_);
-  const int64_t k = std::min<int64_t>(5, static_cast<int64_t>(classes_.size()));
-  double loss_sum = 0;
-  int64_t top1 = 0, topk = 0, examples = 0;
+  ClassificationTally tally;
   while (auto batch = loader.next()) {
     if (batch->size == 0) continue;
-    examples += batch->size;
-    auto out = logits(batch->tensors[0]).to(torch::kCPU).to(torch::kFloat32);  // (B, C)
-    auto labels = batch->tensors[1];
-    loss_sum += torch::nn::functional::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-    auto best = std::get<1>(out.topk(k, 1));                 // (B, k)
-    auto hit = best.eq(labels.unsqueeze(1));                 // (B, k)
-    top1 += hit.select(1, 0).sum().item<int64_t>();
-    topk += hit.any(1).sum().item<int64_t>();
+    tally.add(logits(batch->tensors[0]), batch->tensors[1]);
   }
+  return tally.result(shard_, "no image of the " + split + " split can be read");
+}
+
+void ClassificationTally::add(const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto out = logits.to(torch::kCPU).to(torch::kFloat32);  // (B, C)
+  const int64_t k = std::min<int64_t>(5, out.size(1));
+  examples += out.size(0);
+  loss_sum += torch::nn::functional::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+  auto best = std::get<1>(out.topk(k, 1));  // (B, k)
+  auto hit = best.eq(labels.unsqueeze(1));  // (B, k)
+  top1 += hit.select(1, 0).sum().item<int64_t>();
+  topk += hit.any(1).sum().item<int64_t>();
+}
+
+Json ClassificationTally::result(const DataShard& shard, const std::string& what) const {
   // Counts add over ranks; the metrics are computed from the sums, as in one process.
-  const auto sums = sum_over_ranks(shard_.group, {loss_sum, static_cast<double>(top1), static_cast<double>(topk), static_cast<double>(examples)});
-  loss_sum = sums[0], top1 = std::llround(sums[1]), topk = std::llround(sums[2]), examples = std::llround(sums[3]);
-  if (examples == 0) throw Error("no image of the " + split + " split can be read");
-  return {{"examples", examples},
-          {"metrics", {{"loss", loss_sum / examples}, {"top1", 100.0 * top1 / examples}, {"top5", 100.0 * topk / examples}}}};
+  const auto sums = sum_over_ranks(shard.group, {loss_sum, static_cast<double>(top1), static_cast<double>(topk), static_cast<double>(examples)});
+  const double n = sums[3];
+  if (std::llround(n) == 0) throw Error(what);
+  return {{"examples", std::llround(n)},
+          {"metrics", {{"loss", sums[0] / n}, {"top1", 100.0 * std::llround(sums[1]) / n}, {"top5", 100.0 * std::llround(sums[2]) / n}}}};
+}
+
+std::vector<Json> top_classes(const torch::Tensor& probs, const std::vector<std::string>& classes, int64_t k) {
+  auto [p, idx] = probs.topk(k, 1);
+  std::vector<Json> rows;
+  for (int64_t i = 0; i < probs.size(0); ++i) {
+    Json top = Json::array();
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t c = idx[i][j].item<int64_t>();
+      top.push_back({{"class", classes.at(static_cast<size_t>(c))}, {"index", c}, {"prob", p[i][j].item<double>()}});
+    }
+    rows.push_back(top);
+  }
+  return rows;
 }
 
 Json ClassifyTask::predict(const std::vector<std::string>& inputs, const Options& options) {
@@ -289,15 +303,8 @@ Json ClassifyTask::predict(const std::vector<std::string>& inputs, const Options
     std::vector<torch::Tensor> images;
     for (size_t i = start; i < end; ++i) images.push_back(preprocess_.eval(data::read_image(inputs[i])));
     auto probs = torch::softmax(logits(data::stack_samples(images)).to(torch::kCPU).to(torch::kFloat32), 1);  // (B, C)
-    auto [p, idx] = probs.topk(k, 1);
-    for (size_t i = start; i < end; ++i) {
-      Json top = Json::array();
-      for (int64_t j = 0; j < k; ++j) {
-        const int64_t c = idx[i - start][j].item<int64_t>();
-        top.push_back({{"class", classes_.at(c)}, {"index", c}, {"prob", p[i - start][j].item<double>()}});
-      }
-      predictions.push_back({{"input", inputs[i]}, {"top", top}});
-    }
+    const auto tops = top_classes(probs, classes_, k);
+    for (size_t i = start; i < end; ++i) predictions.push_back({{"input", inputs[i]}, {"top", tops[i - start]}});
   }
   return {{"task", name()}, {"model", model_name_}, {"predictions", predictions}};
 }

@@ -15,6 +15,21 @@ namespace zoo {
 torch::Tensor classification_loss(const std::vector<models::TrainOutput>& outputs, const torch::Tensor& targets,
                                   const torch::Tensor& teacher_logits, double label_smoothing);
 
+// The sums behind a classifier's metrics over a split, batch by batch: summed cross-entropy, top-1
+// and top-k hits, examples. Shared by the image and video classifiers.
+struct ClassificationTally {
+  double loss_sum = 0;
+  int64_t top1 = 0, topk = 0, examples = 0;
+  // logits (B, C) against labels (B); k = min(5, C).
+  void add(const torch::Tensor& logits, const torch::Tensor& labels);
+  // The sums over the shard's ranks, as {"examples", "metrics": {loss, top1, top5}}; Error naming
+  // `what` ("no image of the val split") when nothing was read.
+  Json result(const DataShard& shard, const std::string& what) const;
+};
+
+// The k most probable classes of each row of probs (B, C) as predict's "top" lists.
+std::vector<Json> top_classes(const torch::Tensor& probs, const std::vector<std::string>& classes, int64_t k);
+
 // A split ("train", "val" or "test") of the images behind --data for the image-folder tasks
 // (classify, ssl): synth:shapes (synthetic true; `data` holds its synth_size and seed) or an
 // image-folder tree (val_fraction from `data`). Error when its classes differ from `classes`

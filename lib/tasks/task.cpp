@@ -133,6 +133,14 @@ bool TaskBase::own_synthetic(const std::string& data) const {
   return true;
 }
 
+void TaskBase::fit_num_classes(int64_t data_classes) {
+  const bool num_classes_set = model_options_.at("num_classes") != registry().model(model_name_).defaults().at("num_classes");
+  if (num_classes_set && model_options_.at("num_classes").get<int64_t>() != data_classes)
+    throw UsageError("--set num_classes=" + model_options_.at("num_classes").dump() + " but the data has " + std::to_string(data_classes) +
+                     " classes");
+  model_options_["num_classes"] = data_classes;
+}
+
 Json TaskBase::common_meta() const {
   return {{"task", name_}, {"model", model_name_}, {"model_options", model_options_}, {"data", data_}};
 }

@@ -219,6 +219,9 @@ class TaskBase : public Task {
   // (synth:NAME as given, a file path made absolute), batch size, loader threads, seed. Reads
   // no data.
   void setup_common(const Options& config, torch::Device device);
+  // The head follows the data's `data_classes` unless --set num_classes says otherwise, which must
+  // then agree (UsageError).
+  void fit_num_classes(int64_t data_classes);
   // task, model, model_options, data: the meta every task's checkpoints carry.
   Json common_meta() const;
   // Builds model_name_ with model_options_ onto device_, as M ("an image classifier").

@@ -59,7 +59,8 @@ cv::Mat render(const Figure& figure, const FigureContext& context) {
     case Figure::Kind::OverImage: {
       const cv::Point* marker = figure.marker ? &*figure.marker : nullptr;
       return image_attention_grid(context.image, figure.maps, figure.labels, figure.columns, figure.title, marker,
-                                  figure.boxes.empty() ? nullptr : &figure.boxes);
+                                  figure.boxes.empty() ? nullptr : &figure.boxes, figure.frames.empty() ? nullptr : &figure.frames,
+                                  figure.shared_scale);
     }
     case Figure::Kind::Attention:
       if (figure.rows == figure.cols) return attention_grid(figure.maps, visible(tokens_of(context, figure.rows)), figure.title);

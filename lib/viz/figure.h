@@ -35,6 +35,8 @@ struct Figure {
   int columns = 0;                  // OverImage: tiles per row
   std::optional<cv::Point> marker;  // OverImage: the query position, in input pixels
   std::vector<cv::Rect2d> boxes;    // OverImage: one per map, outlined on its tile (a detected object); or none
+  std::vector<cv::Mat> frames;      // OverImage: one RGB image per map (a clip's frames); or none: the context's image under each
+  bool shared_scale = false;        // OverImage: every map divided by the largest of all (tiles compare), not each by its own
   Axis rows = Axis::Tokens, cols = Axis::Tokens;
   std::string suffix;  // "" for the main PNG; "encoder": beside it as NAME_encoder.png
 };

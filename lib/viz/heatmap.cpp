@@ -255,17 +255,31 @@ void write_png(const cv::Mat& image, const std::string& path) {
 }
 
 cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
-                             int columns, const std::string& title, const cv::Point* marker, const std::vector<cv::Rect2d>* boxes) {
+                             int columns, const std::string& title, const cv::Point* marker, const std::vector<cv::Rect2d>* boxes,
+                             const std::vector<cv::Mat>* frames, bool shared_scale) {
   if (maps.empty() || maps.size() != labels.size()) throw Error("image attention grid: " + std::to_string(maps.size()) + " maps but " +
                                                                 std::to_string(labels.size()) + " labels");
   if (boxes && boxes->size() != maps.size()) throw Error("image attention grid: " + std::to_string(boxes->size()) + " boxes for " + std::to_string(maps.size()) + " maps");
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("image attention grid: expected an RGB uint8 image");
+  if (frames && frames->size() != maps.size()) throw Error("image attention grid: " + std::to_string(frames->size()) + " frames for " + std::to_string(maps.size()) + " maps");
+  if (frames)
+    for (const auto& frame : *frames)
+      if (frame.size() != rgb.size() || frame.type() != CV_8UC3) throw Error("image attention grid: the frames differ from the image in size or type");
+  float shared_peak = 0;
+  if (shared_scale)
+    for (const auto& map : maps)
+      if (map.defined()) shared_peak = std::max(shared_peak, map.detach().to(torch::kCPU, torch::kFloat32).max().item<float>());
+  // One image of the tile's size, enlarged and in BGR.
+  auto enlarge = [&](const cv::Mat& from, int scale) {
+    cv::Mat out;
+    cv::resize(from, out, {from.cols * scale, from.rows * scale}, 0, 0, cv::INTER_NEAREST);
+    cv::cvtColor(out, out, cv::COLOR_RGB2BGR);
+    return out;
+  };
   columns = std::max(1, std::min(columns, static_cast<int>(maps.size())));
   const int rows = (static_cast<int>(maps.size()) + columns - 1) / columns;
   const int scale = std::max(1, (160 + std::min(rgb.cols, rgb.rows) - 1) / std::min(rgb.cols, rgb.rows));
-  cv::Mat base;
-  cv::resize(rgb, base, {rgb.cols * scale, rgb.rows * scale}, 0, 0, cv::INTER_NEAREST);
-  cv::cvtColor(base, base, cv::COLOR_RGB2BGR);
+  const cv::Mat base = enlarge(rgb, scale);
   const int tile_w = base.cols, tile_h = base.rows;
 
   TextRenderer font(14), small(12);
@@ -292,7 +306,7 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
     // The map at the tile's resolution, 0..1 of its maximum: (h, w) -> (tile_h, tile_w)
     auto m = maps[i].detach().to(torch::kCPU, torch::kFloat32).clamp_min(0);
     if (m.dim() != 2) throw Error("image attention grid: map " + std::to_string(i) + " is not 2-D");
-    const float peak = m.max().item<float>();
+    const float peak = shared_scale ? shared_peak : m.max().item<float>();
     if (peak > 0) m = m / peak;
     m = m.contiguous();
     cv::Mat small_map(static_cast<int>(m.size(0)), static_cast<int>(m.size(1)), CV_32F, m.data_ptr<float>());
@@ -301,7 +315,7 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
     resized.convertTo(heat8, CV_8U, 255.0);
     cv::applyColorMap(heat8, heat, cv::COLORMAP_VIRIDIS);
     cv::Mat tile = image(cv::Rect(x0, y0 + label_height, tile_w, tile_h));
-    cv::addWeighted(base, 0.4, heat, 0.6, 0.0, tile);
+    cv::addWeighted(frames ? enlarge((*frames)[i], scale) : base, 0.4, heat, 0.6, 0.0, tile);
     if (marker) {
       const cv::Point at(marker->x * scale + scale / 2, marker->y * scale + scale / 2);
       cv::drawMarker(tile, at, cv::Scalar(0, 0, 255), cv::MARKER_CROSS, std::max(9, tile_w / 12), 2);

@@ -31,10 +31,14 @@ cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector
 // (a query position, in image pixels) drawn on every tile when given, and a colour bar from 0 to
 // each tile's maximum. Small images are enlarged (nearest neighbour) to tiles of at least 160
 // pixels; an undefined map leaves its tile blank. With `boxes` (one per map, image pixels), each
-// tile also outlines its own box (a detected object over its query's attention). BGR image.
+// tile also outlines its own box (a detected object over its query's attention). With `frames`
+// (one RGB image per map, each of rgb's size: a clip's frames), tile i is drawn over frames[i];
+// with shared_scale every map is divided by the largest of them all, so tiles compare (attention
+// spread over a clip's frames). BGR image.
 cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor>& maps, const std::vector<std::string>& labels,
                              int columns, const std::string& title = "", const cv::Point* marker = nullptr,
-                             const std::vector<cv::Rect2d>* boxes = nullptr);
+                             const std::vector<cv::Rect2d>* boxes = nullptr, const std::vector<cv::Mat>* frames = nullptr,
+                             bool shared_scale = false);
 
 // Activations over a text (Karpathy et al. 2015, "Visualizing and Understanding Recurrent
 // Networks"): for each row of values (units, T) in [-1, 1], the tokens drawn in reading order on

@@ -23,6 +23,16 @@ expect() {
   fi
   ok "zoo $* -> $code"
 }
+# expect_last CODE PATTERN ARGS...: zoo exits with CODE and its last stderr line (after the
+# training log a failing run prints first) matches PATTERN and names the problem on one line.
+expect_last() {
+  local code=$1 pattern=$2; shift 2
+  "$ZOO" "$@" > out.txt 2> err.txt
+  local rc=$?
+  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(tail -c 300 err.txt)"; return; fi
+  if ! tail -n 1 err.txt | grep -qE -- "$pattern"; then bad "zoo $* -> last stderr line does not match '$pattern': $(tail -n 2 err.txt)"; return; fi
+  ok "zoo $* -> $code"
+}
 # json FILE EXPR: EXPR evaluated in Python on the JSON document d of FILE.
 json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(($2))" "$3"; }
 ge() { $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$1" "$2"; }

@@ -8,16 +8,6 @@ W=${ZOO_WORK:-/tmp/zoo-work}/reliability
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WEIGHTS=${ZOO_WEIGHTS:?path of the zoo_weights test tool}
 
-# expect_last CODE PATTERN ARGS...: zoo exits with CODE and its last stderr line (after the
-# training log a failing run prints first) matches PATTERN and names the problem on one line.
-expect_last() {
-  local code=$1 pattern=$2; shift 2
-  "$ZOO" "$@" > out.txt 2> err.txt
-  local rc=$?
-  if [[ $rc -ne $code ]]; then bad "zoo $* -> exit $rc (want $code): $(tail -c 300 err.txt)"; return; fi
-  if ! tail -n 1 err.txt | grep -qE -- "$pattern"; then bad "zoo $* -> last stderr line does not match '$pattern': $(tail -n 2 err.txt)"; return; fi
-  ok "zoo $* -> $code"
-}
 same_weights() { diff -q <("$WEIGHTS" "$1") <("$WEIGHTS" "$2") > /dev/null; }
 # metrics.jsonl without its timings.
 metrics() { $PY -c 'import json,sys

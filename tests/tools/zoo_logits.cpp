@@ -3,7 +3,7 @@
 // with torch::pickle_save so Python's torch.load reads it.
 //   zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]
 // (METHOD: a TorchScript file's method other than forward, e.g. CLIP's encode_text.) A classify
-// checkpoint gives logits, an ssl checkpoint its evaluated backbone's embeddings.
+// or video checkpoint gives logits, an ssl checkpoint its evaluated backbone's embeddings.
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
@@ -17,6 +17,7 @@
 #include "lib/export/torchscript.h"
 #include "lib/tasks/classify.h"
 #include "lib/tasks/ssl.h"
+#include "lib/tasks/video.h"
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
@@ -40,6 +41,12 @@ int main(int argc, char** argv) {
       zoo::load_state_dict(*task.model(), reader.weights(), file);
       task.model()->eval();
       output = task.model_ref().eval_network().backbone->embed(input);
+    } else if (reader.meta().value("task", "") == "video") {
+      zoo::VideoTask task;
+      task.setup_from_meta(reader.meta(), torch::kCPU);
+      zoo::load_state_dict(*task.model(), reader.weights(), file);
+      task.model()->eval();
+      output = std::dynamic_pointer_cast<zoo::models::VideoClassifierImpl>(task.model())->forward(input);
     } else {
       zoo::ClassifyTask task;
       task.setup_from_meta(reader.meta(), torch::kCPU);

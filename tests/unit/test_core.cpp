@@ -105,11 +105,13 @@ TEST_CASE("the registry knows every classifier and rejects unknown names", "[cor
   CHECK_THROWS_AS(task_spec("classification"), UsageError);
   CHECK(models.models("translate").size() == 4);
   CHECK(models.models("lm").size() == 3);
-  CHECK_THROWS_WITH(create_task("video"), Catch::Contains("not available yet"));
+  CHECK_THROWS_WITH(create_task("ocr"), Catch::Contains("not available yet"));
   CHECK(create_task("clip")->name() == "clip");
   CHECK(models.models("clip").size() == 5);
   CHECK(create_task("detect")->name() == "detect");
   CHECK(models.models("detect").size() == 4);
+  CHECK(create_task("video")->name() == "video");
+  CHECK(models.models("video").size() == 6);  // timesformer_base, timesformer_small, cnn_lstm, mvit_v1_b, mvit_v2_s, r2plus1d_18
   CHECK(create_task("lm")->name() == "lm");
   CHECK(create_task("translate")->name() == "translate");
   CHECK(create_task("classify")->name() == "classify");
