@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file video_file)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -28,11 +28,14 @@ declare -A sources=(
   [clip_bpe]="lib/text/clip_bpe.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
   [safetensors]="lib/export/safetensors_format.cpp lib/core/error.cpp"
   [event_file]="lib/train/tensorboard.cpp $out/proto/tensorboard_event.pb.cc lib/core/files.cpp lib/core/error.cpp"
+  [video_file]="data/video_file.cpp lib/core/random.cpp lib/core/error.cpp"
 )
 # What a target needs beyond the sources: event_file parses with the protocol buffers protoc
-# generates from lib/train/proto (into $out/proto) and Debian's libprotobuf.
+# generates from lib/train/proto (into $out/proto) and Debian's libprotobuf; video_file decodes
+# with Debian's OpenCV and FFmpeg (not instrumented: a crash inside them is still a finding).
 declare -A extra=(
   [event_file]="-I$out/proto -DZOO_TENSORBOARD -lprotobuf"
+  [video_file]="-I/usr/include/opencv4 -lopencv_videoio -lopencv_imgproc -lopencv_core"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"
