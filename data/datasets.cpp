@@ -23,14 +23,20 @@ bool is_image_file(const std::string& path) {
   return false;
 }
 
-ImageFolder::ImageFolder(const std::string& root) {
+std::vector<std::string> class_folders(const std::string& root, const std::string& what, const std::string& layout) {
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) throw Error("image folder not found: " + root);
+  if (!fs::is_directory(root, ec)) throw Error(what + " not found: " + root);
+  std::vector<std::string> classes;
   for (const auto& entry : fs::directory_iterator(root, fs::directory_options::follow_directory_symlink, ec))
-    if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
+    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
   if (ec) throw Error("cannot list " + root + ": " + ec.message());
-  std::sort(classes_.begin(), classes_.end());
-  if (classes_.empty()) throw Error("no class folders in " + root + " (expected " + root + "/<class>/<image>)");
+  std::sort(classes.begin(), classes.end());
+  if (classes.empty()) throw Error("no class folders in " + root + " (expected " + root + "/<class>/" + layout + ")");
+  return classes;
+}
+
+ImageFolder::ImageFolder(const std::string& root) : classes_(class_folders(root, "image folder", "<image>")) {
+  std::error_code ec;
   for (size_t label = 0; label < classes_.size(); ++label) {
     const fs::path class_dir = fs::path(root) / classes_[label];
     // torchvision walks with os.walk and sorts (directory, file name) pairs.

@@ -27,6 +27,10 @@ class ImageDataset {
 // Extensions ImageFolder accepts, compared case-insensitively (torchvision's IMG_EXTENSIONS).
 bool is_image_file(const std::string& path);
 
+// The class names of a class tree: ROOT's sub-folders (following links), sorted. Error when ROOT is
+// not a folder ("`what` not found") or has none (naming the expected ROOT/<class>/`layout`).
+std::vector<std::string> class_folders(const std::string& root, const std::string& what, const std::string& layout);
+
 // DIR/<class>/**/<image>: classes are the sorted sub-folder names (index = position),
 // samples are walked recursively (following links) in sorted order. Error when DIR is missing,
 // has no class folders, or a class folder holds no image.

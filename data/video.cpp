@@ -54,14 +54,8 @@ std::vector<std::string> frame_files(const std::string& dir) {
 
 }  // namespace
 
-VideoFolder::VideoFolder(const std::string& root) {
+VideoFolder::VideoFolder(const std::string& root) : classes_(class_folders(root, "video folder", "<video> or <class>/<clip>/<frame>")) {
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) throw Error("video folder not found: " + root);
-  for (const auto& entry : fs::directory_iterator(root, fs::directory_options::follow_directory_symlink, ec))
-    if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
-  if (ec) throw Error("cannot list " + root + ": " + ec.message());
-  std::sort(classes_.begin(), classes_.end());
-  if (classes_.empty()) throw Error("no class folders in " + root + " (expected " + root + "/<class>/<video> or <class>/<clip>/<frame>)");
   for (size_t label = 0; label < classes_.size(); ++label) {
     const fs::path class_dir = fs::path(root) / classes_[label];
     std::vector<std::string> found;

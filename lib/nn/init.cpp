@@ -14,4 +14,12 @@ torch::Tensor trunc_normal_(torch::Tensor tensor, double std, double mean, doubl
   return tensor.clamp_(a, b);
 }
 
+torch::nn::Linear trunc_normal_linear(int64_t in, int64_t out, double std) {
+  torch::nn::Linear layer(in, out);
+  torch::NoGradGuard no_grad;
+  trunc_normal_(layer->weight, std);
+  layer->bias.zero_();
+  return layer;
+}
+
 }  // namespace zoo::nn

@@ -8,4 +8,8 @@ namespace zoo::nn {
 // PyTorch's), drawn by the inverse CDF so nothing is clipped onto the bounds. In place, no grad.
 torch::Tensor trunc_normal_(torch::Tensor tensor, double std = 1.0, double mean = 0.0, double a = -2.0, double b = 2.0);
 
+// A Linear layer as timm's vision transformers initialise it (PVT's, TimeSformer's, MViT's
+// authors too): weights truncated N(0, std^2), biases 0.
+torch::nn::Linear trunc_normal_linear(int64_t in, int64_t out, double std = 0.02);
+
 }  // namespace zoo::nn

@@ -231,31 +231,43 @@ Json ClassifyTask::evaluate(const std::string& split, const std::string& data) {
                  : open_split(data_for(data), split);
   if (model_) model_->eval();
   torch::NoGradGuard no_grad;
-  // This rank's part of the split (all of it in one process).
-  const auto [first, end] = shard_.eval_part(dataset->size());
-  const int64_t n = end - first, batches = (n + batch_size_ - 1) / batch_size_;
   const auto preprocess = preprocess_;
-  const int64_t batch_size = batch_size_;
   auto bad_samples = bad_samples_;
-  auto make_batch = [dataset, preprocess, batch_size, n, first = first, bad_samples](int64_t b) {
-    std::vector<torch::Tensor> images;
+  return evaluate_classifier(
+      dataset->size(), [=](int64_t i) -> std::optional<torch::Tensor> {
+        auto image = data::image_or_skip(*dataset, i, *bad_samples);
+        if (!image) return std::nullopt;  // left out of the metrics
+        return preprocess.eval(*image);
+      },
+      [dataset](int64_t i) { return dataset->label(i); }, [this](const torch::Tensor& x) { return logits(x); }, batch_size_, workers_, shard_,
+      "no image of the " + split + " split can be read");
+}
+
+Json evaluate_classifier(int64_t size, const std::function<std::optional<torch::Tensor>(int64_t)>& read, const std::function<int64_t(int64_t)>& label,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& logits, int64_t batch_size, int workers, const DataShard& shard,
+                         const std::string& none_read) {
+  // This rank's part of the split (all of it in one process).
+  const auto [first, end] = shard.eval_part(size);
+  const int64_t n = end - first, batches = (n + batch_size - 1) / batch_size;
+  auto make_batch = [&, n, first = first](int64_t b) {
+    std::vector<torch::Tensor> inputs;
     std::vector<int64_t> labels;
     for (int64_t i = first + b * batch_size; i < first + std::min(n, (b + 1) * batch_size); ++i) {
-      auto image = data::image_or_skip(*dataset, i, *bad_samples);
-      if (!image) continue;  // left out of the metrics
-      images.push_back(preprocess.eval(*image));
-      labels.push_back(dataset->label(i));
+      auto input = read(i);
+      if (!input) continue;
+      inputs.push_back(*input);
+      labels.push_back(label(i));
     }
-    if (images.empty()) return Batch{};
-    return Batch{{data::stack_samples(images), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
+    if (inputs.empty()) return Batch{};
+    return Batch{{data::stack_samples(inputs), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
   };
-  data::PrefetchLoader loader(0, batches, make_batch, workers_);
+  data::PrefetchLoader loader(0, batches, make_batch, workers);
   ClassificationTally tally;
   while (auto batch = loader.next()) {
     if (batch->size == 0) continue;
     tally.add(logits(batch->tensors[0]), batch->tensors[1]);
   }
-  return tally.result(shard_, "no image of the " + split + " split can be read");
+  return tally.result(shard, none_read);
 }
 
 void ClassificationTally::add(const torch::Tensor& logits, const torch::Tensor& labels) {

@@ -27,6 +27,14 @@ struct ClassificationTally {
   Json result(const DataShard& shard, const std::string& what) const;
 };
 
+// A classifier's metrics (ClassificationTally's result) over this rank's part of a split of `size`
+// items: read(i) the model's input for item i, or nullopt to leave it out (a bad sample skipped);
+// label(i) its class; logits(inputs) the model's (B, C) for a stacked batch. Loaded on `workers`
+// threads in batches of batch_size. Error `none_read` when no item could be read.
+Json evaluate_classifier(int64_t size, const std::function<std::optional<torch::Tensor>(int64_t)>& read, const std::function<int64_t(int64_t)>& label,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& logits, int64_t batch_size, int workers, const DataShard& shard,
+                         const std::string& none_read);
+
 // The k most probable classes of each row of probs (B, C) as predict's "top" lists.
 std::vector<Json> top_classes(const torch::Tensor& probs, const std::vector<std::string>& classes, int64_t k);
 

@@ -135,29 +135,15 @@ Json VideoTask::evaluate(const std::string& split, const std::string& data) {
   auto dataset = (data.empty() && split == "val" && val_set_) ? val_set_ : open_split(data_for(data), split);
   if (model_) model_->eval();
   torch::NoGradGuard no_grad;
-  const auto [first, end] = shard_.eval_part(dataset->size());
-  const int64_t n = end - first, batches = (n + batch_size_ - 1) / batch_size_;
-  const int64_t batch_size = batch_size_;
   auto bad_samples = bad_samples_;
-  auto make_batch = [this, dataset, batch_size, n, first = first, bad_samples](int64_t b) {
-    std::vector<torch::Tensor> clips;
-    std::vector<int64_t> labels;
-    for (int64_t i = first + b * batch_size; i < first + std::min(n, (b + 1) * batch_size); ++i) {
-      auto frames = data::read_or_skip([&] { return dataset->clip(i, picker(nullptr)); }, [&] { return dataset->describe(i); }, *bad_samples);
-      if (!frames) continue;  // left out of the metrics
-      clips.push_back(eval_clip(*frames));
-      labels.push_back(dataset->label(i));
-    }
-    if (clips.empty()) return Batch{};
-    return Batch{{data::stack_samples(clips), torch::tensor(labels, torch::kInt64)}, static_cast<int64_t>(labels.size())};
-  };
-  data::PrefetchLoader loader(0, batches, make_batch, workers_);
-  ClassificationTally tally;
-  while (auto batch = loader.next()) {
-    if (batch->size == 0) continue;
-    tally.add(logits(batch->tensors[0]), batch->tensors[1]);
-  }
-  return tally.result(shard_, "no clip of the " + split + " split can be read");
+  return evaluate_classifier(
+      dataset->size(), [=](int64_t i) -> std::optional<torch::Tensor> {
+        auto frames = data::read_or_skip([&] { return dataset->clip(i, picker(nullptr)); }, [&] { return dataset->describe(i); }, *bad_samples);
+        if (!frames) return std::nullopt;  // left out of the metrics
+        return eval_clip(*frames);
+      },
+      [dataset](int64_t i) { return dataset->label(i); }, [this](const torch::Tensor& x) { return logits(x); }, batch_size_, workers_, shard_,
+      "no clip of the " + split + " split can be read");
 }
 
 Json VideoTask::predict(const std::vector<std::string>& inputs, const Options& options) {

@@ -9,14 +9,8 @@ namespace zoo::models {
 
 namespace {
 
-// The authors' initialisation: Linear weights truncated N(0, 0.02^2), biases 0; LayerNorm 1 and 0.
-torch::nn::Linear linear(int64_t in, int64_t out) {
-  torch::nn::Linear layer(in, out);
-  torch::NoGradGuard no_grad;
-  nn::trunc_normal_(layer->weight, 0.02);
-  layer->bias.zero_();
-  return layer;
-}
+// The authors' initialisation: Linear weights truncated N(0, 0.02^2), biases 0.
+torch::nn::Linear linear(int64_t in, int64_t out) { return nn::trunc_normal_linear(in, out); }
 
 torch::nn::LayerNorm layer_norm(int64_t dim, double eps) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(eps)); }
 

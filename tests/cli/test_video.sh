@@ -21,80 +21,69 @@ clips = [os.path.join("motion/train", c, k) for c in classes for k in os.listdir
 assert len(clips) == 36 and all(len(os.listdir(k)) == 17 for k in clips)
 PY
 
-# --- TimeSformer == the PyTorch reference (the authors' layout), each attention scheme ---
-for scheme in divided joint space; do
-  $PY - "$scheme" <<'PY'
-import sys, torch
-from timesformer_reference import VisionTransformer
-torch.manual_seed(0)
-m = VisionTransformer(img_size=32, patch=8, dim=32, depth=2, heads=2, num_frames=4, num_classes=5, attention=sys.argv[1]).eval()
-torch.save({"model." + k: v for k, v in m.state_dict().items()}, f"ref_{sys.argv[1]}.pt")  # the authors' checkpoints wrap it in "model."
-x = torch.randn(3, 3, 4, 32, 32)
-torch.save(x, f"clip_{sys.argv[1]}.pt")
-with torch.no_grad():
-    torch.save(m(x), f"want_{sys.argv[1]}.pt")
-PY
-  expect 0 "" import --from timesformer --model timesformer_small --state-dict "ref_$scheme.pt" --out "ts_$scheme.ckpt" \
-    --set attention=$scheme --set patch_size=8 --set width=32 --set depth=2 --set heads=2 --set num_frames=4
-  check "timesformer ($scheme) logits == the PyTorch reference's" $PY - "$LOGITS" "$scheme" <<'PY'
+# same_logits NAME CKPT: the checkpoint's logits on NAME.x.pt (through zoo_logits) == NAME.want.pt,
+# the reference's, both (2, 9).
+same_logits() {
+  check "$1: zoo's logits == the reference's" $PY - "$LOGITS" "$1" "$2" <<'PY'
 import subprocess, sys, torch
-helper, s = sys.argv[1:3]
-subprocess.run([helper, "--checkpoint", f"ts_{s}.ckpt", f"clip_{s}.pt", "got.pt"], check=True)
-got, want = torch.load("got.pt"), torch.load(f"want_{s}.pt")
-assert got.shape == want.shape == (3, 5), got.shape
+helper, name, ckpt = sys.argv[1:4]
+subprocess.run([helper, "--checkpoint", ckpt, f"{name}.x.pt", "got.pt"], check=True)
+got, want = torch.load("got.pt"), torch.load(f"{name}.want.pt")
+assert got.shape == want.shape == (2, 9), got.shape
 assert (got - want).abs().max() < 1e-4, (got - want).abs().max()
 PY
+}
+# reference NAME: runs the Python on stdin, which defines the model m (eval mode) and the clip
+# shape; saves NAME.pt (its state dict), NAME.x.pt and NAME.want.pt.
+reference() {
+  $PY -c "import sys, torch
+torch.manual_seed(0)
+exec(sys.stdin.read())
+torch.save(state if 'state' in dir() else m.state_dict(), '$1.pt')
+x = torch.randn(shape)
+torch.save(x, '$1.x.pt')
+with torch.no_grad():
+    torch.save(m(x), '$1.want.pt')"
+}
+
+# --- TimeSformer == the PyTorch reference (the authors' layout), each attention scheme ---
+for scheme in divided joint space; do
+  reference "ts_$scheme" <<PY
+from timesformer_reference import VisionTransformer
+m = VisionTransformer(img_size=32, patch=8, dim=32, depth=2, heads=2, num_frames=4, num_classes=9, attention="$scheme").eval()
+state = {"model." + k: v for k, v in m.state_dict().items()}  # the authors' checkpoints wrap it in "model."
+shape = (2, 3, 4, 32, 32)
+PY
+  expect 0 "" import --from timesformer --model timesformer_small --state-dict "ts_$scheme.pt" --out "ts_$scheme.ckpt" \
+    --set attention=$scheme --set patch_size=8 --set width=32 --set depth=2 --set heads=2 --set num_frames=4
+  same_logits "ts_$scheme" "ts_$scheme.ckpt"
 done
 
 # --- R(2+1)D-18 == torchvision's, imported from its state dict ---
-$PY - <<'PY'
-import torch, torchvision
-torch.manual_seed(0)
+reference r2plus1d <<'PY'
+import torchvision
 m = torchvision.models.video.r2plus1d_18(num_classes=9).eval()
 for mod in m.modules():  # non-trivial running statistics, so that evaluation mode is checked
     if isinstance(mod, torch.nn.BatchNorm3d):
         mod.running_mean.uniform_(-0.2, 0.2), mod.running_var.uniform_(0.5, 1.5)
-torch.save(m.state_dict(), "r2plus1d.pt")
-x = torch.randn(2, 3, 8, 32, 32)
-torch.save(x, "clip_r.pt")
-with torch.no_grad():
-    torch.save(m(x), "want_r.pt")
+shape = (2, 3, 8, 32, 32)
 print(sum(p.numel() for p in torchvision.models.video.r2plus1d_18().parameters()), file=open("r2plus1d.count", "w"))
 PY
 expect 0 "" import --from torchvision --model r2plus1d_18 --state-dict r2plus1d.pt --out r2plus1d.ckpt
-check "r2plus1d_18 logits == torchvision's (and 31,505,325 parameters at 400 classes, as torchvision counts)" $PY - "$LOGITS" <<'PY'
-import subprocess, sys, torch
-subprocess.run([sys.argv[1], "--checkpoint", "r2plus1d.ckpt", "clip_r.pt", "got.pt"], check=True)
-got, want = torch.load("got.pt"), torch.load("want_r.pt")
-assert (got - want).abs().max() < 1e-4, (got - want).abs().max()
-assert int(open("r2plus1d.count").read()) == 31505325
-PY
+same_logits r2plus1d r2plus1d.ckpt
+check "r2plus1d_18: 31,505,325 parameters at 400 classes, as torchvision counts" test "$(cat r2plus1d.count)" = 31505325
 
-# --- MViT v1 and v2 == torchvision's, at a small clip (torchvision builds them for any size) ---
+# --- MViT v1 and v2 == torchvision's, at 4 frames of 64 px (torchvision's MViT takes any size) ---
 for m in mvit_v1_b mvit_v2_s; do
-  $PY - "$m" <<'PY'
-import sys, torch, torchvision
-torch.manual_seed(0)
-name = sys.argv[1]
+  reference $m <<PY
 import torchvision.models.video.mvit as M
-build = M._mvit  # the builders fix 224 px and 16 frames; torchvision's MViT itself takes any size
+build = M._mvit  # the builders fix 224 px and 16 frames
 M._mvit = lambda **kw: build(**{**kw, "spatial_size": (64, 64), "temporal_size": 4})
-m = getattr(M, name)(num_classes=9).eval()
-torch.save(m.state_dict(), f"{name}.pt")
-x = torch.randn(2, 3, 4, 64, 64)
-torch.save(x, f"clip_{name}.pt")
-with torch.no_grad():
-    torch.save(m(x), f"want_{name}.pt")
+m = M.$m(num_classes=9).eval()
+shape = (2, 3, 4, 64, 64)
 PY
   expect 0 "" import --from torchvision --model $m --state-dict $m.pt --out $m.ckpt --set input_size=64 --set num_frames=4
-  check "$m logits == torchvision's at 4 frames of 64 px" $PY - "$LOGITS" "$m" <<'PY'
-import subprocess, sys, torch
-helper, name = sys.argv[1:3]
-subprocess.run([helper, "--checkpoint", f"{name}.ckpt", f"clip_{name}.pt", "got.pt"], check=True)
-got, want = torch.load("got.pt"), torch.load(f"want_{name}.pt")
-assert got.shape == want.shape == (2, 9), got.shape
-assert (got - want).abs().max() < 1e-4, (got - want).abs().max()
-PY
+  same_logits $m $m.ckpt
 done
 expect 2 "invalid MViT input_size 48" import --from torchvision --model mvit_v2_s --state-dict mvit_v2_s.pt --out x.ckpt --set input_size=48
 

@@ -10,14 +10,7 @@ import sys
 import torch
 import torch.nn as nn
 
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
+from pvt_reference import Mlp  # fc1, GELU, fc2: the same in both papers' code
 
 
 class Attention(nn.Module):
