@@ -29,6 +29,7 @@
 #include "models/seq2seq/rnn_seq2seq.h"
 #include "models/seq2seq/transformer.h"
 #include "models/vision/resnet.h"
+#include "models/video/video_classifier.h"
 #include "models/vision/vit.h"
 
 namespace fs = std::filesystem;
@@ -311,6 +312,29 @@ Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps, Precis
                 {{"batch", batch}, {"input", "3x32x32"}, {"params", count_parameters(*model)}, {"precision", precision_name(precision)}});
 }
 
+// timesformer_small: TimeSformer for 32x32 clips at the registry's size (4x4 patches, width 192,
+// 4 blocks, 3 heads, MLP 768), divided space-time attention over 8 frames: 512 patch tokens and a
+// class token per clip; 9 classes, no dropout or stochastic depth. Batch 16 random clips
+// (16, 3, 8, 32, 32); one step = forward + cross-entropy + backward + AdamW(lr 1e-3, weight decay
+// 0.05). Unit: clips. (benchmarks/pytorch_timesformer.py is the same model in PyTorch.)
+Json bench_timesformer_small(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 16, frames = 8, side = 32;
+  auto model = std::dynamic_pointer_cast<models::VideoClassifierImpl>(registry().create_model("timesformer_small", {{"drop_path", 0.0}}));
+  model->to(device);
+  model->train();
+  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+  auto clips = torch::randn({batch, 3, frames, side, side}).to(device);
+  auto labels = torch::randint(0, 9, {batch}, torch::kInt64).to(device);
+  auto step = [&] {
+    adamw.zero_grad();
+    torch::nn::functional::cross_entropy(model->forward(clips), labels).backward();
+    adamw.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("timesformer_small", "clips", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", "3x8x32x32"}, {"attention", "divided"}, {"tokens", 1 + frames * 64}, {"params", count_parameters(*model)}});
+}
+
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
 // trunk (through layer4, pooled to 14x14 = 196 annotation vectors of 2048), embedding, attention
 // and LSTM 512, dropout 0.5, vocabulary 10,000; the registry's show_attend_tell with these options.
@@ -533,6 +557,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
       {"transformer_mt", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s, precision_of(o)); }, true},
       {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
+      {"timesformer_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_timesformer_small(d, w, s); }},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},

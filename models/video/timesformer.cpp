@@ -14,28 +14,21 @@ torch::nn::Linear linear(int64_t in, int64_t out) { return nn::trunc_normal_line
 
 torch::nn::LayerNorm layer_norm(int64_t dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); }
 
+// Self-attention with the authors' names (qkv, proj) and initialisation (truncated N(0, 0.02^2), zero biases).
+nn::MultiheadAttention attention(const TimesformerConfig& c) {
+  nn::MultiheadAttentionOptions options;
+  options.embed_dim = c.width, options.heads = c.heads, options.dropout = c.attention_dropout;
+  options.in_proj_name = "qkv", options.out_proj_name = "proj";
+  nn::MultiheadAttention module(options);
+  torch::NoGradGuard no_grad;
+  for (auto* layer : {&module->in_proj, &module->out_proj}) nn::trunc_normal_((*layer)->weight, 0.02), (*layer)->bias.zero_();
+  return module;
+}
+
 // The mean over heads of attention weights (..., heads, L, L) -> (..., L, L).
 torch::Tensor head_mean(const torch::Tensor& weights) { return weights.mean(-3); }
 
 }  // namespace
-
-SpaceTimeAttentionImpl::SpaceTimeAttentionImpl(int64_t dim, int64_t heads, double attention_dropout, double dropout) : heads_(heads) {
-  qkv = register_module("qkv", linear(dim, 3 * dim));
-  proj = register_module("proj", linear(dim, dim));
-  attention_dropout_ = register_module("attention_dropout", nn::Dropout(attention_dropout));
-  dropout_ = register_module("dropout", nn::Dropout(dropout));
-}
-
-torch::Tensor SpaceTimeAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t tokens = x.size(1), dim = x.size(2), head_dim = dim / heads_;
-  // q, k, v per head from one projection: (3, B', heads, L, d); the batch stays -1 for export.
-  auto qkv_heads = qkv(x).view({-1, tokens, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
-  // softmax(q k^T / sqrt(d)) v: weights (B', heads, L, L)
-  auto weights = torch::softmax(torch::matmul(qkv_heads[0], qkv_heads[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim)), -1);
-  if (keep_) last_ = weights.detach();
-  auto out = torch::matmul(attention_dropout_(weights), qkv_heads[2]);  // (B', heads, L, d)
-  return dropout_(proj(out.transpose(1, 2).reshape({-1, tokens, dim})));
-}
 
 TimesformerMlpImpl::TimesformerMlpImpl(int64_t dim, int64_t hidden, double dropout) {
   fc1 = register_module("fc1", linear(dim, hidden));
@@ -47,35 +40,36 @@ torch::Tensor TimesformerMlpImpl::forward(const torch::Tensor& x) { return dropo
 
 TimesformerBlockImpl::TimesformerBlockImpl(const TimesformerConfig& c, double drop_path) : attention_(c.attention) {
   norm1 = register_module("norm1", layer_norm(c.width));
-  attn = register_module("attn", SpaceTimeAttention(c.width, c.heads, c.attention_dropout, c.dropout));
+  attn = register_module("attn", attention(c));
   if (attention_ == "divided") {
     temporal_norm1 = register_module("temporal_norm1", layer_norm(c.width));
-    temporal_attn = register_module("temporal_attn", SpaceTimeAttention(c.width, c.heads, c.attention_dropout, c.dropout));
+    temporal_attn = register_module("temporal_attn", attention(c));
     temporal_fc = register_module("temporal_fc", linear(c.width, c.width));
   }
   norm2 = register_module("norm2", layer_norm(c.width));
   mlp = register_module("mlp", TimesformerMlp(c.width, c.mlp_ratio * c.width, c.dropout));
+  dropout_ = register_module("dropout", nn::Dropout(c.dropout));
   drop_path_ = register_module("drop_path", nn::DropPath(drop_path));
 }
 
 torch::Tensor TimesformerBlockImpl::forward(const torch::Tensor& x, int64_t frames) {
   if (attention_ != "divided") {
     // joint: x (B, 1 + N T, D), every token over every token; space: x (B T, 1 + N, D), per frame.
-    auto h = x + drop_path_(attn(norm1(x)));
+    auto h = x + drop_path_(dropout_(attn(norm1(x), /*causal=*/false)));
     return h + drop_path_(mlp(norm2(h)));
   }
   const int64_t T = frames, D = x.size(2), N = (x.size(1) - 1) / T;
   // Temporal: each patch position over the clip's frames, (B, N T, D) -> (B N, T, D).
   // z'_(p,t) = z_(p,t) + W_fc MSA_time(LN(z_(p,1..T)))_t
   auto patches = x.narrow(1, 1, N * T);
-  auto temporal = drop_path_(temporal_attn(temporal_norm1(patches.reshape({-1, T, D}))));
+  auto temporal = drop_path_(dropout_(temporal_attn(temporal_norm1(patches.reshape({-1, T, D})), /*causal=*/false)));
   auto xt = patches + temporal_fc(temporal.reshape({-1, N * T, D}));  // (B, N T, D)
   // Spatial: each frame's patches with the class token, (B, N T, D) -> (B T, 1 + N, D).
   auto cls = x.narrow(1, 0, 1);                                             // (B, 1, D)
   auto cls_per_frame = cls.unsqueeze(1).expand({-1, T, -1, -1}).reshape({-1, 1, D});  // (B T, 1, D)
   auto xs = torch::cat({cls_per_frame, xt.reshape({-1, N, T, D}).transpose(1, 2).reshape({-1, N, D})}, 1);
   // z''_(p,t) = z'_(p,t) + MSA_space(LN([z_cls; z'_(1..N,t)]))_p
-  auto spatial = drop_path_(attn(norm1(xs)));                               // (B T, 1 + N, D)
+  auto spatial = drop_path_(dropout_(attn(norm1(xs), /*causal=*/false)));                               // (B T, 1 + N, D)
   // The class token's T outputs (one per frame) averaged: (B, 1, D).
   auto cls_update = spatial.select(1, 0).reshape({-1, T, D}).mean(1, /*keepdim=*/true);
   auto patch_update = spatial.narrow(1, 1, N).reshape({-1, T, N, D}).transpose(1, 2).reshape({-1, N * T, D});

@@ -15,6 +15,7 @@
 // with the class token joining each frame's spatial attention and its T outputs averaged.
 #pragma once
 #include "lib/nn/dropout.h"
+#include "lib/nn/multihead_attention.h"
 #include "models/video/video_classifier.h"
 
 namespace zoo::models {
@@ -57,26 +58,6 @@ inline const OptionSchema<TimesformerConfig>& TimesformerConfig::options() {
   return schema;
 }
 
-// Multi-head self-attention over the tokens of its input, as the authors' Attention (qkv, proj).
-class SpaceTimeAttentionImpl : public torch::nn::Module {
- public:
-  SpaceTimeAttentionImpl(int64_t dim, int64_t heads, double attention_dropout, double dropout);
-  // x (B', L, D) -> (B', L, D); every token attends to every other of its row.
-  torch::Tensor forward(const torch::Tensor& x);
-  void keep_weights(bool keep) { keep_ = keep; }
-  const torch::Tensor& last_weights() const { return last_; }  // (B', heads, L, L)
-  int64_t heads() const { return heads_; }
-
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
-
- private:
-  int64_t heads_;
-  nn::Dropout attention_dropout_{nullptr}, dropout_{nullptr};
-  bool keep_ = false;
-  torch::Tensor last_;
-};
-TORCH_MODULE(SpaceTimeAttention);
-
 class TimesformerMlpImpl : public torch::nn::Module {
  public:
   TimesformerMlpImpl(int64_t dim, int64_t hidden, double dropout);
@@ -95,12 +76,14 @@ class TimesformerBlockImpl : public torch::nn::Module {
   TimesformerBlockImpl(const TimesformerConfig& config, double drop_path);
   torch::Tensor forward(const torch::Tensor& x, int64_t frames);
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, temporal_norm1{nullptr};
-  SpaceTimeAttention attn{nullptr}, temporal_attn{nullptr};  // temporal_*: divided only
+  // Multi-head self-attention over every token of a row, named as the authors' Attention (qkv, proj).
+  nn::MultiheadAttention attn{nullptr}, temporal_attn{nullptr};  // temporal_*: divided only
   torch::nn::Linear temporal_fc{nullptr};
   TimesformerMlp mlp{nullptr};
 
  private:
   std::string attention_;
+  nn::Dropout dropout_{nullptr};  // after each attention's projection (the authors' proj_drop)
   nn::DropPath drop_path_{nullptr};
 };
 TORCH_MODULE(TimesformerBlock);

@@ -189,12 +189,12 @@ TEST_CASE("TimeSformer's divided attention equals full attention under explicit 
   auto patch_of = [&](int64_t j) { return (j - 1) / T; };
   auto frame_of = [&](int64_t j) { return (j - 1) % T; };
   // Multi-head attention of every token of y (B, L, D) over every token, with mask[i][j] true
-  // where i may attend to j: the module's own weights, no reshaping into frames or tubes.
-  auto masked_attention = [&](models::SpaceTimeAttention attn, const torch::Tensor& y, const torch::Tensor& mask) {
-    auto qkv = attn->qkv(y).view({B, L, 3, heads, d}).permute({2, 0, 3, 1, 4});
+  // where i may attend to j: the module's own weights (qkv, proj), no reshaping into frames or tubes.
+  auto masked_attention = [&](nn::MultiheadAttention attn, const torch::Tensor& y, const torch::Tensor& mask) {
+    auto qkv = attn->in_proj(y).view({B, L, 3, heads, d}).permute({2, 0, 3, 1, 4});
     auto scores = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
     scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
-    return attn->proj(torch::matmul(torch::softmax(scores, -1), qkv[2]).transpose(1, 2).reshape({B, L, D}));
+    return attn->out_proj(torch::matmul(torch::softmax(scores, -1), qkv[2]).transpose(1, 2).reshape({B, L, D}));
   };
   // Temporal: patch (p, t) attends to (p, t') for every t'; the class token is left out.
   auto time_mask = torch::zeros({L, L}, torch::kBool);
