@@ -77,13 +77,23 @@ cv::Mat rgb_frame(const cv::Mat& bgr, const std::string& path, const cv::Size& e
   return rgb;
 }
 
+// capture.read(bgr): false at the end of the stream; OpenCV's own exceptions on a damaged stream
+// (an assertion on a frame's layout, found by tests/fuzz/fuzz_video_file.cpp) as zoo's Error.
+bool next_frame(cv::VideoCapture& capture, cv::Mat& bgr, const std::string& path) {
+  try {
+    return capture.read(bgr);
+  } catch (const cv::Exception& e) {
+    throw Error("cannot read video " + path + ": a frame did not decode (" + first_line(e.what()) + ")");
+  }
+}
+
 }  // namespace
 
 std::vector<cv::Mat> read_video(const std::string& path) {
   auto capture = open_video(path);
   std::vector<cv::Mat> frames;
   cv::Mat bgr;
-  while (capture.read(bgr)) frames.push_back(rgb_frame(bgr, path, frames.empty() ? cv::Size() : frames[0].size()));
+  while (next_frame(capture, bgr, path)) frames.push_back(rgb_frame(bgr, path, frames.empty() ? cv::Size() : frames[0].size()));
   if (frames.empty()) throw Error("cannot read video " + path + ": it holds no frame");
   return frames;
 }
@@ -102,7 +112,7 @@ std::vector<cv::Mat> read_video_frames(const std::string& path, const FramePicke
     // 4.6 reads past FFmpeg's buffer when a frame of a damaged stream is retrieved after frames
     // that were only grabbed (found by tests/fuzz/fuzz_video_file.cpp).
     for (int64_t i = 0; next < wanted.size(); ++i) {
-      if (!capture.read(bgr)) break;
+      if (!next_frame(capture, bgr, path)) break;
       while (next < wanted.size() && wanted[next] == i) {
         clip.push_back(rgb_frame(bgr, path, clip.empty() ? cv::Size() : clip[0].size()));
         ++next;
