@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgproc.hpp>
+#ifdef ZOO_VIDEOIO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "lib/core/error.h"
 
@@ -40,6 +42,8 @@ std::vector<int64_t> pick_frames(const FramePicker& pick, int64_t n, const std::
     throw Error(what + " " + e.what());
   }
 }
+
+#ifdef ZOO_VIDEOIO
 
 namespace {
 
@@ -140,5 +144,19 @@ void write_video(const std::string& path, const std::vector<cv::Mat>& frames, do
     writer.write(bgr);
   }
 }
+
+#else  // built without OpenCV's videoio (a CUDA build from a packed sysroot): frame folders only
+
+namespace {
+[[noreturn]] void no_videoio(const std::string& path) {
+  throw Error("cannot read video " + path + ": this zoo was built without OpenCV's videoio (FFmpeg); give the clip as a folder of frames");
+}
+}  // namespace
+
+std::vector<cv::Mat> read_video(const std::string& path) { no_videoio(path); }
+std::vector<cv::Mat> read_video_frames(const std::string& path, const FramePicker&) { no_videoio(path); }
+void write_video(const std::string& path, const std::vector<cv::Mat>&, double) { no_videoio(path); }
+
+#endif
 
 }  // namespace zoo::data

@@ -35,7 +35,7 @@ declare -A sources=(
 # with Debian's OpenCV and FFmpeg (not instrumented: a crash inside them is still a finding).
 declare -A extra=(
   [event_file]="-I$out/proto -DZOO_TENSORBOARD -lprotobuf"
-  [video_file]="-I/usr/include/opencv4 -lopencv_videoio -lopencv_imgproc -lopencv_core"
+  [video_file]="-DZOO_VIDEOIO -I/usr/include/opencv4 -lopencv_videoio -lopencv_imgproc -lopencv_core"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"
