@@ -26,7 +26,11 @@ torch::Tensor CnnLstmImpl::forward(torch::Tensor clips) {
   torch::Tensor summary;
   if (lstm) {
     // h_t, c_t = LSTM(f_t, h_{t-1}, c_{t-1}); the last layer's h_T: (B, hidden)
-    auto outputs = std::get<0>(lstm->forward(features));  // (B, T, hidden)
+    // h_0 = c_0 = 0, shaped from the features by tensor ops, not read sizes: a traced export then
+    // takes any batch (LibTorch's LSTM builds its default state from the batch it was traced at).
+    auto zero = torch::zeros_like(features.select(1, 0).narrow(1, 0, 1))                  // (B, 1)
+                    .expand({-1, config_.hidden}).unsqueeze(0).expand({config_.layers, -1, -1}).contiguous();  // (layers, B, hidden)
+    auto outputs = std::get<0>(lstm->forward(features, std::make_tuple(zero, zero)));  // (B, T, hidden)
     summary = outputs.select(1, T - 1);
   } else {
     summary = features.mean(1);  // (B, E)
