@@ -337,20 +337,29 @@ std::vector<std::string> ClassifyTask::visualize(const std::string& input, const
   // The image as the model sees it (resized and centre-cropped), for the background too.
   const cv::Mat shown = preprocess_.eval_image(data::read_image(input));
   const auto x = data::to_tensor(shown, preprocess_.mean, preprocess_.std).unsqueeze(0).to(device_);  // (1, 3, S, S)
-  const int side = static_cast<int>(preprocess_.input_size);
-  viz::LookOptions look{model_name_, visualize_layer_, visualize_query_.value_or(cv::Point(side / 2, side / 2))};
-  if (look.query->x >= side || look.query->y >= side)
-    throw UsageError("invalid --query " + std::to_string(look.query->x) + "," + std::to_string(look.query->y) + ": the model's input is " +
-                     std::to_string(side) + "x" + std::to_string(side) + " pixels");
+  const auto look = square_look(model_name_, visualize_layer_, visualize_query_, static_cast<int>(preprocess_.input_size), "input is");
   model_->eval();
   auto figures = model_->look(x, look);
   torch::NoGradGuard no_grad;
-  auto probs = torch::softmax(model_->forward(x), 1).to(torch::kCPU)[0];
+  const std::string predicted = predicted_suffix(model_->forward(x), classes_);
+  for (auto& figure : figures) figure.title += predicted;
+  return viz::write_figures(figures, {shown, {}}, out_png);
+}
+
+viz::LookOptions square_look(const std::string& model, int layer, const std::optional<cv::Point>& query, int side, const std::string& what) {
+  viz::LookOptions look{model, layer, query.value_or(cv::Point(side / 2, side / 2))};
+  if (look.query->x >= side || look.query->y >= side)
+    throw UsageError("invalid --query " + std::to_string(look.query->x) + "," + std::to_string(look.query->y) + ": the model's " + what + " " +
+                     std::to_string(side) + "x" + std::to_string(side) + " pixels");
+  return look;
+}
+
+std::string predicted_suffix(const torch::Tensor& logits, const std::vector<std::string>& classes) {
+  auto probs = torch::softmax(logits.detach().to(torch::kCPU, torch::kFloat32), 1)[0];
   const int64_t best = probs.argmax().item<int64_t>();
   char percent[32];
   std::snprintf(percent, sizeof(percent), "%.1f%%", 100.0 * probs[best].item<double>());
-  for (auto& figure : figures) figure.title += "; predicted " + classes_.at(static_cast<size_t>(best)) + " (" + percent + ")";
-  return viz::write_figures(figures, {shown, {}}, out_png);
+  return "; predicted " + classes.at(static_cast<size_t>(best)) + " (" + percent + ")";
 }
 
 std::string ClassifyTask::write_synthetic(const SynthRequest& r) {

@@ -35,6 +35,13 @@ Json evaluate_classifier(int64_t size, const std::function<std::optional<torch::
                          const std::function<torch::Tensor(const torch::Tensor&)>& logits, int64_t batch_size, int workers, const DataShard& shard,
                          const std::string& none_read);
 
+// The options of `zoo visualize` for a model whose input is `side` x `side` pixels: --layer, and
+// --query (the centre when not given); UsageError when the query lies outside ("the model's
+// `what` SIDExSIDE pixels", what = "input is").
+viz::LookOptions square_look(const std::string& model, int layer, const std::optional<cv::Point>& query, int side, const std::string& what);
+// "; predicted CLASS (P%)": a figure title's ending for the most probable class of logits (1, C).
+std::string predicted_suffix(const torch::Tensor& logits, const std::vector<std::string>& classes);
+
 // The k most probable classes of each row of probs (B, C) as predict's "top" lists.
 std::vector<Json> top_classes(const torch::Tensor& probs, const std::vector<std::string>& classes, int64_t k);
 

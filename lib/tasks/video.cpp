@@ -207,21 +207,14 @@ std::vector<std::string> VideoTask::visualize_frames(const std::vector<cv::Mat>&
     tensors.push_back(data::to_tensor(shown.back(), preprocess_.mean, preprocess_.std));
   }
   const auto clip = stack_frames(tensors).unsqueeze(0).to(device_);  // (1, 3, T, S, S)
-  const int side = static_cast<int>(preprocess_.input_size);
-  viz::LookOptions look{model_name_, visualize_layer_, visualize_query_.value_or(cv::Point(side / 2, side / 2))};
-  if (look.query->x >= side || look.query->y >= side)
-    throw UsageError("invalid --query " + std::to_string(look.query->x) + "," + std::to_string(look.query->y) + ": the model's frames are " +
-                     std::to_string(side) + "x" + std::to_string(side) + " pixels");
+  const auto look = square_look(model_name_, visualize_layer_, visualize_query_, static_cast<int>(preprocess_.input_size), "frames are");
   model_->eval();
   auto figures = model_->look(clip, look);
   torch::NoGradGuard no_grad;
-  auto probs = torch::softmax(model_->forward(clip), 1).to(torch::kCPU)[0];
-  const int64_t best = probs.argmax().item<int64_t>();
-  char percent[32];
-  std::snprintf(percent, sizeof(percent), "%.1f%%", 100.0 * probs[best].item<double>());
+  const std::string predicted = predicted_suffix(model_->forward(clip), classes_);
   std::vector<viz::Figure> drawn;
   for (auto& f : figures) {
-    f.figure.title += "; predicted " + classes_.at(static_cast<size_t>(best)) + " (" + percent + ")";
+    f.figure.title += predicted;
     for (int64_t t : f.frame_of_map) f.figure.frames.push_back(shown.at(static_cast<size_t>(t)));
     drawn.push_back(std::move(f.figure));
   }
