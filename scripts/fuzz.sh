@@ -32,10 +32,10 @@ declare -A sources=(
 )
 # What a target needs beyond the sources: event_file parses with the protocol buffers protoc
 # generates from lib/train/proto (into $out/proto) and Debian's libprotobuf; video_file decodes
-# with Debian's OpenCV and FFmpeg (not instrumented: a crash inside them is still a finding).
+# with Debian's FFmpeg and OpenCV (not instrumented: a crash inside them is still a finding).
 declare -A extra=(
   [event_file]="-I$out/proto -DZOO_TENSORBOARD -lprotobuf"
-  [video_file]="-DZOO_VIDEOIO -I/usr/include/opencv4 -lopencv_videoio -lopencv_imgproc -lopencv_core"
+  [video_file]="-DZOO_VIDEOIO -I/usr/include/opencv4 -lavformat -lavcodec -lavutil -lswscale -lopencv_videoio -lopencv_imgproc -lopencv_core"
 )
 flags=(-std=c++17 -O1 -g -I. -DZOO_NO_DEEPBIND -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 mkdir -p "$out"

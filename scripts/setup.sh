@@ -7,9 +7,10 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache       # toolchain; ccache + ninja keep rebuilds fast
-  pkg-config                                     # finds SentencePiece
+  pkg-config                                     # finds SentencePiece and FFmpeg
   libtorch-dev                                   # LibTorch 1.13.1 (CPU)
   libopencv-dev                                  # image decoding and transforms
+  libavformat-dev libavcodec-dev libswscale-dev  # video decoding (data/video_file.cpp)
   libcli11-dev nlohmann-json3-dev                # command line, JSON
   libicu-dev                                     # Unicode lowercasing and character classes (word tokenizer)
   libsentencepiece-dev                           # SentencePiece BPE / unigram (the plug-in libzoo_sentencepiece.so)

@@ -1,10 +1,11 @@
-// The video layer and models (issue 25): clip sampling, decoding files OpenCV wrote, frame
-// folders, bad videos, synth:motion, and TimeSformer's divided attention against a brute-force
-// computation with explicit masks.
+// The video layer and models (issue 25): clip sampling, decoding files OpenCV wrote (and frames
+// that change size, and a portrait phone video), frame folders, bad videos, synth:motion, and
+// TimeSformer's divided attention against a brute-force computation with explicit masks.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "data/image.h"
@@ -99,6 +100,91 @@ TEST_CASE("a video file written by OpenCV decodes to its frames; class trees mix
   }
   // A single file or folder reads the same way.
   CHECK(data::read_clip((root / "b" / "clip1").string(), centred(2, 1)).size() == 2);
+}
+
+namespace {
+
+// A Motion-JPEG AVI written byte by byte, so that a test can make what OpenCV's writer refuses:
+// frames of different sizes in one stream. RIFF chunks: hdrl (avih, strl: strh, strf), movi, idx1.
+void write_mjpeg_avi(const fs::path& path, cv::Size declared, const std::vector<cv::Mat>& frames) {
+  auto u32 = [](uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  auto u16 = [](uint16_t v) { return std::string{char(v), char(v >> 8)}; };
+  auto chunk = [&](const std::string& tag, const std::string& body) { return tag + u32(static_cast<uint32_t>(body.size())) + body + (body.size() % 2 ? std::string(1, '\0') : ""); };
+  auto list = [&](const std::string& tag, const std::string& body) { return chunk("LIST", tag + body); };
+  const auto n = static_cast<uint32_t>(frames.size()), w = static_cast<uint32_t>(declared.width), h = static_cast<uint32_t>(declared.height);
+  const std::string avih = u32(100000) + u32(0) + u32(0) + u32(0x10) + u32(n) + u32(0) + u32(1) + u32(0) + u32(w) + u32(h) + std::string(16, '\0');
+  const std::string strh = "vidsMJPG" + u32(0) + u16(0) + u16(0) + u32(0) + u32(1) + u32(10) + u32(0) + u32(n) + u32(0) + u32(0xffffffff) + u32(0) + u16(0) + u16(0) + u16(static_cast<uint16_t>(w)) + u16(static_cast<uint16_t>(h));
+  const std::string strf = u32(40) + u32(w) + u32(h) + u16(1) + u16(24) + "MJPG" + u32(w * h * 3) + std::string(16, '\0');
+  std::string movi, index;
+  for (const auto& frame : frames) {
+    std::vector<uchar> jpeg;
+    cv::Mat bgr;
+    cv::cvtColor(frame, bgr, cv::COLOR_RGB2BGR);
+    cv::imencode(".jpg", bgr, jpeg);
+    index += "00dc" + u32(0x10) + u32(static_cast<uint32_t>(4 + movi.size())) + u32(static_cast<uint32_t>(jpeg.size()));
+    movi += chunk("00dc", std::string(jpeg.begin(), jpeg.end()));
+  }
+  const std::string body = "AVI " + list("hdrl", chunk("avih", avih) + list("strl", chunk("strh", strh) + chunk("strf", strf))) + list("movi", movi) + chunk("idx1", index);
+  std::ofstream(path, std::ios::binary) << chunk("RIFF", body);
+}
+
+// Sets the display matrix of an MP4's video track (its tkhd box) to a quarter turn, as a phone
+// filming upright writes it: a = 0, b = 1, c = -1, d = 0 in 16.16 fixed point.
+void make_portrait(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const size_t tkhd = bytes.find("tkhd");
+  REQUIRE(tkhd != std::string::npos);
+  REQUIRE(bytes[tkhd + 4] == 0);  // version 0: 32-bit times
+  // After the type: version and flags, created, modified, track id, reserved, duration (4 each),
+  // reserved (8), layer, alternate group, volume, reserved (2 each), then the 3x3 matrix.
+  const size_t matrix = tkhd + 4 + 24 + 8 + 8;
+  const int32_t quarter_turn[9] = {0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000};
+  for (int k = 0; k < 9; ++k)
+    for (int b = 0; b < 4; ++b) bytes[matrix + 4 * k + b] = static_cast<char>(static_cast<uint32_t>(quarter_turn[k]) >> (24 - 8 * b));
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+TEST_CASE("frames that change size are an error, not garbage; a portrait phone video comes out upright", "[video]") {
+  const fs::path root = fresh_dir("sizes");
+  // OpenCV 4.6's VideoCapture converted every frame at the first one's size and read past
+  // FFmpeg's buffer (tests/fuzz/fuzz_video_file.cpp); zoo's decoder sees each frame's own size.
+  auto frames = numbered_frames(6);
+  const auto large = numbered_frames(6, 64);
+  for (size_t t = 3; t < 6; ++t) frames[t] = large[t];
+  write_mjpeg_avi(root / "grows.avi", cv::Size(32, 32), frames);
+  CHECK_THROWS_WITH(data::read_video((root / "grows.avi").string()), Catch::Contains("grows.avi: its frames change size"));
+  CHECK_THROWS_WITH(data::read_video_frames((root / "grows.avi").string(), centred(6, 1)), Catch::Contains("its frames change size"));
+  // The same writer with frames of one size: decoded in order, whatever the header declares.
+  write_mjpeg_avi(root / "steady.avi", cv::Size(32, 32), numbered_frames(6));
+  const auto steady = data::read_video((root / "steady.avi").string());
+  REQUIRE(steady.size() == 6);
+  for (int t = 0; t < 6; ++t) CHECK(frame_number(steady[static_cast<size_t>(t)]) == t);
+
+  // A landscape 48x32 recording whose track says "turn a quarter clockwise" (FFmpeg's convention,
+  // which its own tools follow; OpenCV 4.6 turns the other way, opencv/opencv#22088).
+  std::vector<cv::Mat> landscape;
+  for (int t = 0; t < 4; ++t) {
+    cv::Mat frame(32, 48, CV_8UC3, cv::Scalar::all(40));
+    cv::rectangle(frame, cv::Rect(0, 0, 12, 12), cv::Scalar(255, 255, 255), cv::FILLED);  // top left
+    landscape.push_back(frame);
+  }
+  data::write_video((root / "phone.mp4").string(), landscape);
+  const auto stored = data::read_video((root / "phone.mp4").string());
+  make_portrait(root / "phone.mp4");
+  const auto upright = data::read_video((root / "phone.mp4").string());
+  REQUIRE(upright.size() == stored.size());
+  for (size_t t = 0; t < upright.size(); ++t) {
+    REQUIRE(upright[t].size() == cv::Size(32, 48));
+    cv::Mat turned;
+    cv::rotate(stored[t], turned, cv::ROTATE_90_CLOCKWISE);
+    CHECK(cv::norm(upright[t], turned, cv::NORM_INF) == 0);
+    // The white corner moved from the top left to the top right.
+    CHECK(cv::mean(upright[t](cv::Rect(24, 2, 6, 6)))[0] > 200);
+    CHECK(cv::mean(upright[t](cv::Rect(2, 2, 6, 6)))[0] < 100);
+  }
 }
 
 #endif
