@@ -71,10 +71,15 @@ torch::Tensor ClassifyTask::teacher_logits(const torch::Tensor& images) {
   return teacher_->model_->forward(x);
 }
 
+void read_classifier_inference_options(const Options& options, std::shared_ptr<data::BadSamples>& bad_samples, int& visualize_layer,
+                                       std::optional<cv::Point>& visualize_query) {
+  if (options.has("bad_samples")) bad_samples = data::bad_samples_policy(options.get_string("bad_samples"));
+  if (options.has("layer")) visualize_layer = static_cast<int>(options.get_int("layer"));
+  if (options.has("query") && !options.get_string("query").empty()) visualize_query = viz::parse_query(options.get_string("query"));
+}
+
 void ClassifyTask::set_inference_options(const Options& options) {
-  if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
-  if (options.has("layer")) visualize_layer_ = static_cast<int>(options.get_int("layer"));
-  if (options.has("query") && !options.get_string("query").empty()) visualize_query_ = viz::parse_query(options.get_string("query"));
+  read_classifier_inference_options(options, bad_samples_, visualize_layer_, visualize_query_);
 }
 
 void ClassifyTask::read_meta(const Json& meta) {

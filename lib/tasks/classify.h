@@ -35,6 +35,11 @@ Json evaluate_classifier(int64_t size, const std::function<std::optional<torch::
                          const std::function<torch::Tensor(const torch::Tensor&)>& logits, int64_t batch_size, int workers, const DataShard& shard,
                          const std::string& none_read);
 
+// What evaluate, predict and visualize may change in a trained image or video classifier:
+// --bad-samples, --layer, --query.
+void read_classifier_inference_options(const Options& options, std::shared_ptr<data::BadSamples>& bad_samples, int& visualize_layer,
+                                       std::optional<cv::Point>& visualize_query);
+
 // The options of `zoo visualize` for a model whose input is `side` x `side` pixels: --layer, and
 // --query (the centre when not given); UsageError when the query lies outside ("the model's
 // `what` SIDExSIDE pixels", what = "input is").

@@ -27,9 +27,7 @@ void VideoTask::setup_training(const Options& config, torch::Device device) {
 }
 
 void VideoTask::set_inference_options(const Options& options) {
-  if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
-  if (options.has("layer")) visualize_layer_ = static_cast<int>(options.get_int("layer"));
-  if (options.has("query") && !options.get_string("query").empty()) visualize_query_ = viz::parse_query(options.get_string("query"));
+  read_classifier_inference_options(options, bad_samples_, visualize_layer_, visualize_query_);
 }
 
 void VideoTask::read_meta(const Json& meta) {

@@ -1,0 +1,204 @@
+// Text recognition (issue 26): the CTC loss against a brute-force sum over every alignment, its
+// gradient against finite differences, best-path and prefix beam-search decoding against exact
+// labelling probabilities, and CER/WER/exact match on hand-worked lines.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+
+#include "lib/nn/ctc.h"
+#include "lib/text/recognition_metrics.h"
+
+using namespace zoo;
+
+namespace {
+
+// Every alignment of length T over C labels, in order: (0,..,0), (0,..,1), ...
+std::vector<std::vector<int64_t>> all_alignments(int64_t T, int64_t C) {
+  std::vector<std::vector<int64_t>> alignments{{}};
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<std::vector<int64_t>> longer;
+    for (const auto& a : alignments)
+      for (int64_t c = 0; c < C; ++c) {
+        auto b = a;
+        b.push_back(c);
+        longer.push_back(b);
+      }
+    alignments = longer;
+  }
+  return alignments;
+}
+
+// p(y | x) for every labelling y with p > 0: the seeds' sum over the alignments that collapse to y
+// of the product of the per-position probabilities, by enumeration. log_probs (T, C), blank 0.
+std::map<std::vector<int64_t>, double> labelling_probabilities(const torch::Tensor& log_probs, int64_t T) {
+  const auto p = log_probs.exp().to(torch::kFloat64);
+  const auto a = p.accessor<double, 2>();
+  std::map<std::vector<int64_t>, double> result;
+  for (const auto& alignment : all_alignments(T, p.size(1))) {
+    double product = 1;
+    for (int64_t t = 0; t < T; ++t) product *= a[t][alignment[static_cast<size_t>(t)]];
+    result[nn::ctc_collapse(alignment)] += product;
+  }
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("CTC loss: -log of the brute-force sum over all alignments, batched with unequal lengths", "[ocr]") {
+  torch::manual_seed(5);
+  // 5 positions, blank + 2 labels, 4 examples; example 3 uses only its first 3 positions.
+  const int64_t T = 5, B = 4, C = 3;
+  const auto log_probs = torch::randn({T, B, C}, torch::kFloat64).mul(1.5).log_softmax(2);
+  // Targets: "1", "1 1" (a repeat needs a blank between), "1 2 2" (needs 4 positions of 5), "2" in 3 positions.
+  const auto targets = torch::tensor({1, 0, 0, 1, 1, 0, 1, 2, 2, 2, 0, 0}, torch::kLong).view({B, 3});
+  const auto target_lengths = torch::tensor({1, 2, 3, 1}, torch::kLong);
+  const auto input_lengths = torch::tensor({5, 5, 5, 3}, torch::kLong);
+  const auto loss = nn::ctc_loss(log_probs, targets, input_lengths, target_lengths);
+  REQUIRE(loss.sizes() == torch::IntArrayRef{B});
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t length = input_lengths[b].item<int64_t>();
+    const auto probabilities = labelling_probabilities(log_probs.select(1, b), length);
+    std::vector<int64_t> target;
+    for (int64_t s = 0; s < target_lengths[b].item<int64_t>(); ++s) target.push_back(targets[b][s].item<int64_t>());
+    INFO("example " << b);
+    REQUIRE(probabilities.count(target));
+    CHECK(loss[b].item<double>() == Approx(-std::log(probabilities.at(target))).epsilon(1e-12));
+  }
+  // Every labelling's probabilities sum to 1: the alignments partition the paths.
+  double total = 0;
+  for (const auto& [labels, p] : labelling_probabilities(log_probs.select(1, 0), T)) total += p;
+  CHECK(total == Approx(1.0).epsilon(1e-12));
+
+  // A target no alignment reaches ("1 1 1" needs 5 positions, only 4 given): +inf, or 0 and no
+  // gradient with zero_infinity.
+  const auto short_input = torch::randn({4, 1, C}, torch::kFloat64).log_softmax(2).requires_grad_();
+  const auto ones = torch::tensor({{1, 1, 1}}, torch::kLong);
+  CHECK(std::isinf(nn::ctc_loss(short_input, ones, torch::tensor({4}), torch::tensor({3})).item<double>()));
+  const auto zeroed = nn::ctc_loss(short_input, ones, torch::tensor({4}), torch::tensor({3}), 0, /*zero_infinity=*/true);
+  CHECK(zeroed.item<double>() == 0);
+  zeroed.sum().backward();
+  CHECK(short_input.grad().abs().max().item<double>() == 0);
+}
+
+TEST_CASE("CTC loss gradient equals finite differences through the log-softmax", "[ocr]") {
+  torch::manual_seed(11);
+  const int64_t T = 6, B = 2, C = 4;
+  const auto logits = torch::randn({T, B, C}, torch::kFloat64).requires_grad_();
+  const auto targets = torch::tensor({{1, 3, 3}, {2, 1, 0}}, torch::kLong);
+  const auto input_lengths = torch::tensor({6, 5}), target_lengths = torch::tensor({3, 2});
+  auto total_loss = [&](const torch::Tensor& x) { return nn::ctc_loss(x.log_softmax(2), targets, input_lengths, target_lengths).sum(); };
+  total_loss(logits).backward();
+  const auto analytic = logits.grad().clone();
+  torch::NoGradGuard no_grad;
+  const double eps = 1e-6;
+  auto numeric = torch::zeros_like(analytic);
+  auto flat = logits.detach().clone().view(-1);
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    const double x = flat[i].item<double>();
+    flat[i] = x + eps;
+    const double up = total_loss(flat.view({T, B, C})).item<double>();
+    flat[i] = x - eps;
+    const double down = total_loss(flat.view({T, B, C})).item<double>();
+    flat[i] = x;
+    numeric.view(-1)[i] = (up - down) / (2 * eps);
+  }
+  CHECK((analytic - numeric).abs().max().item<double>() < 1e-7);
+  // Example 1's sixth position is past its length: no gradient there.
+  CHECK(analytic[5][1].abs().max().item<double>() == 0);
+}
+
+TEST_CASE("CTC decoding: collapse, best path, and prefix beam search against exact labelling probabilities", "[ocr]") {
+  CHECK(nn::ctc_collapse({1, 1, 0, 1, 2, 2}) == std::vector<int64_t>{1, 1, 2});
+  CHECK(nn::ctc_collapse({0, 0, 0}).empty());
+  CHECK(nn::ctc_collapse({3, 3, 3}, /*blank=*/3).empty());
+
+  // Hand-worked: two positions, each blank 0.6 and "a" 0.4. Best path reads blank, blank: the
+  // empty line (0.36). But "a" has three alignments, (a, a), (a, -), (-, a): 0.16 + 0.24 + 0.24 =
+  // 0.64, the most probable labelling. Beam 1 keeps the empty prefix after the first position
+  // (0.6 against 0.4) and so agrees with best path; beam 2 finds "a" with its exact probability.
+  const auto two = torch::tensor({{0.6, 0.4}, {0.6, 0.4}}, torch::kFloat64).log();
+  CHECK(nn::ctc_best_path(two, 2).empty());
+  const auto beam1 = nn::ctc_prefix_beam_search(two, 2, 1);
+  REQUIRE(beam1.size() == 1);
+  CHECK(beam1[0].labels.empty());
+  CHECK(std::exp(beam1[0].log_prob) == Approx(0.36));
+  const auto beam2 = nn::ctc_prefix_beam_search(two, 2, 2);
+  REQUIRE(beam2.size() == 2);
+  CHECK(beam2[0].labels == std::vector<int64_t>{1});
+  CHECK(std::exp(beam2[0].log_prob) == Approx(0.64));
+  CHECK(std::exp(beam2[1].log_prob) == Approx(0.36));
+
+  torch::manual_seed(3);
+  SECTION("an unpruned beam gives every labelling's exact probability, the most probable first") {
+    // 5 positions over blank + 2 labels: 63 prefixes at most, so a beam of 100 prunes nothing.
+    for (int trial = 0; trial < 20; ++trial) {
+      const auto log_probs = torch::randn({5, 3}, torch::kFloat64).mul(2).log_softmax(1);
+      const auto exact = labelling_probabilities(log_probs, 5);
+      const auto hypotheses = nn::ctc_prefix_beam_search(log_probs, 5, 100);
+      REQUIRE(hypotheses.size() == exact.size());
+      for (const auto& h : hypotheses) CHECK(std::exp(h.log_prob) == Approx(exact.at(h.labels)).epsilon(1e-12));
+      double best = 0;
+      for (const auto& [labels, p] : exact) best = std::max(best, p);
+      CHECK(std::exp(hypotheses[0].log_prob) == Approx(best).epsilon(1e-12));
+      // A length shorter than the posteriors reads only its positions.
+      const auto first_three = nn::ctc_prefix_beam_search(log_probs, 3, 100);
+      CHECK(first_three.size() == labelling_probabilities(log_probs.slice(0, 0, 3), 3).size());
+    }
+  }
+  SECTION("beam 1 equals best path when every position is confident") {
+    // Each position's top label above 0.9 (the condition in lib/nn/ctc.h): the one prefix beam 1
+    // keeps is the one best path builds, repeats and blanks included.
+    for (int trial = 0; trial < 200; ++trial) {
+      const int64_t T = 12, C = 4;
+      const auto top = torch::randint(C, {T}, torch::kLong);
+      auto probs = torch::rand({T, C}, torch::kFloat64);
+      probs = probs / probs.sum(1, true) * 0.08;  // the others share 0.08
+      for (int64_t t = 0; t < T; ++t) probs[t][top[t].item<int64_t>()] += 0.92;
+      const auto log_probs = probs.log();
+      const auto greedy = nn::ctc_best_path(log_probs, T);
+      const auto beam = nn::ctc_prefix_beam_search(log_probs, T, 1);
+      REQUIRE(beam.size() == 1);
+      CHECK(beam[0].labels == greedy);
+    }
+  }
+  CHECK_THROWS(nn::ctc_prefix_beam_search(two, 3, 2));  // longer than the posteriors
+  CHECK_THROWS(nn::ctc_prefix_beam_search(two, 2, 0));
+}
+
+TEST_CASE("CER, WER and exact match as edit distances summed over the corpus", "[ocr]") {
+  CHECK(text::edit_distance(std::vector<int64_t>{1, 2, 3}, std::vector<int64_t>{1, 3}) == 1);
+  CHECK(text::edit_distance(std::vector<int64_t>{}, std::vector<int64_t>{4, 5}) == 2);
+  CHECK(text::edit_distance(std::vector<int64_t>{1, 2}, std::vector<int64_t>{2, 1}) == 2);  // no transpositions
+  text::RecognitionTally tally;
+  // "the cat sat" read as "the bat sat on": c -> b and " on" inserted, 4 of 11 characters; cat ->
+  // bat and "on" inserted, 2 of 3 words.
+  tally.add("the bat sat on", "the cat sat");
+  CHECK(tally.char_errors == 4);
+  CHECK(tally.chars == 11);
+  CHECK(tally.word_errors == 2);
+  CHECK(tally.words == 3);
+  // Code points, not bytes: a is one substitution for ä (two bytes in UTF-8).
+  tally.add("Manner", "Männer");
+  CHECK(tally.char_errors == 5);
+  CHECK(tally.chars == 17);
+  // Words are the runs between whitespace, however long.
+  tally.add("  0451 \t 72 ", "0451 72");
+  CHECK(tally.word_errors == 3);
+  CHECK(tally.words == 6);
+  CHECK(tally.exact == 0);
+  tally.add("Zoo", "Zoo");
+  CHECK(tally.exact == 1);
+  CHECK(tally.lines == 4);
+  // Corpus rates: summed errors over summed lengths ((4 + 1 + 5 + 0) / (11 + 6 + 7 + 3)).
+  CHECK(tally.cer() == Approx(10.0 / 27));
+  CHECK(tally.wer() == Approx(3.0 / 7));
+  CHECK(tally.exact_match() == Approx(0.25));
+  text::RecognitionTally other;
+  other.add("", "");
+  CHECK(other.cer() == 0);
+  CHECK(other.exact_match() == 1);
+  tally += other;
+  CHECK(tally.lines == 5);
+  CHECK_THROWS(tally.add(std::string("\xff"), "x"));
+}
