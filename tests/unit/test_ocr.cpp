@@ -1,13 +1,18 @@
 // Text recognition (issue 26): the CTC loss against a brute-force sum over every alignment, its
 // gradient against finite differences, best-path and prefix beam-search decoding against exact
-// labelling probabilities, and CER/WER/exact match on hand-worked lines.
+// labelling probabilities, CER/WER/exact match on hand-worked lines, labels.tsv, and synth:lines.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <map>
+#include <opencv2/imgproc.hpp>
+#include <set>
 
+#include "data/text_lines.h"
 #include "lib/nn/ctc.h"
 #include "lib/text/recognition_metrics.h"
+#include "lib/text/utf8.h"
 
 using namespace zoo;
 
@@ -201,4 +206,77 @@ TEST_CASE("CER, WER and exact match as edit distances summed over the corpus", "
   tally += other;
   CHECK(tally.lines == 5);
   CHECK_THROWS(tally.add(std::string("\xff"), "x"));
+}
+
+TEST_CASE("labels.tsv: file<TAB>text per line, with one clear error naming the line", "[ocr]") {
+  const auto labels = data::parse_line_labels("\xEF\xBB\xBF" "a.png\tthe cat  sat\r\n\n   \nsub/b.png\t12,500\nc.png\t\n", "L.tsv");
+  REQUIRE(labels.size() == 3);
+  CHECK(labels[0].file == "a.png");
+  CHECK(labels[0].text == "the cat  sat");  // spaces kept, the CR dropped
+  CHECK(labels[0].line == 1);
+  CHECK(labels[1].file == "sub/b.png");
+  CHECK(labels[1].line == 4);
+  CHECK(labels[2].text.empty());  // a line with nothing written is allowed
+  CHECK_THROWS_WITH(data::parse_line_labels("a.png\tx\nb.png x\n", "L.tsv"), "L.tsv:2: expected file<TAB>text, found no tab");
+  CHECK_THROWS_WITH(data::parse_line_labels("a.png\tx\ty\n", "L.tsv"), "L.tsv:1: more than one tab (expected file<TAB>text)");
+  CHECK_THROWS_WITH(data::parse_line_labels("\tx\n", "L.tsv"), "L.tsv:1: the file name before the tab is empty");
+  CHECK_THROWS_WITH(data::parse_line_labels("a.png\t\xff\n", "L.tsv"), "L.tsv:1: not UTF-8 (byte 7 of the line)");
+  CHECK_THROWS_WITH(data::parse_line_labels("\n\n", "L.tsv"), Catch::Contains("L.tsv holds no line"));
+}
+
+TEST_CASE("synth:lines: deterministic per seed, written as a line folder and read back", "[ocr]") {
+  const data::SynthLines lines(24, 32, 7), again(24, 32, 7), other(24, 32, 8);
+  std::set<char32_t> alphabet;
+  for (char32_t c : text::decode_utf8(data::SynthLines::alphabet())) alphabet.insert(c);
+  int64_t different = 0;
+  for (int64_t i = 0; i < lines.size(); ++i) {
+    INFO(lines.describe(i) << ": " << lines.text(i));
+    const auto image = lines.image(i);
+    CHECK(image.rows == 32);
+    CHECK(image.type() == CV_8UC3);
+    CHECK(cv::norm(image, again.image(i), cv::NORM_INF) == 0);
+    CHECK(lines.text(i) == again.text(i));
+    different += lines.text(i) != other.text(i);
+    REQUIRE(!lines.text(i).empty());
+    for (char32_t c : text::decode_utf8(lines.text(i))) CHECK(alphabet.count(c));
+    // Ink on the background: the darkest pixels well below the lightest.
+    double darkest = 0, lightest = 0;
+    cv::Mat grey;
+    cv::cvtColor(image, grey, cv::COLOR_RGB2GRAY);
+    cv::minMaxLoc(grey, &darkest, &lightest);
+    CHECK(lightest - darkest > 60);
+  }
+  CHECK(different > 20);
+  // Longer texts make wider lines (same fonts and sizes on average): the widths follow the lengths.
+  double longer_wider = 0, pairs = 0;
+  for (int64_t i = 0; i < lines.size(); ++i)
+    for (int64_t j = 0; j < lines.size(); ++j)
+      if (lines.text(i).size() > 2 * lines.text(j).size()) pairs += 1, longer_wider += lines.image(i).cols > lines.image(j).cols;
+  REQUIRE(pairs > 10);
+  CHECK(longer_wider / pairs > 0.9);
+
+  const auto dir = std::filesystem::temp_directory_path() / "zoo_test_ocr_lines";
+  std::filesystem::remove_all(dir);
+  data::write_line_folder(lines, (dir / "all").string());
+  const data::LineFolder folder((dir / "all").string());
+  REQUIRE(folder.size() == lines.size());
+  for (int64_t i = 0; i < folder.size(); ++i) {
+    CHECK(folder.text(i) == lines.text(i));
+    CHECK(cv::norm(folder.image(i), lines.image(i), cv::NORM_INF) == 0);  // PNG: lossless
+  }
+  CHECK(folder.describe(3) == (dir / "all" / "labels.tsv").string() + ":4 (000003.png)");
+  // One folder: the held-out split is the last 10% of a fixed shuffle, the rest trains.
+  const auto train = data::open_line_folder_split((dir / "all").string(), "train", 0.1);
+  const auto val = data::open_line_folder_split((dir / "all").string(), "val", 0.1);
+  CHECK(train->size() + val->size() == 24);
+  CHECK(val->size() == 2);
+  // Split folders: DIR/train and DIR/val.
+  data::write_line_folder(data::SynthLines(5, 32, 1), (dir / "split" / "train").string());
+  data::write_line_folder(data::SynthLines(3, 32, 2), (dir / "split" / "val").string());
+  CHECK(data::open_line_folder_split((dir / "split").string(), "val", 0.1)->size() == 3);
+  // A missing image is an error naming it, when it is read.
+  std::filesystem::remove(dir / "split" / "val" / "000001.png");
+  const auto damaged = data::open_line_folder_split((dir / "split").string(), "val", 0.1);
+  CHECK_THROWS_WITH(damaged->image(1), Catch::Contains("000001.png"));
+  CHECK_THROWS_WITH(data::LineFolder((dir / "nothing").string()), Catch::Contains("line folder not found"));
 }

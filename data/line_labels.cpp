@@ -1,0 +1,35 @@
+#include "data/line_labels.h"
+
+#include <algorithm>
+
+#include "lib/core/error.h"
+#include "lib/text/utf8.h"
+
+namespace zoo::data {
+
+std::vector<LineLabel> parse_line_labels(std::string_view content, const std::string& source) {
+  if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);  // a byte-order mark
+  std::vector<LineLabel> labels;
+  int64_t number = 0;
+  while (!content.empty()) {
+    const size_t end = content.find('\n');
+    std::string_view line = content.substr(0, end);
+    content.remove_prefix(end == std::string_view::npos ? content.size() : end + 1);
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string where = source + ":" + std::to_string(number);
+    if (std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; })) continue;  // blank
+    if (const size_t bad = text::find_invalid_utf8(line); bad != std::string_view::npos)
+      throw Error(where + ": not UTF-8 (byte " + std::to_string(bad + 1) + " of the line)");
+    if (line.find('\0') != std::string_view::npos) throw Error(where + ": holds a NUL byte");
+    const size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) throw Error(where + ": expected file<TAB>text, found no tab");
+    if (line.find('\t', tab + 1) != std::string_view::npos) throw Error(where + ": more than one tab (expected file<TAB>text)");
+    if (tab == 0) throw Error(where + ": the file name before the tab is empty");
+    labels.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1)), number});
+  }
+  if (labels.empty()) throw Error(source + " holds no line (expected file<TAB>text per line)");
+  return labels;
+}
+
+}  // namespace zoo::data
