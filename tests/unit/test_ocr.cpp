@@ -13,6 +13,7 @@
 #include "lib/nn/ctc.h"
 #include "lib/text/recognition_metrics.h"
 #include "lib/text/utf8.h"
+#include "models/ocr/crnn.h"
 
 using namespace zoo;
 
@@ -279,4 +280,42 @@ TEST_CASE("synth:lines: deterministic per seed, written as a line folder and rea
   const auto damaged = data::open_line_folder_split((dir / "split").string(), "val", 0.1);
   CHECK_THROWS_WITH(damaged->image(1), Catch::Contains("000001.png"));
   CHECK_THROWS_WITH(data::LineFolder((dir / "nothing").string()), Catch::Contains("line folder not found"));
+}
+
+TEST_CASE("bidirectional_lstm: each padded sequence as if alone; PyTorch's bidirectional LSTM at equal lengths", "[ocr]") {
+  torch::manual_seed(2);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(5, 7).bidirectional(true));
+  const auto x = torch::randn({9, 3, 5});
+  // Equal lengths: the module's own bidirectional forward.
+  const auto whole = models::bidirectional_lstm(lstm, x, torch::tensor({9, 9, 9}));
+  CHECK(torch::allclose(whole, std::get<0>(lstm->forward(x)), 1e-6, 1e-6));
+  // Lengths 9, 4, 6: each sequence's outputs equal those of the sequence alone, padding anything.
+  const auto lengths = torch::tensor({9, 4, 6});
+  auto padded = x.clone();
+  padded.slice(0, 4).select(1, 1).fill_(100.0);
+  padded.slice(0, 6).select(1, 2).normal_();
+  const auto batched = models::bidirectional_lstm(lstm, padded, lengths);
+  for (int64_t b = 0; b < 3; ++b) {
+    const int64_t n = lengths[b].item<int64_t>();
+    const auto alone = std::get<0>(lstm->forward(x.slice(0, 0, n).select(1, b).unsqueeze(1)));
+    CHECK(torch::allclose(batched.slice(0, 0, n).select(1, b), alone.select(1, 0), 1e-6, 1e-6));
+  }
+}
+
+TEST_CASE("CRNN: the published layout (8,331,301 parameters, the port's names), W/4 + 1 columns", "[ocr]") {
+  models::Crnn crnn(models::CrnnConfig{});
+  int64_t count = 0;
+  for (const auto& p : crnn->parameters()) count += p.numel();
+  CHECK(count == 8331301);  // tests/python/crnn_reference.py --count
+  const auto names = crnn->named_parameters().keys();
+  for (const char* name : {"cnn.conv0.weight", "cnn.batchnorm6.bias", "cnn.conv6.weight", "rnn.0.rnn.weight_hh_l0_reverse", "rnn.0.embedding.weight",
+                           "rnn.1.embedding.bias"})
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+  CHECK(crnn->named_buffers().contains("cnn.batchnorm2.running_mean"));
+  crnn->eval();
+  torch::NoGradGuard no_grad;
+  const auto scores = crnn->forward(torch::randn({2, 1, 32, 100}), torch::tensor({100, 60}));
+  CHECK(scores.sizes() == torch::IntArrayRef({26, 2, 37}));
+  CHECK(torch::equal(crnn->output_lengths(torch::tensor({100, 60, 3})), torch::tensor({26, 16, 1})));
+  CHECK_THROWS_WITH(crnn->forward(torch::randn({1, 1, 48, 100}), torch::tensor({100})), Catch::Contains("(B, 1, 32, W)"));
 }
