@@ -1,6 +1,7 @@
 #include "data/line_labels.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "lib/core/error.h"
 #include "lib/text/utf8.h"
@@ -21,7 +22,17 @@ std::vector<LineLabel> parse_line_labels(std::string_view content, const std::st
     if (std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; })) continue;  // blank
     if (const size_t bad = text::find_invalid_utf8(line); bad != std::string_view::npos)
       throw Error(where + ": not UTF-8 (byte " + std::to_string(bad + 1) + " of the line)");
-    if (line.find('\0') != std::string_view::npos) throw Error(where + ": holds a NUL byte");
+    // Control characters (a NUL, a stray carriage return) belong in neither a file name nor a
+    // transcript; the tab is the separator.
+    for (const char c : line)
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) {
+        char code[8];
+        std::snprintf(code, sizeof code, "%02X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        throw Error(where + ": holds a control character (U+00" + code + ")");
+      }
+    // A byte-order mark belongs at the start of the file only; one further down (files
+    // concatenated) would become part of a file name.
+    if (line.substr(0, 3) == "\xEF\xBB\xBF") throw Error(where + ": a byte-order mark inside the file (were two files joined?)");
     const size_t tab = line.find('\t');
     if (tab == std::string_view::npos) throw Error(where + ": expected file<TAB>text, found no tab");
     if (line.find('\t', tab + 1) != std::string_view::npos) throw Error(where + ": more than one tab (expected file<TAB>text)");

@@ -18,7 +18,9 @@ struct LineLabel {
 // The entries of a labels.tsv's content: one `file<TAB>text` per line, UTF-8, the text exactly as
 // written after the tab (spaces kept). A byte-order mark and CRLF line ends are accepted, blank
 // lines skipped. Error naming `source`:LINE for a line without a tab, with a second tab, with an
-// empty file name, or not UTF-8; and for a file that holds no entry.
+// empty file name, not UTF-8, holding a control character (a NUL, a stray carriage return) or
+// starting with a byte-order mark (only the file's first line may); and for a file that holds no
+// entry.
 std::vector<LineLabel> parse_line_labels(std::string_view content, const std::string& source);
 
 }  // namespace zoo::data

@@ -199,6 +199,72 @@ std::shared_ptr<LineDataset> synth_lines_split(int64_t size, int height, uint64_
   return std::make_shared<SynthLines>(held_out, height, mix_seed(seed, split == "val" ? 32 : 33));
 }
 
+LineAlphabet::LineAlphabet(const std::string& chars) : chars_(chars), code_points_(text::decode_utf8(chars)) {
+  if (!std::is_sorted(code_points_.begin(), code_points_.end()) || std::adjacent_find(code_points_.begin(), code_points_.end()) != code_points_.end())
+    throw Error("an alphabet holds each character once, in code-point order");
+}
+
+LineAlphabet LineAlphabet::of_texts(const std::vector<std::string>& texts) {
+  std::set<char32_t> used;
+  for (const auto& t : texts)
+    for (char32_t c : text::decode_utf8(t)) used.insert(c);
+  return LineAlphabet(text::encode_utf8(std::vector<char32_t>(used.begin(), used.end())));
+}
+
+std::vector<int64_t> LineAlphabet::encode(const std::string& line, int64_t* unknown) const {
+  std::vector<int64_t> labels;
+  for (char32_t c : text::decode_utf8(line)) {
+    const auto at = std::lower_bound(code_points_.begin(), code_points_.end(), c);
+    if (at != code_points_.end() && *at == c) labels.push_back(static_cast<int64_t>(at - code_points_.begin()) + 1);
+    else if (unknown) ++*unknown;
+  }
+  return labels;
+}
+
+std::string LineAlphabet::decode(const std::vector<int64_t>& labels) const {
+  std::vector<char32_t> out;
+  for (int64_t label : labels)
+    if (label >= 1 && label <= static_cast<int64_t>(code_points_.size())) out.push_back(code_points_[static_cast<size_t>(label - 1)]);
+  return text::encode_utf8(out);
+}
+
+const OptionSchema<LinePreprocess>& LinePreprocess::options() {
+  static const auto schema = OptionSchema<LinePreprocess>("line preprocessing")
+                                 .option("height", &LinePreprocess::height, at_least(8), "line images are scaled to this height (pixels)")
+                                 .option("max_width", &LinePreprocess::max_width, at_least(8), "the widest a scaled line may be; longer lines are squeezed")
+                                 .option("mean", &LinePreprocess::mean, anything(), "subtracted from pixels in [0, 1]")
+                                 .option("std", &LinePreprocess::std, positive(), "divides pixels after the mean");
+  return schema;
+}
+
+cv::Mat LinePreprocess::scaled(const cv::Mat& rgb) const {
+  const double ratio = static_cast<double>(height) / rgb.rows;
+  const int width = static_cast<int>(std::clamp<int64_t>(std::lround(rgb.cols * ratio), 8, max_width));
+  cv::Mat out;
+  cv::resize(rgb, out, cv::Size(width, static_cast<int>(height)), 0, 0, ratio < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+torch::Tensor LinePreprocess::to_tensor(const cv::Mat& rgb, int64_t channels) const {
+  cv::Mat image = scaled(rgb);
+  if (channels == 1) cv::cvtColor(image, image, cv::COLOR_RGB2GRAY);
+  cv::Mat pixels;
+  image.convertTo(pixels, CV_32F, 1.0 / (255.0 * std), -mean / std);
+  const auto hwc = torch::from_blob(pixels.data, {pixels.rows, pixels.cols, pixels.channels()}, torch::kFloat32);
+  // (C, H, w) as a copy, since `pixels` is freed on return (contiguous() would not copy a
+  // one-channel image: (1, H, w) is already contiguous).
+  return hwc.permute({2, 0, 1}).clone(torch::MemoryFormat::Contiguous);
+}
+
+std::pair<torch::Tensor, torch::Tensor> pad_lines(const std::vector<torch::Tensor>& lines) {
+  int64_t widest = 0;
+  std::vector<int64_t> widths;
+  for (const auto& line : lines) widths.push_back(line.size(2)), widest = std::max(widest, line.size(2));
+  auto batch = torch::zeros({static_cast<int64_t>(lines.size()), lines.at(0).size(0), lines.at(0).size(1), widest});
+  for (size_t i = 0; i < lines.size(); ++i) batch[static_cast<int64_t>(i)].narrow(2, 0, widths[i]).copy_(lines[i]);
+  return {batch, torch::tensor(widths, torch::kInt64)};
+}
+
 void write_line_folder(const LineDataset& lines, const std::string& dir) {
   fs::create_directories(dir);
   std::string tsv;

@@ -2,6 +2,8 @@
 // Real data is a folder of line images with labels.tsv (`file<TAB>text`); synth:lines renders
 // random words and numbers with FreeType in several fonts, sizes and slants, with noise and blur.
 #pragma once
+#include <torch/torch.h>
+
 #include <opencv2/core.hpp>
 
 #include <memory>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "data/line_labels.h"
+#include "lib/core/option_schema.h"
 
 namespace zoo::data {
 
@@ -81,6 +84,44 @@ class SynthLines : public LineDataset {
 // synth:lines' split `split` (train: `size` lines; val and test: a quarter, at least 64), each
 // from its own seed.
 std::shared_ptr<LineDataset> synth_lines_split(int64_t size, int height, uint64_t seed, const std::string& split);
+
+// The characters a recognizer reads, as label ids: 0 is CTC's blank, character k of `chars`
+// (code-point order) is k + 1.
+class LineAlphabet {
+ public:
+  LineAlphabet() = default;
+  explicit LineAlphabet(const std::string& chars);  // UTF-8, each character once (Error otherwise)
+  // Every character of `texts`, once each, in code-point order.
+  static LineAlphabet of_texts(const std::vector<std::string>& texts);
+  const std::string& chars() const { return chars_; }
+  int64_t num_labels() const { return static_cast<int64_t>(code_points_.size()) + 1; }  // with the blank
+  // The label ids of `text`; characters outside the alphabet are left out and counted in *unknown.
+  std::vector<int64_t> encode(const std::string& text, int64_t* unknown = nullptr) const;
+  // Label ids (never the blank) back to UTF-8.
+  std::string decode(const std::vector<int64_t>& labels) const;
+
+ private:
+  std::string chars_;
+  std::vector<char32_t> code_points_;
+};
+
+// How a line image becomes a recognizer's input: scaled to `height` pixels keeping its aspect
+// ratio, at most max_width wide (a longer line is squeezed) and at least 8, grey (OpenCV's
+// 0.299 R + 0.587 G + 0.114 B) or RGB, normalised (x / 255 - mean) / std.
+struct LinePreprocess {
+  int64_t height = 32;
+  int64_t max_width = 512;
+  double mean = 0.5, std = 0.5;
+  static const OptionSchema<LinePreprocess>& options();
+  // The image as (channels, height, w) floats.
+  torch::Tensor to_tensor(const cv::Mat& rgb, int64_t channels) const;
+  // The image as the model sees it (scaled, grey or RGB), 8-bit RGB, for figures.
+  cv::Mat scaled(const cv::Mat& rgb) const;
+};
+
+// Lines (C, H, w_i) padded on the right with zeros (mid-grey after normalising) to the widest:
+// (B, C, H, W), and their widths w_i (B).
+std::pair<torch::Tensor, torch::Tensor> pad_lines(const std::vector<torch::Tensor>& lines);
 
 // Writes a set as DIR/NNNNNN.png and DIR/labels.tsv (a line folder that LineFolder reads back).
 void write_line_folder(const LineDataset& lines, const std::string& dir);

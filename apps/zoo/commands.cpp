@@ -89,7 +89,7 @@ std::vector<OptionSpec> train_options() {
       {"src", nullptr, "", "translate: source language suffix of the parallel files (PREFIX.SRC)", Kind::Value, "LANG"},
       {"tgt", nullptr, "", "translate: target language suffix of the parallel files (PREFIX.TGT)", Kind::Value, "LANG"},
       {"max-len", 100, 0, "translate: drop training pairs with a side longer than this many tokens; caption: captions longer than this many words (0: keep all)", Kind::Value, "N"},
-      {"beam", 1, 0, "translate, caption: beam size of the validation BLEU/CIDEr during training (1: greedy)", Kind::Value, "K"},
+      {"beam", 1, 0, "translate, caption, ocr: beam size of the validation BLEU/CIDEr/CER during training (1: greedy)", Kind::Value, "K"},
       {"frames", 0, 0, "video: frames per clip, T (the model's --set num_frames; 0: the model's default)", Kind::Value, "T"},
       {"synth-size", 2048, 0, "training examples of a synthetic set (validation: a quarter, at least 64)", Kind::Value, "N"},
       {"json", nullptr, false, "print a JSON summary on stdout", Kind::Flag},
@@ -472,8 +472,9 @@ int cmd_import(const Options& o) {
   // The naming each source's state dicts follow, and the task of the models that have it;
   // safetensors holds any model's tensors under its own (published) names.
   const std::map<std::string, std::vector<std::string>> tasks_of_source{
-      {"torchvision", {"classify", "video"}}, {"detr", {"detect"}}, {"clip", {"clip"}}, {"timesformer", {"video"}}, {"safetensors", {}}};
-  if (!tasks_of_source.count(from)) throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip, timesformer or safetensors");
+      {"torchvision", {"classify", "video"}}, {"detr", {"detect"}}, {"clip", {"clip"}}, {"timesformer", {"video"}}, {"crnn", {"ocr"}}, {"safetensors", {}}};
+  if (!tasks_of_source.count(from))
+    throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip, timesformer, crnn or safetensors");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
   const auto& tasks = tasks_of_source.at(from);
@@ -709,7 +710,7 @@ Commands make_commands(CLI::App& app) {
       {"batch-size", 64, 0, "examples per batch", Kind::Value, "N"},
       {"workers", 2, 0, "data loader threads", Kind::Value, "N"},
       {"bad-samples", "fail", "", "an unreadable image: fail (naming it) | leave it out of the metrics, listed on stderr", Kind::Value, "ACTION"},
-      {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
+      {"beam", 5, 0, "translate, caption, ocr: beam size (1: greedy; ocr: best path, more: prefix beam search)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"zero-shot", nullptr, false, "clip: classify the image folder --data (or synth:shapes) by its class names (top1, top5)", Kind::Flag},
@@ -726,7 +727,7 @@ Commands make_commands(CLI::App& app) {
       {"threshold", 0.7, 0.0, "detect: keep detections whose class probability is at least this", Kind::Value, "P"},
       {"results", "", "", "detect: also write the detections as a COCO results file", Kind::Value, "FILE.json"},
       {"out", "", "", "detect: draw the detections over the image into this PNG (several inputs: FILE_1.png, ...)", Kind::Value, "FILE.png"},
-      {"beam", 5, 0, "translate, caption: beam size (1: greedy)", Kind::Value, "K"},
+      {"beam", 5, 0, "translate, caption, ocr: beam size (1: greedy; ocr: best path, more: prefix beam search)", Kind::Value, "K"},
       {"length-penalty", 1.0, 0.0, "translate, caption: rank beams by log P / length^A", Kind::Value, "A"},
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"max-new-tokens", 200, 0, "lm: tokens to generate after each prompt", Kind::Value, "N"},
@@ -751,7 +752,7 @@ Commands make_commands(CLI::App& app) {
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict or a safetensors file into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers; r2plus1d_18, mvit_v1_b, mvit_v2_s) | timesformer (facebookresearch/TimeSformer's checkpoints) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers; r2plus1d_18, mvit_v1_b, mvit_v2_s) | timesformer (facebookresearch/TimeSformer's checkpoints) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | crnn (meijieru/crnn.pytorch's CRNN) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
       {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's); with --from safetensors a .safetensors file", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},

@@ -8,6 +8,7 @@
 #include "lib/tasks/clip.h"
 #include "lib/tasks/detect.h"
 #include "lib/tasks/lm.h"
+#include "lib/tasks/ocr.h"
 #include "lib/tasks/ssl.h"
 #include "lib/tasks/translate.h"
 #include "lib/tasks/video.h"
@@ -15,6 +16,7 @@
 #include "models/clip/register.h"
 #include "models/detect/register.h"
 #include "models/lm/register.h"
+#include "models/ocr/register.h"
 #include "models/seq2seq/register.h"
 #include "models/ssl/register.h"
 #include "models/video/register.h"
@@ -54,10 +56,12 @@ std::vector<TaskSpec> builtin_tasks() {
        "synth:shapes",
        "synth:shapes", [] { return std::make_unique<SslTask>(); }, ClassifyTask::write_synthetic},
       {"video", "video classification (cross-entropy on clips of T frames; top-1/top-5 accuracy on each video's middle clip)",
-       "a class tree DIR/<class>/*.mp4|avi|webm|mkv|mov (decoded by OpenCV/FFmpeg) or DIR/<class>/<clip>/<frame>.jpg frame folders, a "
+       "a class tree DIR/<class>/*.mp4|avi|webm|mkv|mov (decoded by FFmpeg) or DIR/<class>/<clip>/<frame>.jpg frame folders, a "
        "folder with train/ and val/ (or test/) such trees, or synth:motion",
        "synth:motion", [] { return std::make_unique<VideoTask>(); }, VideoTask::write_synthetic},
-      {"ocr", "text-line recognition", "a folder of line images with labels.tsv", "", nullptr, nullptr},
+      {"ocr", "text-line recognition (CTC; CER, WER and exact match, best-path or prefix beam-search decoding)",
+       "a folder of line images with labels.tsv (file<TAB>text per line), a folder with train/ and val/ (or test/) such folders, or synth:lines",
+       "synth:lines", [] { return std::make_unique<OcrTask>(); }, OcrTask::write_synthetic},
       {"mlm", "masked language modelling", "a UTF-8 text file", "", nullptr, nullptr},
       {"text_classify", "text classification", "a TSV of text<TAB>label", "", nullptr, nullptr},
   };
@@ -77,6 +81,7 @@ const Registry& registry() {
     register_clip_models(instance);
     register_ssl_models(instance);  // after vision: its backbones are vision classifiers
     register_video_models(instance);  // cnn_lstm's backbones are vision classifiers
+    register_ocr_models(instance);
   });
   return instance;
 }

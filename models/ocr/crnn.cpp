@@ -18,7 +18,8 @@ CrnnImpl::CrnnImpl(const CrnnConfig& config) : config_(config) {
   // The paper's Table 1: seven convolutions of 64..512 channels (3x3, the last 2x2 unpadded),
   // batch norm after the 3rd, 5th and 7th; 2x2 pooling twice, then 2x1 (height only, with a
   // column of padding each side) twice, so a 32-pixel line ends 1 row high and W/4 + 1 columns wide.
-  const std::vector<int64_t> widths{64, 128, 256, 256, 512, 512, 512};
+  const int64_t w = config.base_width;
+  const std::vector<int64_t> widths{w, 2 * w, 4 * w, 4 * w, 8 * w, 8 * w, 8 * w};
   torch::OrderedDict<std::string, torch::nn::AnyModule> layers;
   auto conv = [&](int64_t i, bool batch_norm) {
     const int64_t in = i == 0 ? config.channels : widths[static_cast<size_t>(i - 1)];
@@ -33,13 +34,13 @@ CrnnImpl::CrnnImpl(const CrnnConfig& config) : config_(config) {
     if (height_only) options = torch::nn::MaxPool2dOptions(2).stride({2, 1}).padding({0, 1});
     layers.insert("pooling" + std::to_string(i), torch::nn::AnyModule(torch::nn::MaxPool2d(options)));
   };
-  conv(0, false), pool(0, false);  // 64 x H/2 x W/2
-  conv(1, false), pool(1, false);  // 128 x H/4 x W/4
-  conv(2, true), conv(3, false), pool(2, true);  // 256 x H/8 x (W/4 + 1)
-  conv(4, true), conv(5, false), pool(3, true);  // 512 x H/16 x (W/4 + 2)
-  conv(6, true);                                 // 512 x 1 x (W/4 + 1)
+  conv(0, false), pool(0, false);                // w x H/2 x W/2
+  conv(1, false), pool(1, false);                // 2w x H/4 x W/4
+  conv(2, true), conv(3, false), pool(2, true);  // 4w x H/8 x (W/4 + 1)
+  conv(4, true), conv(5, false), pool(3, true);  // 8w x H/16 x (W/4 + 2)
+  conv(6, true);                                 // 8w x 1 x (W/4 + 1)
   cnn = register_module("cnn", torch::nn::Sequential(std::move(layers)));
-  rnn = register_module("rnn", torch::nn::ModuleList(BidirectionalLstm(512, config.hidden, config.hidden),
+  rnn = register_module("rnn", torch::nn::ModuleList(BidirectionalLstm(8 * w, config.hidden, config.hidden),
                                                      BidirectionalLstm(config.hidden, config.hidden, config.num_classes)));
 }
 
@@ -52,8 +53,8 @@ torch::Tensor CrnnImpl::forward(torch::Tensor images, torch::Tensor widths) {
   if (images.dim() != 4 || images.size(1) != config_.channels || images.size(2) != 32)
     throw UsageError("CRNN takes (B, " + std::to_string(config_.channels) + ", 32, W) line images, got " + std::to_string(images.dim()) +
                      " dimensions of sizes " + c10::str(images.sizes()));
-  auto features = cnn->forward(images);                    // (B, 512, 1, T)
-  auto columns = features.squeeze(2).permute({2, 0, 1});  // (T, B, 512): the columns in reading order
+  auto features = cnn->forward(images);                    // (B, 8w, 1, T)
+  auto columns = features.squeeze(2).permute({2, 0, 1});  // (T, B, 8w): the columns in reading order
   const auto lengths = output_lengths(widths);
   for (const auto& layer : *rnn) columns = layer->as<BidirectionalLstm>()->forward(columns, lengths);
   return columns;  // (T, B, num_classes)

@@ -17,12 +17,15 @@ struct CrnnConfig {
   int64_t num_classes = 37;  // the blank and the labels; set from the alphabet when training
   int64_t channels = 1;      // 1: grey images, as the paper; 3: RGB
   int64_t hidden = 256;      // each LSTM direction's width
+  int64_t base_width = 64;   // the first convolution's channels; the others 2x, 4x, 4x, 8x, 8x, 8x
   static const OptionSchema<CrnnConfig>& options() {
     static const auto schema = OptionSchema<CrnnConfig>("CRNN")
                                    .option("num_classes", &CrnnConfig::num_classes, at_least(2),
                                            "the blank and the labels (the alphabet); set from the data when training")
                                    .option("channels", &CrnnConfig::channels, in_range(1, 3, "[]"), "input channels: 1 grey (as the paper) or 3 RGB")
-                                   .option("hidden", &CrnnConfig::hidden, at_least(1), "width of each LSTM direction");
+                                   .option("hidden", &CrnnConfig::hidden, at_least(1), "width of each LSTM direction")
+                                   .option("base_width", &CrnnConfig::base_width, at_least(1),
+                                           "channels of the first convolution (the paper's 64); the next six have 2, 4, 4, 8, 8 and 8 times as many");
     return schema;
   }
 };

@@ -105,7 +105,9 @@ TEST_CASE("the registry knows every classifier and rejects unknown names", "[cor
   CHECK_THROWS_AS(task_spec("classification"), UsageError);
   CHECK(models.models("translate").size() == 4);
   CHECK(models.models("lm").size() == 3);
-  CHECK_THROWS_WITH(create_task("ocr"), Catch::Contains("not available yet"));
+  CHECK_THROWS_WITH(create_task("mlm"), Catch::Contains("not available yet"));
+  CHECK(create_task("ocr")->name() == "ocr");
+  CHECK(models.models("ocr").size() == 1);  // crnn
   CHECK(create_task("clip")->name() == "clip");
   CHECK(models.models("clip").size() == 5);
   CHECK(create_task("detect")->name() == "detect");

@@ -223,6 +223,10 @@ TEST_CASE("labels.tsv: file<TAB>text per line, with one clear error naming the l
   CHECK_THROWS_WITH(data::parse_line_labels("\tx\n", "L.tsv"), "L.tsv:1: the file name before the tab is empty");
   CHECK_THROWS_WITH(data::parse_line_labels("a.png\t\xff\n", "L.tsv"), "L.tsv:1: not UTF-8 (byte 7 of the line)");
   CHECK_THROWS_WITH(data::parse_line_labels("\n\n", "L.tsv"), Catch::Contains("L.tsv holds no line"));
+  // Found by fuzz_line_labels: a carriage return inside a line (here before the CRLF) would have
+  // ended a transcript, and a byte-order mark further down would have begun a file name.
+  CHECK_THROWS_WITH(data::parse_line_labels("a.png\t12,500\r\r\n", "L.tsv"), "L.tsv:1: holds a control character (U+000D)");
+  CHECK_THROWS_WITH(data::parse_line_labels("\n\n\xEF\xBB\xBF" "a.png\tx\n", "L.tsv"), Catch::Contains("L.tsv:3: a byte-order mark inside the file"));
 }
 
 TEST_CASE("synth:lines: deterministic per seed, written as a line folder and read back", "[ocr]") {
@@ -318,4 +322,36 @@ TEST_CASE("CRNN: the published layout (8,331,301 parameters, the port's names), 
   CHECK(scores.sizes() == torch::IntArrayRef({26, 2, 37}));
   CHECK(torch::equal(crnn->output_lengths(torch::tensor({100, 60, 3})), torch::tensor({26, 16, 1})));
   CHECK_THROWS_WITH(crnn->forward(torch::randn({1, 1, 48, 100}), torch::tensor({100})), Catch::Contains("(B, 1, 32, W)"));
+}
+
+TEST_CASE("line preprocessing: scaled to the height keeping the aspect, grey or RGB, normalised; padded batches", "[ocr]") {
+  data::LinePreprocess pre;  // height 32, max_width 512, (x - 0.5) / 0.5
+  cv::Mat rgb(20, 50, CV_8UC3);
+  cv::randu(rgb, 0, 256);
+  const auto grey = pre.to_tensor(rgb, 1);
+  REQUIRE(grey.sizes() == torch::IntArrayRef({1, 32, 80}));  // 50 x 32 / 20
+  cv::Mat scaled = pre.scaled(rgb), expected;
+  cv::cvtColor(scaled, expected, cv::COLOR_RGB2GRAY);
+  for (int y : {0, 13, 31})
+    for (int x : {0, 40, 79}) CHECK(grey[0][y][x].item<float>() == Approx((expected.at<uint8_t>(y, x) / 255.0 - 0.5) / 0.5).margin(1e-6));
+  const auto colour = pre.to_tensor(rgb, 3);
+  REQUIRE(colour.sizes() == torch::IntArrayRef({3, 32, 80}));
+  CHECK(colour[2][5][7].item<float>() == Approx((scaled.at<cv::Vec3b>(5, 7)[2] / 255.0 - 0.5) / 0.5).margin(1e-6));  // channel 2 is blue
+  CHECK(pre.to_tensor(cv::Mat(10, 1000, CV_8UC3, cv::Scalar::all(9)), 1).size(2) == 512);  // squeezed
+  CHECK(pre.to_tensor(cv::Mat(64, 2, CV_8UC3, cv::Scalar::all(9)), 1).size(2) == 8);       // widened
+  const auto [batch, widths] = data::pad_lines({grey, pre.to_tensor(cv::Mat(32, 20, CV_8UC3, cv::Scalar::all(255)), 1)});
+  REQUIRE(batch.sizes() == torch::IntArrayRef({2, 1, 32, 80}));
+  CHECK(torch::equal(widths, torch::tensor({80, 20})));
+  CHECK(torch::equal(batch[0], grey));
+  CHECK(batch[1].narrow(2, 0, 20).min().item<float>() == Approx(1.0));  // white
+  CHECK(batch[1].narrow(2, 20, 60).abs().max().item<float>() == 0.0f);  // the padding: mid-grey
+
+  const data::LineAlphabet alphabet = data::LineAlphabet::of_texts({"ab a", "Z\xC3\xA4" "b"});
+  CHECK(alphabet.chars() == std::string(" Zab") + "\xC3\xA4");  // code-point order: space, Z, a, b, ä
+  CHECK(alphabet.num_labels() == 6);
+  int64_t unknown = 0;
+  CHECK(alphabet.encode("bad \xC3\xA4!", &unknown) == std::vector<int64_t>{4, 3, 1, 5});
+  CHECK(unknown == 2);  // d and !
+  CHECK(alphabet.decode({4, 3, 1, 5}) == "ba \xC3\xA4");
+  CHECK_THROWS(data::LineAlphabet("ba"));
 }

@@ -1,0 +1,244 @@
+#include "lib/tasks/ocr.h"
+
+#include <filesystem>
+
+#include "data/image.h"
+#include "data/loader.h"
+#include "lib/core/error.h"
+#include "lib/export/torchscript.h"
+#include "lib/nn/ctc.h"
+#include "lib/tasks/builtin.h"
+#include "lib/text/recognition_metrics.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo {
+
+void OcrTask::setup_training(const Options& config, torch::Device device) {
+  setup_common(config, device);
+  preprocess_ = data::LinePreprocess::options().read(model_options_, data::LinePreprocess{});
+  bad_samples_ = data::bad_samples_policy(config.has("bad_samples") ? config.get_string("bad_samples") : "fail");
+  train_set_ = open_split(data_path(), "train");
+  val_set_ = open_split(data_path(), "val");
+  if (synthetic_data()) {
+    alphabet_ = data::LineAlphabet(data::SynthLines::alphabet());
+  } else {
+    std::vector<std::string> texts;
+    for (int64_t i = 0; i < train_set_->size(); ++i) texts.push_back(train_set_->text(i));
+    alphabet_ = data::LineAlphabet::of_texts(texts);
+    if (alphabet_.num_labels() < 2) throw Error("the training lines of " + data_path() + " hold no character");
+  }
+  fit_num_classes(alphabet_.num_labels());
+  build_model();
+}
+
+void OcrTask::set_inference_options(const Options& options) {
+  if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
+  if (options.has("beam")) beam_ = options.get_int("beam");
+  if (beam_ < 1) throw UsageError("invalid --beam " + std::to_string(beam_) + ": 1 (best path) or more (prefix beam search)");
+}
+
+void OcrTask::read_meta(const Json& meta) {
+  alphabet_ = data::LineAlphabet(meta.at("alphabet").get<std::string>());
+  preprocess_ = data::LinePreprocess::options().read(model_options_, data::LinePreprocess{});
+}
+
+void OcrTask::build_model() { model_ = build_model_as<models::CtcRecognizerImpl>("a text-line recognizer"); }
+
+Json OcrTask::meta() const {
+  Json meta = common_meta();
+  meta["alphabet"] = alphabet_.chars();
+  return meta;
+}
+
+std::shared_ptr<data::LineDataset> OcrTask::open_split(const std::string& path, const std::string& split) const {
+  if (split != "train" && split != "val" && split != "test") throw UsageError("invalid --split '" + split + "': expected train, val or test");
+  if (own_synthetic(path)) return data::synth_lines_split(data_.value("synth_size", int64_t{4096}), 32, data_.value("seed", uint64_t{0}), split);
+  return data::open_line_folder_split(path, split, data_.value("val_fraction", 0.1));
+}
+
+std::unique_ptr<BatchStream> OcrTask::train_batches(int64_t epoch, int64_t first_batch) {
+  auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(train_set_->size(), seed_, epoch));
+  auto dataset = train_set_;
+  const int64_t batch_size = std::min<int64_t>(batch_size_, dataset->size());
+  auto bad_samples = bad_samples_;
+  const DataShard shard = shard_;
+  auto make_batch = [this, order, dataset, batch_size, bad_samples, shard](int64_t b, int64_t micro) {
+    const auto [begin, end] = shard.micro_batch(batch_size, micro);
+    std::vector<torch::Tensor> lines;
+    std::vector<std::vector<int64_t>> targets;
+    std::vector<int64_t> ids;
+    for (int64_t i = b * batch_size + begin; i < b * batch_size + end; ++i) {
+      auto read = [&](int64_t e) { return preprocess_.to_tensor(dataset->image(e), channels()); };
+      const auto [index, line] = data::next_readable(*order, i, read, [&](int64_t e) { return dataset->describe(e); }, *bad_samples);
+      lines.push_back(line);
+      targets.push_back(alphabet_.encode(dataset->text(index)));
+      ids.push_back(index);
+    }
+    if (lines.empty()) return Batch{};
+    const auto [images, widths] = data::pad_lines(lines);
+    // Targets (B, longest) padded with 0 (the blank, never a label) and their lengths.
+    size_t longest = 1;
+    for (const auto& t : targets) longest = std::max(longest, t.size());
+    auto padded = torch::zeros({static_cast<int64_t>(targets.size()), static_cast<int64_t>(longest)}, torch::kInt64);
+    std::vector<int64_t> lengths;
+    for (size_t k = 0; k < targets.size(); ++k) {
+      lengths.push_back(static_cast<int64_t>(targets[k].size()));
+      if (!targets[k].empty()) padded[static_cast<int64_t>(k)].narrow(0, 0, lengths.back()).copy_(torch::tensor(targets[k], torch::kInt64));
+    }
+    return Batch{{images, widths, padded, torch::tensor(lengths, torch::kInt64)}, static_cast<int64_t>(lines.size()), ids};
+  };
+  return micro_batch_stream(first_batch, make_batch);
+}
+
+std::pair<torch::Tensor, torch::Tensor> OcrTask::scores(const torch::Tensor& images, const torch::Tensor& widths) {
+  if (scripted_) {
+    auto out = scripted_->forward({images.to(device_), widths.to(device_)}).toTensor();
+    return {out, scripted_->run_method("output_lengths", widths.to(device_)).toTensor()};
+  }
+  return {model_->forward(images.to(device_), widths.to(device_)), model_->output_lengths(widths.to(device_))};
+}
+
+torch::Tensor OcrTask::loss(const Batch& batch) {
+  const auto [out, lengths] = scores(batch.tensors.at(0), batch.tensors.at(1));
+  // p(y | x) = sum over the alignments a with B(a) = y of prod_t p(a_t | x): CTC's forward-backward.
+  const auto log_probs = torch::log_softmax(out.to(torch::kFloat32), 2);  // (T, B, labels)
+  const auto targets = batch.tensors.at(2).to(device_), target_lengths = batch.tensors.at(3).to(device_);
+  const auto per_line = nn::ctc_loss(log_probs, targets, lengths, target_lengths, /*blank=*/0, /*zero_infinity=*/true);
+  return (per_line / target_lengths.clamp_min(1).to(per_line.dtype())).mean();
+}
+
+std::string OcrTask::decode(const torch::Tensor& log_probs, int64_t length) const {
+  if (beam_ <= 1) return alphabet_.decode(nn::ctc_best_path(log_probs, length));
+  return alphabet_.decode(nn::ctc_prefix_beam_search(log_probs, length, beam_).at(0).labels);
+}
+
+std::vector<std::string> OcrTask::read_lines(const std::vector<torch::Tensor>& lines) {
+  const auto [images, widths] = data::pad_lines(lines);
+  const auto [out, lengths] = scores(images, widths);
+  const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2);
+  std::vector<std::string> texts;
+  for (int64_t b = 0; b < log_probs.size(1); ++b) texts.push_back(decode(log_probs.select(1, b), lengths[b].item<int64_t>()));
+  return texts;
+}
+
+Json OcrTask::evaluate(const std::string& split, const std::string& data) {
+  auto dataset = (data.empty() && split == "val" && val_set_) ? val_set_ : open_split(data_for(data), split);
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  const auto [first, end] = shard_.eval_part(dataset->size());
+  const int64_t n = end - first, batch_size = batch_size_, batches = (n + batch_size - 1) / batch_size;
+  auto bad_samples = bad_samples_;
+  auto make_batch = [&, first = first](int64_t b) {
+    std::vector<torch::Tensor> lines;
+    std::vector<int64_t> ids;
+    for (int64_t i = first + b * batch_size; i < first + std::min(n, (b + 1) * batch_size); ++i) {
+      auto line = data::read_or_skip([&] { return preprocess_.to_tensor(dataset->image(i), channels()); }, [&] { return dataset->describe(i); }, *bad_samples);
+      if (!line) continue;  // left out of the metrics
+      lines.push_back(*line);
+      ids.push_back(i);
+    }
+    if (lines.empty()) return Batch{};
+    const auto [images, widths] = data::pad_lines(lines);
+    return Batch{{images, widths}, static_cast<int64_t>(lines.size()), ids};
+  };
+  data::PrefetchLoader loader(0, batches, make_batch, workers_);
+  text::RecognitionTally tally;
+  double loss_sum = 0;
+  samples_.clear();
+  while (auto batch = loader.next()) {
+    if (batch->size == 0) continue;
+    const auto [out, lengths] = scores(batch->tensors[0], batch->tensors[1]);
+    const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2);
+    std::vector<std::vector<int64_t>> targets;
+    for (int64_t id : batch->ids) targets.push_back(alphabet_.encode(dataset->text(id)));
+    for (int64_t b = 0; b < batch->size; ++b) {
+      const auto& truth = dataset->text(batch->ids[static_cast<size_t>(b)]);
+      const std::string read = decode(log_probs.select(1, b), lengths[b].item<int64_t>());
+      tally.add(read, truth);
+      if (samples_.size() < 8) samples_.emplace_back(truth, read);
+      // The validation loss of the line (characters outside the alphabet left out), as training's.
+      const auto& target = targets[static_cast<size_t>(b)];
+      const auto line_loss = nn::ctc_loss(log_probs.narrow(1, b, 1), torch::tensor(target, torch::kInt64).view({1, -1}),
+                                          lengths.narrow(0, b, 1).to(torch::kCPU), torch::tensor({static_cast<int64_t>(target.size())}), 0, true);
+      loss_sum += line_loss.item<double>() / static_cast<double>(std::max<size_t>(1, target.size()));
+    }
+  }
+  // Counts add over ranks; the rates are computed from the sums, as in one process.
+  const auto sums = sum_over_ranks(shard_.group, {static_cast<double>(tally.char_errors), static_cast<double>(tally.chars), static_cast<double>(tally.word_errors),
+                                                  static_cast<double>(tally.words), static_cast<double>(tally.exact), static_cast<double>(tally.lines), loss_sum});
+  text::RecognitionTally all;
+  all.char_errors = std::llround(sums[0]), all.chars = std::llround(sums[1]), all.word_errors = std::llround(sums[2]);
+  all.words = std::llround(sums[3]), all.exact = std::llround(sums[4]), all.lines = std::llround(sums[5]);
+  if (all.lines == 0) throw Error("no line image of the " + split + " split can be read");
+  return {{"examples", all.lines},
+          {"metrics", {{"cer", 100.0 * all.cer()}, {"wer", 100.0 * all.wer()}, {"exact", 100.0 * all.exact_match()}, {"loss", sums[6] / static_cast<double>(all.lines)}}}};
+}
+
+std::string OcrTask::sample_outputs() {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [truth, read] : samples_) rows.push_back({truth, read});
+  return rows.empty() ? "" : markdown_table({"line", "read"}, rows);
+}
+
+Json OcrTask::predict(const std::vector<std::string>& inputs, const Options& options) {
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  Json predictions = Json::array();
+  for (size_t start = 0; start < inputs.size(); start += static_cast<size_t>(batch_size_)) {
+    const size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch_size_));
+    std::vector<torch::Tensor> lines;
+    for (size_t i = start; i < end; ++i) lines.push_back(preprocess_.to_tensor(data::read_image(inputs[i]), channels()));
+    const auto texts = read_lines(lines);
+    for (size_t i = start; i < end; ++i) predictions.push_back({{"input", inputs[i]}, {"text", texts[i - start]}});
+  }
+  return {{"task", name()}, {"model", model_name_}, {"beam", beam_}, {"predictions", predictions}};
+}
+
+void OcrTask::export_torchscript(const std::string& path) {
+  model_->to(torch::kCPU);
+  model_->eval();
+  // Two lines of different widths, so the trace keeps the padding logic of a mixed batch.
+  const auto images = torch::randn({2, channels(), preprocess_.height, 100});
+  const auto widths = torch::tensor({100, 64}, torch::kInt64);
+  auto scripted = trace_module(*model_, model_name_, [&](const std::vector<torch::Tensor>& in) { return model_->forward(in[0], in[1]); }, {images, widths});
+  add_traced_method(scripted, "output_lengths", [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model_->output_lengths(in[0])}; },
+                    {widths});
+  save_torchscript(scripted, path, meta());
+  model_->to(device_);
+}
+
+void OcrTask::rename_published(NamedTensors& tensors) const {
+  NamedTensors renamed;
+  for (auto& [name, tensor] : tensors) renamed[name.rfind("module.", 0) == 0 ? name.substr(7) : name] = tensor;
+  tensors = std::move(renamed);
+}
+
+Json OcrTask::import_meta(const std::string& model, Json options, const NamedTensors& tensors) const {
+  auto need = [&](const std::string& name) -> const torch::Tensor& {
+    if (!tensors.count(name)) throw Error("not a CRNN state dict with crnn.pytorch's names: no tensor '" + name + "'");
+    return tensors.at(name);
+  };
+  options["channels"] = need("cnn.conv0.weight").size(1);
+  options["base_width"] = need("cnn.conv0.weight").size(0);
+  options["hidden"] = need("rnn.0.rnn.weight_hh_l0").size(1);
+  options["num_classes"] = need("rnn.1.embedding.weight").size(0);
+  // crnn.pytorch's alphabet: the blank, then 0-9 and a-z (code-point order, as zoo's).
+  const std::string port_alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+  if (options.at("num_classes").get<int64_t>() != static_cast<int64_t>(port_alphabet.size()) + 1)
+    throw Error("this CRNN reads " + std::to_string(options.at("num_classes").get<int64_t>() - 1) +
+                " characters, not crnn.pytorch's 36 (0-9, a-z): its alphabet is unknown, so it cannot be imported");
+  return {{"task", name()}, {"model", model}, {"model_options", options}, {"alphabet", port_alphabet},
+          {"data", {{"path", ""}, {"seed", 0}, {"synth_size", 0}, {"val_fraction", 0.1}}}};
+}
+
+std::string OcrTask::write_synthetic(const SynthRequest& r) {
+  const auto train = data::synth_lines_split(r.n, 32, r.seed, "train");
+  const auto val = data::synth_lines_split(r.n, 32, r.seed, "val");
+  data::write_line_folder(*train, (fs::path(r.out) / "train").string());
+  data::write_line_folder(*val, (fs::path(r.out) / "val").string());
+  return "wrote " + std::to_string(train->size()) + " training and " + std::to_string(val->size()) + " validation lines (32 pixels high) to " + r.out +
+         "/{train,val}/ with labels.tsv";
+}
+
+}  // namespace zoo
