@@ -9,6 +9,7 @@
 #include "lib/nn/ctc.h"
 #include "lib/tasks/builtin.h"
 #include "lib/text/recognition_metrics.h"
+#include "lib/viz/heatmap.h"
 
 namespace fs = std::filesystem;
 
@@ -193,6 +194,41 @@ Json OcrTask::predict(const std::vector<std::string>& inputs, const Options& opt
     for (size_t i = start; i < end; ++i) predictions.push_back({{"input", inputs[i]}, {"text", texts[i - start]}});
   }
   return {{"task", name()}, {"model", model_name_}, {"beam", beam_}, {"predictions", predictions}};
+}
+
+std::vector<std::string> OcrTask::visualize(const std::string& input, const std::string& out_png) {
+  const cv::Mat rgb = data::read_image(input);
+  if (model_) model_->eval();
+  torch::NoGradGuard no_grad;
+  const auto line = preprocess_.to_tensor(rgb, channels());
+  const auto [out, lengths] = scores(line.unsqueeze(0), torch::tensor({line.size(2)}, torch::kInt64));
+  const int64_t columns = lengths[0].item<int64_t>();
+  const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2).select(1, 0).narrow(0, 0, columns);  // (T, labels)
+  const auto probs = log_probs.exp();
+  // The rows: the blank, then every label some column gives at least 0.05, in alphabet order.
+  auto shown_mask = std::get<0>(probs.max(0)).ge(0.05);
+  shown_mask[0] = true;
+  std::vector<int64_t> shown;
+  std::vector<std::string> names;
+  for (int64_t label = 0; label < probs.size(1); ++label) {
+    if (!shown_mask[label].item<bool>()) continue;
+    shown.push_back(label);
+    const std::string c = label == 0 ? "blank" : alphabet_.decode({label});
+    names.push_back(c == " " ? "space" : c);
+  }
+  // The best path: each column's most probable label, as a row of the figure.
+  const auto best = probs.argmax(1);
+  std::vector<int64_t> path;
+  for (int64_t t = 0; t < columns; ++t) {
+    const auto at = std::find(shown.begin(), shown.end(), best[t].item<int64_t>());
+    path.push_back(at == shown.end() ? -1 : static_cast<int64_t>(at - shown.begin()));
+  }
+  const auto rows = probs.index_select(1, torch::tensor(shown, torch::kInt64)).t();  // (shown, T)
+  const std::string read = decode(log_probs, columns);
+  const std::string title = model_name_ + ": read \"" + read + "\" (" + (beam_ <= 1 ? "best path" : "beam " + std::to_string(beam_)) + "), " +
+                            std::to_string(columns) + " columns";
+  viz::write_png(viz::ctc_posteriors(preprocess_.scaled(rgb), rows, names, path, title), out_png);
+  return {out_png};
 }
 
 void OcrTask::export_torchscript(const std::string& path) {

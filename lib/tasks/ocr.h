@@ -35,6 +35,10 @@ class OcrTask : public TaskBase {
 
   // Inputs: line images; each gets its text and the mean per-column confidence of its best path.
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
+  // The line image with p(label | column) under it for the blank and every label that reaches 0.05
+  // in some column, the best path outlined (lib/viz/heatmap.h ctc_posteriors).
+  std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
+  std::vector<std::string> visualize_validation_example(const std::string& out_png) override { return visualize_first_image(val_set_, out_png); }
   // forward(images (B, C, 32, W), widths (B)) -> scores (T, B, labels), at any batch and width.
   void export_torchscript(const std::string& path) override;
   std::string sample_outputs() override;

@@ -92,6 +92,49 @@ cv::Mat heatmap(const torch::Tensor& weights, const std::vector<std::string>& ro
   return image;
 }
 
+cv::Mat ctc_posteriors(const cv::Mat& line_rgb, const torch::Tensor& probs, const std::vector<std::string>& row_labels,
+                       const std::vector<int64_t>& best_path, const std::string& title) {
+  auto p = probs.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const int rows = static_cast<int>(p.size(0)), cols = static_cast<int>(p.size(1));
+  if (rows != static_cast<int>(row_labels.size()) || cols != static_cast<int>(best_path.size()) || line_rgb.empty())
+    throw Error("CTC figure: " + std::to_string(rows) + "x" + std::to_string(cols) + " posteriors but " + std::to_string(row_labels.size()) +
+                " row labels and a path of " + std::to_string(best_path.size()));
+  constexpr int kColumn = 12, kRow = 18;  // narrow columns: a line has W/4 of them
+  TextRenderer font(14), small(12);
+  int label_width = 0;
+  for (const auto& l : row_labels) label_width = std::max(label_width, small.measure(l).width);
+  const int title_height = title.empty() ? 0 : font.line_height() + kPad;
+  const int left = kPad + label_width + kPad, grid_width = cols * kColumn;
+  // The line over the columns it was read as: stretched to the grid's width, its height in proportion.
+  const int line_height = std::clamp(static_cast<int>(std::lround(static_cast<double>(line_rgb.rows) * grid_width / line_rgb.cols)), 24, 96);
+  const int line_top = kPad + title_height, top = line_top + line_height + kPad;
+  const int bar_left = left + grid_width + 2 * kPad;
+  const int width = std::max(bar_left + kBarWidth + kPad + font.measure("0.5").width + kPad, title.empty() ? 0 : 2 * kPad + font.measure(title).width);
+  const int height = top + std::max(rows * kRow, 3 * kRow) + kPad;
+  cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(0, 0, 0);
+  if (!title.empty()) font.draw(image, title, {kPad, kPad}, ink);
+  cv::Mat line_bgr, stretched;
+  cv::cvtColor(line_rgb, line_bgr, cv::COLOR_RGB2BGR);
+  cv::resize(line_bgr, stretched, cv::Size(grid_width, line_height), 0, 0, cv::INTER_LINEAR);
+  stretched.copyTo(image(cv::Rect(left, line_top, grid_width, line_height)));
+  const auto* data = p.data_ptr<double>();
+  for (int r = 0; r < rows; ++r) {
+    const cv::Size size = small.measure(row_labels[static_cast<size_t>(r)]);
+    small.draw(image, row_labels[static_cast<size_t>(r)], {left - kPad - size.width, top + r * kRow + (kRow - size.height) / 2}, ink);
+    for (int c = 0; c < cols; ++c) {
+      const cv::Vec3b colour = colour_of(std::clamp(data[r * cols + c], 0.0, 1.0));
+      cv::rectangle(image, cv::Rect(left + c * kColumn, top + r * kRow, kColumn, kRow), cv::Scalar(colour[0], colour[1], colour[2]), cv::FILLED);
+    }
+  }
+  for (int c = 0; c < cols; ++c) {
+    const auto r = best_path[static_cast<size_t>(c)];
+    if (r >= 0 && r < rows) cv::rectangle(image, cv::Rect(left + c * kColumn, top + static_cast<int>(r) * kRow, kColumn, kRow), cv::Scalar(255, 255, 255), 2);
+  }
+  draw_colour_bar(image, font, bar_left, top, std::max(3 * kRow, rows * kRow));
+  return image;
+}
+
 cv::Mat attention_grid(const std::vector<torch::Tensor>& maps, const std::vector<std::string>& tokens, const std::string& title) {
   return attention_grid(maps, tokens, tokens, title);
 }

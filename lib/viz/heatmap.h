@@ -47,6 +47,14 @@ cv::Mat image_attention_grid(const cv::Mat& rgb, const std::vector<torch::Tensor
 cv::Mat activation_text(const std::vector<std::string>& tokens, const torch::Tensor& values, const std::vector<std::string>& names,
                         const std::string& title = "");
 
+// CTC's view of a text line (as in Graves et al. 2006's figure 1): the line image (RGB uint8)
+// stretched over T columns, and under it p(label | column) for the labels shown, probs (labels, T)
+// in [0, 1], a viridis cell per label and column with each column's most probable label (the best
+// path, best_path[t] a row index) outlined in white; row labels down the left, a colour bar on the
+// right. BGR image.
+cv::Mat ctc_posteriors(const cv::Mat& line_rgb, const torch::Tensor& probs, const std::vector<std::string>& row_labels,
+                       const std::vector<int64_t>& best_path, const std::string& title = "");
+
 // Writes an image as PNG atomically (temp file + rename); error naming the path.
 // The figure of CLIP's notebook: similarity (texts, images) as a matrix of cells coloured by value
 // (viridis from the matrix's smallest to its largest value) with the value printed, each text

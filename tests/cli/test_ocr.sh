@@ -3,7 +3,7 @@
 # CRNN's logits and names against the published architecture (tests/python/crnn_reference.py)
 # through `zoo import --from crnn` and TorchScript at other batch sizes and widths, CTC learning
 # to read synth:lines in a CI-sized budget, evaluation with best path and prefix beam search,
-# predict, and bad line folders.
+# predict, visualize, and bad line folders.
 # Environment (set by ctest): ZOO, ZOO_WORK.
 set -u
 W=${ZOO_WORK:-/tmp/zoo-work}/ocr
@@ -78,6 +78,17 @@ expect 0 "" predict --checkpoint small/best.ckpt --input lines/val/000000.png li
 check "predict reads a line per image" $PY -c "
 import json; p = json.load(open('out.txt'))['predictions']
 assert len(p) == 2 and all(isinstance(r['text'], str) for r in p), p"
+
+expect 0 "" visualize --checkpoint small/best.ckpt --input lines/val/000003.png --out ocr.png
+check "visualize: the line over its columns and the posteriors of the blank and the labels read, one cell per column" $PY - <<'PY'
+from PIL import Image
+import json, subprocess
+im = Image.open("ocr.png")
+# 12-pixel columns: at least the line's W/4 + 1 of them (its image is scaled to 32 px high).
+w = Image.open("lines/val/000003.png").size[0] * 32 // Image.open("lines/val/000003.png").size[1]
+assert im.size[0] >= 12 * (w // 4 + 1), (im.size, w)
+assert im.size[1] >= 24 + 3 * 18, im.size
+PY
 
 # --- bad line folders: one clear line ---
 mkdir -p bad/train bad/val && cp lines/val/000000.png lines/val/000001.png bad/train/ && cp lines/val/000000.png bad/val/
