@@ -58,6 +58,33 @@ std::shared_ptr<data::LineDataset> OcrTask::open_split(const std::string& path, 
   return data::open_line_folder_split(path, split, data_.value("val_fraction", 0.1));
 }
 
+namespace {
+
+// Label sequences as CTC takes them: (B, longest) padded with 0 (the blank, never a label), and
+// their lengths (B).
+std::pair<torch::Tensor, torch::Tensor> pad_targets(const std::vector<std::vector<int64_t>>& targets) {
+  size_t longest = 1;
+  for (const auto& t : targets) longest = std::max(longest, t.size());
+  auto padded = torch::zeros({static_cast<int64_t>(targets.size()), static_cast<int64_t>(longest)}, torch::kInt64);
+  std::vector<int64_t> lengths;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    lengths.push_back(static_cast<int64_t>(targets[k].size()));
+    if (!targets[k].empty()) padded[static_cast<int64_t>(k)].narrow(0, 0, lengths.back()).copy_(torch::tensor(targets[k], torch::kInt64));
+  }
+  return {padded, torch::tensor(lengths, torch::kInt64)};
+}
+
+// Each line's -log p(y | x) divided by its length (B): training's loss (averaged) and
+// evaluation's (summed). p(y | x) = sum over the alignments a with B(a) = y of prod_t p(a_t | x),
+// CTC's forward-backward; a line that cannot be aligned counts 0.
+torch::Tensor ctc_loss_per_character(const torch::Tensor& log_probs, const torch::Tensor& targets, const torch::Tensor& lengths,
+                                     const torch::Tensor& target_lengths) {
+  const auto per_line = nn::ctc_loss(log_probs, targets, lengths, target_lengths, /*blank=*/0, /*zero_infinity=*/true);
+  return per_line / target_lengths.clamp_min(1).to(per_line.dtype());
+}
+
+}  // namespace
+
 std::unique_ptr<BatchStream> OcrTask::train_batches(int64_t epoch, int64_t first_batch) {
   auto order = std::make_shared<std::vector<int64_t>>(data::epoch_order(train_set_->size(), seed_, epoch));
   auto dataset = train_set_;
@@ -78,16 +105,8 @@ std::unique_ptr<BatchStream> OcrTask::train_batches(int64_t epoch, int64_t first
     }
     if (lines.empty()) return Batch{};
     const auto [images, widths] = data::pad_lines(lines);
-    // Targets (B, longest) padded with 0 (the blank, never a label) and their lengths.
-    size_t longest = 1;
-    for (const auto& t : targets) longest = std::max(longest, t.size());
-    auto padded = torch::zeros({static_cast<int64_t>(targets.size()), static_cast<int64_t>(longest)}, torch::kInt64);
-    std::vector<int64_t> lengths;
-    for (size_t k = 0; k < targets.size(); ++k) {
-      lengths.push_back(static_cast<int64_t>(targets[k].size()));
-      if (!targets[k].empty()) padded[static_cast<int64_t>(k)].narrow(0, 0, lengths.back()).copy_(torch::tensor(targets[k], torch::kInt64));
-    }
-    return Batch{{images, widths, padded, torch::tensor(lengths, torch::kInt64)}, static_cast<int64_t>(lines.size()), ids};
+    const auto [padded, lengths] = pad_targets(targets);
+    return Batch{{images, widths, padded, lengths}, static_cast<int64_t>(lines.size()), ids};
   };
   return micro_batch_stream(first_batch, make_batch);
 }
@@ -102,11 +121,8 @@ std::pair<torch::Tensor, torch::Tensor> OcrTask::scores(const torch::Tensor& ima
 
 torch::Tensor OcrTask::loss(const Batch& batch) {
   const auto [out, lengths] = scores(batch.tensors.at(0), batch.tensors.at(1));
-  // p(y | x) = sum over the alignments a with B(a) = y of prod_t p(a_t | x): CTC's forward-backward.
   const auto log_probs = torch::log_softmax(out.to(torch::kFloat32), 2);  // (T, B, labels)
-  const auto targets = batch.tensors.at(2).to(device_), target_lengths = batch.tensors.at(3).to(device_);
-  const auto per_line = nn::ctc_loss(log_probs, targets, lengths, target_lengths, /*blank=*/0, /*zero_infinity=*/true);
-  return (per_line / target_lengths.clamp_min(1).to(per_line.dtype())).mean();
+  return ctc_loss_per_character(log_probs, batch.tensors.at(2).to(device_), lengths, batch.tensors.at(3).to(device_)).mean();
 }
 
 std::string OcrTask::decode(const torch::Tensor& log_probs, int64_t length) const {
@@ -158,12 +174,10 @@ Json OcrTask::evaluate(const std::string& split, const std::string& data) {
       const std::string read = decode(log_probs.select(1, b), lengths[b].item<int64_t>());
       tally.add(read, truth);
       if (samples_.size() < 8) samples_.emplace_back(truth, read);
-      // The validation loss of the line (characters outside the alphabet left out), as training's.
-      const auto& target = targets[static_cast<size_t>(b)];
-      const auto line_loss = nn::ctc_loss(log_probs.narrow(1, b, 1), torch::tensor(target, torch::kInt64).view({1, -1}),
-                                          lengths.narrow(0, b, 1).to(torch::kCPU), torch::tensor({static_cast<int64_t>(target.size())}), 0, true);
-      loss_sum += line_loss.item<double>() / static_cast<double>(std::max<size_t>(1, target.size()));
     }
+    // The validation loss (characters outside the alphabet left out), as training's, for the batch at once.
+    const auto [padded, target_lengths] = pad_targets(targets);
+    loss_sum += ctc_loss_per_character(log_probs, padded, lengths.to(torch::kCPU), target_lengths).sum().item<double>();
   }
   // Counts add over ranks; the rates are computed from the sums, as in one process.
   const auto sums = sum_over_ranks(shard_.group, {static_cast<double>(tally.char_errors), static_cast<double>(tally.chars), static_cast<double>(tally.word_errors),
