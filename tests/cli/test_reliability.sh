@@ -43,20 +43,26 @@ check "the same run twice gives the same weights, bit for bit" same_weights stra
 # --- SIGKILL at random moments, resume, until the run completes ---
 # First a save killed halfway: the fault-injection point dies while writing the second checkpoint
 # (step 12), leaving a half-written temporary file.
-ZOO_FAULT=kill-during-save=2 "$ZOO" train "${TINY[@]}" --out killed > killed.out 2> killed.err
+ZOO_FAULT=kill-during-save=2 "$ZOO" train "${TINY[@]}" --log-every 1 --out killed > killed.out 2> killed.err
 check "a save killed halfway (exit 137)" test $? -eq 137
 check "  ... left a half-written temporary file" find killed/checkpoints -name 'step-00000012.ckpt.tmp.*' -size +0 | grep -q .
 check "  ... beside the intact step 6" test -f killed/checkpoints/step-00000006.ckpt
 RANDOM=${ZOO_TEST_SEED:-20261122}
-kills=1 finished=0
+# Each attempt is killed a random 0-50 ms after it logs a random target step, 6-18 steps past the
+# previous target (so a checkpoint lies between and every attempt makes progress); the attempt
+# whose target would pass step 117 runs to the end. Targets in steps, not seconds, keep the number
+# of kills the same on fast and slow machines.
+kills=1 finished=0 target=12
 for attempt in $(seq 1 40); do
   from=$(wc -l < killed/train.log)
+  target=$((target + 6 + RANDOM % 13))
   "$ZOO" train --resume --out killed >> killed.out 2>> killed.err &
   pid=$!
-  step_reached killed/train.log 1 "$from"
-  # A random moment within the next 0.3 s (about 15 steps here), widening on slow machines.
-  sleep "$(random_delay "$(awk -v a="$attempt" 'BEGIN { print 0.3 * (1 + int(a / 10)) }')")"
-  kill -9 $pid 2> /dev/null && kills=$((kills + 1))
+  if (( target <= 117 )); then
+    step_reached killed/train.log "$target" "$from"
+    sleep "$(random_delay 0.05)"
+    kill -9 $pid 2> /dev/null && kills=$((kills + 1))
+  fi
   wait $pid
   [[ $? -eq 0 ]] && { finished=1; break; }
 done
