@@ -8,6 +8,7 @@
 #include "lib/export/torchscript.h"
 #include "lib/nn/ctc.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/scripted_decoder.h"
 #include "lib/text/recognition_metrics.h"
 #include "lib/viz/heatmap.h"
 
@@ -36,7 +37,7 @@ void OcrTask::setup_training(const Options& config, torch::Device device) {
 void OcrTask::set_inference_options(const Options& options) {
   if (options.has("bad_samples")) bad_samples_ = data::bad_samples_policy(options.get_string("bad_samples"));
   if (options.has("beam")) beam_ = options.get_int("beam");
-  if (beam_ < 1) throw UsageError("invalid --beam " + std::to_string(beam_) + ": 1 (best path) or more (prefix beam search)");
+  if (beam_ < 1) throw UsageError("invalid --beam " + std::to_string(beam_) + ": 1 (best path, or greedy) or more (beam search)");
 }
 
 void OcrTask::read_meta(const Json& meta) {
@@ -44,7 +45,12 @@ void OcrTask::read_meta(const Json& meta) {
   preprocess_ = data::LinePreprocess::options().read(model_options_, data::LinePreprocess{});
 }
 
-void OcrTask::build_model() { model_ = build_model_as<models::CtcRecognizerImpl>("a text-line recognizer"); }
+void OcrTask::build_model() {
+  auto module = build_model_as<torch::nn::Module>("a text-line recognizer");
+  ctc_model_ = std::dynamic_pointer_cast<models::CtcRecognizerImpl>(module);
+  attention_model_ = std::dynamic_pointer_cast<models::AttentionRecognizerImpl>(module);
+  if (!ctc_model_ && !attention_model_) throw Error("model " + model_name_ + " is not a text-line recognizer");
+}
 
 Json OcrTask::meta() const {
   Json meta = common_meta();
@@ -83,6 +89,24 @@ torch::Tensor ctc_loss_per_character(const torch::Tensor& log_probs, const torch
   return per_line / target_lengths.clamp_min(1).to(per_line.dtype());
 }
 
+// The attention decoder's teacher-forced inputs and outputs for labels (B, L) of lengths (B): in
+// (B, L + 1) = 0 y_1 .. y_L (0 the start symbol; what follows a line's end is never scored), out
+// (B, L + 1) = y_1 .. y_n 0 (0 the end symbol), -1 after it.
+std::pair<torch::Tensor, torch::Tensor> attention_targets(const torch::Tensor& labels, const torch::Tensor& lengths) {
+  const auto zero = torch::zeros_like(labels.narrow(1, 0, 1));
+  const auto in = torch::cat({zero, labels}, 1), out = torch::cat({labels, zero}, 1);
+  const auto i = torch::ones_like(out).cumsum(1) - 1;
+  return {in, out.masked_fill(i > lengths.to(out.device()).unsqueeze(1), -1)};
+}
+
+// Each line's -log p(y_1 .. y_n, end | x) divided by n + 1, from log-probabilities (B, L + 1,
+// labels) and attention_targets' out (B, L + 1): training's loss (averaged) and evaluation's (summed).
+torch::Tensor attention_loss_per_character(const torch::Tensor& log_probs, const torch::Tensor& out, const torch::Tensor& lengths) {
+  const auto scored = out.ge(0);
+  const auto picked = log_probs.gather(2, out.clamp_min(0).unsqueeze(2)).squeeze(2) * scored.to(log_probs.dtype());  // (B, L + 1)
+  return -picked.sum(1) / (lengths.to(log_probs.device(), log_probs.scalar_type()) + 1);
+}
+
 }  // namespace
 
 std::unique_ptr<BatchStream> OcrTask::train_batches(int64_t epoch, int64_t first_batch) {
@@ -116,10 +140,16 @@ std::pair<torch::Tensor, torch::Tensor> OcrTask::scores(const torch::Tensor& ima
     auto out = scripted_->forward({images.to(device_), widths.to(device_)}).toTensor();
     return {out, scripted_->run_method("output_lengths", widths.to(device_)).toTensor()};
   }
-  return {model_->forward(images.to(device_), widths.to(device_)), model_->output_lengths(widths.to(device_))};
+  return {ctc_model_->forward(images.to(device_), widths.to(device_)), ctc_model_->output_lengths(widths.to(device_))};
 }
 
 torch::Tensor OcrTask::loss(const Batch& batch) {
+  if (attention_model_) {
+    const auto lengths = batch.tensors.at(3).to(device_);
+    const auto [in, out] = attention_targets(batch.tensors.at(2).to(device_), lengths);
+    const auto logits = attention_model_->forward(batch.tensors.at(0).to(device_), batch.tensors.at(1).to(device_), in);  // (B, L + 1, labels)
+    return attention_loss_per_character(torch::log_softmax(logits.to(torch::kFloat32), 2), out, lengths).mean();
+  }
   const auto [out, lengths] = scores(batch.tensors.at(0), batch.tensors.at(1));
   const auto log_probs = torch::log_softmax(out.to(torch::kFloat32), 2);  // (T, B, labels)
   return ctc_loss_per_character(log_probs, batch.tensors.at(2).to(device_), lengths, batch.tensors.at(3).to(device_)).mean();
@@ -130,18 +160,72 @@ std::string OcrTask::decode(const torch::Tensor& log_probs, int64_t length) cons
   return alphabet_.decode(nn::ctc_prefix_beam_search(log_probs, length, beam_).at(0).labels);
 }
 
-std::vector<std::string> OcrTask::read_lines(const std::vector<torch::Tensor>& lines) {
-  const auto [images, widths] = data::pad_lines(lines);
+std::vector<nn::Hypothesis> OcrTask::attention_readings(const torch::Tensor& images, const torch::Tensor& widths) {
+  std::vector<torch::Tensor> state;
+  torch::Tensor lengths;
+  if (scripted_) {
+    state = scripted_encode(*scripted_, {images.to(device_), widths.to(device_)});
+    lengths = scripted_->run_method("output_lengths", widths.to(device_)).toTensor();
+  } else {
+    state = attention_model_->encode(images.to(device_), widths.to(device_));
+    lengths = attention_model_->output_lengths(widths.to(device_));
+  }
+  auto step = [&](const torch::Tensor& labels, const std::vector<torch::Tensor>& s) {
+    return scripted_ ? scripted_decode_step(*scripted_, labels, s) : attention_model_->decode_step(labels, s);
+  };
+  // Label 0 starts and ends a reading; at most one character per column, plus the end. The beam
+  // ranks by log p alone, as CTC's prefix beam search does.
+  nn::SearchOptions options;
+  options.beam = beam_, options.bos = 0, options.eos = 0;
+  options.length_penalty = 0.0, options.max_len_ratio = 1.0, options.max_len_extra = 1;
+  const auto columns = lengths.to(torch::kCPU);
+  return nn::search(step, state, std::vector<int64_t>(columns.data_ptr<int64_t>(), columns.data_ptr<int64_t>() + columns.numel()), options);
+}
+
+torch::Tensor OcrTask::attention_log_probs(const torch::Tensor& images, const torch::Tensor& widths, const torch::Tensor& targets) {
+  auto state = scripted_ ? scripted_encode(*scripted_, {images.to(device_), widths.to(device_)})
+                         : attention_model_->encode(images.to(device_), widths.to(device_));
+  std::vector<torch::Tensor> steps;
+  const auto in = torch::cat({torch::zeros_like(targets.narrow(1, 0, 1)), targets}, 1).to(device_);
+  for (int64_t i = 0; i < in.size(1); ++i) {
+    auto result = scripted_ ? scripted_decode_step(*scripted_, in.select(1, i), state) : attention_model_->decode_step(in.select(1, i), state);
+    steps.push_back(result.log_probs.to(torch::kCPU, torch::kFloat32));
+    state = std::move(result.state);
+  }
+  return torch::stack(steps, 1);  // (B, L + 1, labels)
+}
+
+std::pair<std::vector<std::string>, double> OcrTask::read_batch(const torch::Tensor& images, const torch::Tensor& widths,
+                                                                const std::vector<std::vector<int64_t>>* targets) {
+  std::vector<std::string> texts;
+  double loss_sum = 0;
+  if (attention_decoder()) {
+    for (const auto& reading : attention_readings(images, widths)) texts.push_back(alphabet_.decode(reading.tokens));
+    if (targets) {
+      const auto [padded, lengths] = pad_targets(*targets);
+      const auto out = attention_targets(padded, lengths).second;
+      loss_sum = attention_loss_per_character(attention_log_probs(images, widths, padded), out, lengths).sum().item<double>();
+    }
+    return {texts, loss_sum};
+  }
   const auto [out, lengths] = scores(images, widths);
   const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2);
-  std::vector<std::string> texts;
   for (int64_t b = 0; b < log_probs.size(1); ++b) texts.push_back(decode(log_probs.select(1, b), lengths[b].item<int64_t>()));
-  return texts;
+  if (targets) {
+    const auto [padded, target_lengths] = pad_targets(*targets);
+    loss_sum = ctc_loss_per_character(log_probs, padded, lengths.to(torch::kCPU), target_lengths).sum().item<double>();
+  }
+  return {texts, loss_sum};
+}
+
+std::vector<std::string> OcrTask::read_lines(const std::vector<torch::Tensor>& lines) {
+  const auto [images, widths] = data::pad_lines(lines);
+  return read_batch(images, widths, nullptr).first;
 }
 
 Json OcrTask::evaluate(const std::string& split, const std::string& data) {
   auto dataset = (data.empty() && split == "val" && val_set_) ? val_set_ : open_split(data_for(data), split);
-  if (model_) model_->eval();
+  if (!scripted_) module().eval();
   torch::NoGradGuard no_grad;
   const auto [first, end] = shard_.eval_part(dataset->size());
   const int64_t n = end - first, batch_size = batch_size_, batches = (n + batch_size - 1) / batch_size;
@@ -165,19 +249,15 @@ Json OcrTask::evaluate(const std::string& split, const std::string& data) {
   samples_.clear();
   while (auto batch = loader.next()) {
     if (batch->size == 0) continue;
-    const auto [out, lengths] = scores(batch->tensors[0], batch->tensors[1]);
-    const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2);
-    std::vector<std::vector<int64_t>> targets;
+    std::vector<std::vector<int64_t>> targets;  // characters outside the alphabet left out of the loss
     for (int64_t id : batch->ids) targets.push_back(alphabet_.encode(dataset->text(id)));
+    const auto [texts, batch_loss] = read_batch(batch->tensors[0], batch->tensors[1], &targets);
     for (int64_t b = 0; b < batch->size; ++b) {
       const auto& truth = dataset->text(batch->ids[static_cast<size_t>(b)]);
-      const std::string read = decode(log_probs.select(1, b), lengths[b].item<int64_t>());
-      tally.add(read, truth);
-      if (samples_.size() < 8) samples_.emplace_back(truth, read);
+      tally.add(texts[static_cast<size_t>(b)], truth);
+      if (samples_.size() < 8) samples_.emplace_back(truth, texts[static_cast<size_t>(b)]);
     }
-    // The validation loss (characters outside the alphabet left out), as training's, for the batch at once.
-    const auto [padded, target_lengths] = pad_targets(targets);
-    loss_sum += ctc_loss_per_character(log_probs, padded, lengths.to(torch::kCPU), target_lengths).sum().item<double>();
+    loss_sum += batch_loss;
   }
   // Counts add over ranks; the rates are computed from the sums, as in one process.
   const auto sums = sum_over_ranks(shard_.group, {static_cast<double>(tally.char_errors), static_cast<double>(tally.chars), static_cast<double>(tally.word_errors),
@@ -197,7 +277,7 @@ std::string OcrTask::sample_outputs() {
 }
 
 Json OcrTask::predict(const std::vector<std::string>& inputs, const Options& options) {
-  if (model_) model_->eval();
+  if (!scripted_) module().eval();
   torch::NoGradGuard no_grad;
   Json predictions = Json::array();
   for (size_t start = 0; start < inputs.size(); start += static_cast<size_t>(batch_size_)) {
@@ -212,10 +292,28 @@ Json OcrTask::predict(const std::vector<std::string>& inputs, const Options& opt
 
 std::vector<std::string> OcrTask::visualize(const std::string& input, const std::string& out_png) {
   const cv::Mat rgb = data::read_image(input);
-  if (model_) model_->eval();
+  if (!scripted_) module().eval();
   torch::NoGradGuard no_grad;
   const auto line = preprocess_.to_tensor(rgb, channels());
-  const auto [out, lengths] = scores(line.unsqueeze(0), torch::tensor({line.size(2)}, torch::kInt64));
+  const auto images = line.unsqueeze(0), widths = torch::tensor({line.size(2)}, torch::kInt64);
+  const std::string decoding = beam_ <= 1 ? (attention_decoder() ? "greedy" : "best path") : "beam " + std::to_string(beam_);
+  auto printable = [](const std::string& c) { return c == " " ? std::string("space") : c; };
+  if (attention_decoder()) {
+    // One row per read character and the end: where in the line the decoder looked to read it.
+    const auto reading = attention_readings(images, widths).at(0);
+    const auto rows = reading.attention.to(torch::kCPU, torch::kFloat32);  // (characters + 1, T)
+    std::vector<std::string> names;
+    for (int64_t label : reading.tokens) names.push_back(printable(alphabet_.decode({label})));
+    names.push_back("end");
+    // Outlined: the character that looks hardest at each column.
+    const auto strongest = rows.argmax(0);
+    std::vector<int64_t> outlined(strongest.data_ptr<int64_t>(), strongest.data_ptr<int64_t>() + strongest.numel());
+    const std::string title = model_name_ + ": read \"" + alphabet_.decode(reading.tokens) + "\" (" + decoding + "), attention over " +
+                              std::to_string(rows.size(1)) + " columns";
+    viz::write_png(viz::ctc_posteriors(preprocess_.scaled(rgb), rows, names, outlined, title), out_png);
+    return {out_png};
+  }
+  const auto [out, lengths] = scores(images, widths);
   const int64_t columns = lengths[0].item<int64_t>();
   const auto log_probs = torch::log_softmax(out.to(torch::kCPU, torch::kFloat32), 2).select(1, 0).narrow(0, 0, columns);  // (T, labels)
   const auto probs = log_probs.exp();
@@ -227,8 +325,7 @@ std::vector<std::string> OcrTask::visualize(const std::string& input, const std:
   for (int64_t label = 0; label < probs.size(1); ++label) {
     if (!shown_mask[label].item<bool>()) continue;
     shown.push_back(label);
-    const std::string c = label == 0 ? "blank" : alphabet_.decode({label});
-    names.push_back(c == " " ? "space" : c);
+    names.push_back(label == 0 ? "blank" : printable(alphabet_.decode({label})));
   }
   // The best path: each column's most probable label, as a row of the figure.
   const auto best = probs.argmax(1);
@@ -238,24 +335,37 @@ std::vector<std::string> OcrTask::visualize(const std::string& input, const std:
     path.push_back(at == shown.end() ? -1 : static_cast<int64_t>(at - shown.begin()));
   }
   const auto rows = probs.index_select(1, torch::tensor(shown, torch::kInt64)).t();  // (shown, T)
-  const std::string read = decode(log_probs, columns);
-  const std::string title = model_name_ + ": read \"" + read + "\" (" + (beam_ <= 1 ? "best path" : "beam " + std::to_string(beam_)) + "), " +
-                            std::to_string(columns) + " columns";
+  const std::string title = model_name_ + ": read \"" + decode(log_probs, columns) + "\" (" + decoding + "), " + std::to_string(columns) + " columns";
   viz::write_png(viz::ctc_posteriors(preprocess_.scaled(rgb), rows, names, path, title), out_png);
   return {out_png};
 }
 
 void OcrTask::export_torchscript(const std::string& path) {
-  model_->to(torch::kCPU);
-  model_->eval();
+  auto& model = module();
+  model.to(torch::kCPU);
+  model.eval();
+  torch::NoGradGuard no_grad;
   // Two lines of different widths, so the trace keeps the padding logic of a mixed batch.
   const auto images = torch::randn({2, channels(), preprocess_.height, 100});
   const auto widths = torch::tensor({100, 64}, torch::kInt64);
-  auto scripted = trace_module(*model_, model_name_, [&](const std::vector<torch::Tensor>& in) { return model_->forward(in[0], in[1]); }, {images, widths});
-  add_traced_method(scripted, "output_lengths", [&](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{model_->output_lengths(in[0])}; },
+  torch::jit::Module scripted;
+  if (ctc_model_) {
+    scripted = trace_module(model, model_name_, [&](const std::vector<torch::Tensor>& in) { return ctc_model_->forward(in[0], in[1]); }, {images, widths});
+  } else {
+    scripted = mirror_module(model, model_name_);
+    add_traced_method(scripted, "encode", [&](const std::vector<torch::Tensor>& in) { return attention_model_->encode(in[0], in[1]); }, {images, widths});
+    add_decode_step_method(
+        scripted, [&](const torch::Tensor& t, const std::vector<torch::Tensor>& s) { return attention_model_->decode_step(t, s); },
+        torch::zeros({2}, torch::kInt64), attention_model_->encode(images, widths),
+        [](const std::vector<torch::Tensor>& in) { return torch::zeros_like(in[0].unsqueeze(1).narrow(1, 0, 0), torch::kFloat32); });
+  }
+  add_traced_method(scripted, "output_lengths",
+                    [&](const std::vector<torch::Tensor>& in) {
+                      return std::vector<torch::Tensor>{ctc_model_ ? ctc_model_->output_lengths(in[0]) : attention_model_->output_lengths(in[0])};
+                    },
                     {widths});
   save_torchscript(scripted, path, meta());
-  model_->to(device_);
+  model.to(device_);
 }
 
 void OcrTask::rename_published(NamedTensors& tensors) const {

@@ -1,5 +1,7 @@
-// Text-line recognition: CTC training of a recognizer over line images, CER/WER/exact-match
-// evaluation with best-path (--beam 1) or prefix beam-search decoding, predicted text per image.
+// Text-line recognition: a recognizer of line images trained with CTC (crnn, ctc_transformer) or as
+// an attention decoder (attention_ocr, cross-entropy of each next character); CER/WER/exact-match
+// evaluation with best-path (--beam 1) or beam-search decoding (CTC's prefix beam search, or the
+// decoder's beam search), predicted text per image.
 #pragma once
 #include "data/datasets.h"
 #include "data/text_lines.h"
@@ -15,7 +17,7 @@ class OcrTask : public TaskBase {
   void use_torchscript(torch::jit::Module module) override { scripted_ = std::move(module); }
 
   Json meta() const override;
-  std::vector<std::string> head_prefixes() const override { return model_->head_prefixes(); }
+  std::vector<std::string> head_prefixes() const override { return ctc_model_ ? ctc_model_->head_prefixes() : attention_model_->head_prefixes(); }
 
   int64_t batches_per_epoch() const override { return std::max<int64_t>(1, train_set_->size() / batch_size_); }
   int64_t examples_per_epoch() const override { return train_set_->size(); }
@@ -24,22 +26,26 @@ class OcrTask : public TaskBase {
   // --beam (1: best path; more: prefix beam search), --bad-samples.
   void set_inference_options(const Options& options) override;
   std::unique_ptr<BatchStream> train_batches(int64_t epoch, int64_t first_batch) override;
-  // CTC: the mean over the batch of -log p(text | image) divided by the text's length (PyTorch's
-  // CTCLoss "mean"); a line the model cannot align (more characters than its columns allow)
-  // counts 0 and gives no gradient.
+  // The mean over the batch of -log p(text | image) divided by the text's length. CTC (PyTorch's
+  // CTCLoss "mean"): a line the model cannot align (more characters than its columns allow)
+  // counts 0 and gives no gradient. Attention: the text's characters and the end symbol, teacher
+  // forced, divided by their number.
   torch::Tensor loss(const Batch& batch) override;
   // cer, wer, exact (match) in percent, loss; "cer" is the main metric (lower is better).
   Json evaluate(const std::string& split, const std::string& data = "") override;
   std::string main_metric() const override { return "cer"; }
   bool higher_is_better() const override { return false; }
 
-  // Inputs: line images; each gets its text and the mean per-column confidence of its best path.
+  // Inputs: line images; each gets its text.
   Json predict(const std::vector<std::string>& inputs, const Options& options) override;
-  // The line image with p(label | column) under it for the blank and every label that reaches 0.05
-  // in some column, the best path outlined (lib/viz/heatmap.h ctc_posteriors).
+  // CTC: the line image with p(label | column) under it for the blank and every label that reaches
+  // 0.05 in some column, the best path outlined (lib/viz/heatmap.h ctc_posteriors). Attention: the
+  // line image with each read character's (and the end's) attention over the columns under it.
   std::vector<std::string> visualize(const std::string& input, const std::string& out_png) override;
   std::vector<std::string> visualize_validation_example(const std::string& out_png) override { return visualize_first_image(val_set_, out_png); }
-  // forward(images (B, C, 32, W), widths (B)) -> scores (T, B, labels), at any batch and width.
+  // CTC: forward(images (B, C, 32, W), widths (B)) -> scores (T, B, labels) and output_lengths;
+  // attention: encode(images, widths) -> state, decode_step(labels, *state) -> (log_probs, *state,
+  // attention) and output_lengths; at any batch and width.
   void export_torchscript(const std::string& path) override;
   std::string sample_outputs() override;
   // A CRNN state dict with crnn.pytorch's names: its sizes set channels, base_width, hidden and
@@ -60,14 +66,26 @@ class OcrTask : public TaskBase {
   void read_meta(const Json& meta) override;
   void build_model() override;
   int64_t channels() const { return model_options_.value("channels", int64_t{1}); }
-  // (T, B, labels) scores through the C++ model or TorchScript, and each example's T_b.
+  // Whether the recognizer reads with an attention decoder (else CTC), C++ or TorchScript.
+  bool attention_decoder() const { return scripted_ ? scripted_->find_method("decode_step").has_value() : attention_model_ != nullptr; }
+  torch::nn::Module& module() { return ctc_model_ ? static_cast<torch::nn::Module&>(*ctc_model_) : *attention_model_; }
+  // CTC: (T, B, labels) scores through the C++ model or TorchScript, and each example's T_b.
   std::pair<torch::Tensor, torch::Tensor> scores(const torch::Tensor& images, const torch::Tensor& widths);
   std::string decode(const torch::Tensor& log_probs, int64_t length) const;  // one example's (T, labels)
+  // Attention: the readings of a batch (greedy for --beam 1) with their attention over columns.
+  std::vector<nn::Hypothesis> attention_readings(const torch::Tensor& images, const torch::Tensor& widths);
+  // Attention: teacher-forced log-probabilities (B, L + 1, labels) of targets (B, L) through the
+  // decoding steps (C++ or TorchScript).
+  torch::Tensor attention_log_probs(const torch::Tensor& images, const torch::Tensor& widths, const torch::Tensor& targets);
+  // A batch's texts and, given their labels, the sum of its lines' losses (as loss() has them).
+  std::pair<std::vector<std::string>, double> read_batch(const torch::Tensor& images, const torch::Tensor& widths,
+                                                         const std::vector<std::vector<int64_t>>* targets);
 
   data::LinePreprocess preprocess_;
   data::LineAlphabet alphabet_;
   int64_t beam_ = 1;
-  std::shared_ptr<models::CtcRecognizerImpl> model_;
+  std::shared_ptr<models::CtcRecognizerImpl> ctc_model_;              // one of these two
+  std::shared_ptr<models::AttentionRecognizerImpl> attention_model_;
   std::optional<torch::jit::Module> scripted_;
   std::shared_ptr<data::LineDataset> train_set_, val_set_;
   std::shared_ptr<data::BadSamples> bad_samples_ = data::bad_samples_policy("fail");

@@ -53,7 +53,7 @@ torch::Tensor CrnnImpl::forward(torch::Tensor images, torch::Tensor widths) {
   if (images.dim() != 4 || images.size(1) != config_.channels || images.size(2) != 32)
     throw UsageError("CRNN takes (B, " + std::to_string(config_.channels) + ", 32, W) line images, got " + std::to_string(images.dim()) +
                      " dimensions of sizes " + c10::str(images.sizes()));
-  auto features = cnn->forward(images);                    // (B, 8w, 1, T)
+  auto features = run_line_stem(cnn, images, widths).first;  // (B, 8w, 1, T), each line as if alone
   auto columns = features.squeeze(2).permute({2, 0, 1});  // (T, B, 8w): the columns in reading order
   const auto lengths = output_lengths(widths);
   for (const auto& layer : *rnn) columns = layer->as<BidirectionalLstm>()->forward(columns, lengths);

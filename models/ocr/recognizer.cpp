@@ -29,6 +29,41 @@ torch::Tensor run_direction(torch::nn::LSTM& lstm, const torch::Tensor& x, const
 
 }  // namespace
 
+std::pair<torch::Tensor, torch::Tensor> run_line_stem(torch::nn::Sequential& stem, const torch::Tensor& images, const torch::Tensor& widths) {
+  auto valid = widths.to(images.device(), torch::kLong);  // each line's columns at the current resolution
+  auto zero_past_ends = [&](const torch::Tensor& x) {
+    const auto column = torch::ones_like(x.select(1, 0).select(1, 0), torch::kLong).cumsum(1) - 1;  // (B, W')
+    return x * (column < valid.unsqueeze(1)).to(x.dtype()).unsqueeze(1).unsqueeze(1);
+  };
+  auto x = zero_past_ends(images);  // what a convolution pads a line alone with
+  // A layer of kernel k, stride s, padding p maps w columns to floor((w + 2p - k) / s) + 1 (ceil with ceil_mode).
+  auto narrowed = [&](int64_t k, int64_t s, int64_t p, bool ceil) {
+    return torch::div(valid + 2 * p - k + (ceil ? s - 1 : 0), s, "floor") + 1;
+  };
+  for (auto& layer : *stem) {
+    const int64_t in_width = x.size(3);
+    x = layer.forward(x);
+    const auto module = layer.ptr();
+    if (const auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(module)) {
+      // The padding from the sizes (its option is a variant whose access differs across LibTorch
+      // versions): w_out = w_in + 2p - k + 1 at stride 1.
+      const auto& o = conv->options;
+      if (o.stride()->at(1) != 1) throw Error("run_line_stem: convolutions of stride 1 only");
+      const int64_t kernel = o.kernel_size()->at(1), padding = (x.size(3) - in_width + kernel - 1) / 2;
+      valid = narrowed(kernel, 1, padding, false);
+    } else if (const auto pool = std::dynamic_pointer_cast<torch::nn::MaxPool2dImpl>(module)) {
+      const auto& o = pool->options;
+      valid = narrowed(o.kernel_size()->at(1), o.stride()->at(1), o.padding()->at(1), o.ceil_mode());
+    } else if (!std::dynamic_pointer_cast<torch::nn::ReLUImpl>(module) && !std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(module)) {
+      throw Error("run_line_stem: a line stem holds convolutions, batch norms, ReLUs and max pools only");
+    }
+    // After every layer: a pool that rounds down leaves a column past the end holding the line's
+    // last pixels, and batch norm makes the zeros past it non-zero.
+    x = zero_past_ends(x);
+  }
+  return {x, valid};
+}
+
 torch::Tensor bidirectional_lstm(torch::nn::LSTM& lstm, const torch::Tensor& x, const torch::Tensor& lengths) {
   if (!lstm->options.bidirectional() || lstm->options.num_layers() != 1 || lstm->options.batch_first())
     throw Error("bidirectional_lstm takes a one-layer bidirectional LSTM over (T, B, D)");

@@ -10,10 +10,14 @@
 #include <set>
 
 #include "data/text_lines.h"
+#include "lib/core/registry.h"
 #include "lib/nn/ctc.h"
+#include "lib/tasks/builtin.h"
 #include "lib/text/recognition_metrics.h"
 #include "lib/text/utf8.h"
+#include "models/ocr/attention_ocr.h"
 #include "models/ocr/crnn.h"
+#include "models/ocr/ctc_transformer.h"
 
 using namespace zoo;
 
@@ -47,6 +51,29 @@ std::map<std::vector<int64_t>, double> labelling_probabilities(const torch::Tens
     result[nn::ctc_collapse(alignment)] += product;
   }
   return result;
+}
+
+// Non-trivial batch-norm statistics and affine parameters, so that a padded column's features
+// after BN and ReLU are not 0 by chance (eval mode is what is checked).
+void randomize_batch_norms(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : model.modules())
+    if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(m)) {
+      bn->running_mean.uniform_(-0.5, 0.5), bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5), bn->bias.uniform_(-0.5, 0.5);
+    }
+}
+
+// Each line's scores in a padded batch (T, B, C) equal those of the line alone at its own width.
+void check_each_line_as_if_alone(models::CtcRecognizerImpl& model, const torch::Tensor& images, const torch::Tensor& widths) {
+  const auto batched = model.forward(images, widths);
+  const auto lengths = model.output_lengths(widths);
+  for (int64_t b = 0; b < images.size(0); ++b) {
+    const int64_t w = widths[b].item<int64_t>(), t = lengths[b].item<int64_t>();
+    const auto alone = model.forward(images.narrow(0, b, 1).narrow(3, 0, w), widths.narrow(0, b, 1));
+    REQUIRE(alone.size(0) == t);
+    CHECK(torch::allclose(batched.narrow(0, 0, t).narrow(1, b, 1), alone, 1e-5, 1e-6));
+  }
 }
 
 }  // namespace
@@ -306,7 +333,7 @@ TEST_CASE("bidirectional_lstm: each padded sequence as if alone; PyTorch's bidir
   }
 }
 
-TEST_CASE("CRNN: the published layout (8,331,301 parameters, the port's names), W/4 + 1 columns", "[ocr]") {
+TEST_CASE("CRNN: the published layout (8,331,301 parameters, the port's names), W/4 + 1 columns, each line of a batch as alone", "[ocr]") {
   models::Crnn crnn(models::CrnnConfig{});
   int64_t count = 0;
   for (const auto& p : crnn->parameters()) count += p.numel();
@@ -321,7 +348,109 @@ TEST_CASE("CRNN: the published layout (8,331,301 parameters, the port's names), 
   const auto scores = crnn->forward(torch::randn({2, 1, 32, 100}), torch::tensor({100, 60}));
   CHECK(scores.sizes() == torch::IntArrayRef({26, 2, 37}));
   CHECK(torch::equal(crnn->output_lengths(torch::tensor({100, 60, 3})), torch::tensor({26, 16, 1})));
+  // Widths 100, 61, 37 and 6 in one batch: each line reads as it does alone.
+  randomize_batch_norms(*crnn);
+  check_each_line_as_if_alone(*crnn, torch::randn({4, 1, 32, 100}), torch::tensor({100, 61, 37, 6}));
   CHECK_THROWS_WITH(crnn->forward(torch::randn({1, 1, 48, 100}), torch::tensor({100})), Catch::Contains("(B, 1, 32, W)"));
+}
+
+TEST_CASE("CTC Transformer: ceil(W / 4) columns; in a padded batch each line reads as it does alone", "[ocr]") {
+  torch::manual_seed(3);
+  models::CtcTransformerConfig config;
+  config.num_classes = 11, config.base_width = 8, config.width = 32, config.layers = 2, config.heads = 4, config.ffn = 64;
+  models::CtcTransformer model(config);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  CHECK(torch::equal(model->output_lengths(torch::tensor({200, 40, 3, 4, 5})), torch::tensor({50, 10, 1, 1, 2})));
+  auto images = torch::randn({2, 1, 32, 200});
+  const auto widths = torch::tensor({200, 40});
+  const auto scores = model->forward(images, widths);
+  CHECK(scores.sizes() == torch::IntArrayRef({50, 2, 11}));
+  // Pixels from x = 120 on are 80 pixels past line 1's end, beyond any column's receptive field:
+  // only self-attention could carry them to line 1's columns, and the padding mask stops it.
+  images.select(0, 1).narrow(2, 120, 80).normal_(0.0, 5.0);
+  const auto again = model->forward(images, widths);
+  CHECK(torch::allclose(again.narrow(0, 0, 10).select(1, 1), scores.narrow(0, 0, 10).select(1, 1), 1e-5, 1e-5));
+  // Every line reads in a batch as it reads alone, at any width.
+  randomize_batch_norms(*model);
+  check_each_line_as_if_alone(*model, torch::randn({4, 1, 32, 101}), torch::tensor({101, 62, 37, 5}));
+  CHECK_THROWS_WITH(model->forward(torch::randn({1, 1, 48, 100}), torch::tensor({100})), Catch::Contains("(B, 1, 32, W)"));
+}
+
+TEST_CASE("attention OCR: teacher forcing equals step-by-step decoding, a line of a batch reads as alone, location moves forward",
+          "[ocr]") {
+  for (const std::string encoder : {"crnn", "transformer"})
+    for (const std::string attention : {"bahdanau", "location"}) {
+      DYNAMIC_SECTION(encoder << " + " << attention) {
+        torch::manual_seed(4);
+        models::AttentionOcrConfig config;
+        config.num_classes = 9, config.encoder = encoder, config.attention = attention, config.cell = attention == "location" ? "lstm" : "gru";
+        config.base_width = 8, config.encoder_hidden = 16, config.encoder_layers = 1, config.heads = 2, config.ffn = 32, config.memory = 16;
+        config.attention_hidden = 16, config.embedding = 8, config.hidden = 24;
+        models::AttentionOcr model(config);
+        model->eval();
+        torch::NoGradGuard no_grad;
+        auto images = torch::randn({2, 1, 32, 200});
+        const auto widths = torch::tensor({200, 40});
+        const auto labels_in = torch::tensor({{0, 3, 1, 4, 1}, {0, 5, 2, 6, 8}});
+        const auto logits = model->forward(images, widths, labels_in);  // (2, 5, 9)
+        REQUIRE(logits.sizes() == torch::IntArrayRef({2, 5, 9}));
+        auto state = model->encode(images, widths);
+        std::vector<torch::Tensor> steps, weights;
+        for (int64_t i = 0; i < 5; ++i) {
+          auto step = model->decode_step(labels_in.select(1, i), state);
+          steps.push_back(step.log_probs), weights.push_back(step.attention);
+          state = step.state;
+        }
+        CHECK(torch::allclose(torch::stack(steps, 1), torch::log_softmax(logits, 2), 1e-5, 1e-5));
+        // Line 1 has T = 10 (transformer) or 11 (crnn) columns: no weight beyond them.
+        const int64_t columns = model->output_lengths(widths)[1].item<int64_t>();
+        const auto on_line_1 = torch::stack(weights, 0).select(1, 1);  // (5, T)
+        CHECK(on_line_1.narrow(1, columns, on_line_1.size(1) - columns).abs().max().item<float>() == 0.0f);
+        CHECK(torch::allclose(on_line_1.sum(1), torch::ones({5}), 1e-5, 1e-5));
+        // The transformer encoder's padding mask keeps pixels far past line 1 out of its reading; a
+        // CRNN's LSTMs stop at each line's own length.
+        images.select(0, 1).narrow(2, 120, 80).normal_(0.0, 5.0);
+        CHECK(torch::allclose(model->forward(images, widths, labels_in).select(0, 1), logits.select(0, 1), 1e-5, 1e-5));
+        // ... and reads it as it reads line 1 alone, 40 pixels wide.
+        randomize_batch_norms(*model);
+        const auto alone = model->forward(images.narrow(0, 1, 1).narrow(3, 0, 40), widths.narrow(0, 1, 1), labels_in.narrow(0, 1, 1));
+        CHECK(torch::allclose(model->forward(images, widths, labels_in).narrow(0, 1, 1), alone, 1e-5, 1e-5));
+        if (attention == "location") {
+          // The window's centres only move forward: kappa_i = kappa_{i-1} + exp(.)
+          auto s = model->encode(images, widths);
+          auto previous = s[5].clone();
+          for (int64_t i = 0; i < 5; ++i) {
+            s = model->decode_step(labels_in.select(1, i), s).state;
+            CHECK((s[5] > previous).all().item<bool>());
+            previous = s[5].clone();
+          }
+        }
+      }
+    }
+}
+
+TEST_CASE("OCR models: the registry's parameter counts, ctc_transformer's worked out by hand", "[ocr]") {
+  std::map<std::string, int64_t> counts;
+  for (const auto* spec : registry().models("ocr")) {
+    INFO(spec->name);
+    counts[spec->name] = count_parameters(*registry().create_model(spec->name, Json::object()));
+    CHECK(counts[spec->name] == spec->params);
+  }
+  // Stem: 3x3 convolutions without bias 1->64->128->256->256 and their batch norms (2 per channel);
+  // proj 512->256; per block: in_proj 3 x 256 x 256 + 768, out_proj 256 x 256 + 256, the
+  // feed-forward 256->1024->256 with biases, two LayerNorms; the final LayerNorm; head 256->37.
+  const int64_t stem = 9 * (1 * 64 + 64 * 128 + 128 * 256 + 256 * 256) + 2 * (64 + 128 + 256 + 256);
+  const int64_t block = (3 * 256 * 256 + 3 * 256) + (256 * 256 + 256) + (256 * 1024 + 1024) + (1024 * 256 + 256) + 2 * 2 * 256;
+  CHECK(counts.at("ctc_transformer") == stem + (512 * 256 + 256) + 4 * block + 2 * 256 + (256 * 37 + 37));
+  // attention_ocr: CRNN with a 256-wide output layer as the encoder; embedding 37 x 64; the GRU
+  // cell over [E y; c] (64 + 256) to 256 with both biases; bahdanau's W (256->256, no bias), U
+  // (256->256) and v;
+  // the bridge 256->256; the output layer over [s; c; E y] (576) to 37.
+  const int64_t crnn_encoder = counts.at("crnn") - (2 * 256 * 37 + 37) + (2 * 256 * 256 + 256);
+  const int64_t gru = 3 * 256 * (64 + 256) + 3 * 256 * 256 + 2 * 3 * 256;
+  const int64_t bahdanau = 256 * 256 + (256 * 256 + 256) + 256;
+  CHECK(counts.at("attention_ocr") == crnn_encoder + 37 * 64 + gru + bahdanau + (256 * 256 + 256) + (576 * 37 + 37));
 }
 
 TEST_CASE("line preprocessing: scaled to the height keeping the aspect, grey or RGB, normalised; padded batches", "[ocr]") {
