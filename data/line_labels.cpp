@@ -8,9 +8,10 @@
 
 namespace zoo::data {
 
-std::vector<LineLabel> parse_line_labels(std::string_view content, const std::string& source) {
+std::vector<TabPair> parse_tab_pairs(std::string_view content, const std::string& source, const TabColumns& columns) {
+  const std::string format = columns.first + "<TAB>" + columns.second;
   if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);  // a byte-order mark
-  std::vector<LineLabel> labels;
+  std::vector<TabPair> pairs;
   int64_t number = 0;
   while (!content.empty()) {
     const size_t end = content.find('\n');
@@ -34,12 +35,20 @@ std::vector<LineLabel> parse_line_labels(std::string_view content, const std::st
     // concatenated) would become part of a file name.
     if (line.substr(0, 3) == "\xEF\xBB\xBF") throw Error(where + ": a byte-order mark inside the file (were two files joined?)");
     const size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) throw Error(where + ": expected file<TAB>text, found no tab");
-    if (line.find('\t', tab + 1) != std::string_view::npos) throw Error(where + ": more than one tab (expected file<TAB>text)");
-    if (tab == 0) throw Error(where + ": the file name before the tab is empty");
-    labels.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1)), number});
+    if (tab == std::string_view::npos) throw Error(where + ": expected " + format + ", found no tab");
+    if (line.find('\t', tab + 1) != std::string_view::npos) throw Error(where + ": more than one tab (expected " + format + ")");
+    if (tab == 0) throw Error(where + ": the " + columns.first + " before the tab is empty");
+    if (columns.second_required && tab + 1 == line.size()) throw Error(where + ": the " + columns.second + " after the tab is empty");
+    pairs.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1)), number});
   }
-  if (labels.empty()) throw Error(source + " holds no line (expected file<TAB>text per line)");
+  if (pairs.empty()) throw Error(source + " holds no line (expected " + format + " per line)");
+  return pairs;
+}
+
+std::vector<LineLabel> parse_line_labels(std::string_view content, const std::string& source) {
+  std::vector<LineLabel> labels;
+  for (auto& pair : parse_tab_pairs(content, source, TabColumns{"file", "text", false}))
+    labels.push_back({std::move(pair.first), std::move(pair.second), pair.line});
   return labels;
 }
 

@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file video_file line_labels)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file video_file line_labels play_speeches wordpiece)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -30,6 +30,8 @@ declare -A sources=(
   [event_file]="lib/train/tensorboard.cpp $out/proto/tensorboard_event.pb.cc lib/core/files.cpp lib/core/error.cpp"
   [video_file]="data/video_file.cpp lib/core/random.cpp lib/core/error.cpp"
   [line_labels]="data/line_labels.cpp lib/text/utf8.cpp lib/core/error.cpp"
+  [play_speeches]="data/play_speeches.cpp lib/text/utf8.cpp lib/core/error.cpp"
+  [wordpiece]="lib/text/wordpiece.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
 )
 # What a target needs beyond the sources: event_file parses with the protocol buffers protoc
 # generates from lib/train/proto (into $out/proto) and Debian's libprotobuf; video_file decodes

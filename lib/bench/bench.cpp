@@ -26,6 +26,8 @@
 #include "models/detect/set_criterion.h"
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
+#include "lib/nn/ctc.h"
+#include "models/ocr/crnn.h"
 #include "models/seq2seq/rnn_seq2seq.h"
 #include "models/seq2seq/transformer.h"
 #include "models/vision/resnet.h"
@@ -335,6 +337,35 @@ Json bench_timesformer_small(torch::Device device, int64_t warmup, int64_t steps
                 {{"batch", batch}, {"input", "3x8x32x32"}, {"attention", "divided"}, {"tokens", 1 + frames * 64}, {"params", count_parameters(*model)}});
 }
 
+// crnn_lines: CRNN at the paper's size (the registry's crnn: 8,331,301 parameters, grey lines, the
+// blank and 36 characters) on the paper's 100x32 line images. Batch 64 random lines with random
+// transcripts of 5-10 characters; one step = forward + log-softmax + CTC (per character, averaged
+// over the lines: PyTorch's CTCLoss "mean", zero_infinity) + backward + clip 5 + Adam(1e-3), as the
+// OCR task trains (NCHW; channels-last measured no faster for zoo here). Unit: lines.
+// (benchmarks/pytorch_crnn.py is the same step in PyTorch.)
+Json bench_crnn_lines(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 64, width = 100;
+  auto model = std::dynamic_pointer_cast<models::CrnnImpl>(registry().create_model("crnn", Json::object()));
+  model->to(device);
+  model->train();
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  auto images = torch::randn({batch, 1, 32, width}).to(device);
+  auto widths = torch::full({batch}, width, torch::kInt64).to(device);
+  auto target_lengths = torch::randint(5, 11, {batch}, torch::kInt64).to(device);
+  auto targets = torch::randint(1, 37, {batch, 10}, torch::kInt64).to(device);
+  auto step = [&] {
+    adam.zero_grad();
+    const auto log_probs = torch::log_softmax(model->forward(images, widths), 2);  // (T, B, 37)
+    const auto per_line = nn::ctc_loss(log_probs, targets, model->output_lengths(widths), target_lengths, 0, true);
+    (per_line / target_lengths.to(per_line.dtype())).mean().backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);
+    adam.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("crnn_lines", "lines", batch, seconds, steps, device,
+                {{"batch", batch}, {"input", "1x32x100"}, {"columns", width / 4 + 1}, {"params", count_parameters(*model)}});
+}
+
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
 // trunk (through layer4, pooled to 14x14 = 196 annotation vectors of 2048), embedding, attention
 // and LSTM 512, dropout 0.5, vocabulary 10,000; the registry's show_attend_tell with these options.
@@ -558,6 +589,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"transformer_mt", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s, precision_of(o)); }, true},
       {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
       {"timesformer_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_timesformer_small(d, w, s); }},
+      {"crnn_lines", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_crnn_lines(d, w, s); }},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},

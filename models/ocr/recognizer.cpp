@@ -1,10 +1,18 @@
 #include "models/ocr/recognizer.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include "lib/core/error.h"
 
 namespace zoo::models {
 
 namespace {
+
+// Whether every sequence fills the batch's `full` steps: then no padding needs masking. Never
+// while tracing, so an export keeps the general path for any batch.
+bool all_full(const torch::Tensor& lengths, int64_t full) {
+  return !torch::jit::tracer::isTracing() && lengths.min().item<int64_t>() == full;
+}
 
 // x (T, B, D) with each sequence reversed within its length (padding stays where it is):
 // step t of sequence b takes step len_b - 1 - t for t < len_b. Built from tensor operations only,
@@ -35,7 +43,8 @@ std::pair<torch::Tensor, torch::Tensor> run_line_stem(torch::nn::Sequential& ste
     const auto column = torch::ones_like(x.select(1, 0).select(1, 0), torch::kLong).cumsum(1) - 1;  // (B, W')
     return x * (column < valid.unsqueeze(1)).to(x.dtype()).unsqueeze(1).unsqueeze(1);
   };
-  auto x = zero_past_ends(images);  // what a convolution pads a line alone with
+  const bool masked = !all_full(valid, images.size(3));  // else no line ends before the batch's width
+  auto x = masked ? zero_past_ends(images) : images;     // what a convolution pads a line alone with
   // A layer of kernel k, stride s, padding p maps w columns to floor((w + 2p - k) / s) + 1 (ceil with ceil_mode).
   auto narrowed = [&](int64_t k, int64_t s, int64_t p, bool ceil) {
     return torch::div(valid + 2 * p - k + (ceil ? s - 1 : 0), s, "floor") + 1;
@@ -59,7 +68,7 @@ std::pair<torch::Tensor, torch::Tensor> run_line_stem(torch::nn::Sequential& ste
     }
     // After every layer: a pool that rounds down leaves a column past the end holding the line's
     // last pixels, and batch norm makes the zeros past it non-zero.
-    x = zero_past_ends(x);
+    if (masked) x = zero_past_ends(x);
   }
   return {x, valid};
 }
@@ -67,6 +76,7 @@ std::pair<torch::Tensor, torch::Tensor> run_line_stem(torch::nn::Sequential& ste
 torch::Tensor bidirectional_lstm(torch::nn::LSTM& lstm, const torch::Tensor& x, const torch::Tensor& lengths) {
   if (!lstm->options.bidirectional() || lstm->options.num_layers() != 1 || lstm->options.batch_first())
     throw Error("bidirectional_lstm takes a one-layer bidirectional LSTM over (T, B, D)");
+  if (all_full(lengths, x.size(0))) return std::get<0>(lstm->forward(x));  // equal lengths: the module's own bidirectional LSTM
   const auto forward = run_direction(lstm, x, "");
   const auto backward = reverse_within_lengths(run_direction(lstm, reverse_within_lengths(x, lengths), "_reverse"), lengths);
   return torch::cat({forward, backward}, 2);  // (T, B, 2 hidden)

@@ -247,7 +247,7 @@ TEST_CASE("labels.tsv: file<TAB>text per line, with one clear error naming the l
   CHECK(labels[2].text.empty());  // a line with nothing written is allowed
   CHECK_THROWS_WITH(data::parse_line_labels("a.png\tx\nb.png x\n", "L.tsv"), "L.tsv:2: expected file<TAB>text, found no tab");
   CHECK_THROWS_WITH(data::parse_line_labels("a.png\tx\ty\n", "L.tsv"), "L.tsv:1: more than one tab (expected file<TAB>text)");
-  CHECK_THROWS_WITH(data::parse_line_labels("\tx\n", "L.tsv"), "L.tsv:1: the file name before the tab is empty");
+  CHECK_THROWS_WITH(data::parse_line_labels("\tx\n", "L.tsv"), "L.tsv:1: the file before the tab is empty");
   CHECK_THROWS_WITH(data::parse_line_labels("a.png\t\xff\n", "L.tsv"), "L.tsv:1: not UTF-8 (byte 7 of the line)");
   CHECK_THROWS_WITH(data::parse_line_labels("\n\n", "L.tsv"), Catch::Contains("L.tsv holds no line"));
   // Found by fuzz_line_labels: a carriage return inside a line (here before the CRLF) would have
