@@ -13,12 +13,8 @@ std::vector<TabPair> parse_tab_pairs(std::string_view content, const std::string
   if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);  // a byte-order mark
   std::vector<TabPair> pairs;
   int64_t number = 0;
-  while (!content.empty()) {
-    const size_t end = content.find('\n');
-    std::string_view line = content.substr(0, end);
-    content.remove_prefix(end == std::string_view::npos ? content.size() : end + 1);
+  for (std::string_view line; text::next_line(content, line);) {
     ++number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::string where = source + ":" + std::to_string(number);
     if (std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; })) continue;  // blank
     if (const size_t bad = text::find_invalid_utf8(line); bad != std::string_view::npos)

@@ -30,12 +30,8 @@ std::vector<SpokenLine> parse_play(std::string_view content, const std::string& 
   bool block_start = true;  // the next non-blank line opens a block
   int64_t number = 0, speeches = 0;
   bool spoke = false;  // whether the current speech has a line yet
-  while (!content.empty()) {
-    const size_t end = content.find('\n');
-    std::string_view line = content.substr(0, end);
-    content.remove_prefix(end == std::string_view::npos ? content.size() : end + 1);
+  for (std::string_view line; text::next_line(content, line);) {
     ++number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (const size_t bad = text::find_invalid_utf8(line); bad != std::string_view::npos)
       throw Error(source + ":" + std::to_string(number) + ": not UTF-8 (byte " + std::to_string(bad + 1) + " of the line)");
     if (blank(line)) {

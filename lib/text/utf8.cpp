@@ -130,4 +130,13 @@ std::string_view rstrip_space(std::string_view s) {
   return s.substr(0, end);
 }
 
+bool next_line(std::string_view& rest, std::string_view& line) {
+  if (rest.empty()) return false;
+  const size_t end = rest.find('\n');
+  line = rest.substr(0, end);
+  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return true;
+}
+
 }  // namespace zoo::text

@@ -28,6 +28,10 @@ bool is_space(char32_t c);
 // Python's str.split() with no argument: runs of is_space() separate words; none are empty.
 std::vector<std::string> split_whitespace(std::string_view s);
 
+// The next line of `rest` (up to a line feed, or the end), without its "\n" or "\r\n", taken off
+// `rest`; false when `rest` is empty. How the line-based file readers walk a file's content.
+bool next_line(std::string_view& rest, std::string_view& line);
+
 // Python's str.rstrip() with no argument: `s` without its trailing is_space() characters.
 std::string_view rstrip_space(std::string_view s);
 

@@ -73,20 +73,14 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> pieces, bool low
 
 WordPieceTokenizer WordPieceTokenizer::parse(std::string_view text, const std::string& name, bool lowercase) {
   std::vector<std::string> pieces;
-  size_t start = 0;
   int64_t line = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
+  for (std::string_view piece, rest = text; next_line(rest, piece);) {
     ++line;
-    std::string_view piece = text.substr(start, end - start);
-    if (!piece.empty() && piece.back() == '\r') piece.remove_suffix(1);  // CRLF files
     if (line == 1 && piece.substr(0, 3) == "\xEF\xBB\xBF") piece.remove_prefix(3);
     if (const size_t bad = find_invalid_utf8(piece); bad != std::string::npos)
       throw Error(name + ":" + std::to_string(line) + ": not UTF-8 (byte " + std::to_string(bad + 1) + ")");
     if (piece.empty()) throw Error(name + ":" + std::to_string(line) + ": an empty word piece");
     pieces.emplace_back(piece);
-    start = end + 1;
   }
   try {
     return WordPieceTokenizer(std::move(pieces), lowercase);

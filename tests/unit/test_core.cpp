@@ -107,7 +107,7 @@ TEST_CASE("the registry knows every classifier and rejects unknown names", "[cor
   CHECK(models.models("lm").size() == 3);
   CHECK_THROWS_WITH(create_task("mlm"), Catch::Contains("not available yet"));
   CHECK(create_task("ocr")->name() == "ocr");
-  CHECK(models.models("ocr").size() == 1);  // crnn
+  CHECK(models.models("ocr").size() == 3);  // crnn, ctc_transformer, attention_ocr
   CHECK(create_task("clip")->name() == "clip");
   CHECK(models.models("clip").size() == 5);
   CHECK(create_task("detect")->name() == "detect");
