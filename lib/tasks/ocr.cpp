@@ -160,35 +160,35 @@ std::string OcrTask::decode(const torch::Tensor& log_probs, int64_t length) cons
   return alphabet_.decode(nn::ctc_prefix_beam_search(log_probs, length, beam_).at(0).labels);
 }
 
+std::vector<torch::Tensor> OcrTask::attention_encode(const torch::Tensor& images, const torch::Tensor& widths) {
+  if (scripted_) return scripted_encode(*scripted_, {images.to(device_), widths.to(device_)});
+  return attention_model_->encode(images.to(device_), widths.to(device_));
+}
+
+nn::DecodeStep OcrTask::attention_step(const torch::Tensor& labels, const std::vector<torch::Tensor>& state) {
+  return scripted_ ? scripted_decode_step(*scripted_, labels, state) : attention_model_->decode_step(labels, state);
+}
+
 std::vector<nn::Hypothesis> OcrTask::attention_readings(const torch::Tensor& images, const torch::Tensor& widths) {
-  std::vector<torch::Tensor> state;
-  torch::Tensor lengths;
-  if (scripted_) {
-    state = scripted_encode(*scripted_, {images.to(device_), widths.to(device_)});
-    lengths = scripted_->run_method("output_lengths", widths.to(device_)).toTensor();
-  } else {
-    state = attention_model_->encode(images.to(device_), widths.to(device_));
-    lengths = attention_model_->output_lengths(widths.to(device_));
-  }
-  auto step = [&](const torch::Tensor& labels, const std::vector<torch::Tensor>& s) {
-    return scripted_ ? scripted_decode_step(*scripted_, labels, s) : attention_model_->decode_step(labels, s);
-  };
+  const auto state = attention_encode(images, widths);
+  const auto lengths = scripted_ ? scripted_->run_method("output_lengths", widths.to(device_)).toTensor()
+                                 : attention_model_->output_lengths(widths.to(device_));
   // Label 0 starts and ends a reading; at most one character per column, plus the end. The beam
   // ranks by log p alone, as CTC's prefix beam search does.
   nn::SearchOptions options;
   options.beam = beam_, options.bos = 0, options.eos = 0;
   options.length_penalty = 0.0, options.max_len_ratio = 1.0, options.max_len_extra = 1;
   const auto columns = lengths.to(torch::kCPU);
-  return nn::search(step, state, std::vector<int64_t>(columns.data_ptr<int64_t>(), columns.data_ptr<int64_t>() + columns.numel()), options);
+  return nn::search([this](const torch::Tensor& labels, const std::vector<torch::Tensor>& s) { return attention_step(labels, s); }, state,
+                    std::vector<int64_t>(columns.data_ptr<int64_t>(), columns.data_ptr<int64_t>() + columns.numel()), options);
 }
 
 torch::Tensor OcrTask::attention_log_probs(const torch::Tensor& images, const torch::Tensor& widths, const torch::Tensor& targets) {
-  auto state = scripted_ ? scripted_encode(*scripted_, {images.to(device_), widths.to(device_)})
-                         : attention_model_->encode(images.to(device_), widths.to(device_));
+  auto state = attention_encode(images, widths);
   std::vector<torch::Tensor> steps;
   const auto in = torch::cat({torch::zeros_like(targets.narrow(1, 0, 1)), targets}, 1).to(device_);
   for (int64_t i = 0; i < in.size(1); ++i) {
-    auto result = scripted_ ? scripted_decode_step(*scripted_, in.select(1, i), state) : attention_model_->decode_step(in.select(1, i), state);
+    auto result = attention_step(in.select(1, i), state);
     steps.push_back(result.log_probs.to(torch::kCPU, torch::kFloat32));
     state = std::move(result.state);
   }

@@ -72,6 +72,9 @@ class OcrTask : public TaskBase {
   // CTC: (T, B, labels) scores through the C++ model or TorchScript, and each example's T_b.
   std::pair<torch::Tensor, torch::Tensor> scores(const torch::Tensor& images, const torch::Tensor& widths);
   std::string decode(const torch::Tensor& log_probs, int64_t length) const;  // one example's (T, labels)
+  // Attention: the decoder's initial state and one step, through the C++ model or TorchScript.
+  std::vector<torch::Tensor> attention_encode(const torch::Tensor& images, const torch::Tensor& widths);
+  nn::DecodeStep attention_step(const torch::Tensor& labels, const std::vector<torch::Tensor>& state);
   // Attention: the readings of a batch (greedy for --beam 1) with their attention over columns.
   std::vector<nn::Hypothesis> attention_readings(const torch::Tensor& images, const torch::Tensor& widths);
   // Attention: teacher-forced log-probabilities (B, L + 1, labels) of targets (B, L) through the
