@@ -472,9 +472,10 @@ int cmd_import(const Options& o) {
   // The naming each source's state dicts follow, and the task of the models that have it;
   // safetensors holds any model's tensors under its own (published) names.
   const std::map<std::string, std::vector<std::string>> tasks_of_source{
-      {"torchvision", {"classify", "video"}}, {"detr", {"detect"}}, {"clip", {"clip"}}, {"timesformer", {"video"}}, {"crnn", {"ocr"}}, {"safetensors", {}}};
+      {"torchvision", {"classify", "video"}}, {"detr", {"detect"}}, {"clip", {"clip"}}, {"timesformer", {"video"}}, {"crnn", {"ocr"}}, {"bert", {"mlm"}},
+      {"safetensors", {}}};
   if (!tasks_of_source.count(from))
-    throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip, timesformer, crnn or safetensors");
+    throw UsageError("invalid --from '" + from + "': expected torchvision, detr, clip, timesformer, crnn, bert or safetensors");
   const std::string model = require(o, "model"), path = require(o, "state_dict"), out = require(o, "out");
   const ModelSpec& spec = registry().model(model);
   const auto& tasks = tasks_of_source.at(from);
@@ -732,7 +733,7 @@ Commands make_commands(CLI::App& app) {
       {"max-len-ratio", 2.0, 0.0, "translate: at most RATIO x source length + 10 output tokens", Kind::Value, "RATIO"},
       {"max-new-tokens", 200, 0, "lm: tokens to generate after each prompt", Kind::Value, "N"},
       {"temperature", 1.0, 0.0, "lm: divide the logits by this before sampling (0: greedy)", Kind::Value, "T"},
-      {"top-k", 0, 0, "lm: sample from the K most likely tokens only (0: all)", Kind::Value, "K"},
+      {"top-k", 0, 0, "lm: sample from the K most likely tokens only (0: all); mlm: candidates per [MASK] (0: 5); text_classify: labels listed (0: 3)", Kind::Value, "K"},
       {"top-p", 1.0, 0.0, "lm: sample from the smallest set of tokens whose probability reaches P (1: all)", Kind::Value, "P"},
       {"batch-size", 64, 0, "inputs per batch", Kind::Value, "N"},
       {"json", nullptr, false, "print one JSON document", Kind::Flag}});
@@ -752,7 +753,7 @@ Commands make_commands(CLI::App& app) {
       {"units", "", "", "char_rnn: comma-separated unit numbers (default: the 8 that vary most over the text)", Kind::Value, "U,..."},
       {"signal", "h", "", "char_rnn: h | c (LSTM memory, as tanh c) | a gate: i f o g (LSTM), r z n (GRU)", Kind::Value, "NAME"}});
   c.import = std::make_unique<Command>(app, "import", "turn a PyTorch state_dict or a safetensors file into a zoo checkpoint", std::vector<OptionSpec>{
-      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers; r2plus1d_18, mvit_v1_b, mvit_v2_s) | timesformer (facebookresearch/TimeSformer's checkpoints) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | crnn (meijieru/crnn.pytorch's CRNN) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
+      {"from", "torchvision", "", "the naming the state_dict follows: torchvision (classifiers; r2plus1d_18, mvit_v1_b, mvit_v2_s) | timesformer (facebookresearch/TimeSformer's checkpoints) | detr (facebookresearch/detr's detectors) | clip (openai/CLIP's models) | crnn (meijieru/crnn.pytorch's CRNN) | bert (Google's BERT checkpoints as Hugging Face's BertForMaskedLM / BertForPreTraining name them, with --set vocab_file=vocab.txt) | safetensors (a .safetensors file of the model's own names: a published one's, or zoo export --format safetensors)", Kind::Value, "SOURCE"},
       {"model", nullptr, "", "the zoo model with that layout", Kind::Value, "NAME"},
       {"state-dict", nullptr, "", "file written by torch.save(model.state_dict(), f), or a checkpoint dict holding it as \"model\" (DETR's); with --from safetensors a .safetensors file", Kind::Value, "FILE"},
       {"out", nullptr, "", "the checkpoint to write", Kind::Value, "CKPT"},

@@ -8,10 +8,13 @@
 #include "lib/tasks/clip.h"
 #include "lib/tasks/detect.h"
 #include "lib/tasks/lm.h"
+#include "lib/tasks/mlm.h"
 #include "lib/tasks/ocr.h"
 #include "lib/tasks/ssl.h"
+#include "lib/tasks/text_classify.h"
 #include "lib/tasks/translate.h"
 #include "lib/tasks/video.h"
+#include "models/bert/register.h"
 #include "models/caption/register.h"
 #include "models/clip/register.h"
 #include "models/detect/register.h"
@@ -62,8 +65,13 @@ std::vector<TaskSpec> builtin_tasks() {
       {"ocr", "text-line recognition (CTC; CER, WER and exact match, best-path or prefix beam-search decoding)",
        "a folder of line images with labels.tsv (file<TAB>text per line), a folder with train/ and val/ (or test/) such folders, or synth:lines",
        "synth:lines", [] { return std::make_unique<OcrTask>(); }, OcrTask::write_synthetic},
-      {"mlm", "masked language modelling", "a UTF-8 text file", "", nullptr, nullptr},
-      {"text_classify", "text classification", "a TSV of text<TAB>label", "", nullptr, nullptr},
+      {"mlm", "masked language modelling, BERT's pretraining (cross-entropy on the masked word pieces; loss, perplexity, accuracy)",
+       "a UTF-8 text file (plain or .gz) or a folder of them, the last --val-fraction held out; or synth:additions", "synth:additions",
+       [] { return std::make_unique<MlmTask>(); }, LmTask::write_synthetic},
+      {"text_classify", "text classification with a BERT's [CLS] (cross-entropy; accuracy, macro-F1, the majority class's share)",
+       "a TSV of text<TAB>label lines (split by --val-fraction) or a folder of train.tsv and val.tsv (or dev.tsv), speakers:PLAY.txt "
+       "(who speaks each line, among the ten speakers with the most), or synth:topics",
+       "synth:topics", [] { return std::make_unique<TextClassifyTask>(); }, TextClassifyTask::write_synthetic},
   };
 }
 
@@ -82,6 +90,7 @@ const Registry& registry() {
     register_ssl_models(instance);  // after vision: its backbones are vision classifiers
     register_video_models(instance);  // cnn_lstm's backbones are vision classifiers
     register_ocr_models(instance);
+    register_bert_models(instance);
   });
   return instance;
 }

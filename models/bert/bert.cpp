@@ -12,6 +12,29 @@ namespace {
 // BERT's LayerNorm epsilon (the published configs' layer_norm_eps).
 torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-12)); }
 
+// BERT's initialisation (initializer_range 0.02): every linear and embedding weight N(0, 0.02^2),
+// biases zero, LayerNorm 1 and 0, the [PAD] embedding zero. PyTorch's defaults (N(0, 1)
+// embeddings) would start the tied masked-LM head at a loss far above log V.
+void init_bert_module(torch::nn::Module& m) {
+  if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(&m)) {
+    linear->weight.normal_(0.0, 0.02);
+    if (linear->bias.defined()) linear->bias.zero_();
+  } else if (auto* embedding = dynamic_cast<torch::nn::EmbeddingImpl*>(&m)) {
+    embedding->weight.normal_(0.0, 0.02);
+    if (embedding->options.padding_idx()) embedding->weight[*embedding->options.padding_idx()].zero_();
+  } else if (auto* norm = dynamic_cast<torch::nn::LayerNormImpl*>(&m)) {
+    norm->weight.fill_(1.0);
+    norm->bias.zero_();
+  }
+}
+
+// The module and everything under it (callable from a constructor: it never needs the module's shared_ptr).
+void init_bert_weights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  init_bert_module(module);
+  for (auto& m : module.modules(/*include_self=*/false)) init_bert_module(*m);
+}
+
 }  // namespace
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
@@ -87,6 +110,7 @@ BertImpl::BertImpl(const BertConfig& config) : config_(config) {
   encoder->update({{"layer", layers.ptr()}});
   pooler = register_module("pooler", torch::nn::ModuleDict());
   pooler->update({{"dense", torch::nn::Linear(config.width, config.width).ptr()}});
+  init_bert_weights(*this);
 }
 
 torch::Tensor BertImpl::forward(const torch::Tensor& tokens, const torch::Tensor& token_types) {
@@ -119,6 +143,18 @@ std::vector<torch::Tensor> BertImpl::attention_maps() const {
   return maps;
 }
 
+std::vector<viz::Figure> BertImpl::look(const torch::Tensor& tokens, const viz::LookOptions& options) {
+  torch::NoGradGuard no_grad;
+  keep_attention(true);
+  forward(tokens);
+  viz::Figure figure;
+  figure.kind = viz::Figure::Kind::Attention;
+  for (const auto& m : attention_maps()) figure.maps.push_back(m.select(0, 0).to(torch::kCPU));  // (heads, T, T)
+  keep_attention(false);
+  figure.title = options.model + ": bidirectional self-attention, rows attend to columns";
+  return {figure};
+}
+
 BertMlmHeadImpl::BertMlmHeadImpl(const BertConfig& c, torch::Tensor word_embeddings) : word_embeddings_(std::move(word_embeddings)) {
   transform = register_module("transform", torch::nn::ModuleDict());
   transform->update({{"dense", torch::nn::Linear(c.width, c.width).ptr()}, {"LayerNorm", layer_norm(c.width).ptr()}});
@@ -136,11 +172,13 @@ BertForMaskedLmImpl::BertForMaskedLmImpl(const BertConfig& config) : BertImpl(co
   predictions = BertMlmHead(config, embeddings->word_embeddings->weight);
   cls = register_module("cls", torch::nn::ModuleDict());
   cls->update({{"predictions", predictions.ptr()}});
+  init_bert_weights(*cls);
 }
 
 BertClassifierImpl::BertClassifierImpl(const BertConfig& config, int64_t num_classes) : BertImpl(config) {
   classifier = register_module("classifier", torch::nn::Linear(config.width, num_classes));
   dropout = register_module("dropout", nn::Dropout(config.dropout));
+  init_bert_weights(*classifier);
 }
 
 torch::Tensor BertClassifierImpl::classify(const torch::Tensor& tokens, const torch::Tensor& token_types) {

@@ -116,6 +116,8 @@ class BertImpl : public torch::nn::Module {
   // Keep every layer's attention weights from now on (or stop); after a forward, per layer (B, heads, T, T).
   void keep_attention(bool keep);
   std::vector<torch::Tensor> attention_maps() const;
+  // Every layer's attention for one sequence (1, T): a grid, layers down and heads across.
+  std::vector<viz::Figure> look(const torch::Tensor& tokens, const viz::LookOptions& options);
   const BertConfig& config() const { return config_; }
 
   BertEmbeddings embeddings{nullptr};

@@ -160,7 +160,7 @@ expect 2 "unknown model 'nosuch'" train --task classify --model nosuch
 expect 2 "bogus" train --bogus
 expect 2 "valid keys: .*num_classes" train "${TINY[@]}" --set nope=1
 expect 2 "epochs" train "${TINY[@]}" --epochs abc
-expect 2 "not available yet" train --task mlm --model resnet18
+expect 2 "is for task classify, not mlm" train --task mlm --model resnet18
 expect 2 "is for task classify, not translate" train --task translate --model resnet18
 expect 2 "unknown task" train --task painting --model resnet18
 expect 2 "it has no attention" visualize --checkpoint run1/best.ckpt --input "$img1" --out att.png

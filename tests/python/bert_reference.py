@@ -4,6 +4,8 @@ check zoo's bert_* models against: logits, parameter names and counts. Without t
 package, which this machine does not have.
 
   python3 bert_reference.py --count [--layers 2 --width 128 --heads 2 --vocab 30522]
+  python3 bert_reference.py --write DIR --layers 2 --width 64 --heads 2   (for zoo import --from bert)
+  python3 bert_reference.py --compare DIR EXPORT.pt
 """
 import argparse
 import math
@@ -153,17 +155,73 @@ class BertForMaskedLM(nn.Module):
         return h @ self.bert.embeddings.word_embeddings.weight.t() + self.cls.predictions.bias
 
 
+WORDS = ["the", "king", "is", "dead", "long", "live", "queen", "a", "horse", "my", "kingdom", "for", "##s", "##ed", "to", "be", "or", "not"]
+SPECIALS = ["[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+TEXT = ["the", "king", "[MASK]", "dead"]  # what `zoo predict` fills: "the king [MASK] dead"
+
+
+def write_published(folder, layers, width, heads, ffn):
+    """A BertForPreTraining-style state dict with random weights and every extra a published file
+    carries (the tied decoder, the next-sentence head, the position-id buffer, TensorFlow's
+    LayerNorm gamma/beta), its vocab.txt, fixed token rows and the reference's scores for them."""
+    torch.manual_seed(7)
+    pieces = SPECIALS + WORDS
+    model = BertForMaskedLM(vocab=len(pieces), layers=layers, width=width, heads=heads, ffn=ffn)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(1.0 + 0.1 * torch.randn_like(p) if "LayerNorm.weight" in name else 0.1 * torch.randn_like(p))
+    state = dict(model.state_dict())
+    state["cls.predictions.decoder.weight"] = state["bert.embeddings.word_embeddings.weight"].clone()
+    state["cls.predictions.decoder.bias"] = state["cls.predictions.bias"].clone()
+    state["cls.seq_relationship.weight"] = torch.randn(2, width)
+    state["cls.seq_relationship.bias"] = torch.randn(2)
+    state["bert.embeddings.position_ids"] = torch.arange(512).unsqueeze(0)
+    state["bert.embeddings.LayerNorm.gamma"] = state.pop("bert.embeddings.LayerNorm.weight")
+    state["bert.embeddings.LayerNorm.beta"] = state.pop("bert.embeddings.LayerNorm.bias")
+    torch.save(state, f"{folder}/pytorch_model.bin")
+    with open(f"{folder}/vocab.txt", "w") as f:
+        f.write("\n".join(pieces) + "\n")
+    ids = {p: i for i, p in enumerate(pieces)}
+    tokens = torch.tensor([[ids["[CLS]"], ids["the"], ids["king"], ids["[MASK]"], ids["dead"], ids["[SEP]"]],
+                           [ids["[CLS]"], ids["long"], ids["live"], ids["[SEP]"], 0, 0]])
+    model.eval()
+    with torch.no_grad():
+        scores = model(tokens)
+    torch.save({"tokens": tokens, "scores": scores}, f"{folder}/reference.pt")
+    # The piece the reference puts at the [MASK] of "the king [MASK] dead".
+    print(pieces[int(scores[0, 3].argmax())])
+
+
+def compare_export(folder, export):
+    """The TorchScript export of the imported checkpoint against the reference's scores (the padded
+    row's padding positions included: both compute them the same way)."""
+    reference = torch.load(f"{folder}/reference.pt")
+    scores = torch.jit.load(export)(reference["tokens"])
+    diff = (scores - reference["scores"]).abs().max().item()
+    print(f"max |zoo - reference| = {diff:.3g}")
+    return 0 if diff < 1e-4 else 1
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", action="store_true")
+    parser.add_argument("--write", metavar="DIR", help="write a published-style state dict, vocab.txt and reference scores")
+    parser.add_argument("--compare", nargs=2, metavar=("DIR", "EXPORT"), help="check zoo's TorchScript export against DIR's reference")
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--heads", type=int, default=12)
+    parser.add_argument("--ffn", type=int, default=0)
     parser.add_argument("--vocab", type=int, default=30522)
     args = parser.parse_args()
+    if args.write:
+        write_published(args.write, args.layers, args.width, args.heads, args.ffn or 4 * args.width)
+        return 0
+    if args.compare:
+        return compare_export(*args.compare)
     model = Bert(args.vocab, args.layers, args.width, args.heads)
     print(sum(p.numel() for p in model.parameters()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

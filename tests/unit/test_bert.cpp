@@ -2,15 +2,26 @@
 // ignores padding, the masked-language-model head tied to the word embeddings.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
+#include "lib/core/checkpoint.h"
 #include "lib/core/registry.h"
+#include "lib/tasks/mlm.h"
+#include "lib/tasks/text_classify.h"
+#include "lib/text/wordpiece_vocab.h"
+#include "data/labelled_text.h"
 #include "data/mlm_masking.h"
 #include "data/play_speeches.h"
 #include "lib/text/wordpiece.h"
 #include "models/bert/bert.h"
 
 using namespace zoo;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -188,4 +199,148 @@ TEST_CASE("speakers: a play's speeches, each line with its speaker; the most fre
   CHECK(data::top_speakers(lines, 5) == std::vector<std::string>{"First Citizen", "All"});
   CHECK_THROWS_WITH(data::parse_play("a\nb\n", "p.txt"), Catch::Contains("p.txt holds no speech"));
   CHECK_THROWS_WITH(data::parse_play("A:\nok\n\nB:\nbad \xC3\n", "p.txt"), Catch::Contains("p.txt:5: not UTF-8"));
+}
+
+namespace {
+
+std::unique_ptr<MlmTask> tiny_mlm(const std::string& data, int64_t batch, std::vector<std::string> extra = {}) {
+  std::vector<std::string> sets{"layers=1", "width=32", "heads=2", "ffn=64", "dropout=0", "learnt_vocab=64", "seq_len=16"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  Json config = {{"model", "bert_tiny"}, {"data", data}, {"batch_size", batch}, {"workers", 0}, {"seed", 3}, {"val_fraction", 0.1},
+                 {"synth_size", 256}, {"set", sets}};
+  torch::manual_seed(3);
+  auto task = std::make_unique<MlmTask>();
+  task->setup_training(Options(config), torch::kCPU);
+  return task;
+}
+
+}  // namespace
+
+TEST_CASE("WordPiece learnt from the training text: specials, every character in both forms, SentencePiece's pieces", "[bert]") {
+  std::vector<std::string> lines;
+  for (int i = 0; i < 30; ++i) lines.push_back("To be, or not to be: that is the question. Whether 'tis nobler in the mind to suffer");
+  const auto learnt = text::learn_wordpiece(lines, 200, true);
+  CHECK(learnt.size() <= 200);
+  for (int64_t id = 0; id < 5; ++id) CHECK(learnt.piece(id) == std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}[static_cast<size_t>(id)]);
+  for (const char* c : {"t", "##t", "q", "##q", ",", "##,", "'", "##'"}) CHECK(learnt.id(c) != learnt.unk());
+  // Every word of the text splits without [UNK], and words seen 30 times became pieces of their own.
+  for (const auto& line : lines)
+    for (int64_t id : learnt.encode(line)) CHECK(id != learnt.unk());
+  CHECK(learnt.wordpiece("question") == std::vector<std::string>{"question"});
+  CHECK(learnt.wordpiece("the") == std::vector<std::string>{"the"});
+  // Lowercased as asked; an unseen character is [UNK].
+  CHECK(learnt.encode("TO BE") == learnt.encode("to be"));
+  CHECK(learnt.encode("zebra") == std::vector<int64_t>{learnt.unk()});
+  // Deterministic, and it travels in a checkpoint's meta.
+  CHECK(text::learn_wordpiece(lines, 200, true).pieces() == learnt.pieces());
+  const auto back = text::wordpiece_from_json(text::wordpiece_to_json(learnt));
+  CHECK(back.pieces() == learnt.pieces());
+  CHECK(back.lowercases());
+  CHECK_THROWS_WITH(text::learn_wordpiece(lines, 20, true), Catch::Contains("learnt_vocab"));
+  CHECK_THROWS_WITH(text::wordpiece_from_json(Json{{"kind", "wordpiece"}, {"lowercase", true}, {"pieces", {"[UNK]"}}}), Catch::Contains("[PAD]"));
+}
+
+TEST_CASE("mlm task: windows masked by BERT's rule, the loss over the masked pieces only, the same evaluation at any batch size", "[bert]") {
+  auto task = tiny_mlm("synth:additions", 4);
+  const auto& tokenizer = task->tokenizer();
+  auto first = task->train_batches(0, 0)->next();
+  REQUIRE(first);
+  const auto input = first->tensors.at(0), labels = first->tensors.at(1);
+  REQUIRE(input.sizes() == torch::IntArrayRef({4, 16}));
+  for (int64_t r = 0; r < 4; ++r) {
+    CHECK(input[r][0].item<int64_t>() == tokenizer.cls());
+    CHECK(input[r][15].item<int64_t>() == tokenizer.sep());
+    CHECK(labels[r][0].item<int64_t>() == -1);
+    CHECK(labels[r][15].item<int64_t>() == -1);
+    // round(15% of 14 pieces) = 2 to predict in every window
+    CHECK(labels[r].ge(0).sum().item<int64_t>() == 2);
+  }
+  CHECK(task->loss_weight(*first) == 8.0);
+  // The same batch for the same (seed, epoch, batch); another epoch draws other windows.
+  auto again = task->train_batches(0, 0)->next();
+  CHECK(torch::equal(again->tensors.at(0), input));
+  CHECK(torch::equal(again->tensors.at(1), labels));
+  CHECK_FALSE(torch::equal(task->train_batches(1, 0)->next()->tensors.at(1), labels));
+
+  // The loss: cross-entropy of the head's scores at the masked positions, nothing else.
+  auto& model = dynamic_cast<models::BertForMaskedLmImpl&>(*task->model());
+  const auto scores = model.predict_tokens(model.forward(input));  // (4, 16, V)
+  const auto expected = torch::nn::functional::cross_entropy(scores.flatten(0, 1), labels.flatten(),
+                                                             torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+  CHECK(task->loss(*first).item<double>() == Approx(expected.item<double>()).epsilon(1e-5));
+
+  // Every checkpoint is scored on the same masked pieces, whatever the batch size.
+  const auto at2 = task->evaluate("val");
+  task->set_loader(7, 0);
+  const auto at7 = task->evaluate("val");
+  CHECK(at2.at("examples") == at7.at("examples"));
+  CHECK(at2.at("metrics").at("loss").get<double>() == Approx(at7.at("metrics").at("loss").get<double>()).epsilon(1e-5));
+  CHECK(at2.at("metrics").at("ppl").get<double>() == Approx(std::exp(at2.at("metrics").at("loss").get<double>())));
+
+  // Fill-mask: each [MASK] gets the head's top pieces, most likely first.
+  const auto filled = task->predict({"1+2=[MASK]"}, Options(Json::object()));
+  const auto& masks = filled.at("predictions").at(0).at("masks");
+  REQUIRE(masks.size() == 1);
+  CHECK(masks.at(0).at("candidates").size() == 5);
+  CHECK(masks.at(0).at("candidates").at(0).at("probability").get<double>() >= masks.at(0).at("candidates").at(1).at("probability").get<double>());
+  CHECK_THROWS_WITH(task->predict({"no mask here"}, Options(Json::object())), Catch::Contains("no [MASK]"));
+}
+
+TEST_CASE("text_classify: [CLS] text [SEP] rows, metrics by hand, --init keeps an MLM checkpoint's encoder and vocabulary", "[bert]") {
+  const fs::path dir = fs::temp_directory_path() / ("zoo_bert_init_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto mlm = tiny_mlm("synth:additions", 4);
+  const std::string checkpoint = (dir / "mlm.ckpt").string();
+  save_checkpoint(checkpoint, {mlm->meta(), state_dict(*mlm->model()), nullptr, false});
+
+  std::string tsv;
+  for (int i = 0; i < 60; ++i) tsv += std::to_string(i) + "+" + std::to_string(i % 7) + "=" + std::to_string(i + i % 7) + "\t" + (i % 3 ? "sum" : "other") + "\n";
+  const std::string file = (dir / "sums.tsv").string();
+  std::ofstream(file) << tsv;
+  Json config = {{"model", "bert_tiny"}, {"data", file}, {"batch_size", 8}, {"workers", 0}, {"seed", 3}, {"val_fraction", 0.3}, {"synth_size", 0},
+                 {"init", checkpoint}, {"set", {"layers=1", "width=32", "heads=2", "ffn=64", "dropout=0", "seq_len=16"}}};
+  TextClassifyTask task;
+  task.setup_training(Options(config), torch::kCPU);
+  // The vocabulary is the checkpoint's; the weights load once the MLM head is left out.
+  CHECK(task.meta().at("tokenizer") == mlm->meta().at("tokenizer"));
+  CHECK(task.meta().at("classes") == Json::array({"other", "sum"}));
+  NamedTensors weights = CheckpointReader(checkpoint).weights();
+  task.adapt_init_weights(mlm->meta(), weights);
+  CHECK(weights.count("cls.predictions.bias") == 0);
+  CHECK(weights.count("classifier.weight") == 1);
+  load_state_dict(*task.model(), weights, checkpoint, task.head_prefixes());
+  CHECK(torch::equal(state_dict(*task.model()).at("encoder.layer.0.attention.self.query.weight"),
+                     state_dict(*mlm->model()).at("encoder.layer.0.attention.self.query.weight")));
+  Json wrong_meta = mlm->meta();
+  wrong_meta["model"] = "bert_base";
+  NamedTensors again = CheckpointReader(checkpoint).weights();
+  CHECK_THROWS_WITH(task.adapt_init_weights(wrong_meta, again), Catch::Contains("--model bert_base"));
+
+  // A batch: [CLS] pieces [SEP], padded with [PAD] to the longest.
+  auto batch = task.train_batches(0, 0)->next();
+  REQUIRE(batch);
+  CHECK(batch->tensors.at(0).select(1, 0).eq(mlm->tokenizer().cls()).all().item<bool>());
+  // Accuracy, macro-F1 and the largest class's share, worked out here from predict's labels.
+  const auto result = task.evaluate("val");
+  const auto val = data::load_labelled_text(file, "val", 0.3, 0, 3);
+  REQUIRE(result.at("examples").get<size_t>() == val.texts.size());
+  const auto predicted = task.predict(val.texts, Options(Json::object())).at("predictions");
+  std::map<std::string, double> tp, predicted_count, actual_count;
+  double correct = 0;
+  for (size_t i = 0; i < val.texts.size(); ++i) {
+    const std::string p = predicted.at(i).at("label").get<std::string>();
+    CHECK(predicted.at(i).at("top").size() == 2);
+    predicted_count[p] += 1, actual_count[val.labels[i]] += 1;
+    if (p == val.labels[i]) tp[p] += 1, correct += 1;
+  }
+  double f1 = 0;
+  for (const char* c : {"other", "sum"})
+    if (predicted_count[c] + actual_count[c] > 0) f1 += 2 * tp[c] / (predicted_count[c] + actual_count[c]);
+  const auto& m = result.at("metrics");
+  const double n = static_cast<double>(val.texts.size());
+  CHECK(m.at("accuracy").get<double>() == Approx(100.0 * correct / n));
+  CHECK(m.at("macro_f1").get<double>() == Approx(100.0 * f1 / 2));
+  // The majority baseline: always "sum", the training lines' most frequent label.
+  CHECK(m.at("majority").get<double>() == Approx(100.0 * actual_count["sum"] / n));
+  fs::remove_all(dir);
 }
