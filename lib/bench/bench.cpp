@@ -19,6 +19,7 @@
 #include "lib/core/registry.h"
 #include "lib/tasks/builtin.h"
 #include "lib/train/precision.h"
+#include "models/bert/bert.h"
 #include "models/caption/caption_model.h"
 #include "models/clip/clip.h"
 #include "models/ssl/ssl.h"
@@ -366,6 +367,37 @@ Json bench_crnn_lines(torch::Device device, int64_t warmup, int64_t steps) {
                 {{"batch", batch}, {"input", "1x32x100"}, {"columns", width / 4 + 1}, {"params", count_parameters(*model)}});
 }
 
+// bert_mini_mlm: BERT-Mini (the registry's bert_mini: 4 layers, width 256, 4 heads, FFN 1024,
+// dropout 0.1) at the published uncased vocabulary of 30,522 pieces, masked-LM pretraining as
+// BERT's first phase: batch 32 sequences of 128 pieces ([CLS] ... [SEP]), 19 of the 126 pieces of
+// each (round(15%)) to predict; one step = encoder forward + the masked positions' states gathered
+// + head (transform, tied decoder) + cross-entropy + backward + clip 1 + AdamW(1e-4, weight decay
+// 0.01), as the mlm task trains. Unit: sequences. (benchmarks/pytorch_bert.py is the same step.)
+Json bench_bert_mini_mlm(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 32, length = 128, vocab = 30522, masked = 19;
+  auto model = std::dynamic_pointer_cast<models::BertForMaskedLmImpl>(registry().create_model("bert_mini", Json::object()));
+  model->to(device);
+  model->train();
+  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+  auto tokens = torch::randint(5, vocab, {batch, length}, torch::kInt64);
+  tokens.select(1, 0).fill_(2), tokens.select(1, length - 1).fill_(3);  // [CLS], [SEP]
+  // 19 distinct positions in 1..126 per row, as flat indices into (B x T).
+  auto positions = std::get<1>(torch::rand({batch, length - 2}).sort(/*dim=*/1)).narrow(1, 0, masked) + 1;
+  auto flat = (positions + torch::arange(batch).unsqueeze(1) * length).flatten().to(device);
+  auto labels = tokens.flatten().index_select(0, flat.cpu()).to(device);
+  tokens = tokens.to(device);
+  auto step = [&] {
+    adamw.zero_grad();
+    const auto states = model->forward(tokens).flatten(0, 1).index_select(0, flat);  // (B x 19, H)
+    torch::nn::functional::cross_entropy(model->predict_tokens(states), labels).backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    adamw.step();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("bert_mini_mlm", "sequences", batch, seconds, steps, device,
+                {{"batch", batch}, {"length", length}, {"masked", masked}, {"vocab", vocab}, {"params", count_parameters(*model)}});
+}
+
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
 // trunk (through layer4, pooled to 14x14 = 196 annotation vectors of 2048), embedding, attention
 // and LSTM 512, dropout 0.5, vocabulary 10,000; the registry's show_attend_tell with these options.
@@ -590,6 +622,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
       {"timesformer_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_timesformer_small(d, w, s); }},
       {"crnn_lines", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_crnn_lines(d, w, s); }},
+      {"bert_mini_mlm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_bert_mini_mlm(d, w, s); }},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},

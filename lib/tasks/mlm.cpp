@@ -17,9 +17,7 @@ namespace zoo {
 
 namespace {
 
-constexpr int64_t kShownMasks = 3;  // the sample's masked pieces per window shown in TensorBoard
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+constexpr int64_t kShownMasks = 12;  // the masked pieces of the first validation window shown in TensorBoard
 
 }  // namespace
 
@@ -39,8 +37,6 @@ void MlmTask::setup_training(const Options& config, torch::Device device) {
   if (in.seq_len > model_options_.at("max_positions").get<int64_t>())
     throw UsageError("--set seq_len=" + std::to_string(in.seq_len) + " is longer than the model's " + model_options_.at("max_positions").dump() +
                      " positions (--set max_positions)");
-  continues_word_.clear();
-  for (int64_t id = 0; id < tokenizer_->size(); ++id) continues_word_.push_back(starts_with(tokenizer_->piece(id), "##"));
   train_ids_ = encode_corpus(train_corpus_, &train_line_starts_);
   val_ids_ = encode_corpus(*val_corpus_);
   if (train_ids_.empty()) throw Error(data_path() + ": the training text holds no word piece");
@@ -54,8 +50,6 @@ void MlmTask::setup_training(const Options& config, torch::Device device) {
 
 void MlmTask::read_meta(const Json& meta) {
   tokenizer_ = text::wordpiece_from_json(meta.at("tokenizer"));
-  continues_word_.clear();
-  for (int64_t id = 0; id < tokenizer_->size(); ++id) continues_word_.push_back(starts_with(tokenizer_->piece(id), "##"));
 }
 
 void MlmTask::build_model() { model_ = build_model_as<models::BertForMaskedLmImpl>("a BERT masked language model"); }
@@ -110,7 +104,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> MlmTask::masked_window(con
   sequence.push_back(tokenizer_->sep());
   std::vector<bool> maskable(sequence.size(), true), continues(sequence.size(), false);
   maskable.front() = maskable.back() = false;
-  for (size_t i = 1; i + 1 < sequence.size(); ++i) continues[i] = continues_word_[static_cast<size_t>(sequence[i])];
+  for (size_t i = 1; i + 1 < sequence.size(); ++i) continues[i] = tokenizer_->continues_word(sequence[i]);
   const auto in = inputs();
   data::MaskingOptions masking;
   masking.probability = in.mask_prob, masking.whole_word = in.whole_word;
@@ -271,7 +265,7 @@ std::string MlmTask::sample_outputs() {
   int64_t m = 0;
   for (size_t i = 0; i < label.size() && m < guesses.size(0); ++i) {
     if (label[i] < 0) continue;
-    if (static_cast<int64_t>(rows.size()) < kShownMasks * 4)
+    if (static_cast<int64_t>(rows.size()) < kShownMasks)
       rows.push_back({tokenizer_->piece(label[i]), tokenizer_->piece(input[i]), tokenizer_->piece(guesses[m].item<int64_t>())});
     ++m;
   }
@@ -281,10 +275,10 @@ std::string MlmTask::sample_outputs() {
 void MlmTask::rename_published(NamedTensors& tensors) const {
   NamedTensors renamed;
   for (auto& [published, tensor] : tensors) {
-    std::string name = starts_with(published, "bert.") ? published.substr(5) : published;
+    std::string name = published.rfind("bert.", 0) == 0 ? published.substr(5) : published;
     // The decoder is tied to the word embeddings (its bias is cls.predictions.bias); the
     // next-sentence head and the position-id buffer are not part of the model.
-    if (starts_with(name, "cls.seq_relationship.") || starts_with(name, "cls.predictions.decoder.") || name == "embeddings.position_ids") continue;
+    if (name.rfind("cls.seq_relationship.", 0) == 0 || name.rfind("cls.predictions.decoder.", 0) == 0 || name == "embeddings.position_ids") continue;
     // The TensorFlow-converted checkpoints' LayerNorm.gamma / .beta
     for (const auto& [old_suffix, new_suffix] : {std::pair<std::string, std::string>{".gamma", ".weight"}, {".beta", ".bias"}})
       if (name.size() > old_suffix.size() && name.compare(name.size() - old_suffix.size(), old_suffix.size(), old_suffix) == 0 &&

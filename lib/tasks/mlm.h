@@ -68,7 +68,6 @@ class MlmTask : public TaskBase {
   int64_t window() const;  // pieces per window between [CLS] and [SEP]
 
   std::optional<text::WordPieceTokenizer> tokenizer_;
-  std::vector<bool> continues_word_;  // per piece id: a "##" piece
   std::shared_ptr<models::BertForMaskedLmImpl> model_;
   std::optional<torch::jit::Module> scripted_;
   data::TextCorpus train_corpus_;

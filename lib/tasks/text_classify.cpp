@@ -22,13 +22,11 @@ namespace {
 
 constexpr const char* kSpeakers = "speakers:";
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
 }  // namespace
 
 std::string TextClassifyTask::resolve_data(const std::string& data) const {
   if (is_synthetic(data)) return data;
-  if (starts_with(data, kSpeakers)) return kSpeakers + fs::absolute(data.substr(std::string(kSpeakers).size())).lexically_normal().string();
+  if (data.rfind(kSpeakers, 0) == 0) return kSpeakers + fs::absolute(data.substr(std::string(kSpeakers).size())).lexically_normal().string();
   return fs::absolute(data).lexically_normal().string();
 }
 
@@ -125,9 +123,9 @@ void TextClassifyTask::adapt_init_weights(const Json& meta, NamedTensors& tensor
   if (task != "mlm" && task != "text_classify") throw UsageError("--init: a " + task + " checkpoint; text_classify starts from a mlm or text_classify one");
   if (from != model_name_) throw UsageError("--init: the checkpoint's model is " + from + ", not " + model_name_ + " (give --model " + from + ")");
   // The masked-LM head is left behind; a new classifier starts where the model has it.
-  for (auto it = tensors.begin(); it != tensors.end();) it = starts_with(it->first, "cls.") ? tensors.erase(it) : std::next(it);
+  for (auto it = tensors.begin(); it != tensors.end();) it = it->first.rfind("cls.", 0) == 0 ? tensors.erase(it) : std::next(it);
   for (const auto& [name, tensor] : state_dict(*model_))
-    if (starts_with(name, "classifier.") && !tensors.count(name)) tensors[name] = tensor.detach().clone();
+    if (name.rfind("classifier.", 0) == 0 && !tensors.count(name)) tensors[name] = tensor.detach().clone();
 }
 
 int64_t TextClassifyTask::batches_per_epoch() const {

@@ -35,6 +35,8 @@ class WordPieceTokenizer {
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
   const std::string& piece(int64_t id) const { return pieces_.at(static_cast<size_t>(id)); }
   int64_t id(const std::string& piece) const;  // [UNK]'s id when absent
+  // Whether piece `id` continues a word ("##ed"), for whole-word masking.
+  bool continues_word(int64_t id) const { return piece(id).rfind("##", 0) == 0; }
   bool lowercases() const { return lowercase_; }
   const std::vector<std::string>& pieces() const { return pieces_; }
   int64_t pad() const { return 0; }

@@ -41,8 +41,8 @@ void register_bert_models(Registry& registry) {
     registry.add_model(std::move(spec));
   };
   add("bert_tiny", "BERT-Tiny (Turc et al.): 2 layers, width 128, 2 heads; masked-LM head tied to the word embeddings", 2, 128, 2, 4433210);
-  add("bert_mini", "BERT-Mini: 4 layers, width 256, 4 heads", 4, 256, 4, 11203834);
-  add("bert_small", "BERT-Small: 4 layers, width 512, 8 heads", 4, 512, 8, 29105402);
+  add("bert_mini", "BERT-Mini: 4 layers, width 256, 4 heads", 4, 256, 4, 11267386);
+  add("bert_small", "BERT-Small: 4 layers, width 512, 8 heads", 4, 512, 8, 29057850);
   add("bert_base", "BERT-Base (Devlin et al.): 12 layers, width 768, 12 heads", 12, 768, 12, 110104890);
 
   // --task text_classify: the same models with a linear classifier on the pooled [CLS] state

@@ -11,6 +11,7 @@
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/registry.h"
+#include "lib/tasks/builtin.h"
 #include "lib/tasks/mlm.h"
 #include "lib/tasks/text_classify.h"
 #include "lib/text/wordpiece_vocab.h"
@@ -343,4 +344,21 @@ TEST_CASE("text_classify: [CLS] text [SEP] rows, metrics by hand, --init keeps a
   // The majority baseline: always "sum", the training lines' most frequent label.
   CHECK(m.at("majority").get<double>() == Approx(100.0 * actual_count["sum"] / n));
   fs::remove_all(dir);
+}
+
+TEST_CASE("bert_* in the registry: BertForMaskedLM's counts with the pooler, the same sizes for text_classify", "[bert]") {
+  // BertModel (the formula of the first test) + the head's transform H x H + H, its LayerNorm 2H and
+  // its bias V; tests/python/bert_reference.py's BertForMaskedLM prints the same four numbers.
+  const std::map<std::string, int64_t> expected{{"bert_tiny", 4433210}, {"bert_mini", 11267386}, {"bert_small", 29057850}, {"bert_base", 110104890}};
+  torch::NoGradGuard no_grad;
+  REQUIRE(registry().models("mlm").size() == expected.size());
+  for (const auto* spec : registry().models("mlm")) {
+    INFO(spec->name);
+    CHECK(spec->params == expected.at(spec->name));
+    if (spec->name == "bert_base") continue;  // 110M parameters: built once in the first test's formula already
+    CHECK(count_parameters(*registry().create_model(spec->name, Json::object())) == spec->params);
+  }
+  // The classifier: the same encoder and pooler, a classifier instead of the masked-LM head.
+  auto classifier = registry().create_model("bert_tiny", Json{{"num_classes", 10}}, "text_classify");
+  CHECK(count_parameters(*classifier) == 4385920 + 128 * 10 + 10);
 }
