@@ -22,8 +22,31 @@ import torch.nn.functional as F
 import twin  # benchmarks/twin.py: the command line and the clock the PyTorch programs share
 
 
+class Layer(nn.Module):
+    """A post-norm BERT layer written out: one fused query/key/value product, softmax(QK^T/sqrt(d))V,
+    the output projection, GELU FFN, dropout where BERT has it (the same parameters as
+    nn.TransformerEncoderLayer, without its generic checks)."""
+
+    def __init__(self, width, heads, ffn, dropout):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.norm1 = nn.LayerNorm(width, eps=1e-12)
+        self.ffn1, self.ffn2 = nn.Linear(width, ffn), nn.Linear(ffn, width)
+        self.norm2 = nn.LayerNorm(width, eps=1e-12)
+        self.dropout = dropout
+
+    def forward(self, x):
+        B, T, H = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, H // self.heads).permute(2, 0, 3, 1, 4)
+        weights = F.dropout((q @ k.transpose(-1, -2) * (H // self.heads) ** -0.5).softmax(-1), self.dropout, self.training)
+        a = self.norm1(x + F.dropout(self.out((weights @ v).transpose(1, 2).reshape(B, T, H)), self.dropout, self.training))
+        return self.norm2(a + F.dropout(self.ffn2(F.gelu(self.ffn1(a))), self.dropout, self.training))
+
+
 class BertMlm(nn.Module):
-    def __init__(self, vocab=30522, layers=4, width=256, heads=4, ffn=1024, positions=512, dropout=0.1):
+    def __init__(self, vocab=30522, layers=4, width=256, heads=4, ffn=1024, positions=512, dropout=0.1, stock=True):
         super().__init__()
         self.word = nn.Embedding(vocab, width, padding_idx=0)
         self.position = nn.Embedding(positions, width)
@@ -31,8 +54,8 @@ class BertMlm(nn.Module):
         self.norm = nn.LayerNorm(width, eps=1e-12)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(width, heads, ffn, dropout, activation="gelu", layer_norm_eps=1e-12, batch_first=True)
-            for _ in range(layers))
+            nn.TransformerEncoderLayer(width, heads, ffn, dropout, activation="gelu", layer_norm_eps=1e-12, batch_first=True) if stock
+            else Layer(width, heads, ffn, dropout) for _ in range(layers))
         self.pooler = nn.Linear(width, width)  # part of the checkpoint; MLM pretraining leaves it untouched
         self.transform = nn.Linear(width, width)
         self.transform_norm = nn.LayerNorm(width, eps=1e-12)
@@ -51,9 +74,11 @@ class BertMlm(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--layer", choices=["stock", "manual"], default="manual",
+                        help="the layer written out (the faster here), or nn.TransformerEncoderLayer")
     args = twin.parse_args(parser, warmup=2, steps=10)
     batch, length, vocab, masked = 32, 128, 30522, 19
-    model = BertMlm()
+    model = BertMlm(stock=args.layer == "stock")
     model.train()
     adamw = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, foreach=True)
     tokens = torch.randint(5, vocab, (batch, length))
@@ -70,7 +95,7 @@ def main():
 
     seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "bert_mini_mlm_pytorch", "unit": "sequences", "per_s": batch / seconds, "step_ms": 1000 * seconds,
-                      "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}))
+                      "threads": torch.get_num_threads(), "layer": args.layer, "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
