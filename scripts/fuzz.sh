@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 out=${ZOO_FUZZ_DIR:-build-fuzz}
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file video_file line_labels play_speeches wordpiece)
+[[ ${#targets[@]} -gt 0 ]] || targets=(text_pairs text_corpus vocab_tokenizer config checkpoint_meta caption_files detection_files clip_bpe safetensors event_file video_file line_labels play_speeches wordpiece bert_text)
 CXX=${ZOO_FUZZ_CXX:-clang++}
 command -v "$CXX" > /dev/null || { echo "fuzz: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
@@ -32,6 +32,7 @@ declare -A sources=(
   [line_labels]="data/line_labels.cpp lib/text/utf8.cpp lib/core/error.cpp"
   [play_speeches]="data/play_speeches.cpp lib/text/utf8.cpp lib/core/error.cpp"
   [wordpiece]="lib/text/wordpiece.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
+  [bert_text]="data/line_labels.cpp lib/text/wordpiece_vocab.cpp lib/text/wordpiece.cpp lib/text/tokenizer.cpp lib/text/sentencepiece.cpp lib/text/utf8.cpp lib/core/files.cpp lib/core/options.cpp lib/core/error.cpp"
 )
 # What a target needs beyond the sources: event_file parses with the protocol buffers protoc
 # generates from lib/train/proto (into $out/proto) and Debian's libprotobuf; video_file decodes

@@ -85,7 +85,10 @@ Json wordpiece_to_json(const WordPieceTokenizer& tokenizer) {
 }
 
 WordPieceTokenizer wordpiece_from_json(const Json& j) {
-  if (!j.is_object() || j.value("kind", std::string()) != "wordpiece") throw Error("tokenizer: expected {\"kind\": \"wordpiece\", ...}");
+  // Each field's type is checked before it is read: nlohmann's value() and get() throw their own
+  // type_error on a mistyped field (found by fuzz_bert_text), which is not a zoo::Error.
+  const bool wordpiece = j.is_object() && j.contains("kind") && j.at("kind").is_string() && j.at("kind").get<std::string>() == "wordpiece";
+  if (!wordpiece) throw Error("tokenizer: expected {\"kind\": \"wordpiece\", ...}");
   if (!j.contains("pieces") || !j.at("pieces").is_array()) throw Error("tokenizer: no \"pieces\" list");
   if (!j.contains("lowercase") || !j.at("lowercase").is_boolean()) throw Error("tokenizer: no boolean \"lowercase\"");
   std::vector<std::string> pieces;

@@ -115,6 +115,6 @@ sys.exit(0 if [t['class'] for t in a] == [t['class'] for t in b] and all(abs(x['
 # --- import: what is not a CLIP state dict ---
 $PY -c "import torch; torch.save({'fc.weight': torch.zeros(2, 2)}, 'not_clip.pt')"
 expect 1 "not a CLIP state dict" import --from clip --model clip_small --state-dict not_clip.pt --out x.ckpt
-expect 2 "invalid --from 'openclip': expected torchvision, detr, clip, timesformer, crnn or safetensors" import --from openclip --model clip_small --state-dict not_clip.pt --out x.ckpt
+expect 2 "invalid --from 'openclip': expected torchvision, detr, clip, timesformer, crnn, bert or safetensors" import --from openclip --model clip_small --state-dict not_clip.pt --out x.ckpt
 
 finish "clip"
