@@ -6,11 +6,17 @@ The same model and step as lib/bench/bench.cpp: vocabularies 8000/6000, embeddin
 bidirectional GRU encoder of 256 per direction, a GRU decoder of 512 initialised by
 tanh(Linear([h_fwd_last; h_bwd_first])), additive attention of width 512, decoder input
 [emb(y_{t-1}); c_t], output Linear over [s_t; c_t; emb(y_{t-1})]; batch 64, source and target
-length 24 (23 teacher-forced steps), Adam 1e-3, clip 1.0, random ids. The decoder is the common
-tutorial loop: each step embeds one token, scores attention with Linear([s; h_j]) over the whole
-source, runs nn.GRU for one step and projects to the vocabulary.
+length 24 (23 teacher-forced steps), Adam 1e-3, clip 1.0, random ids.
 
-Usage: /usr/bin/python3 benchmarks/pytorch_gru_bahdanau.py [--threads N] [--steps N] [--warmup N]
+--style strong (the default, what scripts/bench_compare.sh runs) is how an experienced engineer
+writes it: the keys U h_j projected once per batch, not once per step; the target embeddings looked
+up once; an nn.GRUCell per step; the states and contexts of all steps projected to the vocabulary
+in one matrix product after the loop; Adam and the clipping over foreach kernels; gradients set to None.
+--style tutorial is the common tutorial loop: each step embeds one token, scores attention with
+Linear([s; h_j]) over the whole source, runs nn.GRU for one step and projects to the vocabulary.
+Both have the same parameters (U is the key half of the tutorial's Linear([s; h_j])).
+
+Usage: /usr/bin/python3 benchmarks/pytorch_gru_bahdanau.py [--style strong|tutorial] [--threads N] [--steps N] [--warmup N]
 """
 import argparse
 import json
@@ -65,6 +71,34 @@ class Decoder(nn.Module):
         return logits, hidden.squeeze(0)
 
 
+class StrongSeq2Seq(nn.Module):
+    """The same model, written for speed: keys once, one output projection after the loop."""
+
+    def __init__(self, src_vocab=8000, tgt_vocab=6000, emb=256, enc_hid=256, dec_hid=512, att=512):
+        super().__init__()
+        self.encoder = Encoder(src_vocab, emb, enc_hid, dec_hid)
+        self.embedding = nn.Embedding(tgt_vocab, emb)
+        self.query = nn.Linear(dec_hid, att)                 # W s_{i-1} (+ the scores' bias)
+        self.key = nn.Linear(enc_hid * 2, att, bias=False)   # U h_j, once per batch
+        self.v = nn.Linear(att, 1, bias=False)
+        self.cell = nn.GRUCell(emb + enc_hid * 2, dec_hid)
+        self.fc_out = nn.Linear(dec_hid + enc_hid * 2 + emb, tgt_vocab)
+
+    def forward(self, src, tgt_in):
+        enc_out, s = self.encoder(src)                       # (B, S, 512), (B, 512)
+        keys = self.key(enc_out)                              # (B, S, att)
+        embedded = self.embedding(tgt_in)                     # (B, T, emb)
+        states, contexts = [], []
+        for t in range(tgt_in.shape[1]):
+            scores = self.v(torch.tanh(self.query(s).unsqueeze(1) + keys)).squeeze(2)  # (B, S)
+            context = torch.bmm(F.softmax(scores, dim=1).unsqueeze(1), enc_out).squeeze(1)
+            s = self.cell(torch.cat((embedded[:, t], context), dim=1), s)
+            states.append(s)
+            contexts.append(context)
+        features = torch.cat((torch.stack(states, 1), torch.stack(contexts, 1), embedded), dim=2)
+        return self.fc_out(features)                          # (B, T, vocab), one product
+
+
 class Seq2Seq(nn.Module):
     def __init__(self):
         super().__init__()
@@ -82,25 +116,31 @@ class Seq2Seq(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--style", choices=["strong", "tutorial"], default="strong")
     args = twin.parse_args(parser, warmup=2, steps=5)
     batch, length = 64, 24
-    model = Seq2Seq()
+    strong = args.style == "strong"
+    model = StrongSeq2Seq() if strong else Seq2Seq()
     model.train()
-    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    parameters = list(model.parameters())
+    adam = torch.optim.Adam(parameters, lr=1e-3, foreach=strong)
     src = torch.randint(4, 8000, (batch, length))
     tgt = torch.randint(4, 6000, (batch, length))
 
     def step():
-        adam.zero_grad()
+        adam.zero_grad(set_to_none=strong)
         logits = model(src, tgt[:, :-1])
         loss = F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten())
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if strong:
+            twin.clip_grad_norm_(parameters, 1.0)
+        else:
+            nn.utils.clip_grad_norm_(parameters, 1.0)
         adam.step()
 
     seconds = twin.seconds_per_step(step, args.warmup, args.steps)
     print(json.dumps({"config": "gru_bahdanau_pytorch", "unit": "sentences", "per_s": batch / seconds, "step_ms": 1000 * seconds,
-                      "threads": torch.get_num_threads(), "params": sum(p.numel() for p in model.parameters()),
+                      "threads": torch.get_num_threads(), "style": args.style, "params": sum(p.numel() for p in model.parameters()),
                       "torch": torch.__version__}))
 
 

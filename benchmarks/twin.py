@@ -49,3 +49,15 @@ def clip_step_ema(params, optimizer, ema_to, ema_from, momentum=0.996, clip=3.0)
     optimizer.step()
     torch._foreach_mul_(ema_to, momentum)
     torch._foreach_add_(ema_to, ema_from, alpha=1 - momentum)
+
+
+@torch.no_grad()
+def clip_grad_norm_(params, max_norm: float) -> torch.Tensor:
+    """torch.nn.utils.clip_grad_norm_ over foreach kernels (its foreach= option is PyTorch 2's):
+    the total 2-norm of the gradients from one _foreach_norm, then one _foreach_mul_ when above
+    max_norm. Returns the norm before clipping."""
+    grads = [p.grad for p in params if p.grad is not None]
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    torch._foreach_mul_(grads, scale.item())
+    return total

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# zoo against its PyTorch twins: each `zoo bench` configuration and the benchmarks/pytorch_*.py
+# program written as an experienced PyTorch engineer writes the same step, run alternately
+# (zoo first in odd rounds, the twin first in even ones), one process per run, same thread count.
+# Prints the Markdown table docs/PERFORMANCE.md carries: the median rate of each side, every run,
+# the ratio of the medians, and each side's peak resident memory (the whole process's high-water
+# mark: zoo's from VmHWM, the twin's from GNU time).
+#
+# Usage: scripts/bench_compare.sh [--rounds 2] [--threads 2] [--steps 5] [--raw FILE] [CONFIG...]
+#   CONFIG: configurations with a twin (default: all of them). --raw keeps every run's JSON line.
+#   ZOO (default build/zoo) and PYTHON (default /usr/bin/python3, Debian's, with torch) override.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=2 threads=2 steps=5 raw=""
+configs=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --raw) raw=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "bench_compare: unknown option $1" >&2; exit 2 ;;
+    *) configs+=("$1"); shift ;;
+  esac
+done
+zoo=${ZOO:-build/zoo}
+python=${PYTHON:-/usr/bin/python3}
+[[ -x $zoo ]] || { echo "bench_compare: $zoo not built (scripts/build.sh)" >&2; exit 1; }
+
+# Each configuration's twin and the arguments that make it the faster of its variants here.
+declare -A twin=(
+  [resnet18_64]="pytorch_resnet18.py"
+  [loader_folder]="pytorch_loader_folder.py"
+  [gru_bahdanau]="pytorch_gru_bahdanau.py"
+  [lstm_lm]="pytorch_lstm_lm.py"
+  [gpt_char]="pytorch_gpt_char.py"
+  [transformer_mt]="pytorch_transformer_mt.py"
+  [vit_cifar]="pytorch_vit_cifar.py"
+  [timesformer_small]="pytorch_timesformer.py"
+  [crnn_lines]="pytorch_crnn.py"
+  [bert_mini_mlm]="pytorch_bert.py"
+  [sat_soft]="pytorch_sat_soft.py"
+  [detr_r50]="pytorch_detr.py"
+  [clip_small]="pytorch_clip.py"
+  [byol_r18]="pytorch_byol.py --channels-last"
+  [dino_vit_tiny]="pytorch_dino.py"
+)
+order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
+[[ ${#configs[@]} -gt 0 ]] || configs=("${order[@]}")
+for c in "${configs[@]}"; do
+  [[ -n ${twin[$c]:-} ]] || { echo "bench_compare: no twin for '$c'; known: ${order[*]}" >&2; exit 2; }
+done
+
+runs=$(mktemp)
+trap 'rm -f "$runs" "$runs.time"' EXIT
+run_zoo() {
+  "$zoo" bench --config "$1" --threads "$threads" --steps "$steps" --json |
+    "$python" -c 'import json,sys; r=json.load(sys.stdin); r=r[0] if isinstance(r,list) else r; r["side"]="zoo"; print(json.dumps(r))' >> "$runs"
+}
+run_twin() {
+  local script=${twin[$1]%% *} args=""
+  [[ ${twin[$1]} == *" "* ]] && args=${twin[$1]#* }
+  # shellcheck disable=SC2086
+  (cd benchmarks && /usr/bin/time -f '%M' -o "$runs.time" "$python" "$script" $args --threads "$threads" --steps "$steps") |
+    tail -n 1 | "$python" -c 'import json,sys; r=json.loads(sys.stdin.read()); r["side"]="twin"; r["config"]=sys.argv[1]; r["peak_rss_mb"]=int(open(sys.argv[2]).read().split()[-1])/1024; print(json.dumps(r))' "$1" "$runs.time" >> "$runs"
+}
+for c in "${configs[@]}"; do
+  for ((r = 1; r <= rounds; r++)); do
+    echo "bench_compare: $c round $r/$rounds" >&2
+    if ((r % 2)); then run_zoo "$c"; run_twin "$c"; else run_twin "$c"; run_zoo "$c"; fi
+  done
+done
+[[ -z $raw ]] || cp "$runs" "$raw"
+
+"$python" - "$runs" "$threads" "$steps" "$rounds" <<'PY'
+import json, platform, statistics, sys
+runs = [json.loads(line) for line in open(sys.argv[1])]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+flags = open("/proc/cpuinfo").read()
+isa = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else "AVX2"
+print(f"{cpu} ({isa}), {sys.argv[2]} threads, {sys.argv[3]} timed steps, {sys.argv[4]} alternated rounds")
+print()
+print("| config | unit | zoo /s (runs) | twin /s (runs) | zoo / twin | zoo peak MB | twin peak MB |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for config in dict.fromkeys(r["config"] for r in runs):
+    side = {s: [r for r in runs if r["config"] == config and r["side"] == s] for s in ("zoo", "twin")}
+    rate = {s: statistics.median(r["per_s"] for r in side[s]) for s in side}
+    each = {s: ", ".join(f"{r['per_s']:,.1f}" for r in side[s]) for s in side}
+    peak = {s: max(r["peak_rss_mb"] for r in side[s]) for s in side}
+    print(f"| {config} | {side['zoo'][0]['unit']} | {rate['zoo']:,.1f} ({each['zoo']}) | {rate['twin']:,.1f} ({each['twin']}) | "
+          f"**{rate['zoo'] / rate['twin']:.2f}x** | {peak['zoo']:,.0f} | {peak['twin']:,.0f} |")
+PY
