@@ -18,6 +18,7 @@
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
 #include "lib/tasks/builtin.h"
+#include "lib/train/fused_optim.h"
 #include "lib/train/precision.h"
 #include "models/bert/bert.h"
 #include "models/caption/caption_model.h"
@@ -99,7 +100,7 @@ Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps, Prec
   auto model = std::make_shared<models::ResNetImpl>(config);
   model->to(device);
   model->train();
-  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-4));
+  FusedSGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-4));
   const int64_t batch = 64;
   auto images = torch::randn({batch, 3, 64, 64}).to(device);
   auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
@@ -182,7 +183,7 @@ Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
   auto model = std::make_shared<models::RnnSeq2SeqImpl>(config);
   model->to(device);
   model->train();
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  FusedAdam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
   // Ids from 4 up: no <pad>, so every position is real.
   auto src = torch::randint(4, config.src_vocab, {batch, length}, torch::kInt64).to(device);
   auto lengths = torch::full({batch}, length, torch::kInt64);
@@ -214,7 +215,7 @@ Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps, P
   auto model = std::make_shared<models::TransformerImpl>(config);
   model->to(device);
   model->train();
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
+  FusedAdam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
   auto src = torch::randint(4, config.src_vocab, {batch, src_length}, torch::kInt64).to(device);
   auto lengths = torch::full({batch}, src_length, torch::kInt64);
   auto tgt = torch::randint(4, config.tgt_vocab, {batch, tgt_length + 1}, torch::kInt64).to(device);
@@ -270,7 +271,7 @@ Json bench_lstm_lm(torch::Device device, int64_t warmup, int64_t steps) {
   c.vocab = 65, c.embedding = 128, c.hidden = 512, c.layers = 2, c.cell = "lstm", c.impl = "fused", c.dropout = 0.0;
   auto model = std::make_shared<models::CharRnnImpl>(c);
   model->to(device);
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(2e-3));
+  FusedAdam adam(model->parameters(), torch::optim::AdamOptions(2e-3));
   return bench_language_model("lstm_lm", model, adam, 32, 128, 1.0, device, warmup, steps, {{"model", "char_rnn lstm 2x512, impl=fused"}});
 }
 
@@ -281,7 +282,7 @@ Json bench_gpt_char(torch::Device device, int64_t warmup, int64_t steps) {
   c.vocab = 65, c.layers = 4, c.heads = 4, c.width = 128, c.context = 64, c.dropout = 0.0;
   auto model = std::make_shared<models::GptImpl>(c);
   model->to(device);
-  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.1));
+  FusedAdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.1));
   return bench_language_model("gpt_char", model, adamw, 12, 64, 0.0, device, warmup, steps, {{"model", "gpt 4 layers x 4 heads x 128"}});
 }
 // vit_cifar: a ViT for 32x32 images (vit_tiny_patch4_32): 4x4 patches by a strided convolution
@@ -297,7 +298,7 @@ Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps, Precis
   auto model = std::make_shared<models::VisionTransformerImpl>(config);
   model->to(device);
   model->train();
-  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+  FusedAdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
   auto images = torch::randn({batch, 3, 32, 32}).to(device);
   auto labels = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
   auto step = [&] {
@@ -325,7 +326,7 @@ Json bench_timesformer_small(torch::Device device, int64_t warmup, int64_t steps
   auto model = std::dynamic_pointer_cast<models::VideoClassifierImpl>(registry().create_model("timesformer_small", {{"drop_path", 0.0}}));
   model->to(device);
   model->train();
-  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+  FusedAdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
   auto clips = torch::randn({batch, 3, frames, side, side}).to(device);
   auto labels = torch::randint(0, 9, {batch}, torch::kInt64).to(device);
   auto step = [&] {
@@ -349,7 +350,7 @@ Json bench_crnn_lines(torch::Device device, int64_t warmup, int64_t steps) {
   auto model = std::dynamic_pointer_cast<models::CrnnImpl>(registry().create_model("crnn", Json::object()));
   model->to(device);
   model->train();
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  FusedAdam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
   auto images = torch::randn({batch, 1, 32, width}).to(device);
   auto widths = torch::full({batch}, width, torch::kInt64).to(device);
   auto target_lengths = torch::randint(5, 11, {batch}, torch::kInt64).to(device);
@@ -378,7 +379,7 @@ Json bench_bert_mini_mlm(torch::Device device, int64_t warmup, int64_t steps) {
   auto model = std::dynamic_pointer_cast<models::BertForMaskedLmImpl>(registry().create_model("bert_mini", Json::object()));
   model->to(device);
   model->train();
-  torch::optim::AdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+  FusedAdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
   auto tokens = torch::randint(5, vocab, {batch, length}, torch::kInt64);
   tokens.select(1, 0).fill_(2), tokens.select(1, length - 1).fill_(3);  // [CLS], [SEP]
   // 19 distinct positions in 1..126 per row, as flat indices into (B x T).
@@ -398,6 +399,22 @@ Json bench_bert_mini_mlm(torch::Device device, int64_t warmup, int64_t steps) {
                 {{"batch", batch}, {"length", length}, {"masked", masked}, {"vocab", vocab}, {"params", count_parameters(*model)}});
 }
 
+// adamw_bert_mini: the optimizer step alone, one AdamW(1e-4, weight decay 0.01) step over BERT-
+// Mini's 11,267,386 parameters in 69 tensors (the word embeddings 7.8 M of them), gradients
+// random and fixed: what issue 27's fused step saves (ZOO_OPTIMIZER=libtorch gives LibTorch's
+// step for comparison). Unit: parameters updated.
+Json bench_adamw_bert_mini(torch::Device device, int64_t warmup, int64_t steps) {
+  auto model = registry().create_model("bert_mini", Json::object());
+  model->to(device);
+  const auto parameters = model->parameters();
+  for (auto& p : parameters) p.mutable_grad() = torch::randn_like(p) * 1e-3;
+  FusedAdamW adamw(parameters, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+  const double seconds = time_steps([&] { adamw.step(); }, warmup, steps, device);
+  const auto count = count_parameters(*model);
+  return result("adamw_bert_mini", "parameters", static_cast<double>(count), seconds, steps, device,
+                {{"params", count}, {"tensors", parameters.size()}, {"optimizer", std::getenv("ZOO_OPTIMIZER") ? std::getenv("ZOO_OPTIMIZER") : "fused"}});
+}
+
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
 // trunk (through layer4, pooled to 14x14 = 196 annotation vectors of 2048), embedding, attention
 // and LSTM 512, dropout 0.5, vocabulary 10,000; the registry's show_attend_tell with these options.
@@ -414,7 +431,7 @@ Json bench_sat_soft(torch::Device device, int64_t warmup, int64_t steps) {
   std::vector<torch::Tensor> trainable;
   for (const auto& p : model->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  torch::optim::Adam adam(trainable, torch::optim::AdamOptions(4e-4));
+  FusedAdam adam(trainable, torch::optim::AdamOptions(4e-4));
   auto images = torch::randn({batch, 3, 224, 224}).to(device);
   auto tokens = torch::randint(4, vocab, {batch, words + 1}, torch::kInt64).to(device);
   auto tokens_in = tokens.narrow(1, 0, words), tokens_out = tokens.narrow(1, 1, words);
@@ -446,7 +463,7 @@ Json bench_detr(const std::string& config, const std::string& model_name, int64_
   if (!model->backbone_parameters().empty())
     groups.emplace_back(model->backbone_parameters(),
                         std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(detr.backbone_lr > 0 ? detr.backbone_lr : 1e-4).weight_decay(1e-4)));
-  torch::optim::AdamW adamw(std::move(groups), torch::optim::AdamWOptions(1e-4).weight_decay(1e-4));
+  FusedAdamW adamw(std::move(groups), torch::optim::AdamWOptions(1e-4).weight_decay(1e-4));
   std::vector<torch::Tensor> trainable = model->head_parameters();
   for (const auto& p : model->backbone_parameters()) trainable.push_back(p);
   torch::manual_seed(1);
@@ -513,7 +530,7 @@ Json bench_clip_small(torch::Device device, int64_t warmup, int64_t steps) {
   for (const auto& item : model->named_parameters())
     (models::clip_weight_decayed(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
   std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(decay), torch::optim::OptimizerParamGroup(no_decay)};
-  torch::optim::AdamW adamw(groups, torch::optim::AdamWOptions(5e-4).weight_decay(0.2));
+  FusedAdamW adamw(groups, torch::optim::AdamWOptions(5e-4).weight_decay(0.2));
   static_cast<torch::optim::AdamWOptions&>(adamw.param_groups()[1].options()).weight_decay(0.0);
   auto images = torch::randn({batch, 3, 32, 32}).to(device);
   // <|startoftext|>, random ids, <|endoftext|> at a random position, zeros after it.
@@ -559,7 +576,7 @@ Json bench_ssl(const std::string& config, const std::string& backbone, const Jso
   std::vector<torch::Tensor> trainable;
   for (const auto& p : model->online->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  torch::optim::AdamW adamw(trainable, torch::optim::AdamWOptions(1e-3).weight_decay(0.04));
+  FusedAdamW adamw(trainable, torch::optim::AdamWOptions(1e-3).weight_decay(0.04));
   std::vector<torch::Tensor> views;
   for (int64_t side : view_sides) {
     auto view = torch::randn({batch, 3, side, side}).to(device);
@@ -623,6 +640,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"timesformer_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_timesformer_small(d, w, s); }},
       {"crnn_lines", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_crnn_lines(d, w, s); }},
       {"bert_mini_mlm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_bert_mini_mlm(d, w, s); }},
+      {"adamw_bert_mini", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_adamw_bert_mini(d, w, s); }},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},
