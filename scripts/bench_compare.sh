@@ -41,13 +41,14 @@ declare -A twin=(
   [timesformer_small]="pytorch_timesformer.py"
   [crnn_lines]="pytorch_crnn.py"
   [bert_mini_mlm]="pytorch_bert.py"
+  [adamw_bert_mini]="pytorch_adamw.py"
   [sat_soft]="pytorch_sat_soft.py"
   [detr_r50]="pytorch_detr.py"
   [clip_small]="pytorch_clip.py"
   [byol_r18]="pytorch_byol.py --channels-last"
   [dino_vit_tiny]="pytorch_dino.py"
 )
-order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
+order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm adamw_bert_mini sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
 [[ ${#configs[@]} -gt 0 ]] || configs=("${order[@]}")
 for c in "${configs[@]}"; do
   [[ -n ${twin[$c]:-} ]] || { echo "bench_compare: no twin for '$c'; known: ${order[*]}" >&2; exit 2; }
