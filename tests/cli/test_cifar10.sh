@@ -6,10 +6,10 @@ set -euo pipefail
 ZOO=${ZOO:?path of the zoo binary}
 SRC=${ZOO_SHARED_DATA:?}/cifar10.tar.gz
 W=${ZOO_WORK:-/tmp/zoo-work}/cifar10
-PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-300}   # 3,000 training images
-PER_CLASS_TEST=${CIFAR_PER_CLASS_TEST:-100}     # 1,000 test images
-EPOCHS=${CIFAR_EPOCHS:-3}
-CIFAR_BAR=${CIFAR_BAR:-25}
+PER_CLASS_TRAIN=${CIFAR_PER_CLASS_TRAIN:-250}   # 2,500 training images
+PER_CLASS_TEST=${CIFAR_PER_CLASS_TEST:-50}      # 500 test images
+EPOCHS=${CIFAR_EPOCHS:-2}
+CIFAR_BAR=${CIFAR_BAR:-20}
 
 [[ -f $SRC ]] || { echo "FAIL: $SRC not found (../shared/data must sit beside the project)"; exit 1; }
 if [[ ! -f $W/full/.unpacked ]]; then

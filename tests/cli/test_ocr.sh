@@ -61,8 +61,8 @@ expect 2 "imports ocr models; resnet18 is a classify model" import --from crnn -
 # --- CRNN trains: CTC's gradients take it off its initial loss (reading needs far longer: docs/RESULTS.md) ---
 SMALL=(--set base_width=16 --set hidden=64)
 cer() { json x 'd["best_metrics"]["cer"]' "$1"; }
-expect 0 "" train --task ocr --model crnn "${SMALL[@]}" --data lines --batch-size 32 --steps 100 --eval-every 50 --lr 2e-3 --out small
-check "crnn: the training loss falls by a fifth between steps 50 and 100 (5.5 -> 4.0 when written)" $PY - <<'PY'
+expect 0 "" train --task ocr --model crnn "${SMALL[@]}" --data lines --batch-size 32 --steps "$(budget 100 20)" --eval-every "$(budget 50 10)" --lr 2e-3 --out small
+learned "crnn: the training loss falls by a fifth between steps 50 and 100 (5.5 -> 4.0 when written)" $PY - <<'PY'
 import json
 loss = [json.loads(l)["train_loss"] for l in open("small/metrics.jsonl")]
 print(loss)
@@ -71,9 +71,9 @@ PY
 
 # --- ctc_transformer: a Transformer encoder over the columns learns to read synth:lines ---
 CT=(--set base_width=16 --set width=64 --set layers=2 --set heads=4 --set ffn=128)
-expect 0 "" train --task ocr --model ctc_transformer "${CT[@]}" --data lines --batch-size 32 --steps 300 --eval-every 300 --lr 2e-3 --out ct --json
+expect 0 "" train --task ocr --model ctc_transformer "${CT[@]}" --data lines --batch-size 32 --steps "$(budget 300 30)" --eval-every "$(budget 300 30)" --lr 2e-3 --out ct --json
 cp out.txt ct_train.json
-check "ctc_transformer learns to read synth:lines in 300 steps: CER $(cer ct_train.json)% < 50% on the 64 validation lines (34% when written; 100% reads nothing)" \
+learned "ctc_transformer learns to read synth:lines in 300 steps: CER $(cer ct_train.json)% < 50% on the 64 validation lines (34% when written; 100% reads nothing)" \
   $PY -c "import sys; sys.exit(0 if $(cer ct_train.json) < 50 else 1)"
 expect 0 "" eval --checkpoint ct/best.ckpt --beam 1 --json
 cp out.txt greedy.json
@@ -85,7 +85,7 @@ a, b = (json.load(open(f))["metrics"] for f in ("greedy.json", "out.txt"))
 assert a["cer"] == b["cer"] and abs(a["loss"] - b["loss"]) < 1e-4, (a, b)
 PY
 expect 0 "" eval --checkpoint ct/best.ckpt --beam 8 --json
-check "prefix beam search (8) reads at least as well as best path (within 2 points of CER)" $PY - <<'PY'
+learned "prefix beam search (8) reads at least as well as best path (within 2 points of CER)" $PY - <<'PY'
 import json
 greedy, beam = (json.load(open(f))["metrics"] for f in ("greedy.json", "out.txt"))
 print(greedy, beam)
@@ -108,9 +108,9 @@ PY
 
 # --- attention_ocr: the transformer encoder read by a location-attention decoder ---
 AO=(--set encoder=transformer --set attention=location --set base_width=16 --set encoder_layers=2 --set ffn=128 --set memory=64 --set hidden=64 --set embedding=32)
-expect 0 "" train --task ocr --model attention_ocr "${AO[@]}" --data lines --batch-size 32 --steps 300 --eval-every 300 --lr 2e-3 --out ao --json
+expect 0 "" train --task ocr --model attention_ocr "${AO[@]}" --data lines --batch-size 32 --steps "$(budget 300 30)" --eval-every "$(budget 300 30)" --lr 2e-3 --out ao --json
 cp out.txt ao_train.json
-check "attention_ocr (transformer + location) learns to read synth:lines in 300 steps: CER $(cer ao_train.json)% < 75% (47% when written)" \
+learned "attention_ocr (transformer + location) learns to read synth:lines in 300 steps: CER $(cer ao_train.json)% < 75% (47% when written)" \
   $PY -c "import sys; sys.exit(0 if $(cer ao_train.json) < 75 else 1)"
 expect 0 "" eval --checkpoint ao/best.ckpt --beam 1 --json
 check "attention_ocr: eval with greedy decoding reproduces training's CER" test "$(json x 'd["metrics"]["cer"]' out.txt)" = "$(cer ao_train.json)"
@@ -123,7 +123,8 @@ cp out.txt ao_predict_ts_beam.json
 expect 0 "" predict --checkpoint ao/best.ckpt --beam 4 --input "${VAL4[@]}" --json
 check "attention_ocr: the TorchScript export reads as the checkpoint with beam search (4)" \
   test "$(json x '[p["text"] for p in d["predictions"]]' out.txt)" = "$(json x '[p["text"] for p in d["predictions"]]' ao_predict_ts_beam.json)"
-check "attention_ocr: Python's greedy loop over the exported encode/decode_step reads as zoo predict --beam 1" $PY - "${VAL4[@]}" <<'PY'
+# A model that reads with confidence: an untrained one's argmax turns on the resampling difference.
+learned "attention_ocr: Python's greedy loop over the exported encode/decode_step reads as zoo predict --beam 1" $PY - "${VAL4[@]}" <<'PY'
 import json, sys
 import numpy as np, torch
 from PIL import Image

@@ -88,10 +88,10 @@ done
 expect 2 "invalid MViT input_size 48" import --from torchvision --model mvit_v2_s --state-dict mvit_v2_s.pt --out x.ckpt --set input_size=48
 
 # --- learning: the class shows only across frames ---
-# 180 steps each (~35 s on 2 cores); chance is 1/9 = 11.1% on 180 validation clips. Longer runs
-# and the attention schemes compared: docs/RESULTS.md.
+# 180 steps each in the full mode (~50 s on 2 cores), 30 by default; chance is 1/9 = 11.1% on 180
+# validation clips. Longer runs and the attention schemes compared: docs/RESULTS.md.
 SMALL=(--set width=64 --set depth=2 --set heads=2)
-COMMON=(--task video --synth-size 720 --batch-size 24 --workers 2 --epochs 6 --eval-every 60)
+COMMON=(--task video --synth-size 720 --batch-size 24 --workers 2 --epochs "$(budget 6 1)" --eval-every "$(budget 60 30)")
 SMALL_CLIPS=(--set input_size=32 --set crop_pct=1 --set train_aug=none --set hflip=0)
 expect 0 "" train "${COMMON[@]}" --model timesformer_small "${SMALL[@]}" --lr 3e-3 --out ts --json
 cp out.txt ts_train.json
@@ -100,17 +100,14 @@ cp out.txt one_train.json
 expect 0 "" train "${COMMON[@]}" --model cnn_lstm "${SMALL_CLIPS[@]}" --set hidden=128 --out cnn_lstm --json
 cp out.txt cnn_lstm_train.json
 best() { json x 'd["best_metrics"]["top1"]' "$1"; }
-check "one frame of synth:motion stays at chance: best val top-1 $(best one_train.json)% < 20%" $PY -c "import sys; sys.exit(0 if $(best one_train.json) < 20 else 1)"
-check "timesformer_small (divided, 8 frames) learns the motions: $(best ts_train.json)% > 25%" $PY -c "import sys; sys.exit(0 if $(best ts_train.json) > 25 else 1)"
-check "cnn_lstm (resnet18 per frame, an LSTM over 8) learns them: $(best cnn_lstm_train.json)% > 22%" $PY -c "import sys; sys.exit(0 if $(best cnn_lstm_train.json) > 22 else 1)"
+learned "one frame of synth:motion stays at chance: best val top-1 $(best one_train.json)% < 20%" $PY -c "import sys; sys.exit(0 if $(best one_train.json) < 20 else 1)"
+learned "timesformer_small (divided, 8 frames) learns the motions: $(best ts_train.json)% > 25%" $PY -c "import sys; sys.exit(0 if $(best ts_train.json) > 25 else 1)"
+learned "cnn_lstm (resnet18 per frame, an LSTM over 8) learns them: $(best cnn_lstm_train.json)% > 22%" $PY -c "import sys; sys.exit(0 if $(best cnn_lstm_train.json) > 22 else 1)"
 expect 0 "" eval --checkpoint ts/best.ckpt --json
 check "eval of the best checkpoint reproduces training's best val top-1" test "$(json x 'd["metrics"]["top1"]' out.txt)" = "$(best ts_train.json)"
 expect 0 "" eval --checkpoint ts/best.ckpt --data motion --json
-check "synth:motion written as frame folders reads back: 64 clips, above chance" $PY - <<'PY'
-import json
-d = json.load(open("out.txt"))
-assert d["examples"] == 64 and d["metrics"]["top1"] > 20, d
-PY
+check "synth:motion written as frame folders reads back: 64 clips" test "$(json x 'd["examples"]' out.txt)" = 64
+learned "the frame folders' clips are recognised above chance: $(json x 'd["metrics"]["top1"]' out.txt)% > 20%" ge "$(json x 'd["metrics"]["top1"]' out.txt)" 20.001
 
 # --- export: clips at any batch size, through Python and C++ ---
 # export_parity CKPT NAME T SIDE: the TorchScript export of CKPT (Python's torch.jit.load and C++'s
