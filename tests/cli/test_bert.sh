@@ -31,12 +31,12 @@ expect 2 "--from bert imports mlm models; resnet18 is a classify model" import -
 # --- masked-LM pretraining on tiny-shakespeare ---
 # (BERT-Tiny spends its first ~200 steps on the pieces' frequencies; learning from context shows after.)
 MLM=(--task mlm --model bert_tiny --data "$PLAY" --set learnt_vocab=2000 --set seq_len=64 --batch-size 32 --lr 2e-3)
-expect 0 "" train "${MLM[@]}" --steps 600 --eval-every 200 --out mlm --json
+expect 0 "" train "${MLM[@]}" --steps "$(budget 600 40)" --eval-every "$(budget 200 20)" --out mlm --json
 cp out.txt mlm_train.json
 at200() { $PY -c "import json; print(json.loads(open('mlm/metrics.jsonl').readline())['val_$1'])"; }
 best=$(json x 'd["best_metrics"]["loss"]' mlm_train.json); acc=$(json x 'd["best_metrics"]["accuracy"]' mlm_train.json)
-check "MLM validation loss falls after step 200 ($(at200 loss) -> $best nats per masked piece)" ge "$(at200 loss)" "$(echo "$best + 0.15" | bc)"
-check "MLM restores more masked pieces after step 200 ($(at200 accuracy)% -> $acc%)" ge "$acc" "$(echo "$(at200 accuracy) + 2" | bc)"
+learned "MLM validation loss falls after step 200 ($(at200 loss) -> $best nats per masked piece)" ge "$(at200 loss)" "$(echo "$best + 0.15" | bc)"
+learned "MLM restores more masked pieces after step 200 ($(at200 accuracy)% -> $acc%)" ge "$acc" "$(echo "$(at200 accuracy) + 2" | bc)"
 expect 0 "" eval --checkpoint mlm/best.ckpt --json
 check "eval reproduces training's best loss" $PY -c "import json,sys; a=json.load(open('out.txt'))['metrics']['loss']; b=json.load(open('mlm_train.json'))['best_metrics']['loss']; sys.exit(abs(a-b) > 1e-6)"
 expect 0 "" eval --checkpoint mlm/best.ckpt --batch-size 5 --json
@@ -60,9 +60,9 @@ expect 2 "has no \[MASK\]" predict --checkpoint mlm/best.ckpt --input "nothing t
 
 # --- who speaks this line: fine-tuned from the MLM checkpoint ---
 TC=(--task text_classify --model bert_tiny --data "speakers:$PLAY" --set seq_len=64 --batch-size 32 --lr 1e-3)
-expect 0 "" train "${TC[@]}" --init mlm/best.ckpt --steps 500 --eval-every 250 --out speakers --json
+expect 0 "" train "${TC[@]}" --init mlm/best.ckpt --steps "$(budget 500 20)" --eval-every "$(budget 250 20)" --out speakers --json
 acc=$(json x 'd["best_metrics"]["accuracy"]' out.txt); maj=$(json x 'd["best_metrics"]["majority"]' out.txt)
-check "fine-tuned speaker classifier beats always answering the training's most frequent speaker ($acc% > $maj%)" ge "$acc" "$(echo "$maj + 3" | bc)"
+learned "fine-tuned speaker classifier beats always answering the training's most frequent speaker ($acc% > $maj%)" ge "$acc" "$(echo "$maj + 3" | bc)"
 expect 0 "" predict --checkpoint speakers/best.ckpt --input "My lord, the king is dead" --json
 check "predict names one of the ten speakers" $PY -c "import json,sys; p=json.load(open('out.txt'))['predictions'][0]; sys.exit(p['label'] != p['top'][0]['label'])"
 expect 0 "" export --checkpoint speakers/best.ckpt --out speakers.pt

@@ -21,23 +21,25 @@ expect 2 "bpe_missing.gz" data tokenize --tokenizer clip --bpe bpe_missing.gz --
 # 1024 training scenes, 256 held out (about 90 of them with a single shape: the zero-shot set,
 # whose classes are the 36 colour-and-kind names, "red circle", ..., with synth:scenes' templates).
 TRAIN=(train --task clip --model clip_small --set tokenizer=word --synth-size 1024 --batch-size 64 --threads 2)
-expect 0 "" "${TRAIN[@]}" --steps 240 --eval-every 240 --out run
+expect 0 "" "${TRAIN[@]}" --steps "$(budget 240 20)" --eval-every "$(budget 240 20)" --out run
 check "train: a run folder with best.ckpt" test -f run/best.ckpt
 expect 0 "" eval --checkpoint run/best.ckpt --json
 check "eval --json: recall both ways at 1, 5, 10 and their mean" test "$(json x '",".join(sorted(d["metrics"]))' out.txt)" = \
   "image_to_text_r1,image_to_text_r10,image_to_text_r5,mean_recall,text_to_image_r1,text_to_image_r10,text_to_image_r5"
 # Chance: R@1 of an image among 256 is 0.4%, of a caption 5 x that; R@10 4%.
 r1=$(json x 'd["metrics"]["image_to_text_r1"]' out.txt)
-check "image->text R@1 $r1% >= 8% (chance 2%)" ge "$r1" 8
+learned "image->text R@1 $r1% >= 8% (chance 2%)" ge "$r1" 8
 r10=$(json x 'd["metrics"]["text_to_image_r10"]' out.txt)
-check "text->image R@10 $r10% >= 25% (chance 4%)" ge "$r10" 25
+learned "text->image R@10 $r10% >= 25% (chance 4%)" ge "$r10" 25
 expect 0 "" eval --checkpoint run/best.ckpt --zero-shot --json
 zs=$(json x 'd["metrics"]["top1"]' out.txt)
-check "zero-shot on single-shape scenes by colour and kind: top-1 $zs% >= 12% (36 classes, chance 2.8%; $(json x 'd["examples"]' out.txt) scenes)" ge "$zs" 12
+learned "zero-shot on single-shape scenes by colour and kind: top-1 $zs% >= 12% (36 classes, chance 2.8%; $(json x 'd["examples"]' out.txt) scenes)" ge "$zs" 12
 printf 'a photo of a {}.\n{} in a picture\n' > templates.txt
 expect 0 "" eval --checkpoint run/best.ckpt --zero-shot --templates templates.txt --json
-check "zero-shot with a template file: top-5 is at least top-1, above chance" $PY -c "
-import json, sys; m = json.load(open('out.txt'))['metrics']; sys.exit(0 if m['top5'] >= m['top1'] > 0 else 1)"
+check "zero-shot with a template file: top-5 is at least top-1" $PY -c "
+import json, sys; m = json.load(open('out.txt'))['metrics']; sys.exit(0 if m['top5'] >= m['top1'] else 1)"
+learned "zero-shot with a template file: above chance" $PY -c "
+import json, sys; m = json.load(open('out.txt'))['metrics']; sys.exit(0 if m['top1'] > 0 else 1)"
 printf 'a photo\n' > no_slot.txt
 expect 2 "no_slot.txt:1: a template needs \{\}" eval --checkpoint run/best.ckpt --zero-shot --templates no_slot.txt
 
