@@ -39,10 +39,12 @@ expect 0 "" visualize --checkpoint tf/best.ckpt --input "Wednesday, March 3rd 20
 check "visualize names the four PNGs it wrote" test "$(grep -c '^wrote maps/tf' out.txt)" -eq 4
 check "the four PNGs are PNGs; the alignment has a 26-pixel cell per source character and <eos>" $PY - maps <<'PY'
 import struct, sys
+sizes = {}
 for name in ("tf.png", "tf_encoder.png", "tf_decoder.png", "tf_cross.png"):
-    data = open(f"{sys.argv[1]}/{name}", "rb").read()
+    data = open(f"{sys.argv[1]}/{name}", "rb").read(24)
     assert data[:8] == b"\x89PNG\r\n\x1a\n", name
-w, h = struct.unpack(">II", open(f"{sys.argv[1]}/tf.png", "rb").read()[16:24])
+    sizes[name] = struct.unpack(">II", data[16:24])
+w, h = sizes["tf.png"]
 assert 26 * 27 <= w <= 26 * 27 + 400, (w, h)
 PY
 # The heights follow the translation: 10 characters when the model has learnt the dates.
