@@ -42,13 +42,14 @@ declare -A twin=(
   [crnn_lines]="pytorch_crnn.py"
   [bert_mini_mlm]="pytorch_bert.py"
   [adamw_bert_mini]="pytorch_adamw.py"
+  [softmax_ce_6000]="pytorch_softmax_ce.py"
   [sat_soft]="pytorch_sat_soft.py"
   [detr_r50]="pytorch_detr.py"
   [clip_small]="pytorch_clip.py"
   [byol_r18]="pytorch_byol.py --channels-last"
   [dino_vit_tiny]="pytorch_dino.py"
 )
-order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm adamw_bert_mini sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
+order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm adamw_bert_mini softmax_ce_6000 sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
 [[ ${#configs[@]} -gt 0 ]] || configs=("${order[@]}")
 for c in "${configs[@]}"; do
   [[ -n ${twin[$c]:-} ]] || { echo "bench_compare: no twin for '$c'; known: ${order[*]}" >&2; exit 2; }
@@ -60,11 +61,16 @@ run_zoo() {
   "$zoo" bench --config "$1" --threads "$threads" --steps "$steps" --json |
     "$python" -c 'import json,sys; r=json.load(sys.stdin); r=r[0] if isinstance(r,list) else r; r["side"]="zoo"; print(json.dumps(r))' >> "$runs"
 }
+# The twins run with the allocator settings zoo gives itself (lib/core/runtime.cpp: no mapped
+# blocks, no trimming), as an engineer tuning PyTorch on the CPU would set them: with glibc's
+# defaults each large temporary is mapped and page-faulted in again every step, which on these
+# virtual machines made the softmax_ce_6000 twin 20x slower (339 ms against 17 ms a step).
+twin_malloc="glibc.malloc.mmap_threshold=33554432:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824"
 run_twin() {
   local script=${twin[$1]%% *} args=""
   [[ ${twin[$1]} == *" "* ]] && args=${twin[$1]#* }
   # shellcheck disable=SC2086
-  (cd benchmarks && /usr/bin/time -f '%M' -o "$runs.time" "$python" "$script" $args --threads "$threads" --steps "$steps") |
+  (cd benchmarks && GLIBC_TUNABLES=$twin_malloc /usr/bin/time -f '%M' -o "$runs.time" "$python" "$script" $args --threads "$threads" --steps "$steps") |
     tail -n 1 | "$python" -c 'import json,sys; r=json.loads(sys.stdin.read()); r["side"]="twin"; r["config"]=sys.argv[1]; r["peak_rss_mb"]=int(open(sys.argv[2]).read().split()[-1])/1024; print(json.dumps(r))' "$1" "$runs.time" >> "$runs"
 }
 for c in "${configs[@]}"; do

@@ -17,6 +17,7 @@
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/builtin.h"
 #include "lib/train/fused_optim.h"
 #include "lib/train/precision.h"
@@ -109,7 +110,7 @@ Json bench_resnet18_64(torch::Device device, int64_t warmup, int64_t steps, Prec
     torch::Tensor loss;
     {
       AutocastScope autocast(precision, device);
-      loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+      loss = zoo::nn::cross_entropy(model->forward(images), labels);
     }
     loss.backward();
     sgd.step();
@@ -192,7 +193,7 @@ Json bench_gru_bahdanau(torch::Device device, int64_t warmup, int64_t steps) {
   auto step = [&] {
     adam.zero_grad();
     auto logits = model->forward(src, lengths, tgt_in);
-    auto loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten());
+    auto loss = zoo::nn::cross_entropy(logits.flatten(0, 1), tgt_out.flatten());
     loss.backward();
     torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
     adam.step();
@@ -227,7 +228,7 @@ Json bench_transformer_mt(torch::Device device, int64_t warmup, int64_t steps, P
     {
       AutocastScope autocast(precision, device);
       auto logits = model->forward(src, lengths, tgt_in);
-      loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), loss_options);
+      loss = zoo::nn::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), loss_options);
     }
     loss.backward();
     adam.step();
@@ -251,7 +252,7 @@ Json bench_language_model(const std::string& config, std::shared_ptr<models::Lan
   auto step = [&] {
     optimizer.zero_grad();
     auto out = model->forward(input, state);
-    auto loss = torch::nn::functional::cross_entropy(out.logits.flatten(0, 1), target.flatten());
+    auto loss = zoo::nn::cross_entropy(out.logits.flatten(0, 1), target.flatten());
     loss.backward();
     if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
     optimizer.step();
@@ -306,7 +307,7 @@ Json bench_vit_cifar(torch::Device device, int64_t warmup, int64_t steps, Precis
     torch::Tensor loss;
     {
       AutocastScope autocast(precision, device);
-      loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+      loss = zoo::nn::cross_entropy(model->forward(images), labels);
     }
     loss.backward();
     adamw.step();
@@ -331,7 +332,7 @@ Json bench_timesformer_small(torch::Device device, int64_t warmup, int64_t steps
   auto labels = torch::randint(0, 9, {batch}, torch::kInt64).to(device);
   auto step = [&] {
     adamw.zero_grad();
-    torch::nn::functional::cross_entropy(model->forward(clips), labels).backward();
+    zoo::nn::cross_entropy(model->forward(clips), labels).backward();
     adamw.step();
   };
   const double seconds = time_steps(step, warmup, steps, device);
@@ -390,7 +391,7 @@ Json bench_bert_mini_mlm(torch::Device device, int64_t warmup, int64_t steps) {
   auto step = [&] {
     adamw.zero_grad();
     const auto states = model->forward(tokens).flatten(0, 1).index_select(0, flat);  // (B x 19, H)
-    torch::nn::functional::cross_entropy(model->predict_tokens(states), labels).backward();
+    zoo::nn::cross_entropy(model->predict_tokens(states), labels).backward();
     torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
     adamw.step();
   };
@@ -413,6 +414,27 @@ Json bench_adamw_bert_mini(torch::Device device, int64_t warmup, int64_t steps) 
   const auto count = count_parameters(*model);
   return result("adamw_bert_mini", "parameters", static_cast<double>(count), seconds, steps, device,
                 {{"params", count}, {"tensors", parameters.size()}, {"optimizer", std::getenv("ZOO_OPTIMIZER") ? std::getenv("ZOO_OPTIMIZER") : "fused"}});
+}
+
+// softmax_ce_6000: the loss alone, forward and backward: cross-entropy of (64 x 23) positions over
+// 6,000 classes (gru_bahdanau's output layer) with label smoothing 0.1 and a tenth of the targets
+// pads (ignored), through the loss the tasks train with (lib/nn/cross_entropy.h; LibTorch's under
+// ZOO_CROSS_ENTROPY=libtorch). Unit: positions.
+Json bench_softmax_ce(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t positions = 64 * 23, classes = 6000;
+  auto logits = (torch::randn({positions, classes}) * 3).to(device).set_requires_grad(true);
+  auto target = torch::randint(1, classes, {positions}, torch::kInt64);
+  target.masked_fill_(torch::rand({positions}) < 0.1, 0);
+  target = target.to(device);
+  const auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(0).label_smoothing(0.1);
+  auto step = [&] {
+    logits.mutable_grad() = torch::Tensor();
+    zoo::nn::cross_entropy(logits, target, options).backward();
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  const char* forced = std::getenv("ZOO_CROSS_ENTROPY");
+  return result("softmax_ce_6000", "positions", static_cast<double>(positions), seconds, steps, device,
+                {{"positions", positions}, {"classes", classes}, {"implementation", forced ? forced : "fused"}});
 }
 
 // sat_soft: Show, Attend and Tell with soft attention at the paper's COCO size: a frozen ResNet-50
@@ -641,6 +663,7 @@ const std::vector<Benchmark>& benchmarks() {
       {"crnn_lines", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_crnn_lines(d, w, s); }},
       {"bert_mini_mlm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_bert_mini_mlm(d, w, s); }},
       {"adamw_bert_mini", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_adamw_bert_mini(d, w, s); }},
+      {"softmax_ce_6000", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_softmax_ce(d, w, s); }},
       {"sat_soft", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sat_soft(d, w, s); }},
       {"detr_r50", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_r50(d, w, s); }},
       {"detr_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_detr_small(d, w, s); }},

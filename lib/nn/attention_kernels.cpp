@@ -1,5 +1,7 @@
 #include "lib/nn/attention_kernels.h"
 
+#include "lib/nn/cpu_dispatch.h"
+
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 
@@ -12,12 +14,10 @@
 namespace zoo::nn {
 namespace {
 
-// ---- The loops, compiled twice ----------------------------------------------------------------
+// ---- The loops, compiled twice (lib/nn/cpu_dispatch.h) ---------------------------------------
 // The vectors never cross a call between the two builds: the ABI note GCC gives for them does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
-#define ZOO_INLINE inline __attribute__((always_inline))
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define ZOO_AVX2_DISPATCH 1
+#if ZOO_AVX2_DISPATCH
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace avx2 {
@@ -28,21 +28,6 @@ namespace avx2 {
 namespace baseline {
 #include "lib/nn/attention_kernels_simd.inc"
 }  // namespace baseline
-
-// Each kernel from the AVX2 build where the CPU has AVX2 and FMA, from the baseline otherwise
-// or when ZOO_KERNELS=baseline (how the tests run the baseline build on an AVX2 machine).
-#if ZOO_AVX2_DISPATCH
-bool cpu_has_avx2() {
-  static const bool yes = [] {
-    const char* forced = std::getenv("ZOO_KERNELS");
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(forced && std::string(forced) == "baseline");
-  }();
-  return yes;
-}
-#define ZOO_DISPATCH(kernel, ...) (cpu_has_avx2() ? avx2::kernel(__VA_ARGS__) : baseline::kernel(__VA_ARGS__))
-#else
-#define ZOO_DISPATCH(kernel, ...) baseline::kernel(__VA_ARGS__)
-#endif
 
 // The fused path: float32 on the CPU, not while tracing. The callers' tensors are made
 // contiguous (a no-op for the models' own).

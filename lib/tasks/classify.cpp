@@ -8,6 +8,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/builtin.h"
 #include "lib/viz/figure.h"
 #include "models/vision/vit.h"
@@ -216,8 +217,8 @@ torch::Tensor classification_loss(const std::vector<models::TrainOutput>& output
   for (const auto& output : outputs) {
     // L_distill = CE(head_dist, argmax_c teacher(x)_c)
     auto term = output.distillation && teacher_logits.defined()
-                    ? F::cross_entropy(output.logits, teacher_logits.argmax(1))
-                    : F::cross_entropy(output.logits, targets, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+                    ? zoo::nn::cross_entropy(output.logits, teacher_logits.argmax(1))
+                    : zoo::nn::cross_entropy(output.logits, targets, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
     term = output.weight * term;
     total = total.defined() ? total + term : term;
   }
@@ -279,7 +280,7 @@ void ClassificationTally::add(const torch::Tensor& logits, const torch::Tensor& 
   auto out = logits.to(torch::kCPU).to(torch::kFloat32);  // (B, C)
   const int64_t k = std::min<int64_t>(5, out.size(1));
   examples += out.size(0);
-  loss_sum += torch::nn::functional::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+  loss_sum += zoo::nn::cross_entropy(out, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
   auto best = std::get<1>(out.topk(k, 1));  // (B, k)
   auto hit = best.eq(labels.unsqueeze(1));  // (B, k)
   top1 += hit.select(1, 0).sum().item<int64_t>();

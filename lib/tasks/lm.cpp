@@ -8,6 +8,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/nn/positional.h"
 #include "lib/nn/recurrent_cell.h"
 #include "lib/tasks/builtin.h"
@@ -254,7 +255,7 @@ torch::Tensor LmTask::loss(const Batch& batch) {
     for (const auto& s : out.state) carried.push_back(s.detach());
   }
   // -log p(x_{t+1} | x_{<=t}), averaged over the batch's B x T positions
-  return torch::nn::functional::cross_entropy(out.logits.flatten(0, 1), target.flatten());
+  return zoo::nn::cross_entropy(out.logits.flatten(0, 1), target.flatten());
 }
 
 std::map<std::string, torch::Tensor> LmTask::training_state() const {
@@ -386,7 +387,7 @@ Json LmTask::evaluate(const std::string& split, const std::string& data) {
   const int64_t length = sequence_length();
   auto nll_of = [](const torch::Tensor& logits, const torch::Tensor& target) {
     auto options = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
-    return torch::nn::functional::cross_entropy(logits.to(torch::kCPU, torch::kFloat32).flatten(0, 1), target.flatten(), options).item<double>();
+    return zoo::nn::cross_entropy(logits.to(torch::kCPU, torch::kFloat32).flatten(0, 1), target.flatten(), options).item<double>();
   };
   double nll = 0;
   int64_t predicted = 0;

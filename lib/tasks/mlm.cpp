@@ -10,6 +10,7 @@
 #include "lib/core/random.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/bert_text.h"
 #include "lib/tasks/builtin.h"
 
@@ -153,7 +154,7 @@ torch::Tensor MlmTask::loss(const Batch& batch) {
   const auto selected = labels.ge(0);
   const auto scores = scores_at(batch.tensors.at(0), selected);
   // -log p(x_t | x_masked), averaged over the masked pieces of the batch
-  return torch::nn::functional::cross_entropy(
+  return zoo::nn::cross_entropy(
       scores, labels.flatten().index({selected.flatten()}).to(device_),
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
 }
@@ -179,7 +180,7 @@ Json MlmTask::evaluate(const std::string& split, const std::string& data) {
     const auto label_rows = pad_rows(labels, -1), selected = label_rows.ge(0);
     const auto scores = scores_at(pad_rows(inputs), selected).to(torch::kCPU, torch::kFloat32);
     const auto target = label_rows.flatten().index({selected.flatten()});
-    nll += torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    nll += zoo::nn::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     correct += scores.argmax(1).eq(target).sum().item<double>();
     predicted += static_cast<double>(target.numel());
   }

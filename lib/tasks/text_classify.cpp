@@ -11,6 +11,7 @@
 #include "lib/core/files.h"
 #include "lib/core/random.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/bert_text.h"
 #include "lib/tasks/builtin.h"
 
@@ -158,7 +159,7 @@ torch::Tensor TextClassifyTask::logits(const torch::Tensor& tokens) {
 }
 
 torch::Tensor TextClassifyTask::loss(const Batch& batch) {
-  return torch::nn::functional::cross_entropy(logits(batch.tensors.at(0)), batch.tensors.at(1).to(device_),
+  return zoo::nn::cross_entropy(logits(batch.tensors.at(0)), batch.tensors.at(1).to(device_),
                                               torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
 }
 
@@ -182,7 +183,7 @@ Json TextClassifyTask::evaluate(const std::string& split, const std::string& dat
     const auto target = torch::tensor(std::vector<int64_t>(labels.begin() + b, labels.begin() + stop), torch::kInt64);
     const auto scores = logits(pad_rows(rows)).to(torch::kCPU, torch::kFloat32);
     sums[static_cast<size_t>(3 * classes)] +=
-        torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+        zoo::nn::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     const auto predicted = scores.argmax(1);
     for (int64_t i = 0; i < target.size(0); ++i) {
       const int64_t p = predicted[i].item<int64_t>(), t = target[i].item<int64_t>();

@@ -10,6 +10,7 @@
 #include "lib/core/registry.h"
 #include "lib/core/runtime.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/builtin.h"
 #include "lib/tasks/scripted_decoder.h"
 #include "lib/text/bleu.h"
@@ -212,7 +213,7 @@ torch::Tensor TranslateTask::loss(const Batch& batch) {
   auto src = batch.tensors.at(0).to(device_), tgt_in = batch.tensors.at(2).to(device_), tgt_out = batch.tensors.at(3).to(device_);
   auto logits = model_->forward(src, batch.tensors.at(1), tgt_in);  // (B, T, V)
   auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(text::Vocab::kPad).label_smoothing(label_smoothing_);
-  return torch::nn::functional::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), options);
+  return zoo::nn::cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), options);
 }
 
 double TranslateTask::loss_weight(const Batch& batch) const {
@@ -293,7 +294,7 @@ Json TranslateTask::evaluate(const std::string& split, const std::string& data) 
     Batch batch = collate(indices, source, target);
     auto logits = model_->forward(batch.tensors[0].to(device_), batch.tensors[1], batch.tensors[2].to(device_)).to(torch::kCPU, torch::kFloat32);
     auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(text::Vocab::kPad).reduction(torch::kSum);
-    nll += torch::nn::functional::cross_entropy(logits.flatten(0, 1), batch.tensors[3].flatten(), options).item<double>();
+    nll += zoo::nn::cross_entropy(logits.flatten(0, 1), batch.tensors[3].flatten(), options).item<double>();
     tokens += batch.tensors[3].ne(text::Vocab::kPad).sum().item<int64_t>();
   }
 

@@ -6,6 +6,7 @@
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
+#include "lib/nn/cross_entropy.h"
 #include "lib/tasks/builtin.h"
 #include "lib/tasks/classify.h"
 #include "lib/viz/figure.h"
@@ -120,7 +121,7 @@ std::unique_ptr<BatchStream> VideoTask::train_batches(int64_t epoch, int64_t fir
 
 torch::Tensor VideoTask::loss(const Batch& batch) {
   auto clips = batch.tensors.at(0).to(device_), labels = batch.tensors.at(1).to(device_);
-  return torch::nn::functional::cross_entropy(model_->forward(clips), labels,
+  return zoo::nn::cross_entropy(model_->forward(clips), labels,
                                               torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lib/core/error.h"
+#include "lib/train/fused_optim.h"
 
 namespace zoo {
 
@@ -49,11 +50,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<std::v
   for (const auto& params : groups) param_groups.emplace_back(params);
   if (c.name == "sgd") {
     if (c.nesterov && c.momentum <= 0) throw UsageError("--nesterov needs --momentum > 0");
-    return std::make_unique<torch::optim::SGD>(
+    return std::make_unique<FusedSGD>(
         param_groups, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
   }
-  if (c.name == "adam") return std::make_unique<torch::optim::Adam>(param_groups, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
-  if (c.name == "adamw") return std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.name == "adam") return std::make_unique<FusedAdam>(param_groups, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.name == "adamw") return std::make_unique<FusedAdamW>(param_groups, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
   throw UsageError("invalid --opt '" + c.name + "': expected sgd, adam or adamw");
 }
 

@@ -2,6 +2,7 @@
 
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
+#include "lib/nn/cross_entropy.h"
 
 #include <optional>
 
@@ -69,7 +70,7 @@ std::pair<torch::Tensor, torch::Tensor> caption_cross_entropy(const torch::Tenso
                                                                double label_smoothing) {
   namespace F = torch::nn::functional;
   auto options = F::CrossEntropyFuncOptions().ignore_index(0).reduction(torch::kSum).label_smoothing(label_smoothing);
-  auto total = F::cross_entropy(logits.flatten(0, 1), tokens_out.flatten(), options);
+  auto total = zoo::nn::cross_entropy(logits.flatten(0, 1), tokens_out.flatten(), options);
   return {total, tokens_out.ne(0).sum()};
 }
 

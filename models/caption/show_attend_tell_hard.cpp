@@ -1,5 +1,7 @@
 #include "models/caption/show_attend_tell_hard.h"
 
+#include "lib/nn/cross_entropy.h"
+
 namespace zoo::models {
 
 torch::Tensor reinforce_surrogate(const torch::Tensor& log_likelihood, const torch::Tensor& log_prob_sampled, const torch::Tensor& entropy,
@@ -42,7 +44,7 @@ torch::Tensor ShowAttendTellHardImpl::loss(const torch::Tensor& images, const to
   });
   const auto& logits_all = output.logits;  // (B, T, V)
   namespace F = torch::nn::functional;
-  auto token_nll = F::cross_entropy(logits_all.flatten(0, 1), tokens_out.flatten(),
+  auto token_nll = zoo::nn::cross_entropy(logits_all.flatten(0, 1), tokens_out.flatten(),
                                     F::CrossEntropyFuncOptions().ignore_index(0).reduction(torch::kNone).label_smoothing(label_smoothing))
                        .view({B, T});
   auto log_likelihood = -(token_nll * real).sum(1);                                            // log p(y | s~, a), (B)

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "lib/core/error.h"
+#include "lib/nn/cross_entropy.h"
 
 namespace zoo::models {
 
@@ -267,7 +268,7 @@ torch::Tensor clip_contrastive_loss(const torch::Tensor& image_embeddings, const
   const auto logits = logit_scale * torch::matmul(images, texts.t());
   // The true pairs sit on the diagonal: (CE(logits, i) + CE(logits^T, i)) / 2
   const auto labels = torch::arange(logits.size(0), logits.options().dtype(torch::kInt64));
-  return (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels)) / 2;
+  return (zoo::nn::cross_entropy(logits, labels) + zoo::nn::cross_entropy(logits.t(), labels)) / 2;
 }
 
 torch::Tensor clip_prompt_ensemble(const torch::Tensor& prompt_embeddings) {
