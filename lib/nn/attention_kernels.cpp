@@ -11,23 +11,17 @@
 #include <string>
 #include <utility>
 
+// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
+#ifndef _OPENMP
+#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
+#endif
+
 namespace zoo::nn {
 namespace {
 
 // ---- The loops, compiled twice (lib/nn/cpu_dispatch.h) ---------------------------------------
-// The vectors never cross a call between the two builds: the ABI note GCC gives for them does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#if ZOO_AVX2_DISPATCH
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace avx2 {
-#include "lib/nn/attention_kernels_simd.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
-namespace baseline {
-#include "lib/nn/attention_kernels_simd.inc"
-}  // namespace baseline
+#define ZOO_SIMD_LOOPS "lib/nn/attention_kernels_simd.inc"
+#include "lib/nn/compile_twice.inc"
 
 // The fused path: float32 on the CPU, not while tracing. The callers' tensors are made
 // contiguous (a no-op for the models' own).

@@ -1,20 +1,7 @@
 // Run-time choice between a kernel's two builds: the AVX2 + FMA one where the CPU has both, the
 // compiler's baseline otherwise or when ZOO_KERNELS=baseline (how the tests run the baseline on
-// an AVX2 machine). A kernel file includes its loops twice, inside namespaces avx2 and baseline:
-//
-//   #if ZOO_AVX2_DISPATCH
-//   #pragma GCC push_options
-//   #pragma GCC target("avx2,fma")
-//   namespace avx2 {
-//   #include "lib/nn/..._simd.inc"
-//   }
-//   #pragma GCC pop_options
-//   #endif
-//   namespace baseline {
-//   #include "lib/nn/..._simd.inc"
-//   }
-//
-// and calls them through ZOO_DISPATCH(kernel, arguments...).
+// an AVX2 machine). A kernel file compiles its loops twice, inside namespaces avx2 and baseline,
+// through lib/nn/compile_twice.inc, and calls them through ZOO_DISPATCH(kernel, arguments...).
 #pragma once
 #include <cstdlib>
 #include <string>

@@ -10,22 +10,17 @@
 #include <cstring>
 #include <string>
 
+// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
+#ifndef _OPENMP
+#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
+#endif
+
 namespace zoo::nn {
 namespace {
 
 // ---- The loops, compiled twice (lib/nn/cpu_dispatch.h) ---------------------------------------
-#pragma GCC diagnostic ignored "-Wpsabi"
-#if ZOO_AVX2_DISPATCH
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace avx2 {
-#include "lib/nn/cross_entropy_simd.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
-namespace baseline {
-#include "lib/nn/cross_entropy_simd.inc"
-}  // namespace baseline
+#define ZOO_SIMD_LOOPS "lib/nn/cross_entropy_simd.inc"
+#include "lib/nn/compile_twice.inc"
 
 bool libtorch_forced() {
   static const bool forced = [] {

@@ -12,6 +12,11 @@
 #include <string>
 #include <type_traits>
 
+// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
+#ifndef _OPENMP
+#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
+#endif
+
 namespace zoo {
 
 namespace {
