@@ -1,8 +1,8 @@
 #include "lib/nn/attention_kernels.h"
 
+#include "lib/core/kernels.h"
 #include "lib/nn/cpu_dispatch.h"
 
-#include <ATen/Parallel.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include <cmath>
@@ -10,11 +10,6 @@
 #include <cstring>
 #include <string>
 #include <utility>
-
-// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
-#ifndef _OPENMP
-#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
-#endif
 
 namespace zoo::nn {
 namespace {

@@ -3,8 +3,7 @@
 // an AVX2 machine). A kernel file compiles its loops twice, inside namespaces avx2 and baseline,
 // through lib/nn/compile_twice.inc, and calls them through ZOO_DISPATCH(kernel, arguments...).
 #pragma once
-#include <cstdlib>
-#include <string>
+#include "lib/core/kernels.h"
 
 #define ZOO_INLINE inline __attribute__((always_inline))
 
@@ -22,8 +21,7 @@ namespace zoo::nn {
 inline bool cpu_has_avx2() {
   static const bool yes = [] {
 #if ZOO_AVX2_DISPATCH
-    const char* forced = std::getenv("ZOO_KERNELS");
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(forced && std::string(forced) == "baseline");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !env_is("ZOO_KERNELS", "baseline");
 #else
     return false;
 #endif

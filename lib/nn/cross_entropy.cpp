@@ -1,19 +1,12 @@
 #include "lib/nn/cross_entropy.h"
 
+#include "lib/core/kernels.h"
 #include "lib/nn/cpu_dispatch.h"
 
-#include <ATen/Parallel.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <string>
-
-// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
-#ifndef _OPENMP
-#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
-#endif
 
 namespace zoo::nn {
 namespace {
@@ -23,10 +16,7 @@ namespace {
 #include "lib/nn/compile_twice.inc"
 
 bool libtorch_forced() {
-  static const bool forced = [] {
-    const char* env = std::getenv("ZOO_CROSS_ENTROPY");
-    return env && std::string(env) == "libtorch";
-  }();
+  static const bool forced = env_is("ZOO_CROSS_ENTROPY", "libtorch");
   return forced;
 }
 

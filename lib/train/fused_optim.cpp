@@ -1,8 +1,8 @@
 #include "lib/train/fused_optim.h"
 
+#include "lib/core/kernels.h"
 #include "lib/train/optimizer_kernels.h"
 
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,11 +12,6 @@
 #include <string>
 #include <type_traits>
 
-// at::parallel_for splits the loops only in a unit compiled with OpenMP (CMakeLists.txt, ZOO_OPENMP_SOURCES).
-#ifndef _OPENMP
-#error "compile with -fopenmp: without it at::parallel_for runs this unit's kernels on one thread"
-#endif
-
 namespace zoo {
 
 namespace {
@@ -24,10 +19,7 @@ namespace {
 // ZOO_OPTIMIZER=libtorch sends every step to LibTorch's own optimizer: the "before" of
 // docs/PERFORMANCE.md's measurement of this lever, and a way out should the loop ever be suspect.
 bool libtorch_step_forced() {
-  static const bool forced = [] {
-    const char* env = std::getenv("ZOO_OPTIMIZER");
-    return env && std::string(env) == "libtorch";
-  }();
+  static const bool forced = env_is("ZOO_OPTIMIZER", "libtorch");
   return forced;
 }
 
