@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/core/files.h"
 #ifdef ZOO_TENSORBOARD
@@ -160,6 +161,7 @@ EventWriter::EventWriter(const std::string& folder, std::optional<int64_t> resum
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) throw Error("cannot create " + folder + ": " + ec.message());
+  remove_stale_temporaries(folder);  // a rewrite below that an earlier attempt did not finish
   const auto existing = event_files(folder);
   std::string kept;
   if (resumed_step && !existing.empty()) {
@@ -170,16 +172,8 @@ EventWriter::EventWriter(const std::string& folder, std::optional<int64_t> resum
       const auto event = parse_event(record);
       if (event && event->step <= *resumed_step) kept += frame_record(record);
     }
-    if (kept.size() != scan.intact_bytes || !scan.problem.empty()) {
-      // Replaced by rename, so a kill now leaves the old file or the new one, never half of it.
-      const std::string tmp = path_ + ".tmp";
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << kept;
-      out.close();
-      if (!out) throw Error("cannot write " + tmp);
-      fs::rename(tmp, path_, ec);
-      if (ec) throw Error("cannot replace " + path_ + ": " + ec.message());
-    }
+    // Replaced by rename, so a kill now leaves the old file or the new one, never half of it.
+    if (kept.size() != scan.intact_bytes || !scan.problem.empty()) write_file_atomic(path_, kept);
   } else {
     for (const auto& old : existing) fs::remove(old, ec);
     char host[256] = "localhost";

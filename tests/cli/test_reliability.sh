@@ -13,7 +13,17 @@ same_weights() { diff -q <("$WEIGHTS" "$1") <("$WEIGHTS" "$2") > /dev/null; }
 metrics() { $PY -c 'import json,sys
 for line in open(sys.argv[1]):
     d = json.loads(line); [d.pop(k) for k in ("eval_seconds", "elapsed_seconds", "run_seconds")]; print(json.dumps(d, sort_keys=True))' "$1"; }
-no_temporaries() { ! find "$1" -name '*.tmp.*' | grep -q .; }
+# no_temporaries DIR: no NAME.tmp.PID under DIR; names any it finds, with their writers' states.
+no_temporaries() {
+  local left
+  left=$(find "$1" -name '*.tmp*')
+  [[ -z $left ]] && return 0
+  for file in $left; do
+    pid=${file##*.tmp.}
+    echo "     left: $file ($(stat -c '%s bytes, changed %z' "$file"); pid $pid $(kill -0 "$pid" 2> /dev/null && ps -o pid=,lstart=,args= -p "$pid" || echo gone))"
+  done
+  return 1
+}
 random_delay() { awk -v r=$RANDOM -v max="$1" 'BEGIN { printf "%.3f", max * r / 32767 }'; }
 # step_reached LOG N [FROM_LINE]: waits (up to 60 s) until LOG, after its line FROM_LINE, logs
 # training step N or a later one.

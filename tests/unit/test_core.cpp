@@ -282,13 +282,21 @@ TEST_CASE("link_atomically and remove_stale_temporaries", "[core]") {
   link_atomically((dir / "step-1.ckpt").string(), (dir / "last.ckpt").string());
   CHECK(read_bytes((dir / "last.ckpt").string()) == "one");
   CHECK(fs::equivalent(dir / "step-1.ckpt", dir / "last.ckpt"));
+  // Again, when last.ckpt already is step-1.ckpt: rename(2) between two links of one file does
+  // nothing, and the temporary link must not stay behind.
+  link_atomically((dir / "step-1.ckpt").string(), (dir / "last.ckpt").string());
+  CHECK(fs::equivalent(dir / "step-1.ckpt", dir / "last.ckpt"));
+  CHECK_FALSE(fs::exists(dir / ("last.ckpt.tmp." + std::to_string(::getpid()))));
   // A temporary file of a process that is gone goes; one of a living process (this one) stays.
   write_bytes((dir / "a.ckpt.tmp.2147483646").string(), "torn");
   const std::string own = "b.ckpt.tmp." + std::to_string(::getpid());
   write_bytes((dir / own).string(), "being written");
+  // pid 1 lives and started before this file was written: it could be its writer.
+  write_bytes((dir / "c.ckpt.tmp.1").string(), "init's");
   remove_stale_temporaries(dir.string());
   CHECK_FALSE(fs::exists(dir / "a.ckpt.tmp.2147483646"));
   CHECK(fs::exists(dir / own));
+  CHECK(fs::exists(dir / "c.ckpt.tmp.1"));
   fs::remove_all(dir);
 }
 
