@@ -1,32 +1,76 @@
 """What the PyTorch programs of benchmarks/ share: their command line (--threads, --warmup,
---steps; the same seed) and the clock, timed as `zoo bench` times a configuration (untimed warm-up
-steps, then the mean of the timed ones)."""
+--steps, --precision, --profile; the same seed) and the clock, timed as `zoo bench` times a
+configuration (untimed warm-up steps, then the mean of the timed ones)."""
 import argparse
+import contextlib
+import json
 import time
 
 import torch
 
+# The matrix products and convolutions whose floating-point operations LibTorch's profiler counts
+# (with_flops). Each counts its own call: a backward pass's products are mm/bmm calls of their own,
+# but a convolution's backward (convolution_backward) is not counted, so conv2d counts three times
+# (forward, input gradient, weight gradient), as FLOP counts of a training step usually do.
+PRODUCT_OPS = {"aten::mm": 1, "aten::addmm": 1, "aten::bmm": 1, "aten::baddbmm": 1, "aten::conv2d": 3}
+PROFILED_STEPS = 3
+
+_options = argparse.Namespace(precision="fp32", profile="")
+
 
 def parse_args(parser: argparse.ArgumentParser, warmup: int, steps: int, threads: int = 0) -> argparse.Namespace:
-    """Adds --threads (default `threads`, or PyTorch's count when 0), --warmup and --steps to the
-    script's own options, parses them, and sets the threads and seed 0."""
+    """Adds --threads (default `threads`, or PyTorch's count when 0), --warmup, --steps, --precision
+    and --profile to the script's own options, parses them, and sets the threads and seed 0."""
     parser.add_argument("--threads", type=int, default=threads or torch.get_num_threads())
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: the step under torch.autocast('cpu', torch.bfloat16), as zoo bench --precision bf16")
+    parser.add_argument("--profile", default="", metavar="PREFIX",
+                        help=f"after the timed steps, profile {PROFILED_STEPS} more: PREFIX.trace.json (Chrome trace) and "
+                             "PREFIX.flops.json (the matrix products' GFLOP per step)")
     args = parser.parse_args()
+    _options.precision, _options.profile = args.precision, args.profile
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     return args
 
 
+def _autocast():
+    if _options.precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _profile(step) -> None:
+    """PROFILED_STEPS steps under the profiler (the legacy one, which this build has without
+    Kineto): the trace, and the GFLOP per step of the matrix products and convolutions."""
+    with torch.autograd.profiler.profile(use_kineto=False, with_flops=True, record_shapes=True) as profile:
+        for _ in range(PROFILED_STEPS):
+            with _autocast():
+                step()
+    profile.export_chrome_trace(_options.profile + ".trace.json")
+    flops = sum(event.flops * PRODUCT_OPS[event.name] for event in profile.function_events
+                if event.name in PRODUCT_OPS and event.flops)
+    with open(_options.profile + ".flops.json", "w") as out:
+        json.dump({"gflop_per_step": flops / PROFILED_STEPS / 1e9, "counted": sorted(PRODUCT_OPS),
+                   "profiled_steps": PROFILED_STEPS, "precision": _options.precision}, out)
+
+
 def seconds_per_step(step, warmup: int, steps: int) -> float:
-    """Runs `step` warmup times untimed, then `steps` times; the mean seconds of a timed step."""
+    """Runs `step` warmup times untimed, then `steps` times; the mean seconds of a timed step.
+    With --profile, then a profile of a few more, untimed."""
     for _ in range(warmup):
-        step()
+        with _autocast():
+            step()
     t0 = time.perf_counter()
     for _ in range(steps):
-        step()
-    return (time.perf_counter() - t0) / steps
+        with _autocast():
+            step()
+    seconds = (time.perf_counter() - t0) / steps
+    if _options.profile:
+        _profile(step)
+    return seconds
 
 
 def ema_pairs(online: torch.nn.Module, target: torch.nn.Module):

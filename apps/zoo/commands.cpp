@@ -777,6 +777,7 @@ Commands make_commands(CLI::App& app) {
       {"warmup", 2, 0, "untimed steps first", Kind::Value, "N"},
       {"steps", 5, 0, "timed steps", Kind::Value, "N"},
       {"precision", "fp32", "", "fp32 | bf16 | fp16 (CUDA): autocast in resnet18_64, transformer_mt and vit_cifar", Kind::Value, "P"},
+      {"profile", "", "", "after the timed steps, profile 3 more (LibTorch's profiler) into DIR/CONFIG.zoo.trace.json (Chrome trace; benchmarks/profile_table.py)", Kind::Value, "DIR"},
       {"json", nullptr, false, "one JSON object per line", Kind::Flag}});
   c.plot = std::make_unique<Command>(app, "plot", "training and validation curves of runs on shared axes, as PNG", std::vector<OptionSpec>{
       {"runs", nullptr, Json::array(), "run folders, or folders of runs", Kind::Positional, "RUN"},

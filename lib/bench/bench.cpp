@@ -11,6 +11,10 @@
 #include <fstream>
 #include <sstream>
 
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#endif
+
 #include "data/datasets.h"
 #include "data/image.h"
 #include "data/loader.h"
@@ -49,14 +53,34 @@ void synchronize(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
 
-// Seconds for `steps` calls of `step` after `warmup` untimed ones, GPU work included.
+// --profile: where the configuration being run writes its trace ("" when not profiling).
+std::string g_profile_trace;
+constexpr int64_t kProfiledSteps = 3;
+
+// Runs `kProfiledSteps` more steps under LibTorch's profiler and writes every operator's span
+// as a Chrome trace (benchmarks/profile_table.py reads it). Untimed: profiling slows a step.
+void profile_steps(const std::function<void()>& step, torch::Device device) {
+  if (g_profile_trace.empty()) return;
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+  torch::autograd::profiler::RecordProfile record(g_profile_trace);
+  for (int64_t i = 0; i < kProfiledSteps; ++i) step();
+  synchronize(device);
+#else
+  throw UsageError("--profile: this LibTorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
+#endif
+}
+
+// Seconds for `steps` calls of `step` after `warmup` untimed ones, GPU work included; with
+// --profile, then a profile of a few more.
 double time_steps(const std::function<void()>& step, int64_t warmup, int64_t steps, torch::Device device) {
   for (int64_t i = 0; i < warmup; ++i) step();
   synchronize(device);
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < steps; ++i) step();
   synchronize(device);
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  profile_steps(step, device);
+  return seconds;
 }
 
 // Where a step's time goes: seconds per phase, summed over the timed steps (those after `warmup`).
@@ -744,11 +768,23 @@ std::vector<Json> run_benchmarks(const std::string& names, torch::Device device,
     }
     wanted = mixed;
   }
+  const std::string profile_dir = options.has("profile") ? options.get_string("profile") : "";
+  if (!profile_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(profile_dir, ec);
+    if (ec) throw Error("cannot create " + profile_dir + ": " + ec.message());
+  }
   std::vector<Json> out;
   for (const auto* b : wanted) {
     reset_peak_rss();  // each configuration reports its own peak, not the run's so far
+    g_profile_trace = profile_dir.empty() ? "" : (fs::path(profile_dir) / (std::string(b->name) + ".zoo.trace.json")).string();
     out.push_back(b->run(device, options, warmup, steps));
+    if (!g_profile_trace.empty()) {
+      out.back()["profile"] = g_profile_trace;
+      out.back()["profiled_steps"] = fs::exists(g_profile_trace) ? kProfiledSteps : 0;
+    }
   }
+  g_profile_trace.clear();
   return out;
 }
 

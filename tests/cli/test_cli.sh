@@ -154,6 +154,38 @@ if [[ -d ${ZOO_SHARED_DATA:-/nonexistent}/tiny_coco ]]; then
   expect 0 "" bench --config loader_folder --warmup 0 --steps 1 --json
   check "loader_folder reports images/s" test "$(json x 'd["unit"]' out.txt)" = images
 fi
+ROOT=$(cd "$CLI_DIR/../.." && pwd)
+# --profile: a Chrome trace of 3 more steps that benchmarks/profile_table.py reads, beside the timing.
+expect 0 "" bench --config gpt_char --warmup 0 --steps 1 --profile prof --json
+check "bench --profile names its trace and the 3 steps in it" test "$(json x 'd["profile"].endswith("gpt_char.zoo.trace.json") and d["profiled_steps"] == 3' out.txt)" = True
+check "  ... whose matrix products profile_table.py finds (aten::mm self time > 0)" \
+  awk -F'|' '$2 ~ /aten::mm / && $3 + 0 > 0 { found = 1 } END { exit !found }' <($PY "$ROOT/benchmarks/profile_table.py" prof/gpt_char.zoo.trace.json 3 prof/gpt_char.zoo.trace.json 3)
+# The twins' FLOP count (benchmarks/twin.py) and profile_table's self times, against hand-worked values.
+check "twin.py counts a step's product FLOPs as worked by hand; profile_table.py's self times" $PY - "$ROOT/benchmarks" <<'PY'
+import json, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+import torch, twin
+twin._options.profile = "twin_flops"
+model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.Linear(512, 10))
+conv = torch.nn.Conv2d(3, 8, 3)
+x, images = torch.randn(64, 256), torch.randn(2, 3, 10, 10)
+def step():
+    (model(x).sum() + conv(images).sum()).backward()
+twin.seconds_per_step(step, 0, 1)
+# Linear 1: forward and weight gradient (its input needs none); linear 2: forward, input and
+# weight gradients; the convolution three times its forward (2 x 8 x 8 x 8 outputs x 27 MACs).
+want = 2 * (2 * 64 * 256 * 512) + 3 * (2 * 64 * 512 * 10) + 3 * (2 * 2 * 8 * 8 * 8 * 27)
+got = json.load(open("twin_flops.flops.json"))["gflop_per_step"] * 1e9
+assert abs(got - want) < 1, (got, want)
+# A parent [0, 100) ms with children [10, 40) and [50, 60): its self time 60 ms, theirs 30 and 10
+# (the trace counts microseconds).
+trace = [{"name": n, "ph": "X", "ts": t, "dur": d, "tid": 1, "pid": 0} for n, t, d in (("p", 0, 100e3), ("a", 10e3, 30e3), ("b", 50e3, 10e3))]
+json.dump(trace, open("hand.trace.json", "w"))
+table = subprocess.run([sys.executable, sys.argv[1] + "/profile_table.py", "hand.trace.json", "1", "hand.trace.json", "1"],
+                       capture_output=True, text=True, check=True).stdout
+rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in table.splitlines()[2:] if "**" not in line}
+assert rows["p"] == 60 and rows["a"] == 30 and rows["b"] == 10 and rows["outside any operator"] == 0, table
+PY
 
 # --- usage errors: exit 2, one line naming the culprit ---
 expect 2 "unknown model 'nosuch'" train --task classify --model nosuch
