@@ -7,9 +7,12 @@ namespace zoo::nn {
 torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
   if (!training || p == 0) return x;
   if (!x.device().is_cpu()) return torch::dropout(x, p, /*train=*/true);
+  return x * keep_mask(torch::rand_like(x), p);
+}
+
+torch::Tensor keep_mask(torch::Tensor uniform, double p) {
   // keep = [u >= p] / (1 - p) with u ~ U[0, 1): P(keep) = 1 - p, E[x * keep] = x.
-  auto keep = torch::rand_like(x).ge_(p).mul_(1.0 / (1.0 - p));
-  return x * keep;
+  return uniform.ge_(p).mul_(1.0 / (1.0 - p));
 }
 
 DropoutImpl::DropoutImpl(double p) : p_(p) {

@@ -14,6 +14,10 @@ namespace zoo::nn {
 
 torch::Tensor dropout(const torch::Tensor& x, double p, bool training);
 
+// The mask dropout multiplies by, from uniform draws u in [0, 1): [u >= p] / (1 - p), in place.
+// (lib/nn/fused_attention draws the same mask for the weights it drops inside its kernel.)
+torch::Tensor keep_mask(torch::Tensor uniform, double p);
+
 class DropoutImpl : public torch::nn::Module {
  public:
   explicit DropoutImpl(double p = 0.5);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "lib/core/error.h"
+#include "lib/nn/fused_attention.h"
 
 namespace zoo::nn {
 
@@ -31,6 +32,10 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causa
   // Q, K, V = X W^Q, X W^K, X W^V, split into heads: (B, T, E) -> 3 x (B, H, T, D)
   auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias).unflatten(-1, {3, heads_, head_dim_});  // (B, T, 3, H, D)
   auto q = qkv.select(2, 0).transpose(1, 2), k = qkv.select(2, 1).transpose(1, 2), v = qkv.select(2, 2).transpose(1, 2);
+  if (!rotary && !cache && qkv.is_contiguous() && fuses(q, k, v, key_padding))
+    // The kernel reads the heads where the projection wrote them and returns its gradient whole.
+    return out_proj(fused_self_attention(qkv, 1.0 / std::sqrt(static_cast<double>(head_dim_)), causal ? 0 : -1, key_padding, weight_dropout())
+                        .flatten(2));
   if (rotary) {
     q = apply_rotary(q, rotary->cos, rotary->sin);
     k = apply_rotary(k, rotary->cos, rotary->sin);
@@ -73,8 +78,18 @@ torch::Tensor MultiheadAttentionImpl::attend_inputs(const torch::Tensor& query, 
   return attend(project(query, 0), project(key, 1), project(value, 2), -1, key_padding, weights);
 }
 
+bool MultiheadAttentionImpl::fuses(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& key_padding) const {
+  // The fused kernel (lib/nn/fused_attention.h) does not hand its weights out.
+  return !keep_weights_ && fused_attention_applies(q, k, v, key_padding);
+}
+
+double MultiheadAttentionImpl::weight_dropout() const { return attention_dropout_->is_training() ? attention_dropout_->p() : 0.0; }
+
 torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
                                              const torch::Tensor& key_padding, torch::Tensor* weights_out) {
+  if (!weights_out && fuses(q, k, v, key_padding))
+    // Concat(head_1, ..., head_h) W^O, the heads already side by side: (B, T, H, D) -> (B, T, E)
+    return out_proj(fused_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), causal_past, key_padding, weight_dropout()).flatten(2));
   // scores = Q K^T / sqrt(d_k): (B, H, T, keys)
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
   const double minus_infinity = -std::numeric_limits<double>::infinity();

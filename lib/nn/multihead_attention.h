@@ -78,6 +78,11 @@ class MultiheadAttentionImpl : public torch::nn::Module {
  private:
   // (B, T, E) -> (B, H, T, D)
   torch::Tensor split_heads(const torch::Tensor& x) const { return x.unflatten(-1, {heads_, head_dim_}).transpose(1, 2); }
+  // Whether the fused kernel (lib/nn/fused_attention.h) may run on these heads: no weights kept,
+  // inputs it covers.
+  bool fuses(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& key_padding) const;
+  // The dropout on the attention weights now: its probability in training, else 0.
+  double weight_dropout() const;
   // softmax(q k^T / sqrt(d_k) + mask) v, heads concatenated and projected by W^O. causal_past:
   // with a causal mask, how many cached keys come before this call's queries (else -1).
   torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t causal_past,
