@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "lib/core/error.h"
+#include "lib/nn/fused_attention.h"
 
 namespace zoo::models {
 
@@ -64,6 +65,11 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
   const int64_t head_dim = x.size(2) / heads_;
   auto split = [&](const torch::Tensor& t) { return t.unflatten(2, {heads_, head_dim}).transpose(1, 2); };  // (B, heads, T, d)
   const auto q = split(query(x)), k = split(key(x)), v = split(value(x));
+  if (!keep_weights && nn::fused_attention_applies(q, k, v, padding))
+    // The same attention in one kernel (lib/nn/fused_attention.h): (B, T, heads, d) -> (B, T, H)
+    return nn::fused_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim)), -1, padding,
+                               dropout->is_training() ? dropout->p() : 0.0)
+        .flatten(2);
   // softmax(Q K^T / sqrt(d) + mask) V; padding keys get -inf for every query (no causal mask)
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim));
   if (padding.defined()) scores = scores.masked_fill(padding.unsqueeze(1).unsqueeze(2), -std::numeric_limits<double>::infinity());
