@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/atomic_file.h"  // the writes save_checkpoint makes, for its callers too
 #include "lib/core/checkpoint_file.h"
 #include "lib/core/options.h"
 
@@ -69,20 +70,5 @@ class CheckpointReader {
   NamedTensors weights_, task_state_;
   bool has_optimizer_ = false;
 };
-
-// Runs `write` on a temporary path beside `path`, fsyncs it, renames it over `path` and fsyncs
-// the folder: readers, and the file system after a power cut, see the old file or the new one,
-// never half of one. Errors name `path`.
-void write_atomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
-
-// Points `link_path` at the same file as `path` (a hard link, a copy where links are not
-// supported), replacing it atomically.
-void link_atomically(const std::string& path, const std::string& link_path);
-
-// Removes temporary files a killed writer left in `dir` (NAME.tmp.PID of a process that is gone).
-void remove_stale_temporaries(const std::string& dir);
-
-// Writes `text` to `path` atomically.
-void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace zoo

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <map>
 
-#include "lib/core/checkpoint.h"
+#include "lib/core/atomic_file.h"
 #include "lib/core/error.h"
 #include "lib/core/files.h"
 #ifdef ZOO_TENSORBOARD
