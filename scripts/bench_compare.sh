@@ -59,8 +59,11 @@ declare -A twin=(
   [clip_small]="pytorch_clip.py"
   [byol_r18]="pytorch_byol.py --channels-last"
   [dino_vit_tiny]="pytorch_dino.py"
+  [sample_gpt]="pytorch_gpt_sample.py"
+  [classify_r50_ts]="pytorch_classify_r50_ts.py"
+  [beam_transformer_mt]="pytorch_beam_transformer.py"
 )
-order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm adamw_bert_mini softmax_ce_6000 sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny)
+order=(resnet18_64 loader_folder gru_bahdanau lstm_lm gpt_char transformer_mt vit_cifar timesformer_small crnn_lines bert_mini_mlm adamw_bert_mini softmax_ce_6000 sat_soft detr_r50 clip_small byol_r18 dino_vit_tiny sample_gpt beam_transformer_mt classify_r50_ts)
 case $precision in
   fp32) ;;
   bf16) mixed=(resnet18_64 transformer_mt vit_cifar)  # the configurations zoo bench --precision takes

@@ -21,8 +21,11 @@
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
+#include "lib/export/torchscript.h"
 #include "lib/nn/cross_entropy.h"
+#include "lib/nn/search.h"
 #include "lib/tasks/builtin.h"
+#include "lib/tasks/lm.h"
 #include "lib/train/fused_optim.h"
 #include "lib/train/precision.h"
 #include "models/bert/bert.h"
@@ -310,6 +313,111 @@ Json bench_gpt_char(torch::Device device, int64_t warmup, int64_t steps) {
   FusedAdamW adamw(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.1));
   return bench_language_model("gpt_char", model, adamw, 12, 64, 0.0, device, warmup, steps, {{"model", "gpt 4 layers x 4 heads x 128"}});
 }
+// beam_transformer_mt: translation as `zoo predict` and `zoo eval` run it (TranslateTask::translate):
+// the transformer_mt model in eval mode translating 16 random source sentences of 24 tokens at
+// beam 5 through nn::search over TransformerImpl::encode and decode_step (the cross-attention
+// keys and values projected once, the self-attention cache reordered with the beams), at most
+// 2 x 24 + 10 = 58 tokens each. The output layer's <eos> bias is -1e4 here and in the twin, so
+// that every sentence runs to that limit: a random model would stop at random steps. Unit:
+// sentences. (benchmarks/pytorch_beam_transformer.py: the same search batched in PyTorch.)
+Json bench_beam_transformer_mt(torch::Device device, int64_t warmup, int64_t steps) {
+  const int64_t batch = 16, src_length = 24;
+  models::TransformerConfig config;
+  config.tie_output = false;
+  auto model = std::make_shared<models::TransformerImpl>(config);
+  model->to(device);
+  model->eval();
+  nn::SearchOptions search;
+  search.beam = 5;
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["generator.bias"][search.eos].fill_(-1e4);
+  }
+  auto src = torch::randint(4, config.src_vocab, {batch, src_length}, torch::kInt64).to(device);
+  auto lengths = torch::full({batch}, src_length, torch::kInt64);
+  const std::vector<int64_t> source_lengths(static_cast<size_t>(batch), src_length);
+  const auto want = static_cast<size_t>(search.max_len_ratio * src_length) + static_cast<size_t>(search.max_len_extra) - 1;  // before <eos>
+  const nn::StepFunction decode_step = [&](const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+    return model->decode_step(tokens, state);
+  };
+  auto step = [&] {
+    torch::NoGradGuard no_grad;  // as TranslateTask::translate
+    for (const auto& h : nn::search(decode_step, model->encode(src, lengths), source_lengths, search))
+      if (h.tokens.size() != want)
+        throw Error("beam_transformer_mt: a translation of " + std::to_string(h.tokens.size()) + " tokens, not " + std::to_string(want));
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("beam_transformer_mt", "sentences", static_cast<double>(batch), seconds, steps, device,
+                {{"batch", batch}, {"src_len", src_length}, {"beam", search.beam}, {"tgt_len", want + 1}, {"params", count_parameters(*model)}});
+}
+
+// sample_gpt: what nanoGPT's sample.py does with its shakespeare_char model (6 layers, 6 heads,
+// width 384, context 256, vocabulary 65; 10.7M parameters), with the key/value cache: one step
+// is one sample of 255 new tokens after a 1-token prompt, batch 1, temperature 0.8, top-k 200,
+// through the lm task's own generation loop (zoo::generate_tokens, as `zoo predict` runs it).
+// Unit: generated tokens. (benchmarks/pytorch_gpt_sample.py: nanoGPT's model with an expert's
+// preallocated cache.)
+Json bench_sample_gpt(torch::Device device, int64_t warmup, int64_t steps) {
+  models::GptConfig c;
+  c.vocab = 65, c.layers = 6, c.heads = 6, c.width = 384, c.context = 256, c.dropout = 0.0;
+  auto model = std::make_shared<models::GptImpl>(c);
+  model->to(device);
+  model->eval();
+  const int64_t new_tokens = c.context - 1;
+  const nn::SamplingOptions sampling{0.8, 200, 1.0};
+  Rng rng(0);
+  const LmRunner run = [&](const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
+    return model->forward(tokens.to(device), state);
+  };
+  int64_t generated = 0;
+  const LmStateMaker fresh_state = [&] { return model->reserve_state(1); };
+  auto step = [&] { generated = static_cast<int64_t>(generate_tokens(run, {0}, c.context, new_tokens, sampling, rng, -1, fresh_state).size()); };
+  const double seconds = time_steps(step, warmup, steps, device);
+  if (generated != new_tokens) throw Error("sample_gpt: generated " + std::to_string(generated) + " tokens, not " + std::to_string(new_tokens));
+  return result("sample_gpt", "tokens", static_cast<double>(new_tokens), seconds, steps, device,
+                {{"model", "gpt 6 layers x 6 heads x 384"}, {"batch", 1}, {"prompt", 1}, {"new_tokens", new_tokens},
+                 {"params", count_parameters(*model)}, {"temperature", sampling.temperature}, {"top_k", sampling.top_k}});
+}
+
+// classify_r50_ts: batched image classification through the TorchScript export, as `zoo predict
+// --torchscript` runs it: torchvision's ResNet-50 (25,557,032 parameters) traced and saved by
+// zoo's exporter (ClassifyTask::export_torchscript's way), loaded back, optimized for inference
+// as ClassifyTask::use_torchscript does (frozen, batch norms folded into the convolutions, oneDNN
+// convolutions), then batches of 16 random 224x224 images under inference mode. Unit: images.
+// (benchmarks/pytorch_classify_r50_ts.py: torchvision's model, scripted and optimized the same way.)
+Json bench_classify_r50_ts(torch::Device device, int64_t warmup, int64_t steps) {
+  models::ResNetConfig config;
+  config.bottleneck = true, config.layers = {3, 4, 6, 3};
+  auto model = std::make_shared<models::ResNetImpl>(config);
+  const int64_t params = count_parameters(*model);
+  auto traced = trace_module(*model, "resnet50", [&](const std::vector<torch::Tensor>& in) { return model->forward(in[0]); },
+                             {torch::randn({2, 3, 224, 224})});
+  const fs::path path = fs::temp_directory_path() / ("zoo_bench_resnet50." + std::to_string(::getpid()) + ".pt");
+  save_torchscript(traced, path.string(), Json{{"task", "classify"}, {"model", "resnet50"}});
+  torch::jit::Module loaded;
+  try {
+    loaded = load_torchscript(path.string(), device, nullptr);
+  } catch (...) {
+    fs::remove(path);
+    throw;
+  }
+  fs::remove(path);
+  const auto t0 = Clock::now();
+  auto optimized = optimize_for_inference(loaded);
+  const double optimize_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int64_t batch = 16;
+  auto images = torch::randn({batch, 3, 224, 224}).to(device);
+  auto step = [&] {
+    c10::InferenceMode inference;
+    auto logits = optimized.forward({images}).toTensor();
+    if (logits.size(0) != batch || logits.size(1) != 1000) throw Error("classify_r50_ts: unexpected logits shape");
+  };
+  const double seconds = time_steps(step, warmup, steps, device);
+  return result("classify_r50_ts", "images", static_cast<double>(batch), seconds, steps, device,
+                {{"model", "resnet50 (TorchScript export)"}, {"batch", batch}, {"image_size", 224}, {"params", params},
+                 {"optimize_s", optimize_s}});
+}
+
 // vit_cifar: a ViT for 32x32 images (vit_tiny_patch4_32): 4x4 patches by a strided convolution
 // (64 tokens and a class token), width 192, depth 6, 3 heads, MLP 768 with GELU, pre-norm, no
 // dropout, learned positions, 10 classes. Batch 128 random images; one step = forward +
@@ -681,7 +789,10 @@ const std::vector<Benchmark>& benchmarks() {
       {"gru_bahdanau", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gru_bahdanau(d, w, s); }},
       {"lstm_lm", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_lstm_lm(d, w, s); }},
       {"gpt_char", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_gpt_char(d, w, s); }},
+      {"sample_gpt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_sample_gpt(d, w, s); }},
       {"transformer_mt", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_transformer_mt(d, w, s, precision_of(o)); }, true},
+      {"classify_r50_ts", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_classify_r50_ts(d, w, s); }},
+      {"beam_transformer_mt", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_beam_transformer_mt(d, w, s); }},
       {"vit_cifar", [](torch::Device d, const Options& o, int64_t w, int64_t s) { return bench_vit_cifar(d, w, s, precision_of(o)); }, true},
       {"timesformer_small", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_timesformer_small(d, w, s); }},
       {"crnn_lines", [](torch::Device d, const Options&, int64_t w, int64_t s) { return bench_crnn_lines(d, w, s); }},

@@ -26,6 +26,9 @@ std::string class_name(std::string name) {
 // tensors are shared, not copied: the tracer recognises them and emits attribute reads.
 void mirror(const torch::nn::Module& source, torch::jit::Module& target,
             const std::shared_ptr<torch::jit::CompilationUnit>& unit) {
+  // Every scripted module has `training` (Python's .eval() and .train() set it, and
+  // torch.jit.optimize_for_inference freezes only a module that has it).
+  target.register_attribute("training", c10::BoolType::get(), source.is_training());
   for (const auto& p : source.named_parameters(/*recurse=*/false)) target.register_parameter(p.key(), p.value(), false);
   for (const auto& b : source.named_buffers(/*recurse=*/false)) target.register_buffer(b.key(), b.value());
   for (const auto& child : source.named_children()) {
@@ -104,6 +107,13 @@ torch::jit::Module load_torchscript(const std::string& path, torch::Device devic
   }
   module.eval();
   return module;
+}
+
+torch::jit::Module optimize_for_inference(const torch::jit::Module& module) {
+  // Frozen explicitly: torch::jit::optimize_for_inference freezes only a module with a
+  // `training` attribute, which exports before 2026-12-03 lack (it then optimized nothing).
+  auto frozen = torch::jit::freeze(module);
+  return torch::jit::optimize_for_inference(frozen);
 }
 
 }  // namespace zoo

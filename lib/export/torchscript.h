@@ -40,4 +40,9 @@ void save_torchscript(torch::jit::Module& module, const std::string& path, const
 // Loads an exported file onto `device`; fills `meta` from zoo.json. Error naming the file.
 torch::jit::Module load_torchscript(const std::string& path, torch::Device device, Json* meta);
 
+// For prediction only: `module` (in eval mode) frozen (its weights become constants of the graph),
+// batch norms folded into the convolutions before them and, on the CPU, convolutions run by
+// oneDNN in its blocked layout (torch.jit.optimize_for_inference). Cannot be trained or saved.
+torch::jit::Module optimize_for_inference(const torch::jit::Module& module);
+
 }  // namespace zoo

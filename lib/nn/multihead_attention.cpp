@@ -1,5 +1,7 @@
 #include "lib/nn/multihead_attention.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <cmath>
 #include <limits>
 
@@ -7,6 +9,35 @@
 #include "lib/nn/fused_attention.h"
 
 namespace zoo::nn {
+
+namespace {
+
+// A reserved cache tensor (see KeyValueCache) is a view (B, H, T_past, D) of a buffer (B, H,
+// capacity, D) that it starts at, the buffer's rows past T_past free. Writes `fresh` (B, H, T, D)
+// into the free rows and returns the longer view (B, H, T_past + T, D); undefined when `cached`
+// is not such a view (checked, though only reserve_cache's are passed), has no room left, or the
+// write would be recorded (tracing, autograd).
+torch::Tensor append_in_room(const torch::Tensor& cached, const torch::Tensor& fresh) {
+  if (torch::jit::tracer::isTracing() || cached.requires_grad() || fresh.requires_grad() || cached.dim() != 4 ||
+      cached.scalar_type() != fresh.scalar_type() || cached.device() != fresh.device() || cached.storage_offset() != 0)
+    return {};
+  const int64_t B = cached.size(0), H = cached.size(1), past = cached.size(2), D = cached.size(3), T = fresh.size(2);
+  if (cached.stride(3) != 1 || cached.stride(2) != D || cached.stride(1) % D != 0) return {};
+  const int64_t capacity = cached.stride(1) / D;
+  if (capacity < past + T || cached.stride(0) != H * capacity * D ||
+      cached.storage().nbytes() != static_cast<size_t>(B * H * capacity * D) * cached.element_size())
+    return {};
+  auto buffer = cached.as_strided({B, H, capacity, D}, cached.strides());
+  buffer.narrow(2, past, T).copy_(fresh);
+  return buffer.narrow(2, 0, past + T);
+}
+
+}  // namespace
+
+KeyValueCache reserve_cache(int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim, const torch::TensorOptions& options) {
+  return {torch::empty({batch, heads, capacity, head_dim}, options).narrow(2, 0, 0),
+          torch::empty({batch, heads, capacity, head_dim}, options).narrow(2, 0, 0), /*reserved=*/true};
+}
 
 MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& o) : heads_(o.heads), embed_dim_(o.embed_dim) {
   if (o.heads < 1 || o.embed_dim % o.heads != 0)
@@ -45,8 +76,16 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causa
     // Concatenated whenever the cache exists, also when empty, so a traced decoding step records
     // the concatenation and accepts any cache length.
     if (cache->key.defined()) {
-      k = torch::cat({cache->key, k}, 2);  // (B, H, T_past + T, D)
-      v = torch::cat({cache->value, v}, 2);
+      // (B, H, T_past + T, D): written into a reserved cache's free rows, else concatenated.
+      auto k_in_room = cache->reserved ? append_in_room(cache->key, k) : torch::Tensor();
+      auto v_in_room = k_in_room.defined() ? append_in_room(cache->value, v) : torch::Tensor();
+      if (k_in_room.defined() && v_in_room.defined()) {
+        k = k_in_room, v = v_in_room;
+      } else {
+        k = torch::cat({cache->key, k}, 2);
+        v = torch::cat({cache->value, v}, 2);
+        cache->reserved = false;
+      }
     }
     cache->key = k, cache->value = v;
   }

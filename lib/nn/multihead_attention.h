@@ -20,10 +20,20 @@ namespace zoo::nn {
 
 // Keys and values of the positions seen so far, (B, heads, T_past, head_dim) each; undefined
 // before the first call.
+// Keys and values (B, H, T_past, D) each. A reserved cache (reserve_cache) holds views of buffers
+// with room for more positions: self-attention writes the new keys and values into their free
+// rows instead of copying the cache into a longer one (per token O(T) instead of O(T^2) for a
+// sample) and returns longer views, still reserved while there is room. The buffers are shared
+// by every view, so continue a reserved cache once only: two continuations would write the same
+// rows. Any other cache grows by concatenation.
 struct KeyValueCache {
   torch::Tensor key, value;
+  bool reserved = false;
   int64_t length() const { return key.defined() ? key.size(2) : 0; }
 };
+
+// An empty cache (B, H, 0, D) with room for `capacity` positions, of `options`' dtype and device.
+KeyValueCache reserve_cache(int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim, const torch::TensorOptions& options);
 
 struct MultiheadAttentionOptions {
   int64_t embed_dim = 0, heads = 1;

@@ -124,7 +124,9 @@ std::vector<Hypothesis> beam_search(const StepFunction& step, std::vector<torch:
     auto candidates = (log_probs + prior).view({batch, k * vocab});
     // 2k candidates: even if k of them end in <eos>, k can continue.
     auto [values, indices] = candidates.topk(std::min<int64_t>(2 * k, k * vocab), 1);
-    auto values_cpu = values.to(torch::kCPU, torch::kFloat64), indices_cpu = indices.to(torch::kCPU);
+    auto values_cpu = values.to(torch::kCPU, torch::kFloat64).contiguous(), indices_cpu = indices.to(torch::kCPU).contiguous();
+    const auto values_at = values_cpu.accessor<double, 2>();
+    const auto indices_at = indices_cpu.accessor<int64_t, 2>();
     auto attn_cpu = result.attention.defined() ? result.attention.to(torch::kCPU, torch::kFloat32) : torch::Tensor();
 
     std::vector<int64_t> source_rows(batch * k), next_tokens(batch * k, options.eos);
@@ -136,9 +138,9 @@ std::vector<Hypothesis> beam_search(const StepFunction& step, std::vector<torch:
       if (done[b]) continue;
       int64_t kept = 0;
       for (int64_t r = 0; r < values_cpu.size(1) && kept < k; ++r) {
-        const double value = values_cpu[b][r].item<double>();
+        const double value = values_at[b][r];
         if (value == kNegInf) break;
-        const int64_t flat = indices_cpu[b][r].item<int64_t>(), j = flat / vocab, token = flat % vocab;
+        const int64_t flat = indices_at[b][r], j = flat / vocab, token = flat % vocab;
         const int64_t row = b * k + j;
         const torch::Tensor attn = attn_cpu.defined() ? attn_cpu[row] : torch::Tensor();
         if (token == options.eos) {
@@ -163,8 +165,12 @@ std::vector<Hypothesis> beam_search(const StepFunction& step, std::vector<torch:
     beams = std::move(next_beams);
     scores = next_scores;
     auto order = torch::tensor(source_rows, torch::TensorOptions().dtype(torch::kInt64)).to(device);
+    // A beam continues a beam of its own sentence, so a state the step passed through unchanged
+    // (the encoder's keys and values, the source padding) holds the same rows for all of a
+    // sentence's beams, as repeated at the start: reordering it would copy it to itself.
+    for (size_t i = 0; i < result.state.size(); ++i)
+      if (i >= state.size() || !result.state[i].is_same(state[i])) result.state[i] = result.state[i].index_select(0, order);
     state = std::move(result.state);
-    for (auto& s : state) s = s.index_select(0, order);
     tokens = torch::tensor(next_tokens, torch::TensorOptions().dtype(torch::kInt64)).to(device);
   }
 

@@ -95,7 +95,10 @@ void ClassifyTask::build_model() {
   if (channels_last_) models::to_channels_last(*model_);
 }
 
-void ClassifyTask::use_torchscript(torch::jit::Module module) { scripted_ = std::move(module); }
+void ClassifyTask::use_torchscript(torch::jit::Module module) {
+  // Only predicted and evaluated with (zoo bench classify_r50_ts measures it: docs/PERFORMANCE.md).
+  scripted_ = optimize_for_inference(module);
+}
 
 Json ClassifyTask::meta() const {
   Json meta = common_meta();

@@ -13,6 +13,7 @@
 #include "lib/nn/recurrent_cell.h"
 #include "lib/tasks/builtin.h"
 #include "lib/viz/figure.h"
+#include "models/lm/gpt.h"
 
 namespace fs = std::filesystem;
 
@@ -322,17 +323,26 @@ models::LmOutput LmTask::run(const torch::Tensor& tokens, const std::vector<torc
   return {logits.narrow(1, all.size(1) - tokens.size(1), tokens.size(1)), {all}};
 }
 
-std::vector<int64_t> LmTask::generate(const std::vector<int64_t>& prompt_in, int64_t max_new, const nn::SamplingOptions& sampling, Rng& rng,
+std::vector<int64_t> LmTask::generate(const std::vector<int64_t>& prompt, int64_t max_new, const nn::SamplingOptions& sampling, Rng& rng,
                                       int64_t stop) {
   if (model_) model_->eval();
-  torch::NoGradGuard no_grad;
-  std::vector<int64_t> ids = prompt_in.empty() ? std::vector<int64_t>{newline_} : prompt_in;
+  // The C++ gpt samples into caches reserved for its whole context (no copy of the cache per token).
+  LmStateMaker fresh_state;
+  if (const auto gpt = std::dynamic_pointer_cast<models::GptImpl>(model_); gpt && !scripted_)
+    fresh_state = [gpt] { return gpt->reserve_state(1); };
+  return generate_tokens([this](const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) { return run(tokens, state); },
+                         prompt.empty() ? std::vector<int64_t>{newline_} : prompt, context_limit(), max_new, sampling, rng, stop, fresh_state);
+}
+
+std::vector<int64_t> generate_tokens(const LmRunner& run, std::vector<int64_t> ids, int64_t context, int64_t max_new,
+                                     const nn::SamplingOptions& sampling, Rng& rng, int64_t stop, const LmStateMaker& fresh_state) {
+  // Inference mode, not just no-grad: no version counters or view tracking on the cache tensors.
+  c10::InferenceMode inference;
   const size_t prompt_size = ids.size();
-  const int64_t context = context_limit();
   // What to feed next: the prompt (its last `context` tokens), then one token at a time.
   std::vector<int64_t> pending(ids.begin() + (context > 0 && static_cast<int64_t>(ids.size()) > context ? static_cast<int64_t>(ids.size()) - context : 0),
                                ids.end());
-  std::vector<torch::Tensor> state;
+  std::vector<torch::Tensor> state = fresh_state ? fresh_state() : std::vector<torch::Tensor>{};
   int64_t fed = 0;  // tokens the state holds
   for (int64_t i = 0; i < max_new; ++i) {
     auto out = run(ids_tensor(pending).unsqueeze(0), state);
@@ -345,7 +355,7 @@ std::vector<int64_t> LmTask::generate(const std::vector<int64_t>& prompt_in, int
     if (context > 0 && fed + 1 > context) {
       // The window is full: start again from its last `context` tokens (positions restart, as
       // in nanoGPT's generate, which crops to the block size).
-      state.clear();
+      state = fresh_state ? fresh_state() : std::vector<torch::Tensor>{};
       fed = 0;
       pending.assign(ids.end() - context, ids.end());
     } else {

@@ -8,6 +8,7 @@
 // (truncated backpropagation through time); a transformer reads B windows of its context length
 // at random offsets (nanoGPT's get_batch). Both are functions of (seed, epoch, batch).
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -20,6 +21,20 @@
 #include "models/lm/language_model.h"
 
 namespace zoo {
+
+// One call of a language model (the C++ module or its TorchScript export): tokens (B, T) and the
+// state after the tokens before them -> logits (B, T, V) and the state after these.
+using LmRunner = std::function<models::LmOutput(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state)>;
+
+// Up to `max_new` tokens continuing `ids` (stopping after `stop`, when >= 0), one call of `run`
+// per token with the key/value cache or hidden state carried, sampled with `sampling` and `rng`.
+// With a `context` (> 0; a transformer's), the prompt is cut to its last `context` tokens and a
+// full window restarts from its last `context` tokens. `fresh_state`, when given, makes the state
+// each window starts from (GptImpl::reserve_state; else an empty one). Shared by the lm task and
+// zoo bench.
+using LmStateMaker = std::function<std::vector<torch::Tensor>()>;
+std::vector<int64_t> generate_tokens(const LmRunner& run, std::vector<int64_t> ids, int64_t context, int64_t max_new,
+                                     const nn::SamplingOptions& sampling, Rng& rng, int64_t stop = -1, const LmStateMaker& fresh_state = {});
 
 class LmTask : public TaskBase {
  public:

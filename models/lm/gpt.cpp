@@ -1,5 +1,6 @@
 #include "models/lm/gpt.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lib/core/error.h"
@@ -86,8 +87,10 @@ GptImpl::GptImpl(const GptConfig& c) : config_(c), positions_(nn::parse_position
 
 LmOutput GptImpl::forward(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   const bool cached = !state.empty();
+  // reserve_state's caches carry one more entry, the marker that says so.
+  const bool reserved = state.size() == static_cast<size_t>(2 * config_.layers + 1);
   std::vector<nn::KeyValueCache> caches(static_cast<size_t>(config_.layers));
-  for (size_t i = 0; cached && i < caches.size(); ++i) caches[i] = {state.at(2 * i), state.at(2 * i + 1)};
+  for (size_t i = 0; cached && i < caches.size(); ++i) caches[i] = {state.at(2 * i), state.at(2 * i + 1), reserved};
   const int64_t past = caches[0].length();
   if (past + tokens.size(1) > config_.context)
     throw Error("gpt: " + std::to_string(past + tokens.size(1)) + " tokens exceed the context of " + std::to_string(config_.context));
@@ -109,7 +112,19 @@ LmOutput GptImpl::forward(const torch::Tensor& tokens, const std::vector<torch::
   std::vector<torch::Tensor> next;
   if (keep_cache)
     for (auto& c : caches) next.insert(next.end(), {c.key, c.value});
+  if (reserved && std::all_of(caches.begin(), caches.end(), [](const nn::KeyValueCache& c) { return c.reserved; }))
+    next.push_back(state.back());
   return {logits, next};
+}
+
+std::vector<torch::Tensor> GptImpl::reserve_state(int64_t batch) const {
+  std::vector<torch::Tensor> state;
+  for (int64_t i = 0; i < config_.layers; ++i) {
+    auto cache = nn::reserve_cache(batch, config_.heads, config_.context, config_.width / config_.heads, wte->weight.options());
+    state.insert(state.end(), {cache.key, cache.value});
+  }
+  state.push_back(torch::empty({0}));  // the marker
+  return state;
 }
 
 void GptImpl::keep_attention(bool keep) {

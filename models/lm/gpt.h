@@ -70,8 +70,13 @@ class GptImpl : public LanguageModel {
   explicit GptImpl(const GptConfig& config);
 
   // tokens (B, T); state: the key/value cache [k_0, v_0, k_1, v_1, ...], each (B, heads,
-  // T_past, head_dim), or empty. T_past + T must not exceed the context.
+  // T_past, head_dim), or empty, or reserve_state's (the same and a marker). T_past + T must not
+  // exceed the context.
   LmOutput forward(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) override;
+  // An empty state for `batch` sequences whose caches have room for the whole context
+  // (nn::reserve_cache), marked by one more, empty tensor at the end: a sample continued from it
+  // writes each token's keys and values in place. Continue it once only (see nn::KeyValueCache).
+  std::vector<torch::Tensor> reserve_state(int64_t batch) const;
   int64_t context() const override { return config_.context; }
   bool recurrent() const override { return false; }
   int64_t vocab_size() const override { return config_.vocab; }

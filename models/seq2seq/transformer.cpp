@@ -191,7 +191,9 @@ nn::DecodeStep TransformerImpl::decode_step(const torch::Tensor& tokens, const s
   for (size_t i = 0; i < decoder_layers->size(); ++i) {
     const nn::KeyValueCache memory{state.at(1 + 4 * i), state.at(2 + 4 * i)};
     nn::KeyValueCache cache{state.at(3 + 4 * i), state.at(4 + 4 * i)};
-    y = decoder_layers[i]->as<TransformerDecoderLayerImpl>()->forward(y, memory, padding, &cache, &cross);
+    // Only the last layer's weights are the alignment: the others take the fused attention.
+    const bool last = i + 1 == decoder_layers->size();
+    y = decoder_layers[i]->as<TransformerDecoderLayerImpl>()->forward(y, memory, padding, &cache, last ? &cross : nullptr);
     next.insert(next.end(), {memory.key, memory.value, cache.key, cache.value});
   }
   if (decoder_norm) y = decoder_norm(y);

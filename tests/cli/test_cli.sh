@@ -154,6 +154,14 @@ if [[ -d ${ZOO_SHARED_DATA:-/nonexistent}/tiny_coco ]]; then
   expect 0 "" bench --config loader_folder --warmup 0 --steps 1 --json
   check "loader_folder reports images/s" test "$(json x 'd["unit"]' out.txt)" = images
 fi
+# The inference configurations run the same models as their twins (benchmarks/pytorch_gpt_sample.py,
+# pytorch_classify_r50_ts.py): a 255-token sample of nanoGPT's shakespeare_char model, and
+# ResNet-50 through its TorchScript export, saved and loaded back.
+mkdir -p bench_tmp
+TMPDIR=$PWD/bench_tmp expect 0 "" bench --config sample_gpt,classify_r50_ts --warmup 0 --steps 1 --json
+check "bench: sample_gpt samples 255 tokens with 10,770,816 parameters, classify_r50_ts runs 25,557,032, as their twins" \
+  test "$($PY -c "import json; r = [json.loads(l) for l in open('out.txt')]; print(r[0]['params'], r[0]['new_tokens'], r[1]['params'], r[1]['unit'])")" = "10770816 255 25557032 images"
+check "  ... and leaves no exported file behind" test -z "$(ls -A bench_tmp)"
 ROOT=$(cd "$CLI_DIR/../.." && pwd)
 # --profile: a Chrome trace of 3 more steps that benchmarks/profile_table.py reads, beside the timing.
 expect 0 "" bench --config gpt_char --warmup 0 --steps 1 --profile prof --json

@@ -204,6 +204,54 @@ TEST_CASE("gpt: generating with the key/value cache equals recomputing the whole
   }
 }
 
+TEST_CASE("gpt: a reserved cache is written in place and gives the same logits and samples", "[lm][gpt]") {
+  // Head width 4 takes the unfused attention, 16 the fused kernel (which reads the strided views).
+  for (const int64_t width : {8, 32}) {
+    CAPTURE(width);
+    torch::manual_seed(7);
+    auto config = tiny_gpt("learned");
+    config.width = width;
+    models::Gpt gpt(config);
+    gpt->eval();
+    torch::NoGradGuard no_grad;
+    auto tokens = torch::randint(0, 19, {2, 12}, torch::kInt64);
+    auto full = gpt->forward(tokens, {}).logits;
+    auto reserved = gpt->reserve_state(2);
+    REQUIRE(reserved.size() == 5);  // k and v of 2 layers and the marker
+    CHECK(reserved[0].size(2) == 0);
+    const void* buffer = reserved[0].storage().data();  // (an empty view's data_ptr() is null)
+    auto out = gpt->forward(tokens.narrow(1, 0, 4), reserved);
+    CHECK(torch::allclose(out.logits, full.narrow(1, 0, 4), 1e-5, 1e-5));
+    for (int64_t t = 4; t < 12; ++t) {
+      out = gpt->forward(tokens.narrow(1, t, 1), out.state);
+      CHECK(torch::allclose(out.logits.select(1, 0), full.select(1, t), 1e-5, 1e-5));
+    }
+    CHECK(out.state.size() == 5);
+    CHECK(out.state[0].size(2) == 12);
+    CHECK(out.state[0].storage().data() == buffer);  // no copy: the keys were written into the reserved rows
+    CHECK_THROWS_AS(gpt->forward(tokens.narrow(1, 0, 1), out.state), Error);  // past the context
+
+    // Without the marker, a view with room after it is only read: the new keys go to a new tensor.
+    auto unmarked = gpt->reserve_state(2);
+    unmarked.pop_back();
+    const void* untouched = unmarked[0].storage().data();
+    auto plain = gpt->forward(tokens.narrow(1, 0, 4), unmarked);
+    CHECK(plain.state.size() == 4);
+    CHECK(plain.state[0].storage().data() != untouched);
+    CHECK(torch::allclose(plain.logits, full.narrow(1, 0, 4), 1e-5, 1e-5));
+
+    // Sampling through zoo::generate_tokens: 30 tokens restart the 12-token window twice; the
+    // same seed gives the same tokens with reserved caches as with concatenated ones.
+    const LmRunner run = [&](const torch::Tensor& x, const std::vector<torch::Tensor>& state) { return gpt->forward(x, state); };
+    const nn::SamplingOptions sampling{1.0, 0, 1.0};
+    Rng rng_a(5), rng_b(5);
+    const auto concatenated = generate_tokens(run, {1, 2, 3}, 12, 30, sampling, rng_a);
+    const auto in_place = generate_tokens(run, {1, 2, 3}, 12, 30, sampling, rng_b, -1, [&] { return gpt->reserve_state(1); });
+    CHECK(concatenated.size() == 30);
+    CHECK(in_place == concatenated);
+  }
+}
+
 TEST_CASE("gpt: nanoGPT's parameter names and counts", "[lm][gpt][models]") {
   // gpt_mini with 69 tokens: wte 69*128 + wpe 64*128 + 4 blocks of (2 LayerNorms 2*256, c_attn
   // 128*384+384, c_proj 128*128+128, c_fc 128*512+512, mlp c_proj 512*128+128) + ln_f 256
