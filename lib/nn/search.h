@@ -15,6 +15,8 @@ struct DecodeStep {
   std::vector<torch::Tensor> state;  // each (N, ...)
   torch::Tensor attention;           // (N, S), or undefined
 };
+// A step returns each state tensor it leaves unchanged as the very tensor it was given (beam
+// search then does not reorder it) and never writes into a state tensor it was given.
 using StepFunction = std::function<DecodeStep(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state)>;
 
 struct SearchOptions {
