@@ -3,7 +3,8 @@
 `zoo bench --config sample_gpt` (docs/PERFORMANCE.md, scripts/bench_compare.sh).
 
 nanoGPT's GPT at its shakespeare_char size (vocabulary 65, 6 layers, 6 heads, width 384, context
-256, biases, the output layer tied to the token embedding; 10,745,088 parameters, as zoo's gpt)
+256, biases, the output layer tied to the token embedding; 10,770,816 parameters, as zoo's gpt,
+of which nanoGPT's count of 10.67M leaves out the 98,304 of the position table)
 sampling as nanoGPT's sample.py does (temperature 0.8, top-k 200, torch.multinomial), but with
 the key/value cache nanoGPT lacks: preallocated (1, heads, 256, 64) key and value tensors per
 layer written in place, the new token's query attending to the cache's filled prefix, only the
