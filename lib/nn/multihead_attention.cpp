@@ -73,10 +73,10 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causa
   }
   const int64_t past = cache ? cache->length() : 0;
   if (cache) {
-    // Concatenated whenever the cache exists, also when empty, so a traced decoding step records
-    // the concatenation and accepts any cache length.
+    // (B, H, T_past + T, D): written into a reserved cache's free rows; else concatenated
+    // whenever the cache exists, also when empty, so a traced decoding step records the
+    // concatenation and accepts any cache length.
     if (cache->key.defined()) {
-      // (B, H, T_past + T, D): written into a reserved cache's free rows, else concatenated.
       auto k_in_room = cache->reserved ? append_in_room(cache->key, k) : torch::Tensor();
       auto v_in_room = k_in_room.defined() ? append_in_room(cache->value, v) : torch::Tensor();
       if (k_in_room.defined() && v_in_room.defined()) {

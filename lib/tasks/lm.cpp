@@ -342,7 +342,8 @@ std::vector<int64_t> generate_tokens(const LmRunner& run, std::vector<int64_t> i
   // What to feed next: the prompt (its last `context` tokens), then one token at a time.
   std::vector<int64_t> pending(ids.begin() + (context > 0 && static_cast<int64_t>(ids.size()) > context ? static_cast<int64_t>(ids.size()) - context : 0),
                                ids.end());
-  std::vector<torch::Tensor> state = fresh_state ? fresh_state() : std::vector<torch::Tensor>{};
+  auto start_state = [&] { return fresh_state ? fresh_state() : std::vector<torch::Tensor>{}; };
+  std::vector<torch::Tensor> state = start_state();
   int64_t fed = 0;  // tokens the state holds
   for (int64_t i = 0; i < max_new; ++i) {
     auto out = run(ids_tensor(pending).unsqueeze(0), state);
@@ -355,7 +356,7 @@ std::vector<int64_t> generate_tokens(const LmRunner& run, std::vector<int64_t> i
     if (context > 0 && fed + 1 > context) {
       // The window is full: start again from its last `context` tokens (positions restart, as
       // in nanoGPT's generate, which crops to the block size).
-      state = fresh_state ? fresh_state() : std::vector<torch::Tensor>{};
+      state = start_state();
       fed = 0;
       pending.assign(ids.end() - context, ids.end());
     } else {
