@@ -22,8 +22,6 @@ namespace zoo {
 
 namespace {
 
-std::string errno_text(int error) { return std::strerror(error); }
-
 // fsync a file or folder by path; fsync on a folder makes a rename inside it durable.
 void sync_path(const std::string& path, const std::string& culprit) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -61,12 +61,6 @@ std::vector<std::string> load_state_dict(torch::nn::Module& module, const NamedT
   return skipped;
 }
 
-namespace {
-
-std::string errno_text(int error) { return std::strerror(error); }
-
-}  // namespace
-
 void save_checkpoint(const std::string& path, const CheckpointContent& content) {
   torch::serialize::OutputArchive archive;
   Json meta = content.meta;

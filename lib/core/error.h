@@ -24,4 +24,7 @@ struct Interrupted : std::runtime_error {
 // First line of an exception's message: LibTorch's messages carry a backtrace after it.
 std::string first_line(const std::string& message);
 
+// strerror(error) as a string: the system's words for an errno value.
+std::string errno_text(int error);
+
 }  // namespace zoo

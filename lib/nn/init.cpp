@@ -22,4 +22,6 @@ torch::nn::Linear trunc_normal_linear(int64_t in, int64_t out, double std) {
   return layer;
 }
 
+torch::nn::LayerNorm layer_norm(int64_t width, double eps) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)); }
+
 }  // namespace zoo::nn

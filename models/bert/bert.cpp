@@ -5,13 +5,11 @@
 
 #include "lib/core/error.h"
 #include "lib/nn/fused_attention.h"
+#include "lib/nn/init.h"
 
 namespace zoo::models {
 
 namespace {
-
-// BERT's LayerNorm epsilon (the published configs' layer_norm_eps).
-torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-12)); }
 
 // BERT's initialisation (initializer_range 0.02): every linear and embedding weight N(0, 0.02^2),
 // biases zero, LayerNorm 1 and 0, the [PAD] embedding zero. PyTorch's defaults (N(0, 1)
@@ -42,7 +40,7 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
   word_embeddings = register_module("word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab, c.width).padding_idx(0)));
   position_embeddings = register_module("position_embeddings", torch::nn::Embedding(c.max_positions, c.width));
   token_type_embeddings = register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab, c.width));
-  LayerNorm = register_module("LayerNorm", layer_norm(c.width));
+  LayerNorm = register_module("LayerNorm", nn::layer_norm(c.width, 1e-12));  // eps: the published configs' layer_norm_eps
   dropout = register_module("dropout", nn::Dropout(c.dropout));
 }
 
@@ -80,7 +78,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
 
 BertSublayerOutputImpl::BertSublayerOutputImpl(int64_t in, int64_t width, double p) {
   dense = register_module("dense", torch::nn::Linear(in, width));
-  LayerNorm = register_module("LayerNorm", layer_norm(width));
+  LayerNorm = register_module("LayerNorm", nn::layer_norm(width, 1e-12));
   dropout = register_module("dropout", nn::Dropout(p));
 }
 
@@ -163,7 +161,7 @@ std::vector<viz::Figure> BertImpl::look(const torch::Tensor& tokens, const viz::
 
 BertMlmHeadImpl::BertMlmHeadImpl(const BertConfig& c, torch::Tensor word_embeddings) : word_embeddings_(std::move(word_embeddings)) {
   transform = register_module("transform", torch::nn::ModuleDict());
-  transform->update({{"dense", torch::nn::Linear(c.width, c.width).ptr()}, {"LayerNorm", layer_norm(c.width).ptr()}});
+  transform->update({{"dense", torch::nn::Linear(c.width, c.width).ptr()}, {"LayerNorm", nn::layer_norm(c.width, 1e-12).ptr()}});
   bias = register_parameter("bias", torch::zeros({c.vocab}));
 }
 

@@ -4,6 +4,7 @@
 
 #include "lib/core/error.h"
 #include "lib/nn/positional.h"
+#include "lib/nn/init.h"
 
 namespace zoo::models {
 
@@ -14,8 +15,6 @@ nn::MultiheadAttention attention(const TransformerConfig& c) {
   options.embed_dim = c.width, options.heads = c.heads, options.dropout = c.dropout;
   return nn::MultiheadAttention(options);
 }
-
-torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-5)); }
 
 // FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (or GELU), dropout on the hidden layer as PyTorch's
 // nn.TransformerEncoderLayer has it: (B, T, E) -> (B, T, F) -> (B, T, E)
@@ -36,8 +35,8 @@ TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerConfig
   self_attn = register_module("self_attn", attention(c));
   linear1 = register_module("linear1", torch::nn::Linear(c.width, c.ffn));
   linear2 = register_module("linear2", torch::nn::Linear(c.ffn, c.width));
-  norm1 = register_module("norm1", layer_norm(c.width));
-  norm2 = register_module("norm2", layer_norm(c.width));
+  norm1 = register_module("norm1", nn::layer_norm(c.width, 1e-5));
+  norm2 = register_module("norm2", nn::layer_norm(c.width, 1e-5));
   dropout = register_module("dropout", nn::Dropout(c.dropout));
 }
 
@@ -60,9 +59,9 @@ TransformerDecoderLayerImpl::TransformerDecoderLayerImpl(const TransformerConfig
   multihead_attn = register_module("multihead_attn", attention(c));
   linear1 = register_module("linear1", torch::nn::Linear(c.width, c.ffn));
   linear2 = register_module("linear2", torch::nn::Linear(c.ffn, c.width));
-  norm1 = register_module("norm1", layer_norm(c.width));
-  norm2 = register_module("norm2", layer_norm(c.width));
-  norm3 = register_module("norm3", layer_norm(c.width));
+  norm1 = register_module("norm1", nn::layer_norm(c.width, 1e-5));
+  norm2 = register_module("norm2", nn::layer_norm(c.width, 1e-5));
+  norm3 = register_module("norm3", nn::layer_norm(c.width, 1e-5));
   dropout = register_module("dropout", nn::Dropout(c.dropout));
 }
 
@@ -109,7 +108,7 @@ TransformerImpl::TransformerImpl(const TransformerConfig& c) : config_(c), learn
   decoder->update({{"layers", decoder_layers.ptr()}});
   if (c.norm == "pre") {
     // Pre-norm leaves the residual stream unnormalised: one LayerNorm at the end of each stack.
-    encoder_norm = layer_norm(c.width), decoder_norm = layer_norm(c.width);
+    encoder_norm = nn::layer_norm(c.width, 1e-5), decoder_norm = nn::layer_norm(c.width, 1e-5);
     encoder->update({{"norm", encoder_norm.ptr()}});
     decoder->update({{"norm", decoder_norm.ptr()}});
   }

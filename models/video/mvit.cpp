@@ -8,11 +8,6 @@ namespace zoo::models {
 
 namespace {
 
-// The authors' initialisation: Linear weights truncated N(0, 0.02^2), biases 0.
-torch::nn::Linear linear(int64_t in, int64_t out) { return nn::trunc_normal_linear(in, out); }
-
-torch::nn::LayerNorm layer_norm(int64_t dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); }
-
 int64_t product(const std::vector<int64_t>& v) {
   int64_t p = 1;
   for (auto x : v) p *= x;
@@ -110,9 +105,9 @@ std::pair<torch::Tensor, std::vector<int64_t>> MvitPoolImpl::forward(const torch
 
 MultiscaleAttentionImpl::MultiscaleAttentionImpl(const std::vector<int64_t>& input_thw, int64_t dim, int64_t out_dim, const MvitBlockSetting& s, bool v2)
     : heads_(s.heads), head_dim_(out_dim / s.heads), out_dim_(out_dim), v2_(v2) {
-  qkv = register_module("qkv", linear(dim, 3 * out_dim));
+  qkv = register_module("qkv", nn::trunc_normal_linear(dim, 3 * out_dim));
   auto project_seq = register_module("project", torch::nn::Sequential());
-  project = linear(out_dim, out_dim);
+  project = nn::trunc_normal_linear(out_dim, out_dim);
   project_seq->push_back(project);
   if (!s.kernel_q.empty() && (product(s.kernel_q) > 1 || product(s.stride_q) > 1))
     pool_q = register_module("pool_q", MvitPool(head_dim_, s.kernel_q, s.stride_q, false));
@@ -182,12 +177,12 @@ MultiscaleBlockImpl::MultiscaleBlockImpl(const std::vector<int64_t>& input_thw, 
     for (auto stride : s.stride_q) kernel.push_back(stride > 1 ? stride + 1 : stride);
     pool_skip = register_module("pool_skip", MvitPool(s.input_channels, kernel, s.stride_q, true));
   }
-  norm1 = register_module("norm1", layer_norm(s.input_channels));
-  norm2 = register_module("norm2", layer_norm(attn_dim));
+  norm1 = register_module("norm1", nn::layer_norm(s.input_channels, 1e-6));
+  norm2 = register_module("norm2", nn::layer_norm(attn_dim, 1e-6));
   attn = register_module("attn", MultiscaleAttention(input_thw, s.input_channels, attn_dim, s, v2));
-  mlp = register_module("mlp", torch::nn::Sequential(linear(attn_dim, 4 * attn_dim), torch::nn::Functional([](const torch::Tensor& t) { return torch::gelu(t); }), torch::nn::Dropout(0.0),
-                                                     linear(4 * attn_dim, s.output_channels), torch::nn::Dropout(0.0)));
-  if (s.input_channels != s.output_channels) project = register_module("project", linear(s.input_channels, s.output_channels));
+  mlp = register_module("mlp", torch::nn::Sequential(nn::trunc_normal_linear(attn_dim, 4 * attn_dim), torch::nn::Functional([](const torch::Tensor& t) { return torch::gelu(t); }), torch::nn::Dropout(0.0),
+                                                     nn::trunc_normal_linear(4 * attn_dim, s.output_channels), torch::nn::Dropout(0.0)));
+  if (s.input_channels != s.output_channels) project = register_module("project", nn::trunc_normal_linear(s.input_channels, s.output_channels));
   drop_path_ = register_module("drop_path", nn::DropPath(drop_path));
 }
 
@@ -227,10 +222,10 @@ MvitImpl::MvitImpl(const MvitConfig& config) : config_(config) {
     if (!settings[i].stride_q.empty())
       for (size_t a = 0; a < 3; ++a) grid[a] /= settings[i].stride_q[a];
   }
-  norm = register_module("norm", layer_norm(settings.back().output_channels));
+  norm = register_module("norm", nn::layer_norm(settings.back().output_channels, 1e-6));
   auto head_seq = register_module("head", torch::nn::Sequential());
   dropout_ = nn::Dropout(config_.dropout);
-  head = linear(settings.back().output_channels, config_.num_classes);
+  head = nn::trunc_normal_linear(settings.back().output_channels, config_.num_classes);
   head_seq->push_back(dropout_);
   head_seq->push_back(head);
 }

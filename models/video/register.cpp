@@ -17,7 +17,7 @@ using namespace zoo::models;
 
 // The video transformers' recipe (TimeSformer trains with SGD at 0.005 from ViT weights; from
 // scratch on small clips AdamW as DeiT does): AdamW, weight decay 0.05, 5% warm-up, cosine.
-Recipe transformer_recipe() {
+Recipe video_transformer_recipe() {
   return {{"opt", "adamw"}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"sched", "cosine"}, {"warmup_fraction", 0.05}, {"min_lr", 1e-5},
           {"clip_grad", 1.0}};
 }
@@ -74,7 +74,7 @@ void register_video_models(Registry& registry) {
     TimesformerConfig c;
     c.patch_size = v.patch, c.width = v.width, c.depth = v.depth, c.heads = v.heads;
     c.num_classes = std::string(v.name) == "timesformer_base" ? 400 : 9;
-    ModelSpec spec = video_model(v.name, v.what, v.preprocess, v.clip, c, v.params, transformer_recipe());
+    ModelSpec spec = video_model(v.name, v.what, v.preprocess, v.clip, c, v.params, video_transformer_recipe());
     spec.options.rule([](const Json& o) {
       const auto patch = o.at("patch_size").get<int64_t>(), size = o.at("input_size").get<int64_t>();
       if (size % patch != 0)
@@ -118,7 +118,7 @@ void register_video_models(Registry& registry) {
             "MViTv2-S (Li et al. 2022): pooling attention with decomposed relative positions and the residual pooling connection"}}) {
     MvitConfig c;
     c.version = version;
-    ModelSpec spec = video_model(name, what, video_preprocess(224, false), ClipSampling{16, 4}, c, params, transformer_recipe());
+    ModelSpec spec = video_model(name, what, video_preprocess(224, false), ClipSampling{16, 4}, c, params, video_transformer_recipe());
     spec.options.rule([](const Json& o) { check_mvit_grid(o.at("input_size").get<int64_t>(), o.at("num_frames").get<int64_t>()); });
     spec.create = [c](const Json& options) {
       MvitConfig config = MvitConfig::options().read(options, c);

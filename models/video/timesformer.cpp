@@ -9,11 +9,6 @@ namespace zoo::models {
 
 namespace {
 
-// The authors' initialisation: Linear weights truncated N(0, 0.02^2), biases 0.
-torch::nn::Linear linear(int64_t in, int64_t out) { return nn::trunc_normal_linear(in, out); }
-
-torch::nn::LayerNorm layer_norm(int64_t dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); }
-
 // Self-attention with the authors' names (qkv, proj) and initialisation (truncated N(0, 0.02^2), zero biases).
 nn::MultiheadAttention attention(const TimesformerConfig& c) {
   nn::MultiheadAttentionOptions options;
@@ -31,22 +26,22 @@ torch::Tensor head_mean(const torch::Tensor& weights) { return weights.mean(-3);
 }  // namespace
 
 TimesformerMlpImpl::TimesformerMlpImpl(int64_t dim, int64_t hidden, double dropout) {
-  fc1 = register_module("fc1", linear(dim, hidden));
-  fc2 = register_module("fc2", linear(hidden, dim));
+  fc1 = register_module("fc1", nn::trunc_normal_linear(dim, hidden));
+  fc2 = register_module("fc2", nn::trunc_normal_linear(hidden, dim));
   dropout_ = register_module("dropout", nn::Dropout(dropout));
 }
 
 torch::Tensor TimesformerMlpImpl::forward(const torch::Tensor& x) { return dropout_(fc2(dropout_(torch::gelu(fc1(x))))); }
 
 TimesformerBlockImpl::TimesformerBlockImpl(const TimesformerConfig& c, double drop_path) : attention_(c.attention) {
-  norm1 = register_module("norm1", layer_norm(c.width));
+  norm1 = register_module("norm1", nn::layer_norm(c.width, 1e-6));
   attn = register_module("attn", attention(c));
   if (attention_ == "divided") {
-    temporal_norm1 = register_module("temporal_norm1", layer_norm(c.width));
+    temporal_norm1 = register_module("temporal_norm1", nn::layer_norm(c.width, 1e-6));
     temporal_attn = register_module("temporal_attn", attention(c));
-    temporal_fc = register_module("temporal_fc", linear(c.width, c.width));
+    temporal_fc = register_module("temporal_fc", nn::trunc_normal_linear(c.width, c.width));
   }
-  norm2 = register_module("norm2", layer_norm(c.width));
+  norm2 = register_module("norm2", nn::layer_norm(c.width, 1e-6));
   mlp = register_module("mlp", TimesformerMlp(c.width, c.mlp_ratio * c.width, c.dropout));
   dropout_ = register_module("dropout", nn::Dropout(c.dropout));
   drop_path_ = register_module("drop_path", nn::DropPath(drop_path));
@@ -106,8 +101,8 @@ TimesformerImpl::TimesformerImpl(const TimesformerConfig& config) : config_(conf
     }
     blocks->push_back(block);
   }
-  norm = register_module("norm", layer_norm(c.width));
-  head = register_module("head", linear(c.width, c.num_classes));
+  norm = register_module("norm", nn::layer_norm(c.width, 1e-6));
+  head = register_module("head", nn::trunc_normal_linear(c.width, c.num_classes));
 }
 
 torch::Tensor TimesformerImpl::features(const torch::Tensor& clips) {

@@ -9,11 +9,6 @@ namespace zoo::models {
 
 namespace {
 
-// The authors' initialisation: Linear weights truncated N(0, 0.02^2), biases 0.
-torch::nn::Linear linear(int64_t in, int64_t out) { return nn::trunc_normal_linear(in, out); }
-
-torch::nn::LayerNorm layer_norm(int64_t dim, double eps) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(eps)); }
-
 // Position embeddings (1, n, C) of an h0 x w0 grid resized bilinearly to h x w (the authors'
 // _get_pos_embed: F.interpolate, align_corners false).
 torch::Tensor resize_grid_embedding(const torch::Tensor& pos, int64_t h0, int64_t w0, int64_t h, int64_t w) {
@@ -45,12 +40,12 @@ void check_pvt_grid(int64_t input_size, const PvtConfig& c) {
 
 SpatialReductionAttentionImpl::SpatialReductionAttentionImpl(int64_t dim, int64_t heads, int64_t sr_ratio, double dropout)
     : heads_(heads), sr_ratio_(sr_ratio) {
-  q = register_module("q", linear(dim, dim));
-  kv = register_module("kv", linear(dim, 2 * dim));
-  proj = register_module("proj", linear(dim, dim));
+  q = register_module("q", nn::trunc_normal_linear(dim, dim));
+  kv = register_module("kv", nn::trunc_normal_linear(dim, 2 * dim));
+  proj = register_module("proj", nn::trunc_normal_linear(dim, dim));
   if (sr_ratio > 1) {
     sr = register_module("sr", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim, sr_ratio).stride(sr_ratio)));
-    norm = register_module("norm", layer_norm(dim, 1e-5));
+    norm = register_module("norm", nn::layer_norm(dim, 1e-5));
   }
   dropout_ = register_module("dropout", nn::Dropout(dropout));
 }
@@ -79,17 +74,17 @@ torch::Tensor SpatialReductionAttentionImpl::forward(const torch::Tensor& x, int
 }
 
 PvtMlpImpl::PvtMlpImpl(int64_t dim, int64_t hidden, double dropout) {
-  fc1 = register_module("fc1", linear(dim, hidden));
-  fc2 = register_module("fc2", linear(hidden, dim));
+  fc1 = register_module("fc1", nn::trunc_normal_linear(dim, hidden));
+  fc2 = register_module("fc2", nn::trunc_normal_linear(hidden, dim));
   dropout_ = register_module("dropout", nn::Dropout(dropout));
 }
 
 torch::Tensor PvtMlpImpl::forward(const torch::Tensor& x) { return dropout_(fc2(dropout_(torch::gelu(fc1(x))))); }
 
 PvtBlockImpl::PvtBlockImpl(int64_t dim, int64_t heads, int64_t mlp_ratio, int64_t sr_ratio, double dropout, double drop_path) {
-  norm1 = register_module("norm1", layer_norm(dim, 1e-6));
+  norm1 = register_module("norm1", nn::layer_norm(dim, 1e-6));
   attn = register_module("attn", SpatialReductionAttention(dim, heads, sr_ratio, dropout));
-  norm2 = register_module("norm2", layer_norm(dim, 1e-6));
+  norm2 = register_module("norm2", nn::layer_norm(dim, 1e-6));
   mlp = register_module("mlp", PvtMlp(dim, dim * mlp_ratio, dropout));
   drop_path_ = register_module("drop_path", nn::DropPath(drop_path));
 }
@@ -102,7 +97,7 @@ torch::Tensor PvtBlockImpl::forward(const torch::Tensor& x, int64_t h, int64_t w
 
 PvtPatchEmbedImpl::PvtPatchEmbedImpl(int64_t in_channels, int64_t dim, int64_t patch) {
   proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, dim, patch).stride(patch)));
-  norm = register_module("norm", layer_norm(dim, 1e-5));
+  norm = register_module("norm", nn::layer_norm(dim, 1e-5));
 }
 
 torch::Tensor PvtPatchEmbedImpl::forward(const torch::Tensor& x) { return norm(proj(x).flatten(2).transpose(1, 2)); }
@@ -128,9 +123,9 @@ PyramidVisionTransformerImpl::PyramidVisionTransformerImpl(const PvtConfig& c) :
     }
     blocks.push_back(register_module("block" + n, list));
   }
-  norm = register_module("norm", layer_norm(c.widths.back(), 1e-6));
+  norm = register_module("norm", nn::layer_norm(c.widths.back(), 1e-6));
   cls_token = register_parameter("cls_token", nn::trunc_normal_(torch::empty({1, 1, c.widths.back()}), 0.02));
-  head = register_module("head", linear(c.widths.back(), c.num_classes));
+  head = register_module("head", nn::trunc_normal_linear(c.widths.back(), c.num_classes));
   dropout_ = register_module("pos_drop", nn::Dropout(c.dropout));
 }
 

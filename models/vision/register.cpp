@@ -39,7 +39,7 @@ Recipe sgd_recipe(double lr) {
 
 // The vision transformers' (DeiT's, Swin's): AdamW, weight decay 0.05, a linear warm-up over 5% of
 // the run, then cosine.
-Recipe transformer_recipe() {
+Recipe vision_transformer_recipe() {
   return {{"opt", "adamw"}, {"lr", 1e-3}, {"weight_decay", 0.05}, {"sched", "cosine"}, {"warmup_fraction", 0.05}, {"min_lr", 1e-5},
           {"clip_grad", 0.0}};
 }
@@ -137,7 +137,7 @@ void register_vision_models(Registry& registry) {
         std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + stages + " blocks in " +
             std::to_string(v.depths.size()) + " stages from width " + std::to_string(v.embed_dim) + ", attention in " +
             std::to_string(v.window) + "x" + std::to_string(v.window) + " shifted windows",
-        cifar ? cifar_preprocess() : imagenet_preprocess(), c, v.params, transformer_recipe()));
+        cifar ? cifar_preprocess() : imagenet_preprocess(), c, v.params, vision_transformer_recipe()));
   }
 
   // PVT v1 (the authors' four, and a small variant for 32x32 images).
@@ -164,7 +164,7 @@ void register_vision_models(Registry& registry) {
     ModelSpec spec{v.name, "classify", "vision",
                    std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + stages +
                        " blocks in 4 stages of width 64/128/320/512, spatial-reduction attention (R = 8, 4, 2, 1)",
-                   {}, v.params, nullptr, transformer_recipe()};
+                   {}, v.params, nullptr, vision_transformer_recipe()};
     spec.options.add(data::Preprocess::options(), preprocess).add(PvtConfig::options(), c).add(LinearProbeConfig::options(), LinearProbeConfig{});
     // The grids (and the position embeddings) are made for the preprocessing's input_size.
     spec.options.rule([](const Json& o) { check_pvt_grid(o.at("input_size").get<int64_t>(), PvtConfig::options().read(o, PvtConfig{})); });
@@ -216,7 +216,7 @@ void register_vision_models(Registry& registry) {
               : std::string(v.what) + ": " + std::to_string(v.patch) + "x" + std::to_string(v.patch) + " patches, " + std::to_string(v.layers) +
                     " pre-norm blocks of width " + std::to_string(v.width) + ", " + std::to_string(v.heads) + " heads" +
                     (v.distilled ? "; head_dist learns from --set teacher=CKPT" : "");
-    ModelSpec spec{v.name, "classify", "vision", description, {}, v.params, nullptr, transformer_recipe()};
+    ModelSpec spec{v.name, "classify", "vision", description, {}, v.params, nullptr, vision_transformer_recipe()};
     spec.options.add(data::Preprocess::options(), preprocess).add(VitConfig::options(), c).add(LinearProbeConfig::options(), LinearProbeConfig{});
     if (v.distilled) spec.options.add(DistillationConfig::options(), DistillationConfig{});
     // The position embeddings are made for the preprocessing's input_size.

@@ -19,8 +19,6 @@ torch::Tensor full_width(const torch::Tensor& x) {
   return x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(torch::kFloat32) : x;
 }
 
-torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-5)); }
-
 // (B, H, W, C) with H, W multiples of M -> (B * windows, M^2, C), windows in row-major order.
 torch::Tensor partition_windows(const torch::Tensor& x, int64_t window) {
   // (-1 for the batch, not its number: an exported trace keeps the batch free)
@@ -119,10 +117,10 @@ torch::Tensor ShiftedWindowAttentionImpl::forward(const torch::Tensor& input) {
 }
 
 SwinBlockImpl::SwinBlockImpl(int64_t dim, int64_t heads, int64_t window, int64_t shift, const SwinConfig& c, double drop_path) {
-  norm1 = register_module("norm1", layer_norm(dim));
+  norm1 = register_module("norm1", nn::layer_norm(dim, 1e-5));
   attn = register_module("attn", ShiftedWindowAttention(dim, window, shift, heads, c.attention_dropout, c.dropout));
   stochastic_depth = register_module("stochastic_depth", nn::DropPath(drop_path));
-  norm2 = register_module("norm2", layer_norm(dim));
+  norm2 = register_module("norm2", nn::layer_norm(dim, 1e-5));
   const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * c.mlp_ratio);
   mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(dim, hidden), torch::nn::GELU(), nn::Dropout(c.dropout),
                                                      torch::nn::Linear(hidden, dim), nn::Dropout(c.dropout)));
@@ -137,7 +135,7 @@ torch::Tensor SwinBlockImpl::forward(const torch::Tensor& input) {
 
 PatchMergingImpl::PatchMergingImpl(int64_t dim) {
   reduction = register_module("reduction", torch::nn::Linear(torch::nn::LinearOptions(4 * dim, 2 * dim).bias(false)));
-  norm = register_module("norm", layer_norm(4 * dim));
+  norm = register_module("norm", nn::layer_norm(4 * dim, 1e-5));
 }
 
 torch::Tensor PatchMergingImpl::forward(const torch::Tensor& input) {
@@ -158,7 +156,7 @@ SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& c) : config_(c) {
   // Patch partition and linear embedding: (B, 3, H, W) -> (B, C, H/4, W/4) -> (B, H/4, W/4, C)
   features->push_back(torch::nn::Sequential(
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.embed_dim, c.patch_size).stride(c.patch_size)),
-      torch::nn::Functional([](const torch::Tensor& x) { return full_width(x.permute({0, 2, 3, 1})); }), layer_norm(c.embed_dim)));
+      torch::nn::Functional([](const torch::Tensor& x) { return full_width(x.permute({0, 2, 3, 1})); }), nn::layer_norm(c.embed_dim, 1e-5)));
   int64_t total_blocks = 0, block_id = 0;
   for (auto d : c.depths) total_blocks += d;
   for (size_t stage = 0; stage < c.depths.size(); ++stage) {
@@ -174,7 +172,7 @@ SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& c) : config_(c) {
     if (stage + 1 < c.depths.size()) features->push_back(PatchMerging(dim));
   }
   const int64_t final_dim = c.embed_dim << (c.depths.size() - 1);
-  norm = register_module("norm", layer_norm(final_dim));
+  norm = register_module("norm", nn::layer_norm(final_dim, 1e-5));
   head = register_module("head", torch::nn::Linear(final_dim, c.num_classes));
   // torchvision: every Linear from a truncated normal of std 0.02, zero biases.
   torch::NoGradGuard no_grad;

@@ -9,9 +9,6 @@ namespace zoo::models {
 
 namespace {
 
-// ViT's LayerNorms use epsilon 1e-6 (torchvision and timm alike).
-torch::nn::LayerNorm layer_norm(int64_t width) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-6)); }
-
 // torchvision's MLPBlock init: Xavier-uniform weights, N(0, 1e-6^2) biases.
 torch::nn::Linear mlp_linear(int64_t in, int64_t out) {
   torch::nn::Linear linear(in, out);
@@ -24,7 +21,7 @@ torch::nn::Linear mlp_linear(int64_t in, int64_t out) {
 }  // namespace
 
 VitBlockImpl::VitBlockImpl(const VitConfig& c, double drop_path_rate) {
-  ln_1 = register_module("ln_1", layer_norm(c.width));
+  ln_1 = register_module("ln_1", nn::layer_norm(c.width, 1e-6));  // eps 1e-6: torchvision's and timm's
   nn::MultiheadAttentionOptions attention;
   attention.embed_dim = c.width, attention.heads = c.heads, attention.dropout = c.attention_dropout;
   attention.in_proj_parameters = true;  // in_proj_weight / in_proj_bias, as torchvision's nn.MultiheadAttention
@@ -35,7 +32,7 @@ VitBlockImpl::VitBlockImpl(const VitConfig& c, double drop_path_rate) {
     self_attention->out_proj->bias.zero_();
   }
   dropout = register_module("dropout", nn::Dropout(c.dropout));
-  ln_2 = register_module("ln_2", layer_norm(c.width));
+  ln_2 = register_module("ln_2", nn::layer_norm(c.width, 1e-6));
   mlp = register_module("mlp", torch::nn::Sequential(mlp_linear(c.width, c.mlp), torch::nn::GELU(), nn::Dropout(c.dropout),
                                                      mlp_linear(c.mlp, c.width), nn::Dropout(c.dropout)));
   drop_path = register_module("drop_path", nn::DropPath(drop_path_rate));
@@ -58,7 +55,7 @@ VitEncoderImpl::VitEncoderImpl(const VitConfig& c, int64_t tokens) {
     const double rate = c.layers > 1 ? c.drop_path * static_cast<double>(i) / static_cast<double>(c.layers - 1) : c.drop_path;
     layers->push_back("encoder_layer_" + std::to_string(i), VitBlock(c, rate));
   }
-  ln = register_module("ln", layer_norm(c.width));
+  ln = register_module("ln", nn::layer_norm(c.width, 1e-6));
 }
 
 torch::Tensor VitEncoderImpl::forward(const torch::Tensor& x) {
