@@ -11,6 +11,8 @@
 #include "lib/nn/attention_kernels.h"
 #include "lib/nn/step_gradient.h"
 
+namespace test_attention_kernels {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace {
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
@@ -202,3 +204,5 @@ TEST_CASE("StepKeys adds the steps' key gradients in the kernel, equal to autogr
   (torch::tanh(k4 + q0.unsqueeze(1)).matmul(v).sum() * 2).backward();
   CHECK(max_abs_diff(k3.grad(), k4.grad()) < 1e-5);
 }
+
+}  // namespace test_attention_kernels

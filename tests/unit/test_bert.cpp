@@ -21,6 +21,8 @@
 #include "lib/text/wordpiece.h"
 #include "models/bert/bert.h"
 
+namespace test_bert {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 namespace fs = std::filesystem;
 
@@ -362,3 +364,5 @@ TEST_CASE("bert_* in the registry: BertForMaskedLM's counts with the pooler, the
   auto classifier = registry().create_model("bert_tiny", Json{{"num_classes", 10}}, "text_classify");
   CHECK(count_parameters(*classifier) == 4385920 + 128 * 10 + 10);
 }
+
+}  // namespace test_bert

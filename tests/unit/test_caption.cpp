@@ -21,6 +21,8 @@
 #include "models/caption/show_attend_tell_hard.h"
 #include "models/caption/show_tell.h"
 
+namespace test_caption {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 namespace fs = std::filesystem;
 
@@ -411,3 +413,5 @@ TEST_CASE("hard attention decodes through one location, trains through samples a
   for (const auto& b : model->named_buffers()) saved = saved || b.key() == "baseline";
   CHECK(saved);
 }
+
+}  // namespace test_caption

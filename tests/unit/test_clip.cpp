@@ -13,6 +13,8 @@
 #include "models/clip/clip.h"
 #include "lib/text/clip_bpe.h"
 
+namespace test_clip {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -228,3 +230,5 @@ TEST_CASE("CLIP token rows: start, ids, end, padding; long captions cut with the
   CHECK(std::vector<int64_t>(rows[1].data_ptr<int64_t>(), rows[1].data_ptr<int64_t>() + 5) == Ids{49406, 320, 1125, 539, 49407});
   CHECK(cut == 1);
 }
+
+}  // namespace test_clip

@@ -18,6 +18,8 @@
 #include "lib/tasks/task.h"
 #include "lib/train/optim.h"
 
+namespace test_core {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace zoo;
 
@@ -346,3 +348,5 @@ TEST_CASE("optimizers are built by name", "[train]") {
   c.name = "lion";
   CHECK_THROWS_AS(make_optimizer(layer->parameters(), c), UsageError);
 }
+
+}  // namespace test_core

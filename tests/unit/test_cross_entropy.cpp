@@ -13,6 +13,8 @@
 
 #include "lib/nn/cross_entropy.h"
 
+namespace test_cross_entropy {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace {
 
 namespace F = torch::nn::functional;
@@ -138,3 +140,5 @@ TEST_CASE("cross_entropy: the same bits on one thread and on several", "[cross_e
   CHECK(torch::equal(one.first, several.first));
   CHECK(torch::equal(one.second, several.second));
 }
+
+}  // namespace test_cross_entropy

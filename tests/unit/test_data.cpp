@@ -12,6 +12,8 @@
 #include "data/rand_augment.h"
 #include "lib/core/error.h"
 
+namespace test_data {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace zoo;
 using namespace zoo::data;
@@ -281,3 +283,5 @@ TEST_CASE("RandAugment: specs, torchvision's magnitudes, and what each operation
   auto once = data::rand_augment(img, *spec, a);
   CHECK(cv::norm(once, data::rand_augment(img, *spec, b), cv::NORM_INF) == 0);
 }
+
+}  // namespace test_data

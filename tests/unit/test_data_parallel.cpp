@@ -15,6 +15,8 @@
 #include "lib/train/precision.h"
 #include "tests/unit/two_ranks.h"
 
+namespace test_data_parallel {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 using zoo::testing::on_two_ranks;
 
@@ -304,3 +306,5 @@ TEST_CASE("cpuinfo_has_bf16: AVX-512 BF16 or AMX in the flags line, nothing else
   CHECK_FALSE(has("flags\t\t: fpu avx512_bf16x\n"));                     // a whole word, not a prefix
   CHECK_FALSE(has("model name\t: no flags line\n"));
 }
+
+}  // namespace test_data_parallel

@@ -21,6 +21,8 @@
 #include "models/detect/detr.h"
 #include "models/detect/set_criterion.h"
 
+namespace test_detect {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 using Catch::Matchers::Contains;
 
@@ -434,3 +436,5 @@ TEST_CASE("synth:boxes is deterministic, its ids have gaps, its boxes fit their 
   // The image is a pure function of (seed, index).
   CHECK(cv::norm(a.image(5), b.image(5), cv::NORM_INF) == 0);
 }
+
+}  // namespace test_detect

@@ -13,6 +13,8 @@
 #include "lib/core/distributed.h"
 #include "tests/unit/two_ranks.h"
 
+namespace test_distributed {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 using zoo::testing::free_port;
 using zoo::testing::on_two_ranks;
@@ -121,8 +123,6 @@ TEST_CASE("two ranks join a run over loopback and reduce, broadcast and meet thr
   }
 }
 
-
-
 TEST_CASE("shard_range: contiguous parts that cover the items once and differ by at most one", "[distributed]") {
   for (int64_t count : {0, 1, 5, 8, 13}) {
     for (int64_t world : {1, 2, 3, 4}) {
@@ -155,3 +155,5 @@ TEST_CASE("gather_text and sum_over_ranks: every rank's values on every rank, in
     CHECK(sums[rank] == std::vector<double>{4.5, 2e15 + 1});
   }
 }
+
+}  // namespace test_distributed

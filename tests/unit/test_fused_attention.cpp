@@ -14,6 +14,8 @@
 #include "lib/nn/fused_attention.h"
 #include "lib/nn/multihead_attention.h"
 
+namespace test_fused_attention {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace {
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>(); }
@@ -188,3 +190,5 @@ TEST_CASE("MultiheadAttention: dropout on the weights drops what the unfused pat
   torch::manual_seed(2);
   CHECK(torch::equal(a, attention->forward(x, true)));
 }
+
+}  // namespace test_fused_attention

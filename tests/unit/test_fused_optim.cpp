@@ -14,6 +14,8 @@
 
 #include "lib/train/fused_optim.h"
 
+namespace test_fused_optim {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace {
 
 // Tensors of awkward sizes (one element, odd lengths, more than two of the loop's 32 K tasks).
@@ -200,3 +202,5 @@ TEST_CASE("fused steps bump the parameters' versions and fall back to LibTorch's
     }
   }
 }
+
+}  // namespace test_fused_optim

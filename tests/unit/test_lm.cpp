@@ -21,6 +21,8 @@
 #include "models/lm/char_rnn.h"
 #include "models/lm/gpt.h"
 
+namespace test_lm {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 namespace fs = std::filesystem;
 
@@ -434,3 +436,5 @@ TEST_CASE("lm task: word tokens with a line-break token, the vocabulary comes fr
   CHECK(task.meta().at("tokenizer").at("kind") == "word");
   fs::remove_all(dir);
 }
+
+}  // namespace test_lm

@@ -8,6 +8,8 @@
 #include "models/vision/classifier.h"
 #include "models/vision/googlenet.h"
 
+namespace test_models {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -96,3 +98,5 @@ TEST_CASE("GoogLeNet trains its auxiliary classifiers at weight 0.3 when asked",
   plain->train();
   CHECK(plain->forward_train(torch::randn({2, 3, 64, 64})).size() == 1);
 }
+
+}  // namespace test_models

@@ -18,6 +18,8 @@
 #include "lib/train/tensorboard.h"
 #include "lib/viz/plot.h"
 
+namespace test_observe {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace zoo;
 
@@ -269,3 +271,5 @@ TEST_CASE("run folders: status from train.log and the lock, the best metric past
   CHECK(panels[1].series[0].points.size() == 2);
   CHECK(panels[1].series[1].points.size() == 2);  // the damaged line skipped
 }
+
+}  // namespace test_observe

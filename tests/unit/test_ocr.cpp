@@ -19,6 +19,8 @@
 #include "models/ocr/crnn.h"
 #include "models/ocr/ctc_transformer.h"
 
+namespace test_ocr {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -484,3 +486,5 @@ TEST_CASE("line preprocessing: scaled to the height keeping the aspect, grey or 
   CHECK(alphabet.decode({4, 3, 1, 5}) == "ba \xC3\xA4");
   CHECK_THROWS(data::LineAlphabet("ba"));
 }
+
+}  // namespace test_ocr

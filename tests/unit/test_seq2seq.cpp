@@ -10,6 +10,8 @@
 #include "lib/tasks/builtin.h"
 #include "models/seq2seq/rnn_seq2seq.h"
 
+namespace test_seq2seq {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -236,3 +238,5 @@ TEST_CASE("the translation models' parameter counts match the counts worked out 
     if (reference.count(spec->name)) CHECK(count_parameters(*model) == reference.at(spec->name));
   }
 }
+
+}  // namespace test_seq2seq

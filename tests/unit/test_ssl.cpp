@@ -12,6 +12,8 @@
 #include "models/ssl/ssl.h"
 #include "models/vision/resnet.h"
 
+namespace test_ssl {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 using models::SslModelImpl;
 
@@ -217,3 +219,5 @@ TEST_CASE("the views: sizes, ranges, seeding and each method's probabilities", "
     CHECK(cv::norm(channels[1], channels[2], cv::NORM_INF) <= 1);
   }
 }
+
+}  // namespace test_ssl

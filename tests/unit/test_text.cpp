@@ -7,6 +7,10 @@
 #include "lib/core/error.h"
 #include "lib/text/bleu.h"
 #include "lib/text/utf8.h"
+#include "lib/text/tokenizer.h"
+#include "lib/text/vocab.h"
+
+namespace test_text {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
 
 using namespace zoo::text;
 
@@ -108,9 +112,6 @@ TEST_CASE("corpus BLEU pools the statistics of its sentences", "[text][bleu]") {
   CHECK_THROWS_AS(corpus_bleu({"a", "b"}, {{"a"}}), zoo::UsageError);
 }
 
-#include "lib/text/tokenizer.h"
-#include "lib/text/vocab.h"
-
 TEST_CASE("the character tokenizer splits code points and round-trips", "[text][tokenizer]") {
   CharTokenizer chars;
   const std::string text = "Männer 東京!";
@@ -180,3 +181,5 @@ TEST_CASE("vocabularies keep specials first, then tokens by frequency, with limi
   CHECK_THROWS_WITH(all.token(99), Catch::Contains("99"));
   CHECK_THROWS_AS(Vocab::build(corpus, 0), zoo::UsageError);
 }
+
+}  // namespace test_text

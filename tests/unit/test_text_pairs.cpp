@@ -12,6 +12,8 @@
 #include "lib/core/error.h"
 #include "lib/text/sentencepiece.h"
 
+namespace test_text_pairs {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace zoo;
 
@@ -146,3 +148,5 @@ TEST_CASE("SentencePiece BPE and unigram models train, round-trip non-ASCII text
   CHECK(lower.detokenize(lower.tokenize("MÄNNER im Park")) == "männer im park");
   CHECK_THROWS_WITH(text::SentencePieceTokenizer("not a model", false), Catch::Contains("cannot load the SentencePiece model"));
 }
+
+}  // namespace test_text_pairs

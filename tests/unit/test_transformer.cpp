@@ -12,6 +12,8 @@
 #include "lib/nn/search.h"
 #include "models/seq2seq/transformer.h"
 
+namespace test_transformer {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -220,3 +222,5 @@ TEST_CASE("dropout zeroes a fraction p, scales the rest by 1/(1-p), and is the i
   CHECK(torch::equal(a, nn::dropout(x.detach(), 0.5, true)));
   CHECK_THROWS_AS(nn::Dropout(1.0), UsageError);
 }
+
+}  // namespace test_transformer

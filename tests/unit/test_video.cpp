@@ -16,6 +16,8 @@
 #include "models/video/timesformer.h"
 #include "models/video/video_classifier.h"
 
+namespace test_video {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 namespace fs = std::filesystem;
 
@@ -322,3 +324,5 @@ TEST_CASE("TimeSformer's divided attention equals full attention under explicit 
   const double change = (unmasked - temporal).narrow(1, 1, N * T).abs().max().item<double>();
   CHECK(change > 1e-3);
 }
+
+}  // namespace test_video

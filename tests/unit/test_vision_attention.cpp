@@ -12,6 +12,8 @@
 #include "models/vision/swin.h"
 #include "models/vision/vit.h"
 
+namespace test_vision_attention {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 namespace {
@@ -275,3 +277,5 @@ TEST_CASE("mixup and cutmix: targets weigh each image by what it contributes, fr
     CHECK(variance == Approx(1.0 / (4 * (2 * a + 1))).margin(0.006));
   }
 }
+
+}  // namespace test_vision_attention

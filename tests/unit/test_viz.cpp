@@ -4,6 +4,8 @@
 #include "lib/viz/heatmap.h"
 #include "lib/viz/text.h"
 
+namespace test_viz {  // this file's own: the unit tests compile in batches (tests/CMakeLists.txt)
+
 using namespace zoo;
 
 TEST_CASE("FreeType draws non-ASCII letters: the umlaut's dots are ink that plain 'a' lacks", "[viz]") {
@@ -76,3 +78,5 @@ TEST_CASE("activation text colours each token from blue (-1) through white to re
   CHECK(two.rows > image.rows + 20);
   CHECK_THROWS(viz::activation_text(tokens, values, {"a", "b"}));
 }
+
+}  // namespace test_viz
