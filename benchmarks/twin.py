@@ -42,6 +42,23 @@ def _autocast():
     return contextlib.nullcontext()
 
 
+def product_flops(events) -> float:
+    """The FLOPs of the PRODUCT_OPS among profiler events (each with name, flops, thread and
+    time_range). Under autocast an operator can be recorded twice, the call autocast intercepts
+    and, inside it, the same operator on the cast inputs (convolutions always, a backward's mm at
+    times), and the legacy profiler's microsecond stamps can leave the inner one ending after the
+    outer: on one thread two events of one name that overlap at all are one call, counted once."""
+    total, last_end = 0.0, {}
+    for e in sorted((e for e in events if e.name in PRODUCT_OPS and e.flops), key=lambda e: e.time_range.start):
+        key = (e.name, e.thread)
+        if key in last_end and e.time_range.start < last_end[key]:
+            last_end[key] = max(last_end[key], e.time_range.end)
+            continue
+        last_end[key] = e.time_range.end
+        total += e.flops * PRODUCT_OPS[e.name]
+    return total
+
+
 def _profile(step) -> None:
     """PROFILED_STEPS steps under the profiler (the legacy one, which this build has without
     Kineto): the trace, and the GFLOP per step of the matrix products and convolutions."""
@@ -50,8 +67,7 @@ def _profile(step) -> None:
             with _autocast():
                 step()
     profile.export_chrome_trace(_options.profile + ".trace.json")
-    flops = sum(event.flops * PRODUCT_OPS[event.name] for event in profile.function_events
-                if event.name in PRODUCT_OPS and event.flops)
+    flops = product_flops(profile.function_events)
     with open(_options.profile + ".flops.json", "w") as out:
         json.dump({"gflop_per_step": flops / PROFILED_STEPS / 1e9, "counted": sorted(PRODUCT_OPS),
                    "profiled_steps": PROFILED_STEPS, "precision": _options.precision}, out)

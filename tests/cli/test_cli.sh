@@ -185,6 +185,19 @@ twin.seconds_per_step(step, 0, 1)
 want = 2 * (2 * 64 * 256 * 512) + 3 * (2 * 64 * 512 * 10) + 3 * (2 * 2 * 8 * 8 * 8 * 27)
 got = json.load(open("twin_flops.flops.json"))["gflop_per_step"] * 1e9
 assert abs(got - want) < 1, (got, want)
+# Under bf16 autocast the same work: the convolution autocast intercepts and re-issues counts once.
+twin._options.precision = "bf16"
+twin.seconds_per_step(step, 0, 1)
+got = json.load(open("twin_flops.flops.json"))["gflop_per_step"] * 1e9
+assert abs(got - want) < 1, ("bf16", got, want)
+# The overlap rule on hand-made events: a convolution re-issued inside itself (ending a microsecond
+# after its outer call) counts once, an mm on another thread at the same time counts.
+from types import SimpleNamespace as E
+span = lambda s, t: E(start=s, end=t)
+events = [E(name="aten::conv2d", flops=10, thread=1, time_range=span(0, 100)), E(name="aten::conv2d", flops=10, thread=1, time_range=span(2, 101)),
+          E(name="aten::mm", flops=5, thread=1, time_range=span(200, 300)), E(name="aten::mm", flops=5, thread=2, time_range=span(250, 260)),
+          E(name="aten::conv2d", flops=10, thread=1, time_range=span(400, 500))]
+assert twin.product_flops(events) == 3 * 10 + 5 + 5 + 3 * 10, twin.product_flops(events)
 # A parent [0, 100) ms with children [10, 40) and [50, 60): its self time 60 ms, theirs 30 and 10
 # (the trace counts microseconds).
 trace = [{"name": n, "ph": "X", "ts": t, "dur": d, "tid": 1, "pid": 0} for n, t, d in (("p", 0, 100e3), ("a", 10e3, 30e3), ("b", 50e3, 10e3))]
