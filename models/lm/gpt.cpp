@@ -4,14 +4,15 @@
 #include <cmath>
 
 #include "lib/core/error.h"
+#include "lib/nn/init.h"
 
 namespace zoo::models {
 
 namespace {
 
-torch::nn::LayerNorm layer_norm(int64_t width, bool bias) {
+torch::nn::LayerNorm gpt_layer_norm(int64_t width, bool bias) {
   // nanoGPT's LayerNorm with an optional bias; without one the shift stays at zero (frozen).
-  auto norm = torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-5));
+  auto norm = nn::layer_norm(width, 1e-5);
   if (!bias) norm->bias.set_requires_grad(false);
   return norm;
 }
@@ -29,12 +30,12 @@ torch::Tensor GptMlpImpl::forward(const torch::Tensor& x) {
 }
 
 GptBlockImpl::GptBlockImpl(const GptConfig& c) {
-  ln_1 = register_module("ln_1", layer_norm(c.width, c.bias));
+  ln_1 = register_module("ln_1", gpt_layer_norm(c.width, c.bias));
   nn::MultiheadAttentionOptions options;
   options.embed_dim = c.width, options.heads = c.heads, options.dropout = c.dropout, options.bias = c.bias;
   options.in_proj_name = "c_attn", options.out_proj_name = "c_proj";
   attn = register_module("attn", nn::MultiheadAttention(options));
-  ln_2 = register_module("ln_2", layer_norm(c.width, c.bias));
+  ln_2 = register_module("ln_2", gpt_layer_norm(c.width, c.bias));
   mlp = register_module("mlp", GptMlp(c.width, c.bias));
   resid_dropout = register_module("resid_dropout", nn::Dropout(c.dropout));
 }
@@ -57,7 +58,7 @@ GptImpl::GptImpl(const GptConfig& c) : config_(c), positions_(nn::parse_position
   drop = nn::Dropout(c.dropout);
   h = torch::nn::ModuleList();
   for (int64_t i = 0; i < c.layers; ++i) h->push_back(GptBlock(c));
-  ln_f = layer_norm(c.width, c.bias);
+  ln_f = gpt_layer_norm(c.width, c.bias);
   transformer->update({{"drop", drop.ptr()}, {"h", h.ptr()}, {"ln_f", ln_f.ptr()}});
   if (!c.tie_weights) lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.width, c.vocab).bias(false)));
   // The fixed tables are buffers, so they move with the model and an exported graph reads them

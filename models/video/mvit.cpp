@@ -85,7 +85,7 @@ MvitPoolImpl::MvitPoolImpl(int64_t channels, std::vector<int64_t> kernel, std::v
                                                          .bias(false)));
     // torchvision's Pool keeps its LayerNorm in a Sequential: norm_act.0
     auto norm_act = register_module("norm_act", torch::nn::Sequential());
-    norm = torch::nn::LayerNorm(torch::nn::LayerNormOptions({channels}).eps(1e-6));
+    norm = nn::layer_norm(channels, 1e-6);
     norm_act->push_back(norm);
   }
 }
