@@ -9,10 +9,13 @@ import time
 import torch
 
 # The matrix products and convolutions whose floating-point operations LibTorch's profiler counts
-# (with_flops). Each counts its own call: a backward pass's products are mm/bmm calls of their own,
-# but a convolution's backward (convolution_backward) is not counted, so conv2d counts three times
-# (forward, input gradient, weight gradient), as FLOP counts of a training step usually do.
-PRODUCT_OPS = {"aten::mm": 1, "aten::addmm": 1, "aten::bmm": 1, "aten::baddbmm": 1, "aten::conv2d": 3}
+# (with_flops). Each counts its own call: a backward pass's products are mm/bmm calls of their own.
+# A convolution's backward (aten::convolution_backward) has no count of its own: it is counted as
+# twice the forward of the same shapes (input and weight gradients), and only where it ran, so a
+# frozen trunk (under no_grad) counts its forward once. The first convolution of a network, whose
+# input needs no gradient, is counted one forward too many (its backward forms the weight's only).
+PRODUCT_OPS = {"aten::mm": 1, "aten::addmm": 1, "aten::bmm": 1, "aten::baddbmm": 1, "aten::conv2d": 1}
+CONVOLUTION_BACKWARD = "aten::convolution_backward"
 PROFILED_STEPS = 3
 
 _options = argparse.Namespace(precision="fp32", profile="")
@@ -43,19 +46,28 @@ def _autocast():
 
 
 def product_flops(events) -> float:
-    """The FLOPs of the PRODUCT_OPS among profiler events (each with name, flops, thread and
-    time_range). Under autocast an operator can be recorded twice, the call autocast intercepts
-    and, inside it, the same operator on the cast inputs (convolutions always, a backward's mm at
-    times), and the legacy profiler's microsecond stamps can leave the inner one ending after the
-    outer: on one thread two events of one name that overlap at all are one call, counted once."""
+    """The FLOPs of the PRODUCT_OPS among profiler events (each with name, flops, thread,
+    time_range and, for convolutions, input_shapes), and of the convolutions' backward passes.
+    Under autocast an operator can be recorded twice, the call autocast intercepts and, inside it,
+    the same operator on the cast inputs (convolutions always, a backward's mm at times), and the
+    legacy profiler's microsecond stamps can leave the inner one ending after the outer: on one
+    thread two events of one name that overlap at all are one call, counted once."""
+    counted = set(PRODUCT_OPS) | {CONVOLUTION_BACKWARD}
     total, last_end = 0.0, {}
-    for e in sorted((e for e in events if e.name in PRODUCT_OPS and e.flops), key=lambda e: e.time_range.start):
+    convolution_flops = {}  # (input shape, weight shape) -> the forward's FLOPs
+    for e in sorted((e for e in events if e.name in counted), key=lambda e: e.time_range.start):
         key = (e.name, e.thread)
         if key in last_end and e.time_range.start < last_end[key]:
             last_end[key] = max(last_end[key], e.time_range.end)
             continue
         last_end[key] = e.time_range.end
-        total += e.flops * PRODUCT_OPS[e.name]
+        if e.name == "aten::conv2d" and e.flops:
+            convolution_flops[(str(e.input_shapes[0]), str(e.input_shapes[1]))] = e.flops
+        if e.name == CONVOLUTION_BACKWARD:
+            # convolution_backward(grad_output, input, weight, ...): both gradients, 2x the forward.
+            total += 2 * convolution_flops.get((str(e.input_shapes[1]), str(e.input_shapes[2])), 0)
+        elif e.flops:
+            total += e.flops * PRODUCT_OPS[e.name]
     return total
 
 

@@ -99,7 +99,7 @@ run_twin() {
   shift $(($# < 2 ? $# : 2))
   [[ ${twin[$config]} == *" "* ]] && args=${twin[$config]#* }
   # shellcheck disable=SC2086
-  (cd benchmarks && GLIBC_TUNABLES=$twin_malloc /usr/bin/time -f '%M' -o "$runs.time" "$python" "$script" $args --threads "$threads" --steps "$steps" --precision "$precision" "$@") |
+  (cd benchmarks && env GLIBC_TUNABLES="$twin_malloc" ${blas_core:+OPENBLAS_CORETYPE=$blas_core} /usr/bin/time -f '%M' -o "$runs.time" "$python" "$script" $args --threads "$threads" --steps "$steps" --precision "$precision" "$@") |
     tail -n 1 | "$python" -c 'import json,sys; r=json.loads(sys.stdin.read()); r["side"]=sys.argv[3]; r["config"]=sys.argv[1]; r["peak_rss_mb"]=int(open(sys.argv[2]).read().split()[-1])/1024; print(json.dumps(r))' "$config" "$runs.time" "$side" >> "$runs"
 }
 # The ceiling: the best of three runs before and three after (the machines are shared).
@@ -108,6 +108,9 @@ ceiling_runs() {
   for _ in 1 2 3; do run_zoo gemm_2048 ceiling; done
 }
 ceiling_runs
+# The twins run on the OpenBLAS kernels zoo runs on: where OpenBLAS does not know the CPU, zoo
+# starts itself again with better ones (lib/core/blas_kernels.h), as OPENBLAS_CORETYPE does here.
+blas_core=${OPENBLAS_CORETYPE:-$("$python" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1].get("blas_core", ""))' "$runs")}
 for c in "${configs[@]}"; do
   for ((r = 1; r <= rounds; r++)); do
     echo "bench_compare: $c round $r/$rounds" >&2
@@ -133,8 +136,10 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 flags = open("/proc/cpuinfo").read()
 isa = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else "AVX2"
 ceiling = max(r["per_s"] for r in runs if r["side"] == "ceiling")
+blas = next((r["blas_core"] for r in runs if r.get("blas_core")), "")
 print(f"{cpu} ({isa}), {sys.argv[2]} threads, {sys.argv[3]} timed steps, {sys.argv[4]} alternated rounds, {precision}; "
-      f"fp32 GEMM ceiling {ceiling:.0f} GFLOP/s (gemm_2048, best of {sum(r['side'] == 'ceiling' for r in runs)})")
+      f"fp32 GEMM ceiling {ceiling:.0f} GFLOP/s (gemm_2048, best of {sum(r['side'] == 'ceiling' for r in runs)})"
+      + (f"; OpenBLAS kernels {blas}, both sides" if blas else ""))
 print()
 print("| config | unit | zoo /s (runs) | twin /s (runs) | zoo / twin | GFLOP / step | zoo % of ceiling | zoo peak MB | twin peak MB |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

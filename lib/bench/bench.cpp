@@ -18,6 +18,7 @@
 #include "data/datasets.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "lib/core/blas_kernels.h"
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
@@ -115,7 +116,8 @@ Json result(const std::string& config, const std::string& unit, double units_per
             torch::Device device, Json settings) {
   const double step_s = seconds / static_cast<double>(steps);
   Json r = {{"config", config}, {"unit", unit}, {"per_s", units_per_step / step_s}, {"step_ms", 1000.0 * step_s},
-            {"peak_rss_mb", peak_rss_mb()}, {"device", device.str()}, {"threads", torch::get_num_threads()}, {"steps", steps}};
+            {"peak_rss_mb", peak_rss_mb()}, {"device", device.str()}, {"threads", torch::get_num_threads()}, {"steps", steps},
+            {"blas_core", blas_core()}};  // OpenBLAS's kernels ("" for another BLAS): lib/core/blas_kernels.h
   for (auto it = settings.begin(); it != settings.end(); ++it) r[it.key()] = it.value();
   return r;
 }

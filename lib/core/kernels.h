@@ -1,5 +1,5 @@
 // What a unit with zoo's own parallel CPU kernels includes (lib/nn/attention_kernels.cpp,
-// lib/nn/cross_entropy.cpp, lib/nn/fused_attention.cpp, lib/train/fused_optim.cpp;
+// lib/nn/cross_entropy.cpp, lib/nn/fused_attention.cpp, lib/nn/lstm_sequence.cpp, lib/train/fused_optim.cpp;
 // CMakeLists.txt's ZOO_OPENMP_SOURCES):
 // ATen's at::parallel_for, which splits a loop between threads only in a unit compiled with
 // OpenMP (without it, every call runs on one thread, silently), and the switch that sends a

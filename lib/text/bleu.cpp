@@ -11,10 +11,6 @@ namespace zoo::text {
 
 namespace {
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-}
-
 // The characters 13a always splits off: { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * + : ; < = > ? @ /
 bool is_split_symbol(char c) {
   const auto u = static_cast<unsigned char>(c);

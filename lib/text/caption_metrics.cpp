@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "lib/text/tokenizer.h"
+#include "lib/text/utf8.h"
 
 namespace zoo::text {
 
@@ -15,10 +16,6 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-}
 
 // "u.s.", "a.m.": letters each followed by a period, which PTB keeps as one token.
 bool is_abbreviation(const std::string& word) {
@@ -129,11 +126,11 @@ std::vector<std::string> split_spaces(const std::string& s) {
 }
 
 using Ngram = std::string;  // the n tokens joined by single spaces
-using NgramCounts = std::unordered_map<Ngram, int64_t>;
+using PrecookedCounts = std::unordered_map<Ngram, int64_t>;
 
 // pycocoevalcap's precook: the counts of every n-gram, n = 1..4, of a tokenised sentence.
-NgramCounts count_ngrams(const std::vector<std::string>& words, int max_n = 4) {
-  NgramCounts counts;
+PrecookedCounts precook(const std::vector<std::string>& words, int max_n = 4) {
+  PrecookedCounts counts;
   for (int n = 1; n <= max_n; ++n)
     for (size_t i = 0; i + static_cast<size_t>(n) <= words.size(); ++i) {
       std::string gram = words[i];
@@ -186,7 +183,7 @@ std::array<double, 4> coco_bleu(const std::vector<CaptionPair>& pairs) {
   for (const auto& pair : pairs) {
     const auto hypothesis = split_spaces(pair.hypothesis);
     const auto test_len = static_cast<int64_t>(hypothesis.size());
-    NgramCounts max_ref;  // per n-gram, its largest count in any reference
+    PrecookedCounts max_ref;  // per n-gram, its largest count in any reference
     int64_t closest = -1;
     for (const auto& reference : pair.references) {
       const auto words = split_spaces(reference);
@@ -194,12 +191,12 @@ std::array<double, 4> coco_bleu(const std::vector<CaptionPair>& pairs) {
       // min((abs(l - testlen), l) for l in reflens)[1]: the closest length, the shorter on a tie
       if (closest < 0 || std::make_pair(std::llabs(len - test_len), len) < std::make_pair(std::llabs(closest - test_len), closest))
         closest = len;
-      for (const auto& [gram, count] : count_ngrams(words)) max_ref[gram] = std::max(max_ref[gram], count);
+      for (const auto& [gram, count] : precook(words)) max_ref[gram] = std::max(max_ref[gram], count);
     }
     test_length += static_cast<double>(test_len);
     reference_length += static_cast<double>(std::max<int64_t>(0, closest));
     for (int k = 0; k < 4; ++k) guess[k] += static_cast<double>(std::max<int64_t>(0, test_len - k));
-    for (const auto& [gram, count] : count_ngrams(hypothesis)) {
+    for (const auto& [gram, count] : precook(hypothesis)) {
       auto it = max_ref.find(gram);
       correct[ngram_order(gram) - 1] += static_cast<double>(std::min(count, it == max_ref.end() ? int64_t{0} : it->second));
     }
@@ -223,15 +220,15 @@ double coco_cider(const std::vector<CaptionPair>& pairs, std::vector<double>* pe
   constexpr double kSigma = 6.0;
   if (pairs.empty()) return 0.0;
   // Document frequency: in how many images' reference sets each n-gram occurs.
-  std::vector<NgramCounts> hyp_counts;
-  std::vector<std::vector<NgramCounts>> ref_counts;
+  std::vector<PrecookedCounts> hyp_counts;
+  std::vector<std::vector<PrecookedCounts>> ref_counts;
   std::unordered_map<Ngram, double> document_frequency;
   for (const auto& pair : pairs) {
-    hyp_counts.push_back(count_ngrams(split_spaces(pair.hypothesis)));
+    hyp_counts.push_back(precook(split_spaces(pair.hypothesis)));
     ref_counts.emplace_back();
     std::set<Ngram> seen;
     for (const auto& reference : pair.references) {
-      ref_counts.back().push_back(count_ngrams(split_spaces(reference)));
+      ref_counts.back().push_back(precook(split_spaces(reference)));
       for (const auto& entry : ref_counts.back().back()) seen.insert(entry.first);
     }
     for (const auto& gram : seen) document_frequency[gram] += 1;
@@ -244,7 +241,7 @@ double coco_cider(const std::vector<CaptionPair>& pairs, std::vector<double>* pe
     double length = 0;  // pycocoevalcap's length: its count of bigrams (n == 1 in its 0-based index)
   };
   // g_k(s) = tf(k, s) * (log |images| - log max(1, df(k)))
-  auto vectorize = [&](const NgramCounts& counts) {
+  auto vectorize = [&](const PrecookedCounts& counts) {
     TfIdf v;
     for (const auto& [gram, tf] : counts) {
       auto it = document_frequency.find(gram);

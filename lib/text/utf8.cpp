@@ -120,6 +120,10 @@ std::vector<std::string> split_whitespace(std::string_view s) {
   return words;
 }
 
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+
 std::string_view rstrip_space(std::string_view s) {
   size_t end = 0;  // one past the last byte that is not whitespace
   char32_t c;

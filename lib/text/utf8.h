@@ -32,6 +32,9 @@ std::vector<std::string> split_whitespace(std::string_view s);
 // `rest`; false when `rest` is empty. How the line-based file readers walk a file's content.
 bool next_line(std::string_view& rest, std::string_view& line);
 
+// Python's str.replace(from, to) in place: every occurrence of `from`, left to right, none overlapping.
+void replace_all(std::string& s, std::string_view from, std::string_view to);
+
 // Python's str.rstrip() with no argument: `s` without its trailing is_space() characters.
 std::string_view rstrip_space(std::string_view s);
 

@@ -1,6 +1,7 @@
 #include "models/lm/char_rnn.h"
 
 #include "lib/core/error.h"
+#include "lib/nn/lstm_sequence.h"
 
 namespace zoo::models {
 
@@ -59,6 +60,7 @@ torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::
   // LibTorch refuses an op without a deterministic kernel.
   if (x.is_cuda() && is_training() && config_.layers > 1 && config_.dropout > 0 && at::globalContext().deterministicAlgorithms())
     throw UsageError("--deterministic on CUDA: char_rnn's fused layers leave their between-layer dropout to cuDNN, whose random state a checkpoint cannot hold (use --set impl=cells, --set dropout=0 or --device cpu)");
+  if (lstm && nn::lstm_sequence_covers(x)) return run_lstm_sequence(x, state);
   if (lstm) {
     auto [out, hc] = lstm->forward(x, std::make_tuple(state[0], state[1]));
     state = {std::get<0>(hc), std::get<1>(hc)};
@@ -67,6 +69,26 @@ torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::
   auto [out, h] = gru ? gru->forward(x, state[0]) : rnn->forward(x, state[0]);
   state = {h};
   return out;
+}
+
+torch::Tensor CharRnnImpl::run_lstm_sequence(const torch::Tensor& x_in, std::vector<torch::Tensor>& state) {
+  // torch::nn::LSTM's own parameters, layer by layer through the fused layer (lib/nn/lstm_sequence.h).
+  auto params = lstm->named_parameters(/*recurse=*/false);
+  const bool dropout_between = is_training() && config_.layers > 1 && config_.dropout > 0;
+  torch::Tensor x = x_in;
+  std::vector<torch::Tensor> h_out, c_out;
+  for (int64_t layer = 0; layer < config_.layers; ++layer) {
+    const std::string l = std::to_string(layer);
+    // W_ih x_t + b_ih for every step at once: (B, T, 4H)
+    auto projected = torch::nn::functional::linear(x, params["weight_ih_l" + l], params["bias_ih_l" + l]);
+    auto run = nn::lstm_sequence(projected, state[0][layer], state[1][layer], params["weight_hh_l" + l], params["bias_hh_l" + l]);
+    x = run.output;  // (B, T, H)
+    if (dropout_between && layer + 1 < config_.layers) x = nn::dropout(x, config_.dropout, /*training=*/true);
+    h_out.push_back(run.h);
+    c_out.push_back(run.c);
+  }
+  state = {torch::stack(h_out), torch::stack(c_out)};  // (layers, B, H) each
+  return x;
 }
 
 torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torch::Tensor>& state,

@@ -3,7 +3,8 @@
 //
 // Two implementations of the same layers over the same parameters (named as torch.nn.LSTM names
 // them, "rnn.weight_ih_l0", so either loads the other's checkpoint): impl=fused runs LibTorch's
-// RNN/LSTM/GRU (cuDNN on a GPU), impl=cells steps through time with the seeds' equations
+// RNN/LSTM/GRU (cuDNN on a GPU; on the CPU an LSTM runs zoo's fused layer, lib/nn/lstm_sequence.h),
+// impl=cells steps through time with the seeds' equations
 // (lib/nn/recurrent_cell), which also exposes every gate for zoo visualize.
 #pragma once
 #include <map>
@@ -34,7 +35,8 @@ inline const OptionSchema<CharRnnConfig>& CharRnnConfig::options() {
                   "rnn h_t = tanh(W_hh h_{t-1} + W_xh x_t); lstm i, f, o, g with c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t); gru r, z and "
                   "the candidate n (lib/nn/recurrent_cell.cpp)")
           .option("impl", &CharRnnConfig::impl, one_of({"fused", "cells"}),
-                  "fused: LibTorch's RNN/LSTM/GRU (cuDNN on a GPU, whose between-layer dropout --deterministic refuses on CUDA); cells: a "
+                  "fused: LibTorch's RNN/LSTM/GRU (cuDNN on a GPU, whose between-layer dropout --deterministic refuses on CUDA; an LSTM "
+                  "on the CPU zoo's fused layer); cells: a "
                   "step at a time through the equations (same outputs)")
           .option("embedding", &CharRnnConfig::embedding, at_least(1), "embedding width")
           .option("hidden", &CharRnnConfig::hidden, at_least(1), "state width")
@@ -90,6 +92,8 @@ class CharRnnImpl : public LanguageModel {
  private:
   // The stacked layers through LibTorch's module, or step by step through the cells.
   torch::Tensor run_fused(const torch::Tensor& x, std::vector<torch::Tensor>& state);
+  // An LSTM on the CPU: each layer through zoo's fused layer (lib/nn/lstm_sequence.h).
+  torch::Tensor run_lstm_sequence(const torch::Tensor& x, std::vector<torch::Tensor>& state);
   torch::Tensor run_cells(const torch::Tensor& x, std::vector<torch::Tensor>& state, std::map<std::string, std::vector<torch::Tensor>>* trace);
   torch::Tensor logits(const torch::Tensor& features);
 

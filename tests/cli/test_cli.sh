@@ -175,14 +175,18 @@ sys.path.insert(0, sys.argv[1])
 import torch, twin
 twin._options.profile = "twin_flops"
 model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.Linear(512, 10))
-conv = torch.nn.Conv2d(3, 8, 3)
-x, images = torch.randn(64, 256), torch.randn(2, 3, 10, 10)
+conv, frozen = torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3)
+x, images = torch.randn(64, 256), torch.randn(2, 3, 10, 10, requires_grad=True)
 def step():
-    (model(x).sum() + conv(images).sum()).backward()
+    with torch.no_grad():
+        frozen_sum = frozen(images).sum()
+    (model(x).sum() + conv(images).sum() + frozen_sum).backward()
 twin.seconds_per_step(step, 0, 1)
 # Linear 1: forward and weight gradient (its input needs none); linear 2: forward, input and
-# weight gradients; the convolution three times its forward (2 x 8 x 8 x 8 outputs x 27 MACs).
-want = 2 * (2 * 64 * 256 * 512) + 3 * (2 * 64 * 512 * 10) + 3 * (2 * 2 * 8 * 8 * 8 * 27)
+# weight gradients; the convolution three times its forward (2 x 8 x 8 x 8 outputs x 27 MACs),
+# its input and weight gradients; the frozen one (no graph) its forward only.
+convolution = 2 * 2 * 8 * 8 * 8 * 27
+want = 2 * (2 * 64 * 256 * 512) + 3 * (2 * 64 * 512 * 10) + 3 * convolution + convolution
 got = json.load(open("twin_flops.flops.json"))["gflop_per_step"] * 1e9
 assert abs(got - want) < 1, (got, want)
 # Under bf16 autocast the same work: the convolution autocast intercepts and re-issues counts once.
@@ -191,13 +195,17 @@ twin.seconds_per_step(step, 0, 1)
 got = json.load(open("twin_flops.flops.json"))["gflop_per_step"] * 1e9
 assert abs(got - want) < 1, ("bf16", got, want)
 # The overlap rule on hand-made events: a convolution re-issued inside itself (ending a microsecond
-# after its outer call) counts once, an mm on another thread at the same time counts.
+# after its outer call) counts once, an mm on another thread at the same time counts; a
+# convolution's backward counts twice the forward of its input and weight shapes.
 from types import SimpleNamespace as E
 span = lambda s, t: E(start=s, end=t)
-events = [E(name="aten::conv2d", flops=10, thread=1, time_range=span(0, 100)), E(name="aten::conv2d", flops=10, thread=1, time_range=span(2, 101)),
+a, w, b = [2, 3, 10, 10], [8, 3, 3, 3], [2, 3, 20, 20]
+conv2d = lambda flops, shape, s, t: E(name="aten::conv2d", flops=flops, thread=1, time_range=span(s, t), input_shapes=[shape, w, [8]])
+backward = lambda shape, s, t: E(name="aten::convolution_backward", flops=0, thread=1, time_range=span(s, t), input_shapes=[[2, 8, 8, 8], shape, w])
+events = [conv2d(10, a, 0, 100), conv2d(10, a, 2, 101),
           E(name="aten::mm", flops=5, thread=1, time_range=span(200, 300)), E(name="aten::mm", flops=5, thread=2, time_range=span(250, 260)),
-          E(name="aten::conv2d", flops=10, thread=1, time_range=span(400, 500))]
-assert twin.product_flops(events) == 3 * 10 + 5 + 5 + 3 * 10, twin.product_flops(events)
+          conv2d(40, b, 400, 500), backward(b, 600, 700), backward(a, 800, 900), backward(a, 801, 901)]
+assert twin.product_flops(events) == 10 + 5 + 5 + 40 + 2 * 40 + 2 * 10, twin.product_flops(events)
 # A parent [0, 100) ms with children [10, 40) and [50, 60): its self time 60 ms, theirs 30 and 10
 # (the trace counts microseconds).
 trace = [{"name": n, "ph": "X", "ts": t, "dur": d, "tid": 1, "pid": 0} for n, t, d in (("p", 0, 100e3), ("a", 10e3, 30e3), ("b", 50e3, 10e3))]

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "lib/core/blas_kernels.h"
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
@@ -20,6 +21,7 @@
 #include "lib/tasks/video.h"
 
 int main(int argc, char** argv) {
+  zoo::choose_blas_kernels(argv);
   if (argc != 5 && argc != 6) {
     std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]\n");
     return 2;
