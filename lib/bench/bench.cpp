@@ -294,8 +294,9 @@ Json bench_language_model(const std::string& config, std::shared_ptr<models::Lan
   return result(config, "tokens", static_cast<double>(batch * length), seconds, steps, device, settings);
 }
 
-// lstm_lm: char_rnn with vocabulary 65, embedding 128, a 2-layer LSTM of 512 (LibTorch's fused
-// layer), no dropout; batch 32, sequence 128, Adam lr 2e-3, clip 1.0.
+// lstm_lm: char_rnn with vocabulary 65, embedding 128, a 2-layer LSTM of 512 (impl=fused: zoo's
+// LSTM layer on the CPU, lib/nn/lstm_sequence.h; cuDNN's on CUDA), no dropout; batch 32, sequence
+// 128, Adam lr 2e-3, clip 1.0.
 Json bench_lstm_lm(torch::Device device, int64_t warmup, int64_t steps) {
   models::CharRnnConfig c;
   c.vocab = 65, c.embedding = 128, c.hidden = 512, c.layers = 2, c.cell = "lstm", c.impl = "fused", c.dropout = 0.0;
