@@ -23,14 +23,12 @@ int64_t lstm_rows_per_task(int64_t H) { return std::max<int64_t>(1, 4096 / std::
 
 struct LstmSequenceFunction : torch::autograd::Function<LstmSequenceFunction> {
   // Returns output (B, T, H), h_T and c_T (B, H).
+  // keep: whether a graph is being built (what backward needs is kept only then).
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& projected_in, const torch::Tensor& h0_in,
-                               const torch::Tensor& c0_in, const torch::Tensor& w_hh, const torch::Tensor& b_hh) {
+                               const torch::Tensor& c0_in, const torch::Tensor& w_hh, const torch::Tensor& b_hh, bool keep) {
     const auto projected = projected_in.contiguous();
     const auto h0 = h0_in.contiguous(), c0 = c0_in.contiguous(), bias = b_hh.contiguous();
     const int64_t B = projected.size(0), T = projected.size(1), H = projected.size(2) / 4;
-    // What backward needs is kept only when a gradient will be asked for.
-    const bool keep = projected_in.requires_grad() || h0_in.requires_grad() || c0_in.requires_grad() || w_hh.requires_grad() ||
-                      b_hh.requires_grad();
     const auto options = projected.options();
     auto output = torch::empty({B, T, H}, options);
     auto gates = torch::empty({keep ? T : 1, B, 4 * H}, options);  // i, f, g, o of each step
@@ -65,7 +63,7 @@ struct LstmSequenceFunction : torch::autograd::Function<LstmSequenceFunction> {
     const auto options = output.options();
     const auto grad_output = grads[0].defined() ? grads[0].contiguous() : torch::zeros({B, T, H}, options);
     // dL/dh_t from step t + 1 (from the caller's h_T at the last step), and dL/dc_t likewise.
-    torch::Tensor grad_h = grads[1].defined() ? grads[1].contiguous().clone() : torch::Tensor();
+    torch::Tensor grad_h = grads[1].defined() ? grads[1].contiguous() : torch::Tensor();
     torch::Tensor grad_c = grads[2].defined() ? grads[2].contiguous().clone() : torch::zeros({B, H}, options);
     auto grad_pre = torch::empty({B, T, 4 * H}, options);  // da_t: the projected input's gradient
     auto grad_h_prev = torch::empty({B, H}, options);
@@ -91,7 +89,7 @@ struct LstmSequenceFunction : torch::autograd::Function<LstmSequenceFunction> {
       grad_w_hh = grad_pre.view({B * T, 4 * H}).t().mm(h_prev.view({B * T, H}));
     }
     if (ctx->needs_input_grad(4)) grad_b_hh = grad_pre.sum(std::vector<int64_t>{0, 1});
-    return {grad_pre, grad_h.clone(), grad_c, grad_w_hh, grad_b_hh};
+    return {grad_pre, grad_h, grad_c, grad_w_hh, grad_b_hh, torch::Tensor()};
   }
 };
 
@@ -117,7 +115,9 @@ LstmSequenceOutput lstm_sequence(const torch::Tensor& projected, const torch::Te
               "lstm_sequence: float32 state and weights expected");
   // Under bf16 autocast the caller's input projection comes out in bfloat16: the layer runs in float32.
   const auto projected_float = projected.scalar_type() == torch::kFloat ? projected : projected.to(torch::kFloat);
-  auto out = LstmSequenceFunction::apply(projected_float, h0, c0, w_hh, b_hh);
+  const bool keep = torch::GradMode::is_enabled() && (projected.requires_grad() || h0.requires_grad() || c0.requires_grad() ||
+                                                      w_hh.requires_grad() || b_hh.requires_grad());
+  auto out = LstmSequenceFunction::apply(projected_float, h0, c0, w_hh, b_hh, keep);
   return {out[0], out[1], out[2]};
 }
 

@@ -49,7 +49,7 @@ torch::Tensor CharRnnImpl::logits(const torch::Tensor& features) {
 LmOutput CharRnnImpl::forward(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state_in) {
   std::vector<torch::Tensor> state = state_in.empty() ? initial_state(tokens.size(0), tokens.device()) : state_in;
   auto x = dropout(encoder(tokens));  // (B, T, E)
-  auto features = config_.impl == "fused" ? run_fused(x, state) : run_cells(x, state, nullptr);  // (B, T, H)
+  auto features = config_.impl == "fused" ? run_fused(x, state) : run_layers(x, state, /*fused_lstm=*/false, nullptr);  // (B, T, H)
   return {logits(dropout(features)), state};  // (B, T, V)
 }
 
@@ -60,7 +60,9 @@ torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::
   // LibTorch refuses an op without a deterministic kernel.
   if (x.is_cuda() && is_training() && config_.layers > 1 && config_.dropout > 0 && at::globalContext().deterministicAlgorithms())
     throw UsageError("--deterministic on CUDA: char_rnn's fused layers leave their between-layer dropout to cuDNN, whose random state a checkpoint cannot hold (use --set impl=cells, --set dropout=0 or --device cpu)");
-  if (lstm && nn::lstm_sequence_covers(x)) return run_lstm_sequence(x, state);
+  // An LSTM on the CPU: each layer through zoo's fused layer (lib/nn/lstm_sequence.h), over
+  // torch::nn::LSTM's own parameters.
+  if (lstm && nn::lstm_sequence_covers(x)) return run_layers(x, state, /*fused_lstm=*/true, nullptr);
   if (lstm) {
     auto [out, hc] = lstm->forward(x, std::make_tuple(state[0], state[1]));
     state = {std::get<0>(hc), std::get<1>(hc)};
@@ -71,28 +73,8 @@ torch::Tensor CharRnnImpl::run_fused(const torch::Tensor& x, std::vector<torch::
   return out;
 }
 
-torch::Tensor CharRnnImpl::run_lstm_sequence(const torch::Tensor& x_in, std::vector<torch::Tensor>& state) {
-  // torch::nn::LSTM's own parameters, layer by layer through the fused layer (lib/nn/lstm_sequence.h).
-  auto params = lstm->named_parameters(/*recurse=*/false);
-  const bool dropout_between = is_training() && config_.layers > 1 && config_.dropout > 0;
-  torch::Tensor x = x_in;
-  std::vector<torch::Tensor> h_out, c_out;
-  for (int64_t layer = 0; layer < config_.layers; ++layer) {
-    const std::string l = std::to_string(layer);
-    // W_ih x_t + b_ih for every step at once: (B, T, 4H)
-    auto projected = torch::nn::functional::linear(x, params["weight_ih_l" + l], params["bias_ih_l" + l]);
-    auto run = nn::lstm_sequence(projected, state[0][layer], state[1][layer], params["weight_hh_l" + l], params["bias_hh_l" + l]);
-    x = run.output;  // (B, T, H)
-    if (dropout_between && layer + 1 < config_.layers) x = nn::dropout(x, config_.dropout, /*training=*/true);
-    h_out.push_back(run.h);
-    c_out.push_back(run.c);
-  }
-  state = {torch::stack(h_out), torch::stack(c_out)};  // (layers, B, H) each
-  return x;
-}
-
-torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torch::Tensor>& state,
-                                     std::map<std::string, std::vector<torch::Tensor>>* trace) {
+torch::Tensor CharRnnImpl::run_layers(const torch::Tensor& x_in, std::vector<torch::Tensor>& state, bool fused_lstm,
+                                      std::map<std::string, std::vector<torch::Tensor>>* trace) {
   torch::nn::Module& stack = lstm ? static_cast<torch::nn::Module&>(*lstm) : gru ? static_cast<torch::nn::Module&>(*gru) : *rnn;
   auto params = stack.named_parameters(/*recurse=*/false);
   const bool lstm_cell = kind_ == nn::CellKind::Lstm;
@@ -104,18 +86,24 @@ torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torc
     // W_xh x_t + b for every step at once: (B, T, G*H)
     auto projected = torch::nn::functional::linear(x, params["weight_ih_l" + l], params["bias_ih_l" + l]);
     nn::CellState s{state[0][layer], lstm_cell ? state[1][layer] : torch::Tensor()};
-    std::vector<torch::Tensor> outputs;
-    nn::CellGates gates;
-    for (int64_t t = 0; t < x.size(1); ++t) {
-      s = nn::cell_step(kind_, projected.select(1, t), s, params["weight_hh_l" + l], params["bias_hh_l" + l], trace ? &gates : nullptr);
-      outputs.push_back(s.h);
-      if (trace) {
-        (*trace)["h"].push_back(s.h);
-        if (lstm_cell) (*trace)["c"].push_back(s.c);
-        for (const auto& [name, value] : gates.named) (*trace)[name].push_back(value);
+    if (fused_lstm) {
+      auto run = nn::lstm_sequence(projected, s.h, s.c, params["weight_hh_l" + l], params["bias_hh_l" + l]);
+      x = run.output;  // (B, T, H)
+      s = {run.h, run.c};
+    } else {
+      std::vector<torch::Tensor> outputs;
+      nn::CellGates gates;
+      for (int64_t t = 0; t < x.size(1); ++t) {
+        s = nn::cell_step(kind_, projected.select(1, t), s, params["weight_hh_l" + l], params["bias_hh_l" + l], trace ? &gates : nullptr);
+        outputs.push_back(s.h);
+        if (trace) {
+          (*trace)["h"].push_back(s.h);
+          if (lstm_cell) (*trace)["c"].push_back(s.c);
+          for (const auto& [name, value] : gates.named) (*trace)[name].push_back(value);
+        }
       }
+      x = torch::stack(outputs, 1);  // (B, T, H)
     }
-    x = torch::stack(outputs, 1);  // (B, T, H)
     if (dropout_between && layer + 1 < config_.layers) x = nn::dropout(x, config_.dropout, /*training=*/true);
     h_out.push_back(s.h);
     if (lstm_cell) c_out.push_back(s.c);
@@ -128,7 +116,7 @@ torch::Tensor CharRnnImpl::run_cells(const torch::Tensor& x_in, std::vector<torc
 std::map<std::string, torch::Tensor> CharRnnImpl::trace_units(const torch::Tensor& tokens) {
   std::map<std::string, std::vector<torch::Tensor>> steps;  // name -> layers * T tensors (1, H), layer-major
   auto state = initial_state(tokens.size(0), tokens.device());
-  run_cells(dropout(encoder(tokens)), state, &steps);
+  run_layers(dropout(encoder(tokens)), state, /*fused_lstm=*/false, &steps);
   std::map<std::string, torch::Tensor> out;
   const int64_t length = tokens.size(1);
   for (auto& [name, values] : steps)

@@ -90,11 +90,13 @@ class CharRnnImpl : public LanguageModel {
   nn::Dropout dropout{nullptr};
 
  private:
-  // The stacked layers through LibTorch's module, or step by step through the cells.
+  // The stacked layers through LibTorch's module (zoo's LSTM layer on the CPU).
   torch::Tensor run_fused(const torch::Tensor& x, std::vector<torch::Tensor>& state);
-  // An LSTM on the CPU: each layer through zoo's fused layer (lib/nn/lstm_sequence.h).
-  torch::Tensor run_lstm_sequence(const torch::Tensor& x, std::vector<torch::Tensor>& state);
-  torch::Tensor run_cells(const torch::Tensor& x, std::vector<torch::Tensor>& state, std::map<std::string, std::vector<torch::Tensor>>* trace);
+  // Layer by layer over the stack's parameters: each layer's input projection for all steps at
+  // once, then its recurrence through zoo's fused LSTM layer (fused_lstm) or step by step through
+  // the cells (which fill `trace` with every step's state and gates when given).
+  torch::Tensor run_layers(const torch::Tensor& x, std::vector<torch::Tensor>& state, bool fused_lstm,
+                           std::map<std::string, std::vector<torch::Tensor>>* trace);
   torch::Tensor logits(const torch::Tensor& features);
 
   CharRnnConfig config_;
