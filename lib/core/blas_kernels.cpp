@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lib/core/env.h"
+
 namespace zoo {
 
 std::string blas_core() {
@@ -30,9 +32,7 @@ std::string better_blas_core() {
 }
 
 void choose_blas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE")) return;
-  const char* keep = std::getenv("ZOO_BLAS_KEEP");
-  if (keep && std::strcmp(keep, "1") == 0) return;
+  if (std::getenv("OPENBLAS_CORETYPE") || env_is("ZOO_BLAS_KEEP", "1")) return;
   const std::string core = better_blas_core();
   if (core.empty()) return;
   setenv("OPENBLAS_CORETYPE", core.c_str(), 1);

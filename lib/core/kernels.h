@@ -7,19 +7,8 @@
 #pragma once
 #include <ATen/Parallel.h>
 
-#include <cstdlib>
-#include <cstring>
+#include "lib/core/env.h"  // env_is, for the switches back to LibTorch's path
 
 #ifndef _OPENMP
 #error "compile with -fopenmp (CMakeLists.txt, ZOO_OPENMP_SOURCES): without it at::parallel_for runs this unit's kernels on one thread"
 #endif
-
-namespace zoo {
-
-// Whether the environment variable `name` is `value` (ZOO_OPTIMIZER=libtorch, ZOO_KERNELS=baseline, ...).
-inline bool env_is(const char* name, const char* value) {
-  const char* set = std::getenv(name);
-  return set && std::strcmp(set, value) == 0;
-}
-
-}  // namespace zoo

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <opencv2/core.hpp>
 
+#include "lib/core/env.h"
 #include "lib/core/error.h"
 
 namespace zoo {
@@ -61,8 +62,7 @@ void set_threads(int threads) {
 
 void tune_allocator() {
 #if defined(__GLIBC__)
-  const char* opt_out = std::getenv("ZOO_MALLOC_DEFAULTS");
-  if (opt_out && std::string(opt_out) == "1") return;
+  if (env_is("ZOO_MALLOC_DEFAULTS", "1")) return;
   // Every allocation comes from the heap and is reused: no block is mapped on allocation and
   // unmapped on free, which made each step page-fault its activations in again. 32 MB is the
   // highest threshold glibc takes; with no mapped blocks at all (M_MMAP_MAX 0) the larger ones
