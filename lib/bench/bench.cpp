@@ -19,6 +19,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "lib/core/blas_kernels.h"
+#include "lib/core/onednn_matmul.h"
 #include "lib/core/error.h"
 #include "lib/core/runtime.h"
 #include "lib/core/registry.h"
@@ -117,7 +118,8 @@ Json result(const std::string& config, const std::string& unit, double units_per
   const double step_s = seconds / static_cast<double>(steps);
   Json r = {{"config", config}, {"unit", unit}, {"per_s", units_per_step / step_s}, {"step_ms", 1000.0 * step_s},
             {"peak_rss_mb", peak_rss_mb()}, {"device", device.str()}, {"threads", torch::get_num_threads()}, {"steps", steps},
-            {"blas_core", blas_core()}};  // OpenBLAS's kernels ("" for another BLAS): lib/core/blas_kernels.h
+            {"blas_core", blas_core()},   // OpenBLAS's kernels ("" for another BLAS): lib/core/blas_kernels.h
+            {"matmul", onednn_matmul_active() ? "onednn" : "blas"}};  // lib/core/onednn_matmul.h
   for (auto it = settings.begin(); it != settings.end(); ++it) r[it.key()] = it.value();
   return r;
 }

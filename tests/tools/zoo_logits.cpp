@@ -14,6 +14,7 @@
 #include "lib/core/blas_kernels.h"
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
+#include "lib/core/onednn_matmul.h"
 #include "lib/core/registry.h"
 #include "lib/export/torchscript.h"
 #include "lib/tasks/classify.h"
@@ -22,6 +23,7 @@
 
 int main(int argc, char** argv) {
   zoo::choose_blas_kernels(argv);
+  zoo::use_onednn_matmul();
   if (argc != 5 && argc != 6) {
     std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]\n");
     return 2;

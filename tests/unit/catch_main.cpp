@@ -1,10 +1,13 @@
-// Catch2's main, with OpenBLAS's kernels chosen as zoo chooses them (lib/core/blas_kernels.h).
+// Catch2's main, with OpenBLAS's kernels chosen and the float32 products routed as zoo does
+// (lib/core/blas_kernels.h, lib/core/onednn_matmul.h).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include "lib/core/blas_kernels.h"
+#include "lib/core/onednn_matmul.h"
 
 int main(int argc, char** argv) {
   zoo::choose_blas_kernels(argv);
+  zoo::use_onednn_matmul();
   return Catch::Session().run(argc, argv);
 }
