@@ -1,18 +1,58 @@
 #include "lib/nn/dropout.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+
 #include "lib/core/error.h"
 
 namespace zoo::nn {
+namespace {
+
+// SplitMix64's output function (Steele, Lea and Flood 2014) over a Weyl sequence started at the
+// key: the i-th output depends on (key, i) alone, so any thread can draw any element.
+inline uint64_t splitmix64_at(uint64_t key, uint64_t i) {
+  uint64_t z = key + (i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t dropout_key() {
+  auto* generator = at::check_generator<at::CPUGeneratorImpl>(at::detail::getDefaultCPUGenerator());
+  std::lock_guard<std::mutex> lock(generator->mutex_);
+  return generator->random64();
+}
+
+}  // namespace
 
 torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
   if (!training || p == 0) return x;
   if (!x.device().is_cpu()) return torch::dropout(x, p, /*train=*/true);
-  return x * keep_mask(torch::rand_like(x), p);
+  return x * keep_mask(x.sizes(), x.options(), p);
 }
 
-torch::Tensor keep_mask(torch::Tensor uniform, double p) {
-  // keep = [u >= p] / (1 - p) with u ~ U[0, 1): P(keep) = 1 - p, E[x * keep] = x.
-  return uniform.ge_(p).mul_(1.0 / (1.0 - p));
+torch::Tensor keep_mask(at::IntArrayRef sizes, const torch::TensorOptions& options, double p) {
+  // keep = [u >= p] / (1 - p) with u ~ U[0, 1): P(keep) = 1 - p, E[x * keep] = x. u = bits / 2^24
+  // for 24 random bits, so u >= p exactly when bits >= ceil(p 2^24): an integer comparison.
+  auto mask = torch::empty(sizes, options.dtype(torch::kFloat).device(torch::kCPU));
+  const uint64_t key = dropout_key();
+  const auto threshold = static_cast<uint32_t>(std::ceil(p * 16777216.0));
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  float* out = mask.data_ptr<float>();
+  const int64_t n = mask.numel();
+  // Each 64-bit output gives two elements their 24 bits (its top and its middle).
+  at::parallel_for(0, (n + 1) / 2, 8192, [&](int64_t begin, int64_t end) {
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const uint64_t bits = splitmix64_at(key, static_cast<uint64_t>(pair));
+      out[2 * pair] = static_cast<uint32_t>(bits >> 40) >= threshold ? scale : 0.f;
+      if (2 * pair + 1 < n) out[2 * pair + 1] = static_cast<uint32_t>((bits >> 8) & 0xFFFFFF) >= threshold ? scale : 0.f;
+    }
+  });
+  return mask.to(options);
 }
 
 DropoutImpl::DropoutImpl(double p) : p_(p) {

@@ -139,10 +139,10 @@ torch::Tensor contiguous_padding(const torch::Tensor& key_padding) {
 }
 
 // The dropout mask on the weights (B, H, T, S), drawn as zoo::nn::dropout draws it for the
-// unfused weights (the same uniform numbers, so the same mask), or an empty tensor for none.
+// unfused weights (the same key and sizes, so the same mask), or an empty tensor for none.
 torch::Tensor dropout_keep(const torch::Tensor& q, const torch::Tensor& k, double dropout) {
   if (dropout <= 0) return torch::empty({0}, q.options());
-  return keep_mask(torch::rand({q.size(0), q.size(1), q.size(2), k.size(2)}, q.options()), dropout);
+  return keep_mask({q.size(0), q.size(1), q.size(2), k.size(2)}, q.options(), dropout);
 }
 
 }  // namespace

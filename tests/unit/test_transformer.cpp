@@ -223,4 +223,33 @@ TEST_CASE("dropout zeroes a fraction p, scales the rest by 1/(1-p), and is the i
   CHECK_THROWS_AS(nn::Dropout(1.0), UsageError);
 }
 
+TEST_CASE("dropout's keep mask: any thread count, independent elements and draws, odd sizes, other dtypes", "[transformer][dropout]") {
+  const int threads = torch::get_num_threads();
+  const double p = 0.3;
+  torch::manual_seed(11);
+  torch::set_num_threads(1);
+  const auto one_thread = nn::keep_mask({100001}, torch::kFloat, p);
+  torch::manual_seed(11);
+  torch::set_num_threads(2);
+  const auto two_threads = nn::keep_mask({100001}, torch::kFloat, p);
+  torch::set_num_threads(threads);
+  CHECK(torch::equal(one_thread, two_threads));
+  const auto dropped = one_thread.eq(0).to(torch::kFloat64);
+  CHECK(dropped.mean().item<double>() == Approx(p).margin(0.006));
+  const float last = one_thread[100000].item<float>();  // the odd last element is drawn too
+  CHECK((last == 0.f || last == Approx(1 / (1 - p))));
+  // Neighbours (the two halves of one 64-bit draw, and across draws) and the next call's mask
+  // are independent: both dropped with probability p^2.
+  CHECK((dropped.slice(0, 0, 100000, 2) * dropped.slice(0, 1, 100001, 2)).mean().item<double>() == Approx(p * p).margin(0.006));
+  CHECK((dropped.slice(0, 1, 99999, 2) * dropped.slice(0, 2, 100000, 2)).mean().item<double>() == Approx(p * p).margin(0.006));
+  const auto next = nn::keep_mask({100001}, torch::kFloat, p).eq(0).to(torch::kFloat64);
+  CHECK((dropped * next).mean().item<double>() == Approx(p * p).margin(0.006));
+  // The threshold is exact at the ends: p = 0 keeps everything.
+  CHECK(nn::keep_mask({1000}, torch::kFloat, 0.0).eq(1.f).all().item<bool>());
+  const auto bf16 = nn::keep_mask({7, 9}, torch::kBFloat16, 0.5);
+  CHECK(bf16.scalar_type() == torch::kBFloat16);
+  CHECK(bf16.sizes() == torch::IntArrayRef{7, 9});
+  CHECK((bf16.eq(0) | bf16.eq(2)).all().item<bool>());
+}
+
 }  // namespace test_transformer
