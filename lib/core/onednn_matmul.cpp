@@ -10,6 +10,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -101,8 +102,9 @@ bool onednn_addmm_into(at::Tensor& out, const at::Tensor& self, const at::Tensor
 }
 
 bool addmm_takes(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b) {
+  const std::array<int64_t, 2> out_sizes{a.size(0), b.size(1)};
   return onednn_takes(a, b) && self.scalar_type() == at::kFloat && self.layout() == at::kStrided &&
-         at::is_expandable_to(self.sizes(), {a.size(0), b.size(1)});
+         at::is_expandable_to(self.sizes(), at::IntArrayRef(out_sizes));
 }
 
 at::Tensor addmm_kernel(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta, const at::Scalar& alpha) {
