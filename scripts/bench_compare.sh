@@ -6,8 +6,8 @@
 # the ratio of the medians, zoo's share of the machine's fp32 GEMM ceiling, and each side's peak
 # resident memory (the whole process's high-water mark: zoo's from VmHWM, the twin's from GNU time).
 #
-# The ceiling is `zoo bench --config gemm_2048` (a 2048^3 float32 product through LibTorch's
-# BLAS), the best of three runs before the first configuration and three after the last. A step's work is the floating-point
+# The ceiling is `zoo bench --config gemm_2048` (a 2048^3 float32 product through the kernel zoo's
+# products run on: oneDNN's sgemm where LibTorch loads it, lib/core/onednn_matmul.h, else the BLAS), the best of three runs before the first configuration and three after the last. A step's work is the floating-point
 # operations of its matrix products and convolutions, counted by LibTorch's profiler in one
 # profiled run of the twin (benchmarks/twin.py: PRODUCT_OPS); zoo's step does the same products.
 #
@@ -137,9 +137,11 @@ flags = open("/proc/cpuinfo").read()
 isa = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else "AVX2"
 ceiling = max(r["per_s"] for r in runs if r["side"] == "ceiling")
 blas = next((r["blas_core"] for r in runs if r.get("blas_core")), "")
+matmul = next((r["matmul"] for r in runs if r.get("matmul")), "")
 print(f"{cpu} ({isa}), {sys.argv[2]} threads, {sys.argv[3]} timed steps, {sys.argv[4]} alternated rounds, {precision}; "
       f"fp32 GEMM ceiling {ceiling:.0f} GFLOP/s (gemm_2048, best of {sum(r['side'] == 'ceiling' for r in runs)})"
-      + (f"; OpenBLAS kernels {blas}, both sides" if blas else ""))
+      + (f"; OpenBLAS kernels {blas}, both sides" if blas else "")
+      + ("; zoo's float32 products through oneDNN's sgemm" if matmul == "onednn" else ""))
 print()
 print("| config | unit | zoo /s (runs) | twin /s (runs) | zoo / twin | GFLOP / step | zoo % of ceiling | zoo peak MB | twin peak MB |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
