@@ -1,6 +1,7 @@
 #include "models/seq2seq/rnn_seq2seq.h"
 
 #include "lib/core/error.h"
+#include "lib/nn/step_gradient.h"
 
 namespace zoo::models {
 
@@ -9,6 +10,11 @@ struct RnnSeq2SeqImpl::Decoding {
   torch::Tensor memory, keys, mask;  // (B, S, Dk), (B, S, *), (B, S)
   std::vector<torch::Tensor> h, c;   // per layer (B, H); c for LSTM only
   torch::Tensor feed, kappa, context;
+  // Over a whole teacher-forced sequence: each layer's W_hh h and layer 0's W_ih share for the
+  // attention context (or fed state) as products whose weight gradient is formed once for all
+  // steps (lib/nn/step_gradient.h), not per step. Empty: plain per-step products (decoding).
+  std::vector<nn::StepProduct> recurrent, extra_input;
+  bool whole_sequence = false;
 };
 
 namespace {
@@ -167,20 +173,30 @@ std::pair<torch::Tensor, torch::Tensor> RnnSeq2SeqImpl::step(const torch::Tensor
   torch::Tensor weights, context;
   // Layer 0's input is [emb(y_{i-1}); extra]: W_ih of the embedding part arrives precomputed.
   auto input = embedded_projection;
+  // + W_ih,extra extra: per step, or as a product over the whole sequence.
+  auto add_extra_input = [&](const torch::Tensor& extra) {
+    if (!d.whole_sequence) return input + first->project_input(extra, e, false);
+    if (d.extra_input.empty()) d.extra_input.emplace_back(first->weight_ih.narrow(1, e, extra.size(1)).t());
+    return d.extra_input[0].addmm(input, extra);
+  };
   if (style_ == Style::AttendBefore) {
     // c_i = sum_j a_ij h_j with a_ij from s_{i-1} (Bahdanau)
     auto att = attention_->forward(d.h.back(), d.memory, d.keys, d.mask, d.kappa);
     context = att.context, weights = att.weights, d.kappa = att.state;
-    input = input + first->project_input(context, e, false);
+    input = add_extra_input(context);
   } else if (style_ == Style::AttendAfter && c.input_feeding) {
-    input = input + first->project_input(d.feed, e, false);  // Luong's input feeding: h~_{i-1}
+    input = add_extra_input(d.feed);  // Luong's input feeding: h~_{i-1}
   } else if (style_ == Style::EveryStep) {
-    input = input + first->project_input(d.context, e, false);  // Cho: c at every step
+    input = add_extra_input(d.context);  // Cho: c at every step
   }
   for (int64_t layer = 0; layer < c.layers; ++layer) {
     auto cell = decoder_cells_->ptr<nn::RecurrentCellImpl>(layer);
     auto projected = layer == 0 ? input : cell->project_input(dropout_->forward(d.h[layer - 1]));
-    auto next = cell->step(projected, {d.h[layer], d.c.empty() ? torch::Tensor() : d.c[layer]});
+    const nn::CellState state{d.h[layer], d.c.empty() ? torch::Tensor() : d.c[layer]};
+    if (d.whole_sequence && d.recurrent.size() == static_cast<size_t>(layer)) d.recurrent.emplace_back(cell->weight_hh.t());
+    // W_hh h_{t-1} + b_hh, then the cell's gates
+    auto next = d.whole_sequence ? nn::cell_update(cell_kind_, projected, d.recurrent[layer].addmm(cell->bias_hh, d.h[layer]), state)
+                                 : cell->step(projected, state);
     d.h[layer] = next.h;
     if (next.c.defined()) d.c[layer] = next.c;
   }
@@ -234,6 +250,7 @@ torch::Tensor RnnSeq2SeqImpl::forward(const torch::Tensor& src, const torch::Ten
   // and one output projection over all steps; only the recurrence runs step by step.
   auto embedded = dropout_->forward(tgt_embedding_->forward(tgt_in));                        // (B, T, E)
   auto projection = decoder_cells_->ptr<nn::RecurrentCellImpl>(0)->project_input(embedded);  // (B, T, G*H)
+  d.whole_sequence = true;
   std::vector<torch::Tensor> features;
   for (int64_t t = 0; t < steps; ++t) features.push_back(step(embedded.select(1, t), projection.select(1, t), d).first);
   return output_->forward(dropout_->forward(torch::stack(features, 1)));  // (B, T, V)

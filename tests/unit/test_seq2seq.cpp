@@ -2,6 +2,8 @@
 // translation task relies on, each checked against an independent computation.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "lib/core/error.h"
 #include "lib/core/registry.h"
 #include "lib/nn/attention.h"
@@ -148,6 +150,53 @@ TEST_CASE("teacher-forced logits equal step-by-step decoding, and padding change
     // The third sentence alone, unpadded, gives the same first-step distribution.
     auto alone = model->forward(src.narrow(0, 2, 1).narrow(1, 0, 2), lengths.narrow(0, 2, 1), tgt_in.narrow(0, 2, 1).narrow(1, 0, 2));
     CHECK(torch::allclose(alone.select(0, 0), logits.select(0, 2).narrow(0, 0, 2), 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("teacher-forced gradients (weights' gradients formed once per sequence) equal step-by-step ones", "[seq2seq]") {
+  // forward() forms W_hh's and the extra input's W_ih gradients as one product over all steps
+  // (lib/nn/step_gradient.h); decode_step() runs plain per-step products. Same loss, same gradients.
+  struct Variant {
+    std::string attention, cell, context;
+    int64_t layers;
+    bool input_feeding;
+  };
+  const std::vector<Variant> variants{{"bahdanau", "gru", "final", 2, false}, {"luong_general", "lstm", "final", 1, true},
+                                      {"none", "gru", "every_step", 1, false}, {"location", "rnn", "final", 1, false}};
+  for (const auto& v : variants) {
+    CAPTURE(v.attention, v.cell, v.context, v.layers);
+    torch::manual_seed(6);
+    auto config = tiny_config(v.attention, v.cell, v.layers);
+    config.context = v.context, config.input_feeding = v.input_feeding;
+    models::RnnSeq2Seq model(config);
+    auto [src, lengths] = example_source();
+    auto tgt_in = torch::tensor({{2, 4, 5, 6}, {2, 7, 8, 0}, {2, 9, 1, 0}}, torch::kInt64);
+    const auto upstream = torch::randn({3, 4, 19});
+    auto gradients = [&](bool whole_sequence) {
+      model->zero_grad();
+      torch::Tensor log_probs;
+      if (whole_sequence) {
+        log_probs = torch::log_softmax(model->forward(src, lengths, tgt_in), 2);
+      } else {
+        auto state = model->encode(src, lengths);
+        std::vector<torch::Tensor> steps;
+        for (int64_t t = 0; t < 4; ++t) {
+          auto step = model->decode_step(tgt_in.select(1, t), state);
+          steps.push_back(step.log_probs), state = step.state;
+        }
+        log_probs = torch::stack(steps, 1);
+      }
+      (log_probs * upstream).sum().backward();
+      std::map<std::string, torch::Tensor> out;
+      for (const auto& p : model->named_parameters()) out[p.key()] = p.value().grad().clone();
+      return out;
+    };
+    const auto whole = gradients(true), stepwise = gradients(false);
+    for (const auto& [name, grad] : whole) {
+      CAPTURE(name);
+      CHECK(grad.abs().sum().item<float>() > 0);
+      CHECK(torch::allclose(grad, stepwise.at(name), 1e-4, 1e-5));
+    }
   }
 }
 
