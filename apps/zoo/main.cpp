@@ -9,7 +9,6 @@
 
 #include "apps/zoo/cli.h"
 #include "apps/zoo/commands.h"
-#include "lib/core/blas_kernels.h"
 #include "lib/core/error.h"
 #include "lib/core/onednn_matmul.h"
 #include "lib/core/runtime.h"
@@ -44,10 +43,7 @@ int main(int argc, char** argv) {
     // The commands that run models start again where OpenBLAS fell back to its oldest kernels
     // (lib/core/blas_kernels.h); the others are not worth a second start (~0.3 s).
     static const std::set<std::string> computing = {"train", "eval", "predict", "export", "visualize", "bench"};
-    if (computing.count(app.get_subcommands()[0]->get_name())) {
-      choose_blas_kernels(argv);
-      use_onednn_matmul();
-    }
+    if (computing.count(app.get_subcommands()[0]->get_name())) choose_cpu_kernels(argv);
     for (auto* sub : app.get_subcommands()) {
       command = "zoo " + sub->get_name();
       for (auto* nested : sub->get_subcommands()) command += " " + nested->get_name();

@@ -13,8 +13,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <memory>
 
+#include "lib/core/blas_kernels.h"
 #include "lib/core/env.h"
 
 namespace zoo {
@@ -165,6 +165,11 @@ void use_onednn_matmul() {
   kernels->impl("addmm", TORCH_FN(addmm_kernel));
   kernels->impl("addmm.out", TORCH_FN(addmm_out_kernel));
   kernels->impl("addmm_", TORCH_FN(addmm_in_place_kernel));
+}
+
+void choose_cpu_kernels(char** argv) {
+  choose_blas_kernels(argv);
+  use_onednn_matmul();
 }
 
 bool onednn_matmul_active() { return onednn_sgemm != nullptr; }

@@ -23,6 +23,10 @@ void use_onednn_matmul();
 // Whether this process's float32 CPU products run through oneDNN (use_onednn_matmul installed).
 bool onednn_matmul_active();
 
+// What every zoo program that computes does at the start of main: OpenBLAS's kernels for this
+// CPU (choose_blas_kernels, which may start the program again) and then use_onednn_matmul().
+void choose_cpu_kernels(char** argv);
+
 // Products oneDNN has computed in this process (for the tests: which products went where).
 int64_t onednn_matmul_products();
 

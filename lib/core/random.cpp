@@ -5,21 +5,13 @@
 namespace zoo {
 
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
-  auto splitmix = [](uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-  };
-  return splitmix(splitmix(splitmix(a) ^ b) ^ c);
+  return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c);
 }
 
 uint64_t Rng::next_u64() {
+  const uint64_t next = splitmix64(state_);
   state_ += 0x9E3779B97F4A7C15ull;
-  uint64_t z = state_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return next;
 }
 
 double Rng::uniform(double lo, double hi) {

@@ -8,18 +8,10 @@
 #include <mutex>
 
 #include "lib/core/error.h"
+#include "lib/core/random.h"
 
 namespace zoo::nn {
 namespace {
-
-// SplitMix64's output function (Steele, Lea and Flood 2014) over a Weyl sequence started at the
-// key: the i-th output depends on (key, i) alone, so any thread can draw any element.
-inline uint64_t splitmix64_at(uint64_t key, uint64_t i) {
-  uint64_t z = key + (i + 1) * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 uint64_t dropout_key() {
   auto* generator = at::check_generator<at::CPUGeneratorImpl>(at::detail::getDefaultCPUGenerator());
@@ -47,7 +39,7 @@ torch::Tensor keep_mask(at::IntArrayRef sizes, const torch::TensorOptions& optio
   // Each 64-bit output gives two elements their 24 bits (its top and its middle).
   at::parallel_for(0, (n + 1) / 2, 8192, [&](int64_t begin, int64_t end) {
     for (int64_t pair = begin; pair < end; ++pair) {
-      const uint64_t bits = splitmix64_at(key, static_cast<uint64_t>(pair));
+      const uint64_t bits = splitmix64(key, static_cast<uint64_t>(pair));
       out[2 * pair] = static_cast<uint32_t>(bits >> 40) >= threshold ? scale : 0.f;
       if (2 * pair + 1 < n) out[2 * pair + 1] = static_cast<uint32_t>((bits >> 8) & 0xFFFFFF) >= threshold ? scale : 0.f;
     }

@@ -14,7 +14,6 @@ struct RnnSeq2SeqImpl::Decoding {
   // attention context (or fed state) as products whose weight gradient is formed once for all
   // steps (lib/nn/step_gradient.h), not per step. Empty: plain per-step products (decoding).
   std::vector<nn::StepProduct> recurrent, extra_input;
-  bool whole_sequence = false;
 };
 
 namespace {
@@ -175,9 +174,7 @@ std::pair<torch::Tensor, torch::Tensor> RnnSeq2SeqImpl::step(const torch::Tensor
   auto input = embedded_projection;
   // + W_ih,extra extra: per step, or as a product over the whole sequence.
   auto add_extra_input = [&](const torch::Tensor& extra) {
-    if (!d.whole_sequence) return input + first->project_input(extra, e, false);
-    if (d.extra_input.empty()) d.extra_input.emplace_back(first->weight_ih.narrow(1, e, extra.size(1)).t());
-    return d.extra_input[0].addmm(input, extra);
+    return d.extra_input.empty() ? input + first->project_input(extra, e, false) : d.extra_input[0].addmm(input, extra);
   };
   if (style_ == Style::AttendBefore) {
     // c_i = sum_j a_ij h_j with a_ij from s_{i-1} (Bahdanau)
@@ -193,10 +190,9 @@ std::pair<torch::Tensor, torch::Tensor> RnnSeq2SeqImpl::step(const torch::Tensor
     auto cell = decoder_cells_->ptr<nn::RecurrentCellImpl>(layer);
     auto projected = layer == 0 ? input : cell->project_input(dropout_->forward(d.h[layer - 1]));
     const nn::CellState state{d.h[layer], d.c.empty() ? torch::Tensor() : d.c[layer]};
-    if (d.whole_sequence && d.recurrent.size() == static_cast<size_t>(layer)) d.recurrent.emplace_back(cell->weight_hh.t());
     // W_hh h_{t-1} + b_hh, then the cell's gates
-    auto next = d.whole_sequence ? nn::cell_update(cell_kind_, projected, d.recurrent[layer].addmm(cell->bias_hh, d.h[layer]), state)
-                                 : cell->step(projected, state);
+    auto next = d.recurrent.empty() ? cell->step(projected, state)
+                                    : nn::cell_update(cell_kind_, projected, d.recurrent[layer].addmm(cell->bias_hh, d.h[layer]), state);
     d.h[layer] = next.h;
     if (next.c.defined()) d.c[layer] = next.c;
   }
@@ -249,8 +245,13 @@ torch::Tensor RnnSeq2SeqImpl::forward(const torch::Tensor& src, const torch::Ten
   // Teacher forcing: the embeddings and their share of W_ih for all steps in one product each,
   // and one output projection over all steps; only the recurrence runs step by step.
   auto embedded = dropout_->forward(tgt_embedding_->forward(tgt_in));                        // (B, T, E)
-  auto projection = decoder_cells_->ptr<nn::RecurrentCellImpl>(0)->project_input(embedded);  // (B, T, G*H)
-  d.whole_sequence = true;
+  auto first = decoder_cells_->ptr<nn::RecurrentCellImpl>(0);
+  auto projection = first->project_input(embedded);  // (B, T, G*H)
+  for (int64_t layer = 0; layer < config_.layers; ++layer)
+    d.recurrent.emplace_back(decoder_cells_->ptr<nn::RecurrentCellImpl>(layer)->weight_hh.t());
+  // Layer 0's input beyond the embedding (context or fed state), where the decoder has one.
+  const int64_t extra = first->weight_ih.size(1) - config_.embedding;
+  if (extra > 0) d.extra_input.emplace_back(first->weight_ih.narrow(1, config_.embedding, extra).t());
   std::vector<torch::Tensor> features;
   for (int64_t t = 0; t < steps; ++t) features.push_back(step(embedded.select(1, t), projection.select(1, t), d).first);
   return output_->forward(dropout_->forward(torch::stack(features, 1)));  // (B, T, V)

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iterator>
 
-#include "lib/core/blas_kernels.h"
 #include "lib/core/checkpoint.h"
 #include "lib/core/error.h"
 #include "lib/core/onednn_matmul.h"
@@ -22,8 +21,7 @@
 #include "lib/tasks/video.h"
 
 int main(int argc, char** argv) {
-  zoo::choose_blas_kernels(argv);
-  zoo::use_onednn_matmul();
+  zoo::choose_cpu_kernels(argv);
   if (argc != 5 && argc != 6) {
     std::fprintf(stderr, "usage: zoo_logits (--checkpoint C | --torchscript F) INPUT.pt OUTPUT.pt [METHOD]\n");
     return 2;

@@ -3,11 +3,9 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "lib/core/blas_kernels.h"
 #include "lib/core/onednn_matmul.h"
 
 int main(int argc, char** argv) {
-  zoo::choose_blas_kernels(argv);
-  zoo::use_onednn_matmul();
+  zoo::choose_cpu_kernels(argv);
   return Catch::Session().run(argc, argv);
 }
