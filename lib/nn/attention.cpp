@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "lib/core/error.h"
-#include "lib/nn/attention_kernels.h"
 
 namespace zoo::nn {
 
@@ -67,14 +66,14 @@ torch::Tensor AttentionImpl::initial_state(const torch::Tensor& like) const {
 }
 
 AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& memory, const torch::Tensor& keys,
-                                       const torch::Tensor& mask, const torch::Tensor& state) {
+                                       const torch::Tensor& mask, const torch::Tensor& state, const StepSource* steps) {
   torch::Tensor scores;  // e_j, (B, S)
   torch::Tensor next_state = state;
   switch (kind_) {
     case AttentionKind::Bahdanau:
     case AttentionKind::LuongConcat:
       // e_j = v^T tanh(W q + U h_j)   (bahdanau; luong_concat: v^T tanh(W [q; k_j]), the same split in two)
-      scores = additive_energies(keys, query_proj_->forward(query), v_);
+      scores = steps ? steps->keys.energies(query_proj_->forward(query), v_) : additive_energies(keys, query_proj_->forward(query), v_);
       break;
     case AttentionKind::LuongDot:
       // e_j = q^T k_j
@@ -105,7 +104,7 @@ AttentionOutput AttentionImpl::forward(const torch::Tensor& query, const torch::
   // a_j = softmax_j(e_j) over real tokens
   auto weights = masked_softmax(scores, mask);
   // c = sum_j a_j h_j
-  auto context = weighted_sum(weights, memory);  // (B, Dk)
+  auto context = steps ? steps->memory.weighted_sum(weights) : weighted_sum(weights, memory);  // (B, Dk)
   return {context, weights, next_state};
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "lib/nn/attention_kernels.h"
+
 #include <string>
 #include <vector>
 
@@ -16,6 +18,15 @@ enum class AttentionKind { Bahdanau, LuongDot, LuongGeneral, LuongConcat, Scaled
 // UsageError listing the valid names otherwise.
 AttentionKind parse_attention(const std::string& name);
 const std::vector<std::string>& attention_names();
+
+// The source as every step of one training pass attends over it: the memory's and the keys'
+// gradients formed once for all the steps instead of one (B, S, *) gradient per step, added up
+// (lib/nn/attention_kernels.h). Build it once before the steps from what forward() would get.
+struct StepSource {
+  StepSource(const torch::Tensor& memory, const torch::Tensor& keys) : memory(memory), keys(keys) {}
+  StepValues memory;  // read by every variant's weighted sum
+  StepKeys keys;      // read by the additive energies (bahdanau, luong_concat)
+};
 
 struct AttentionOutput {
   torch::Tensor context;  // (B, Dk): sum_j a_j h_j
@@ -35,9 +46,10 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor precompute(const torch::Tensor& memory);
 
   // query (B, Dq), memory (B, S, Dk), keys = precompute(memory), mask (B, S) bool (true on real
-  // tokens), state from the previous step (initial_state() at the first).
+  // tokens), state from the previous step (initial_state() at the first); `steps`, when given, is
+  // the same memory and keys as a teacher-forced pass's steps share them.
   AttentionOutput forward(const torch::Tensor& query, const torch::Tensor& memory, const torch::Tensor& keys,
-                          const torch::Tensor& mask, const torch::Tensor& state);
+                          const torch::Tensor& mask, const torch::Tensor& state, const StepSource* steps = nullptr);
 
   // Zeros (B, K) for location, (B, 0) otherwise; `like` (B, ...) gives batch, dtype and device.
   torch::Tensor initial_state(const torch::Tensor& like) const;

@@ -73,8 +73,11 @@ struct AdditiveEnergies : torch::autograd::Function<AdditiveEnergies> {
   }
 };
 
+// With a record, backward leaves the weights and dz for the values' gradient and returns none.
 struct WeightedSum : torch::autograd::Function<WeightedSum> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weights_in, const torch::Tensor& values_in) {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weights_in, const torch::Tensor& values_in,
+                               const c10::intrusive_ptr<ValuesRecord>& record) {
+    if (record) save_record(*ctx, record);
     auto weights = weights_in.contiguous(), values = values_in.contiguous();
     const int64_t B = values.size(0), S = values.size(1), D = values.size(2);
     auto out = torch::empty({B, D}, values.options());
@@ -108,9 +111,15 @@ struct WeightedSum : torch::autograd::Function<WeightedSum> {
       at::parallel_for(0, B * S, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)),
                        [&](int64_t begin, int64_t end) { ZOO_DISPATCH(weighted_sum_backward_rows, x, g, dw, S, D, begin, end); });
     }
-    // d values_bj = weights_bj dout_b: only when the encoder trains.
-    if (ctx->needs_input_grad(1)) dvalues = weights.unsqueeze(2) * grad.unsqueeze(1);
-    return {dweights, dvalues};
+    if (ctx->saved_data.count("record")) {
+      auto& record = saved_record<ValuesRecord>(*ctx);
+      record.weights.push_back(weights);
+      record.output_grads.push_back(grad);
+    } else if (ctx->needs_input_grad(1)) {
+      // d values_bj = weights_bj dout_b: only when the encoder trains.
+      dvalues = weights.unsqueeze(2) * grad.unsqueeze(1);
+    }
+    return {dweights, dvalues, torch::Tensor()};
   }
 };
 
@@ -126,8 +135,8 @@ torch::Tensor additive_energies(const torch::Tensor& keys, const torch::Tensor& 
 
 torch::Tensor KeysRecord::take_gradient() { return std::exchange(accumulated, torch::Tensor()); }
 
-StepKeys::StepKeys(const torch::Tensor& keys) : keys_(keys) {
-  if (gathers_step_gradients(keys) && fused({keys})) {
+StepKeys::StepKeys(const torch::Tensor& keys, bool gather) : keys_(keys) {
+  if (gather && gathers_step_gradients(keys) && fused({keys})) {
     record_ = c10::make_intrusive<KeysRecord>();
     keys_ = gather_step_gradients(keys.contiguous(), record_);
   }
@@ -142,7 +151,29 @@ torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& va
   TORCH_CHECK(weights.dim() == 2 && values.dim() == 3 && weights.size(0) == values.size(0) && weights.size(1) == values.size(1),
               "weighted_sum: expected weights (B, S) and values (B, S, D), got ", weights.sizes(), ", ", values.sizes());
   if (!fused({weights, values})) return torch::bmm(weights.unsqueeze(1), values).squeeze(1);
-  return WeightedSum::apply(weights, values);
+  return WeightedSum::apply(weights, values, c10::intrusive_ptr<ValuesRecord>());
+}
+
+torch::Tensor ValuesRecord::take_gradient() {
+  torch::Tensor grad;
+  // d values = sum_t a_t^T dz_t: (B, S, T) x (B, T, D)
+  if (!weights.empty()) grad = torch::bmm(torch::stack(weights, 2), torch::stack(output_grads, 1));
+  weights.clear(), output_grads.clear();
+  return grad;
+}
+
+StepValues::StepValues(const torch::Tensor& values, bool gather) : values_(values) {
+  if (gather && gathers_step_gradients(values) && fused({values})) {
+    record_ = c10::make_intrusive<ValuesRecord>();
+    values_ = gather_step_gradients(values.contiguous(), record_);
+  }
+}
+
+torch::Tensor StepValues::weighted_sum(const torch::Tensor& weights) const {
+  if (!record_ || !torch::GradMode::is_enabled() || !fused({weights})) return nn::weighted_sum(weights, values_);
+  TORCH_CHECK(weights.dim() == 2 && weights.size(0) == values_.size(0) && weights.size(1) == values_.size(1),
+              "weighted_sum: expected weights (B, S) for values ", values_.sizes(), ", got ", weights.sizes());
+  return WeightedSum::apply(weights, values_, record_);
 }
 
 }  // namespace zoo::nn

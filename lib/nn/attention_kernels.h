@@ -20,6 +20,8 @@
 
 #include "lib/nn/step_gradient.h"
 
+#include <vector>
+
 namespace zoo::nn {
 
 // keys (B, S, A), query (B, A), v (A) -> energies (B, S): e_bj = sum_k v_k tanh(keys_bjk + query_bk).
@@ -34,10 +36,11 @@ struct KeysRecord : StepRecord {
 // The keys as every step of one decoding pass reads them: the steps' gradients for them add up
 // inside the energies' backward kernel, in one buffer, instead of autograd allocating a fresh
 // (B, S, A) gradient per step and adding it to the sum (lib/nn/step_gradient.h). Build it once
-// before the steps; without a graph it is additive_energies on the keys themselves.
+// before the steps; without a graph, or with gather false (a single decoding step), it is
+// additive_energies on the keys themselves.
 class StepKeys {
  public:
-  explicit StepKeys(const torch::Tensor& keys);  // (B, S, A)
+  explicit StepKeys(const torch::Tensor& keys, bool gather = true);  // (B, S, A)
   torch::Tensor energies(const torch::Tensor& query, const torch::Tensor& v) const;
 
  private:
@@ -47,5 +50,26 @@ class StepKeys {
 
 // weights (B, S), values (B, S, D) -> (B, D): sum_j weights_bj values_bj.
 torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& values);
+
+// What the steps' backward passes leave for the values: each step's weights a_t (B, S) and output
+// gradient dz_t (B, D); the values' gradient is then sum_t a_t^T dz_t, one batched product
+// A^T dZ over the steps, where autograd would form and add T outer products of (B, S, D).
+struct ValuesRecord : StepRecord {
+  std::vector<torch::Tensor> weights, output_grads;
+  torch::Tensor take_gradient() override;
+};
+
+// The values (the memory) as every step of one decoding pass reads them, the counterpart of
+// StepKeys for weighted_sum. Without a graph, or with gather false, it is weighted_sum on the
+// values themselves.
+class StepValues {
+ public:
+  explicit StepValues(const torch::Tensor& values, bool gather = true);  // (B, S, D)
+  torch::Tensor weighted_sum(const torch::Tensor& weights) const;
+
+ private:
+  torch::Tensor values_;
+  c10::intrusive_ptr<ValuesRecord> record_;
+};
 
 }  // namespace zoo::nn

@@ -40,9 +40,9 @@ torch::Tensor ShowAttendTellImpl::attention_weights(const nn::StepKeys& projecte
   return torch::softmax(e, 1);
 }
 
-torch::Tensor ShowAttendTellImpl::context(const torch::Tensor& weights, const torch::Tensor& annotations, const torch::Tensor& h) {
+torch::Tensor ShowAttendTellImpl::context(const torch::Tensor& weights, const nn::StepValues& annotations, const torch::Tensor& h) {
   // sum_i alpha_ti a_i: (B, 1, L) x (B, L, D) -> (B, D)
-  auto z = nn::weighted_sum(weights, annotations);
+  auto z = annotations.weighted_sum(weights);
   // beta_t = sigma(f_beta(h_{t-1})): how much the image matters for this word
   if (gate) z = torch::sigmoid(gate(h)) * z;
   return z;
@@ -82,16 +82,17 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ShowAttendTellImpl::step
 nn::DecodeStep ShowAttendTellImpl::decode_step(const torch::Tensor& tokens, const std::vector<torch::Tensor>& state) {
   const auto& a = state.at(0);
   const auto& projected = state.at(1);
-  auto weights = decoding_weights(attention_weights(nn::StepKeys(projected), state.at(2)));
-  auto z = context(weights, a, state.at(2));
+  // One step: the keys and annotations take their gradients the usual way, nothing gathered.
+  auto weights = decoding_weights(attention_weights(nn::StepKeys(projected, /*gather=*/false), state.at(2)));
+  auto z = context(weights, nn::StepValues(a, /*gather=*/false), state.at(2));
   auto [logits, h, c] = step(embed(tokens), z, state.at(2), state.at(3));
   return {torch::log_softmax(logits, 1), {a, projected, h, c}, weights};
 }
 
 CaptionOutput ShowAttendTellImpl::teacher_forced(const std::vector<torch::Tensor>& state, const torch::Tensor& tokens_in,
                                                  const std::function<torch::Tensor(int64_t, const torch::Tensor&)>& look) {
-  const auto& a = state[0];
-  const nn::StepKeys projected(state[1]);  // W_a a_i + b, read at every step
+  const nn::StepValues a(state[0]);         // the annotations a_i, read at every step
+  const nn::StepKeys projected(state[1]);  // W_a a_i + b, likewise
   auto h = state[2], c = state[3];
   auto words = embed(tokens_in);                    // (B, T, E)
   // (B, T, 4H): W_ih,y E y + b_ih, all steps at once; unbound into T views, whose gradients

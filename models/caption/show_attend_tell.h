@@ -70,8 +70,9 @@ class ShowAttendTellImpl : public CaptionModel {
   // The pieces of a step, public for the hard-attention model and the tests.
   // e_t and alpha_t (B, L) from the annotations' projection (B, L, A) and h_{t-1} (B, H).
   torch::Tensor attention_weights(const nn::StepKeys& projected, const torch::Tensor& h);
-  // z_t (B, D) from weights over the locations (soft: alpha_t; hard: a one-hot location).
-  torch::Tensor context(const torch::Tensor& weights, const torch::Tensor& annotations, const torch::Tensor& h);
+  // z_t (B, D) from weights over the locations (soft: alpha_t; hard: a one-hot location) and the
+  // annotations (B, L, D) as the steps of one pass share them.
+  torch::Tensor context(const torch::Tensor& weights, const nn::StepValues& annotations, const torch::Tensor& h);
   // One step from y_{t-1} embedded (B, E) and z_t: logits (B, V) and the next (h, c).
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> step(const torch::Tensor& word, const torch::Tensor& z, const torch::Tensor& h,
                                                                 const torch::Tensor& c);

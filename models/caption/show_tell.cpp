@@ -36,11 +36,13 @@ nn::DecodeStep ShowTellImpl::decode_step(const torch::Tensor& tokens, const std:
 CaptionOutput ShowTellImpl::forward(const torch::Tensor& images, const torch::Tensor& tokens_in) {
   auto state = encode(images);
   // W_ih W_e S_t + b_ih for all steps in one product; only the recurrence goes step by step.
-  auto inputs = lstm->project_input(embed(tokens_in));  // (B, T, 4H)
+  // unbind: one backward that stacks the steps' gradients, where select(1, t) would zero-fill
+  // and add a whole (B, T, 4H) gradient per step.
+  const auto inputs = lstm->project_input(embed(tokens_in)).unbind(1);  // T x (B, 4H)
   nn::CellState cell{state[0], state[1]};
   std::vector<torch::Tensor> hs;
   for (int64_t t = 0; t < tokens_in.size(1); ++t) {
-    cell = lstm->step(inputs.select(1, t), cell);
+    cell = lstm->step(inputs[t], cell);
     hs.push_back(cell.h);
   }
   return {classifier(dropout(torch::stack(hs, 1))), torch::Tensor()};  // (B, T, V)

@@ -93,8 +93,9 @@ torch::Tensor CharRnnImpl::run_layers(const torch::Tensor& x_in, std::vector<tor
     } else {
       std::vector<torch::Tensor> outputs;
       nn::CellGates gates;
+      const auto projected_steps = projected.unbind(1);  // one backward for all steps, unlike select(1, t)
       for (int64_t t = 0; t < x.size(1); ++t) {
-        s = nn::cell_step(kind_, projected.select(1, t), s, params["weight_hh_l" + l], params["bias_hh_l" + l], trace ? &gates : nullptr);
+        s = nn::cell_step(kind_, projected_steps[t], s, params["weight_hh_l" + l], params["bias_hh_l" + l], trace ? &gates : nullptr);
         outputs.push_back(s.h);
         if (trace) {
           (*trace)["h"].push_back(s.h);

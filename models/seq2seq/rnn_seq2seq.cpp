@@ -1,5 +1,7 @@
 #include "models/seq2seq/rnn_seq2seq.h"
 
+#include <optional>
+
 #include "lib/core/error.h"
 #include "lib/nn/step_gradient.h"
 
@@ -14,6 +16,8 @@ struct RnnSeq2SeqImpl::Decoding {
   // attention context (or fed state) as products whose weight gradient is formed once for all
   // steps (lib/nn/step_gradient.h), not per step. Empty: plain per-step products (decoding).
   std::vector<nn::StepProduct> recurrent, extra_input;
+  // The memory and keys, their gradients likewise formed once (lib/nn/attention.h's StepSource).
+  std::optional<nn::StepSource> source;
 };
 
 namespace {
@@ -178,7 +182,7 @@ std::pair<torch::Tensor, torch::Tensor> RnnSeq2SeqImpl::step(const torch::Tensor
   };
   if (style_ == Style::AttendBefore) {
     // c_i = sum_j a_ij h_j with a_ij from s_{i-1} (Bahdanau)
-    auto att = attention_->forward(d.h.back(), d.memory, d.keys, d.mask, d.kappa);
+    auto att = attention_->forward(d.h.back(), d.memory, d.keys, d.mask, d.kappa, d.source ? &*d.source : nullptr);
     context = att.context, weights = att.weights, d.kappa = att.state;
     input = add_extra_input(context);
   } else if (style_ == Style::AttendAfter && c.input_feeding) {
@@ -204,7 +208,7 @@ std::pair<torch::Tensor, torch::Tensor> RnnSeq2SeqImpl::step(const torch::Tensor
     case Style::AttendBefore: return {torch::cat({top, context, embedded}, 1), weights};
     case Style::AttendAfter: {
       // c_i from s_i (Luong); h~_i = tanh(W_c [c_i; s_i])
-      auto att = attention_->forward(top, d.memory, d.keys, d.mask, d.kappa);
+      auto att = attention_->forward(top, d.memory, d.keys, d.mask, d.kappa, d.source ? &*d.source : nullptr);
       d.kappa = att.state;
       auto attentional = torch::tanh(combine_->forward(torch::cat({att.context, top}, 1)));
       if (c.input_feeding) d.feed = attentional;
@@ -252,8 +256,12 @@ torch::Tensor RnnSeq2SeqImpl::forward(const torch::Tensor& src, const torch::Ten
   // Layer 0's input beyond the embedding (context or fed state), where the decoder has one.
   const int64_t extra = first->weight_ih.size(1) - config_.embedding;
   if (extra > 0) d.extra_input.emplace_back(first->weight_ih.narrow(1, config_.embedding, extra).t());
+  if (attention_) d.source.emplace(d.memory, d.keys);
+  // unbind, not select(1, t): select's backward writes each step's gradient into a zeroed
+  // (B, T, ...) tensor and autograd adds the T of them, O(T^2) work; unbind's stacks them once.
+  const auto embedded_steps = embedded.unbind(1), projection_steps = projection.unbind(1);
   std::vector<torch::Tensor> features;
-  for (int64_t t = 0; t < steps; ++t) features.push_back(step(embedded.select(1, t), projection.select(1, t), d).first);
+  for (int64_t t = 0; t < steps; ++t) features.push_back(step(embedded_steps[t], projection_steps[t], d).first);
   return output_->forward(dropout_->forward(torch::stack(features, 1)));  // (B, T, V)
 }
 

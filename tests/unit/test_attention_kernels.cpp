@@ -205,4 +205,36 @@ TEST_CASE("StepKeys adds the steps' key gradients in the kernel, equal to autogr
   CHECK(max_abs_diff(k3.grad(), k4.grad()) < 1e-5);
 }
 
+TEST_CASE("StepValues forms the values' gradient as one product over the steps, equal to autograd's sum", "[attention_kernels]") {
+  torch::manual_seed(7);
+  const int64_t B = 3, S = 6, D = 10, T = 4;
+  auto values = torch::randn({B, S, D}), q0 = torch::randn({B, D}), w_q = torch::randn({D, S}) * 0.4;
+  // Each step's weights depend on the context before it, as a decoder's do; the values are also
+  // read outside the steps (their mean), so both gradients must reach them.
+  auto run = [&](bool stepwise, torch::Tensor& x, torch::Tensor& q) {
+    x = leaf(values), q = leaf(q0);
+    std::optional<zoo::nn::StepValues> step_values;
+    if (stepwise) step_values.emplace(x);
+    auto context = q;
+    torch::Tensor loss = x.mean();
+    for (int64_t t = 0; t < T; ++t) {
+      auto weights = torch::softmax(context.matmul(w_q), 1);
+      if (t == 2) weights = weights * torch::tensor({1.f, 1.f, 0.f, 1.f, 1.f, 1.f});  // a position one step skips
+      context = stepwise ? step_values->weighted_sum(weights) : torch::bmm(weights.unsqueeze(1), x).squeeze(1);
+      loss = loss + (context * context).sum() * 0.1;
+    }
+    (loss + context.sum()).backward();
+  };
+  torch::Tensor x1, q1, x2, q2;
+  run(true, x1, q1);
+  run(false, x2, q2);
+  CHECK(max_abs_diff(x1.grad(), x2.grad()) < 1e-5);
+  CHECK(max_abs_diff(q1.grad(), q2.grad()) < 1e-5);
+  CHECK(x1.grad().abs().sum().item<double>() > 0.1);
+  auto w = torch::softmax(torch::randn({B, S}), 1);
+  // Values that need no gradient: no record, the plain kernel, the same context.
+  zoo::nn::StepValues frozen(values);
+  CHECK(max_abs_diff(frozen.weighted_sum(w), zoo::nn::weighted_sum(w, values)) == 0);
+}
+
 }  // namespace test_attention_kernels

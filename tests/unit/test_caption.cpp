@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "data/captions.h"
@@ -287,6 +288,45 @@ TEST_CASE("soft attention is a distribution over the 4x4 locations at every step
   auto mask = tokens_out.ne(0).unsqueeze(2).to(torch::kFloat32);
   auto penalty = (1 - (out.attention * mask).sum(1)).pow(2).sum();
   CHECK(model->loss(images, tokens_in, tokens_out, 0.0).item<double>() == Approx(((ce + penalty) / count).item<double>()).epsilon(1e-5));
+}
+
+TEST_CASE("soft attention's teacher-forced gradients (keys and annotations gathered once) equal step-by-step ones", "[caption][models]") {
+  // teacher_forced() forms the annotations', their projection's and the recurrent weights'
+  // gradients once for all steps (StepValues, StepKeys, StepProduct); decode_step() one step at a
+  // time through plain autograd. The images take a gradient too, so the annotations need one.
+  auto model = tiny("show_attend_tell");
+  const auto images0 = torch::randn({3, 3, 32, 32});
+  auto tokens_in = torch::tensor({{2, 5, 6, 7}, {2, 8, 9, 0}, {2, 4, 0, 0}}, torch::kInt64);
+  const auto upstream = torch::randn({3, 4, 17});
+  auto gradients = [&](bool whole_caption) {
+    model->zero_grad();
+    auto images = images0.clone().set_requires_grad(true);
+    torch::Tensor log_probs;
+    if (whole_caption) {
+      log_probs = torch::log_softmax(model->forward(images, tokens_in).logits, 2);
+    } else {
+      auto state = model->encode(images);
+      std::vector<torch::Tensor> steps;
+      for (int64_t t = 0; t < 4; ++t) {
+        auto step = model->decode_step(tokens_in.select(1, t), state);
+        steps.push_back(step.log_probs), state = step.state;
+      }
+      log_probs = torch::stack(steps, 1);
+    }
+    (log_probs * upstream).sum().backward();
+    std::map<std::string, torch::Tensor> out{{"images", images.grad().clone()}};
+    for (const auto& p : model->named_parameters())
+      if (p.value().grad().defined()) out[p.key()] = p.value().grad().clone();
+    return out;
+  };
+  const auto whole = gradients(true), stepwise = gradients(false);
+  CHECK(whole.size() == stepwise.size());
+  CHECK(whole.size() > 10);
+  for (const auto& [name, grad] : whole) {
+    CAPTURE(name);
+    CHECK(grad.abs().sum().item<float>() > 0);
+    CHECK(torch::allclose(grad, stepwise.at(name), 1e-4, 1e-5));
+  }
 }
 
 TEST_CASE("caption search: beam 1 is greedy, and a batch decodes as each image alone", "[caption][models]") {
