@@ -20,11 +20,8 @@
 namespace zoo {
 namespace {
 
-// oneDNN's C interface (dnnl.h, not installed here): row-major C = alpha op(A) op(B) + beta C,
-// op(X) = X for 'N' and X^T for 'T'; 0 is dnnl_success.
-using OnednnSgemm = int (*)(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-OnednnSgemm onednn_sgemm = nullptr;
+// oneDNN's C interface (dnnl.h, not installed here): dnnl_sgemm has the Sgemm signature.
+Sgemm onednn_sgemm = nullptr;
 std::atomic<int64_t> products_computed{0};
 
 // One operand as sgemm reads it: a row-major matrix (trans 'N') or the transpose of one ('T':
@@ -154,7 +151,7 @@ void use_onednn_matmul() {
   tried = true;
   if (env_is("ZOO_MATMUL", "blas")) return;
   // Looked up, not linked: present where LibTorch loads oneDNN as a shared library.
-  onednn_sgemm = reinterpret_cast<OnednnSgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
+  onednn_sgemm = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
   if (!onednn_sgemm) return;
   SilentWarnings silent;
   WarningHandlerGuard quiet(&silent);
@@ -175,5 +172,7 @@ void choose_cpu_kernels(char** argv) {
 bool onednn_matmul_active() { return onednn_sgemm != nullptr; }
 
 int64_t onednn_matmul_products() { return products_computed.load(std::memory_order_relaxed); }
+
+Sgemm onednn_sgemm_function() { return onednn_sgemm; }
 
 }  // namespace zoo

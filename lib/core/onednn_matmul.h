@@ -30,4 +30,13 @@ void choose_cpu_kernels(char** argv);
 // Products oneDNN has computed in this process (for the tests: which products went where).
 int64_t onednn_matmul_products();
 
+// oneDNN's row-major sgemm, C = alpha op(A) op(B) + beta C with op(X) = X ('N') or X^T ('T'),
+// returning 0 on success: for kernels that multiply small blocks of their own (the fused
+// attention's per-head products), called from inside their parallel loops, where it runs on the
+// calling thread. Null unless use_onednn_matmul() installed the products (so ZOO_MATMUL=blas
+// turns it off too).
+using Sgemm = int (*)(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc);
+Sgemm onednn_sgemm_function();
+
 }  // namespace zoo

@@ -79,6 +79,13 @@ TEST_CASE("fused attention matches the unfused expression, values and gradients"
         check_case({2, 3, T, 11, D, -1, padding});  // cross-attention, 11 keys
         check_case({1, 2, T, T + 7, D, 7, false});  // causal after 7 cached keys (a KV cache)
       }
+  // Without a causal mask and with 24 or more queries and keys, the products are oneDNN's sgemm
+  // where LibTorch carries it (attention_own_loops runs these on the kernel's own loops).
+  for (bool padding : {false, true}) {
+    check_case({2, 3, 30, 30, 64, -1, padding});  // self-attention
+    check_case({2, 3, 25, 41, 24, -1, padding});  // cross-attention, more keys than queries
+    check_case({2, 2, 33, 24, 8, -1, padding});   // cross-attention, fewer
+  }
   check_case({3, 4, 65, 65, 64, -1, false});  // vit_cifar's slice: 64 patches + the class token
 }
 
@@ -112,18 +119,22 @@ TEST_CASE("fused attention: a query with no key to see is NaN, as LibTorch's sof
 
 TEST_CASE("fused attention: the same bits on one thread and two", "[fused_attention]") {
   torch::manual_seed(8);
-  const auto q = torch::randn({4, 3, 17, 32}), k = torch::randn({4, 3, 17, 32}), v = torch::randn({4, 3, 17, 32});
-  const int threads = at::get_num_threads();
-  auto run = [&](int n) {
-    at::set_num_threads(n);
-    auto qf = leaf(q), kf = leaf(k), vf = leaf(v);
-    auto out = zoo::nn::fused_attention(qf, kf, vf, 0.2, 0);
-    out.pow(2).sum().backward();
-    return std::vector<torch::Tensor>{out, qf.grad(), kf.grad(), vf.grad()};
-  };
-  const auto one = run(1), two = run(2);
-  at::set_num_threads(threads);
-  for (size_t i = 0; i < one.size(); ++i) CHECK(torch::equal(one[i], two[i]));
+  // 17 tokens with a causal mask (the kernel's loops), 40 without (oneDNN's products, if present)
+  for (int64_t tokens : {17, 40}) {
+    CAPTURE(tokens);
+    const auto q = torch::randn({4, 3, tokens, 32}), k = torch::randn({4, 3, tokens, 32}), v = torch::randn({4, 3, tokens, 32});
+    const int threads = at::get_num_threads();
+    auto run = [&](int n) {
+      at::set_num_threads(n);
+      auto qf = leaf(q), kf = leaf(k), vf = leaf(v);
+      auto out = zoo::nn::fused_attention(qf, kf, vf, 0.2, tokens == 17 ? 0 : -1);
+      out.pow(2).sum().backward();
+      return std::vector<torch::Tensor>{out, qf.grad(), kf.grad(), vf.grad()};
+    };
+    const auto one = run(1), two = run(2);
+    at::set_num_threads(threads);
+    for (size_t i = 0; i < one.size(); ++i) CHECK(torch::equal(one[i], two[i]));
+  }
 }
 
 TEST_CASE("fused attention: what it does not cover goes back to the caller", "[fused_attention]") {
@@ -169,7 +180,9 @@ TEST_CASE("MultiheadAttention: dropout on the weights drops what the unfused pat
   torch::manual_seed(10);
   zoo::nn::MultiheadAttention attention(options);
   attention->train();
-  const auto x = torch::randn({3, 12, 32}), memory = torch::randn({3, 5, 32});
+  // Self-attention with a causal mask (the kernel's loops); cross-attention over 26 keys from 24
+  // queries, no mask (oneDNN's products where present).
+  const auto x = torch::randn({3, 24, 32}), memory = torch::randn({3, 26, 32});
   auto run = [&](bool unfused, int64_t seed) {
     attention->zero_grad();
     attention->keep_weights(unfused);
